@@ -1,0 +1,50 @@
+# One Makefile for humans and CI. `make run` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+
+.PHONY: run install install-dev test lint format bench fixtures image clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -c constraints.txt -e .
+	touch $@
+
+$(DEV_STAMP): $(STAMP)
+	$(PIP) install -c constraints.txt -e '.[test,dev]'
+	touch $@
+
+install: $(STAMP)
+install-dev: $(DEV_STAMP)
+
+## run: start the service with ./config on SQLite (./data/), console alerts unless Slack is configured
+run: $(STAMP)
+	$(BIN)/newswatch run
+
+## test: install everything and run the whole suite (SQLite and PostgreSQL)
+test: $(DEV_STAMP)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+## lint: ruff and mypy
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(DEV_STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## bench: print the benchmark figures
+bench: $(DEV_STAMP)
+	$(BIN)/python -m bench
+
+## fixtures: regenerate the feed fixtures and the demo feed from the seed articles
+fixtures: $(STAMP)
+	$(BIN)/python scripts/build_fixture_feeds.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Alert rendering and sinks; this package never imports `service`."""

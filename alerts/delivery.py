@@ -1,0 +1,176 @@
+"""The delivery loop: claim due alerts from the outbox, pace them per channel, send, record.
+
+This is the one place that knows retry policy, rate limits and dead-lettering. An alert is
+marked sent only after its sink said so; a crash between the two can send it twice, never lose it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from alerts.base import Alert, DeliveryError, Sink
+
+log = logging.getLogger("newswatch.delivery")
+
+
+class Outbox(Protocol):
+    """Where alerts wait: the store implements it over the deliveries table."""
+
+    async def claim(self, limit: int) -> list[Alert]:
+        """Lease up to `limit` due alerts to this process."""
+        ...
+
+    async def sent(self, alert: Alert, remote_id: str | None) -> None:
+        """Record that the sink accepted the alert."""
+        ...
+
+    async def retry(self, alert: Alert, error: str, at: datetime, count_attempt: bool = True) -> None:
+        """Put the alert back, due again at `at`."""
+        ...
+
+    async def dead(self, alert: Alert, error: str) -> None:
+        """Give up on the alert: it stays listed, with its error, for a person to re-queue."""
+        ...
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter, capped; dead after `max_attempts`."""
+
+    base: float = 5.0
+    cap: float = 600.0
+    max_attempts: int = 25
+
+    def delay(self, attempts: int) -> float:
+        """Seconds to wait after the `attempts`-th failure."""
+        raw = min(self.cap, self.base * 2 ** max(0, attempts - 1))
+        return raw * random.uniform(0.8, 1.2)
+
+
+@dataclass
+class DeliveryStats:
+    """What one pass of the loop did."""
+
+    sent: int = 0
+    retried: int = 0
+    dead: int = 0
+    by_destination: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+
+    def count(self, destination: str, outcome: str) -> None:
+        """Add one outcome."""
+        setattr(self, outcome, getattr(self, outcome) + 1)
+        self.by_destination[destination][outcome] += 1
+
+
+Clock = Callable[[], datetime]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class Deliverer:
+    """Sends what the outbox has due, at most one message per `min_interval` per rate key."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        sinks: Callable[[], Mapping[str, Sink]],
+        clock: Clock,
+        policy: RetryPolicy | None = None,
+        batch: int = 100,
+        sleep: Sleep = asyncio.sleep,
+        observe: Callable[[str, str, float | None], None] | None = None,
+    ) -> None:
+        self._outbox = outbox
+        self._sinks = sinks
+        self._clock = clock
+        self._policy = policy or RetryPolicy()
+        self._batch = batch
+        self._sleep = sleep
+        self._observe = observe or (lambda destination, outcome, latency: None)
+        self._last_sent: dict[str, float] = {}
+        self._paused: dict[str, datetime] = {}
+        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def run_once(self) -> DeliveryStats:
+        """Claim one batch of due alerts and deliver it, destinations in parallel."""
+        stats = DeliveryStats()
+        alerts = await self._outbox.claim(self._batch)
+        if not alerts:
+            return stats
+        groups: dict[str, list[Alert]] = defaultdict(list)
+        for alert in alerts:
+            groups[alert.destination].append(alert)
+        sinks = self._sinks()
+        await asyncio.gather(*(self._drain(dest, items, sinks.get(dest), stats) for dest, items in groups.items()))
+        return stats
+
+    async def _drain(self, destination: str, alerts: list[Alert], sink: Sink | None, stats: DeliveryStats) -> None:
+        """Deliver one destination's alerts in order."""
+        if sink is None:
+            for alert in alerts:
+                await self._give_up(alert, f"destination '{destination}' is not configured", stats)
+            return
+        async with self._locks[sink.rate_key]:
+            for alert in alerts:
+                await self._deliver(alert, sink, stats)
+
+    async def _deliver(self, alert: Alert, sink: Sink, stats: DeliveryStats) -> None:
+        """Send one alert, respecting the rate key's pause and pace, and record the outcome."""
+        paused = self._paused.get(sink.rate_key)
+        if paused and paused > self._clock():
+            await self._outbox.retry(alert, "waiting: destination rate-limited", paused, count_attempt=False)
+            stats.count(alert.destination, "retried")
+            return
+        await self._pace(sink)
+        started = time.monotonic()
+        try:
+            remote_id = await sink.send(alert)
+        except DeliveryError as exc:
+            await self._failed(alert, sink, exc, stats)
+        except Exception as exc:  # a sink bug must not stop the loop; retrying may still help
+            log.exception("sink raised unexpectedly", extra={"destination": alert.destination})
+            await self._failed(alert, sink, DeliveryError(f"{type(exc).__name__}: {exc}", retryable=True), stats)
+        else:
+            self._last_sent[sink.rate_key] = time.monotonic()
+            await self._outbox.sent(alert, remote_id)
+            stats.count(alert.destination, "sent")
+            self._observe(alert.destination, "sent", time.monotonic() - started)
+            log.info("alert sent", extra={"destination": alert.destination, "delivery": alert.delivery_id})
+
+    async def _pace(self, sink: Sink) -> None:
+        """Wait until `min_interval` has passed since the last message with this rate key."""
+        last = self._last_sent.get(sink.rate_key)
+        if last is not None and sink.min_interval > 0:
+            wait = last + sink.min_interval - time.monotonic()
+            if wait > 0:
+                await self._sleep(wait)
+
+    async def _failed(self, alert: Alert, sink: Sink, exc: DeliveryError, stats: DeliveryStats) -> None:
+        """Schedule a retry, or give up on a permanent error or too many attempts."""
+        attempts = alert.attempts + 1
+        if not exc.retryable or attempts >= self._policy.max_attempts:
+            reason = str(exc) if not exc.retryable else f"{exc} (gave up after {attempts} attempts)"
+            await self._give_up(alert, reason, stats)
+            return
+        delay = exc.retry_after if exc.retry_after is not None else self._policy.delay(attempts)
+        at = self._clock() + timedelta(seconds=delay)
+        if exc.retry_after is not None:
+            self._paused[sink.rate_key] = at
+        await self._outbox.retry(alert, str(exc), at)
+        stats.count(alert.destination, "retried")
+        self._observe(alert.destination, "retried", None)
+        log.warning("delivery failed, will retry: %s", exc, extra={"destination": alert.destination, "delivery": alert.delivery_id})
+
+    async def _give_up(self, alert: Alert, reason: str, stats: DeliveryStats) -> None:
+        """Dead-letter one alert."""
+        await self._outbox.dead(alert, reason)
+        stats.count(alert.destination, "dead")
+        self._observe(alert.destination, "dead", None)
+        log.error("delivery failed permanently: %s", reason, extra={"destination": alert.destination, "delivery": alert.delivery_id})

@@ -1,0 +1,121 @@
+"""Slack sinks: chat.postMessage with the bot token, and incoming webhooks.
+
+Both use slack-sdk's async clients with its retry handlers switched off: a blind retry after
+a dropped connection can post twice, and the delivery loop already retries with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from alerts import render
+from alerts.base import Alert, DeliveryError, redact
+
+SLACK_MIN_INTERVAL = 1.0  # Slack allows about one message per second per channel
+RETRYABLE_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+_NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError)
+
+
+def _retry_after(headers: object) -> float | None:
+    """Seconds from a Retry-After header, if there is a usable one."""
+    value = headers.get("Retry-After") if hasattr(headers, "get") else None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+class SlackBotSink:
+    """Posts to one channel with chat.postMessage; returns the message's `ts`."""
+
+    min_interval = SLACK_MIN_INTERVAL
+
+    def __init__(self, client: AsyncWebClient, channel: str, timezone: str = "UTC") -> None:
+        self.rate_key = f"slack:{channel}"
+        self._client = client
+        self._channel = channel
+        self._timezone = timezone
+
+    async def send(self, alert: Alert) -> str | None:
+        """Post the alert; map Slack's answers to sent, retry later or give up."""
+        try:
+            response = await self._client.chat_postMessage(
+                channel=self._channel,
+                text=render.fallback(alert, self._timezone),
+                blocks=render.blocks(alert, self._timezone),
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except SlackApiError as exc:
+            raise self._api_error(exc) from None
+        except _NETWORK_ERRORS as exc:
+            raise DeliveryError(self._clean(f"network error: {type(exc).__name__}: {exc}"), retryable=True) from None
+        return str(response.get("ts") or "") or None
+
+    def _api_error(self, exc: SlackApiError) -> DeliveryError:
+        """Translate a Slack API error."""
+        status = exc.response.status_code
+        data = exc.response.data if isinstance(exc.response.data, dict) else {}
+        error = str(data.get("error") or f"HTTP {status}")
+        detail = "; ".join(str(m) for m in (data.get("response_metadata") or {}).get("messages", []))
+        message = self._clean(f"slack: {error}" + (f" ({detail})" if detail else ""))
+        retryable = status == 429 or status >= 500 or error in RETRYABLE_ERRORS
+        return DeliveryError(message, retryable=retryable, retry_after=_retry_after(exc.response.headers))
+
+    def _clean(self, message: str) -> str:
+        """Remove the token from a message."""
+        return redact(message, [self._client.token])
+
+    async def aclose(self) -> None:
+        """Nothing to release: the HTTP session belongs to whoever made the client."""
+
+
+class SlackWebhookSink:
+    """Posts through an incoming webhook; webhooks return no message id."""
+
+    min_interval = SLACK_MIN_INTERVAL
+
+    def __init__(self, client: AsyncWebhookClient, timezone: str = "UTC") -> None:
+        self.rate_key = "webhook:" + hashlib.sha256(client.url.encode()).hexdigest()[:12]
+        self._client = client
+        self._timezone = timezone
+
+    async def send(self, alert: Alert) -> str | None:
+        """Post the alert; a non-200 answer is an error, retryable for 429 and 5xx."""
+        try:
+            response = await self._client.send(
+                text=render.fallback(alert, self._timezone),
+                blocks=render.blocks(alert, self._timezone),
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except _NETWORK_ERRORS as exc:
+            raise DeliveryError(self._clean(f"network error: {type(exc).__name__}: {exc}"), retryable=True) from None
+        if response.status_code == 200:
+            return None
+        body = self._clean(str(response.body or "")[:200])
+        retryable = response.status_code == 429 or response.status_code >= 500
+        raise DeliveryError(
+            f"slack webhook: HTTP {response.status_code} {body}".strip(),
+            retryable=retryable,
+            retry_after=_retry_after(response.headers),
+        )
+
+    def _clean(self, message: str) -> str:
+        """Remove the webhook URL (a secret) from a message."""
+        return redact(message, [self._client.url, urlpath(self._client.url)])
+
+    async def aclose(self) -> None:
+        """Nothing to release: the HTTP session belongs to whoever made the client."""
+
+
+def urlpath(url: str) -> str:
+    """The path of a URL, which in a webhook URL is the secret part."""
+    rest = url.split("://", 1)[-1]
+    return rest[rest.find("/") :] if "/" in rest else ""

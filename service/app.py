@@ -1,0 +1,152 @@
+"""Bootstrap: the one function that wires concrete objects from settings."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TextIO
+
+import aiohttp
+import httpx
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from alerts.base import Sink
+from alerts.console import ConsoleSink
+from alerts.delivery import Deliverer, DeliveryStats
+from alerts.slack import SlackBotSink, SlackWebhookSink
+from service import db
+from service.config import Config
+from service.fetch import Fetcher, build_client
+from service.live import LiveConfig
+from service.metrics import Metrics
+from service.model import ParsedFeed
+from service.outbox import SqlOutbox
+from service.parse import parse_feed
+from service.pipeline import Pipeline, PollStats
+from service.schema import Console, SlackChannel, SlackWebhook
+from service.settings import Settings
+from service.store import Store
+
+log = logging.getLogger("newswatch")
+SLACK_API = "https://slack.com/api/"
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware."""
+    return datetime.now(UTC)
+
+
+async def parse_in_thread(body: bytes, url: str, feed_id: str, content_type: str) -> ParsedFeed:
+    """Parse off the event loop."""
+    return await asyncio.to_thread(parse_feed, body, url, feed_id, content_type)
+
+
+@dataclass
+class App:
+    """Every long-lived object of a running service."""
+
+    settings: Settings
+    clock: Callable[[], datetime]
+    engine: AsyncEngine
+    store: Store
+    config: LiveConfig
+    http: httpx.AsyncClient
+    slack_session: aiohttp.ClientSession
+    pipeline: Pipeline
+    deliverer: Deliverer
+    metrics: Metrics
+    stdout: TextIO | None = None
+    sinks: dict[str, Sink] = field(default_factory=dict)
+
+    async def start(self) -> None:
+        """Migrate the database and register the configured feeds."""
+        await db.upgrade(self.engine)
+        await self.store.sync_feeds(self.config().feeds, self.clock())
+
+    def rebuild_sinks(self, config: Config) -> None:
+        """Build one sink per destination of `config`."""
+        self.sinks = build_sinks(config, self.settings, self.slack_session, self.stdout)
+
+    async def poll_once(self) -> tuple[PollStats, DeliveryStats]:
+        """Poll every feed once, then deliver everything that is due."""
+        polled = await self.pipeline.poll_due(force=True, limit=100_000)
+        delivered = DeliveryStats()
+        while True:
+            stats = await self.deliverer.run_once()
+            if not (stats.sent or stats.retried or stats.dead):
+                return polled, delivered
+            delivered.sent += stats.sent
+            delivered.retried += stats.retried
+            delivered.dead += stats.dead
+
+    async def aclose(self) -> None:
+        """Close connections and the database."""
+        for sink in self.sinks.values():
+            await sink.aclose()
+        await self.http.aclose()
+        await self.slack_session.close()
+        await self.engine.dispose()
+
+
+async def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, stdout: TextIO | None = None) -> App:
+    """Wire a service from its settings; raises ConfigError if the config is invalid."""
+    metrics = Metrics()
+    config = LiveConfig(settings.config_dir, clock)
+    engine = db.create_engine(settings.database_url)
+    store = Store(engine, settings.instance)
+    http = build_client(settings.user_agent, read_timeout=min(20.0, settings.fetch_timeout))
+    fetcher = Fetcher(http, settings.config_dir, settings.max_feed_bytes, settings.per_host, settings.fetch_timeout)
+    pipeline = Pipeline(store, fetcher, parse_in_thread, config, clock, settings.poll_concurrency, observe=metrics.poll)
+    outbox = SqlOutbox(engine, settings.instance, clock)
+    app = App(
+        settings=settings,
+        clock=clock,
+        engine=engine,
+        store=store,
+        config=config,
+        http=http,
+        slack_session=aiohttp.ClientSession(),
+        pipeline=pipeline,
+        deliverer=Deliverer(outbox, lambda: app.sinks, clock, observe=metrics.delivery),
+        metrics=metrics,
+        stdout=stdout,
+    )
+    app.rebuild_sinks(config())
+    return app
+
+
+def build_sinks(config: Config, settings: Settings, session: aiohttp.ClientSession, stdout: TextIO | None) -> dict[str, Sink]:
+    """One sink per destination; Slack without credentials falls back to the console."""
+    client = None
+    if settings.slack_bot_token:
+        base = (settings.slack_api_url or SLACK_API).rstrip("/") + "/"
+        client = AsyncWebClient(token=settings.slack_bot_token, base_url=base, session=session, timeout=15, retry_handlers=[])
+    sinks: dict[str, Sink] = {}
+    for name, dest in config.rules_file.destinations.items():
+        sinks[name] = _sink(name, dest, client, settings.webhook_urls, session, stdout)
+    return sinks
+
+
+def _sink(
+    name: str,
+    dest: SlackChannel | SlackWebhook | Console,
+    client: AsyncWebClient | None,
+    webhooks: Mapping[str, str],
+    session: aiohttp.ClientSession,
+    stdout: TextIO | None,
+) -> Sink:
+    """The sink of one destination."""
+    if isinstance(dest, SlackChannel) and client is not None:
+        return SlackBotSink(client, dest.channel, dest.timezone)
+    if isinstance(dest, SlackWebhook) and webhooks.get(dest.url_env):
+        hook = AsyncWebhookClient(webhooks[dest.url_env], session=session, timeout=15, retry_handlers=[])
+        return SlackWebhookSink(hook, dest.timezone)
+    if not isinstance(dest, Console):
+        missing = "SLACK_BOT_TOKEN" if isinstance(dest, SlackChannel) else dest.url_env
+        log.warning("%s is not set: alerts for this destination are printed to the console", missing, extra={"destination": name})
+    return ConsoleSink(name, stdout, dest.timezone)

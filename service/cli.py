@@ -1,0 +1,162 @@
+"""The `newswatch` command line: run, poll --once, rules check|test, matches, db upgrade.
+
+This is the entry point: the only module that reads the environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from service import __version__, db, logs
+from service.app import App, build_app, utcnow
+from service.schema import parse_duration
+from service.settings import Settings, SettingsError
+from service.yamlfile import ConfigError
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    top = argparse.ArgumentParser(prog="newswatch", description="Watch news feeds, match watch rules, alert Slack.")
+    top.add_argument("--version", action="version", version=f"newswatch {__version__}")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("run", help="run the scheduler until SIGTERM or SIGINT", description="Poll, match and deliver until stopped.")
+    poll = sub.add_parser("poll", help="poll every feed once and deliver (with --once)", description="Poll every feed once, deliver what is due, exit.")
+    poll.add_argument("--once", action="store_true", required=True, help="poll once and exit (required)")
+    _rules_parsers(sub)
+    found = sub.add_parser("matches", help="list recent matches", description="Recent stored matches with their delivery status.")
+    found.add_argument("--rule", help="only this rule id")
+    found.add_argument("--since", default="7d", help="how far back: 90m, 24h, 7d (default 7d)")
+    found.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    found.add_argument("--format", choices=("text", "json"), default="text")
+    dbp = sub.add_parser("db", help="database maintenance", description="Database maintenance.")
+    dbsub = dbp.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    dbsub.add_parser("upgrade", help="apply pending migrations", description="Apply pending schema migrations.")
+    return top
+
+
+def _rules_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`rules check` and `rules test`."""
+    rules = sub.add_parser("rules", help="check and test watch rules", description="Check and test watch rules.")
+    rsub = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    check = rsub.add_parser("check", help="validate feeds.yaml and rules.yaml", description="Validate the config; exit 1 on problems.")
+    check.add_argument("path", nargs="?", help="config folder (default: NEWSWATCH_CONFIG_DIR or ./config)")
+    test = rsub.add_parser("test", help="show which rules match a source, and why", description="Match items against the rules.")
+    test.add_argument("sources", nargs="+", metavar="SOURCE", help="RSS/Atom file, http(s) URL, or plain-text article file")
+    test.add_argument("--rule", help="only this rule id")
+    test.add_argument("--format", choices=("text", "json"), default="text")
+    test.add_argument("--config", help="config folder (default: NEWSWATCH_CONFIG_DIR or ./config)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return the process exit code."""
+    args = parser().parse_args(argv)
+    try:
+        settings = Settings.from_env(os.environ)
+    except SettingsError as exc:
+        print(f"newswatch: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    logs.setup(settings.log_level, settings.log_format, settings.secrets)
+    try:
+        return asyncio.run(_dispatch(args, settings))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    """Call the command's function."""
+    if args.command == "rules":
+        from service import ruletool
+
+        if args.rules_command == "check":
+            return ruletool.check(Path(args.path) if args.path else settings.config_dir)
+        return await ruletool.test(args.sources, Path(args.config) if args.config else settings.config_dir, settings, args.rule, args.format)
+    if args.command == "db":
+        engine = db.create_engine(settings.database_url)
+        try:
+            await db.upgrade(engine)
+            print(f"database at revision {await db.current_revision(engine)} ({db.safe_url(settings.database_url)})")
+        finally:
+            await engine.dispose()
+        return EXIT_OK
+    app = await build_app(settings)
+    try:
+        await app.start()
+        if args.command == "run":
+            return await _run(app)
+        if args.command == "poll":
+            return await _poll_once(app)
+        return await _matches(app, args)
+    finally:
+        await app.aclose()
+
+
+async def _run(app: App) -> int:
+    """Run until SIGTERM or SIGINT, then finish in-flight work and exit 0."""
+    from service import web
+    from service.worker import Worker
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    worker = Worker(app)
+    worker.start()
+    runner = await web.serve(worker, app.settings.http_host, app.settings.http_port) if app.settings.http_port else None
+    print(f"newswatch {__version__} running: config {app.config().version}, database {db.safe_url(app.settings.database_url)}", file=sys.stderr)
+    await stop.wait()
+    print("newswatch: stopping", file=sys.stderr)
+    await worker.stop(grace=8.0)
+    if runner is not None:
+        await runner.cleanup()
+    return EXIT_OK
+
+
+async def _poll_once(app: App) -> int:
+    """Poll every feed once and deliver what is due."""
+    polled, delivered = await app.poll_once()
+    print(
+        f"polled {polled.feeds} feeds ({polled.failed} failed, {polled.not_modified} not modified): "
+        f"{polled.new_items} new items, {polled.matches} matches; "
+        f"alerts sent {delivered.sent}, to retry {delivered.retried}, dead {delivered.dead}",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+async def _matches(app: App, args: argparse.Namespace) -> int:
+    """Print recent matches."""
+    since = utcnow() - timedelta(seconds=parse_duration(args.since))
+    rows = await app.store.recent_matches(since, args.rule, args.limit)
+    for row in rows:
+        status = row.suppressed and f"not alerted ({row.suppressed})" or row.delivery or "no destination"
+        if args.format == "json":
+            terms = [t["term"] for t in row.terms]
+            print(json.dumps({"time": _iso(row.created_at), "rule": row.rule_id, "title": row.title, "link": row.link, "feed": row.feed_id, "status": status, "terms": terms}, ensure_ascii=False))
+        else:
+            print(f"{row.created_at:%Y-%m-%d %H:%M} {row.rule_id:<16} {status:<24} {row.title[:80]}\n{'':17}{row.link}")
+    if not rows and args.format == "text":
+        print("no matches in that period")
+    return EXIT_OK
+
+
+def _iso(value: datetime) -> str:
+    """ISO 8601 text."""
+    return value.isoformat()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+

@@ -1,0 +1,187 @@
+"""Fetch feeds over HTTP(S) or from files: conditional GET, redirects, size cap, typed outcomes.
+
+A fetch returns `Fetched`, `NotModified` or `FetchFailed`; "nothing new" is never an exception,
+and every network or HTTP failure is translated here into a coded `FetchFailed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+import httpx
+
+MAX_REDIRECTS = 5
+PERMANENT = {301, 308}
+REDIRECTS = {301, 302, 303, 307, 308}
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A body to parse, with the validators to send next time."""
+
+    body: bytes
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    content_type: str = ""
+    moved_to: str | None = None  # set when every redirect on the way was permanent
+    max_age: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NotModified:
+    """The server says nothing changed since the validators we sent."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    max_age: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchFailed:
+    """A failed fetch: `code` is stable (timeout, connection, http_500, too_large, ...)."""
+
+    code: str
+    message: str
+    retry_after: float | None = None
+    gone: bool = False
+
+
+FetchResult = Fetched | NotModified | FetchFailed
+
+
+def build_client(user_agent: str, connect_timeout: float = 10.0, read_timeout: float = 20.0, max_connections: int = 100) -> httpx.AsyncClient:
+    """The one HTTP client shared by all fetches."""
+    return httpx.AsyncClient(
+        headers={"User-Agent": user_agent, "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5"},
+        timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout, write=read_timeout, pool=read_timeout),
+        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections // 2),
+        follow_redirects=False,
+        verify=True,
+    )
+
+
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _max_age(cache_control: str | None) -> int | None:
+    """The max-age of a Cache-Control header, if any."""
+    for part in (cache_control or "").split(","):
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "max-age" and value.strip().isdigit():
+            return int(value.strip())
+    return None
+
+
+class Fetcher:
+    """Fetches one URL at a time per call; at most `per_host` at once per host, `total` overall."""
+
+    def __init__(self, client: httpx.AsyncClient, config_dir: Path, max_bytes: int = 10_000_000, per_host: int = 2, total_timeout: float = 60.0) -> None:
+        self._client = client
+        self._config_dir = config_dir
+        self._max_bytes = max_bytes
+        self._total_timeout = total_timeout
+        self._per_host: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(per_host))
+
+    async def fetch(self, url: str, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
+        """Fetch `url`, conditionally if validators are given."""
+        if url.startswith("file:"):
+            return await asyncio.to_thread(self._read_file, url, last_modified)
+        async with self._per_host[urlsplit(url).netloc.lower()]:
+            try:
+                async with asyncio.timeout(self._total_timeout):
+                    return await self._get(url, etag, last_modified)
+            except TimeoutError:
+                return FetchFailed("timeout", f"no complete answer within {self._total_timeout:g} s")
+            except httpx.TimeoutException as exc:
+                return FetchFailed("timeout", f"timed out ({type(exc).__name__})")
+            except httpx.ConnectError as exc:
+                return FetchFailed("connection", f"cannot connect: {exc}")
+            except httpx.HTTPError as exc:
+                return FetchFailed("network", f"{type(exc).__name__}: {exc}")
+
+    async def _get(self, url: str, etag: str | None, last_modified: str | None) -> FetchResult:
+        """GET with manual redirects, so that permanent moves can be remembered."""
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        permanent, current = True, url
+        for _ in range(MAX_REDIRECTS + 1):
+            async with self._client.stream("GET", current, headers=headers) as response:
+                if response.status_code in REDIRECTS and "location" in response.headers:
+                    permanent = permanent and response.status_code in PERMANENT
+                    target = urljoin(current, response.headers["location"])
+                    if urlsplit(target).scheme not in ("http", "https"):
+                        return FetchFailed("redirect", f"redirect to a non-HTTP URL from {current}")
+                    current = target
+                    continue
+                return await self._answer(response, current, url, permanent)
+        return FetchFailed("redirect", f"more than {MAX_REDIRECTS} redirects")
+
+    async def _answer(self, response: httpx.Response, final: str, asked: str, permanent: bool) -> FetchResult:
+        """Turn the final response into a result, reading the body under the size cap."""
+        status = response.status_code
+        max_age = _max_age(response.headers.get("cache-control"))
+        if status == 304:
+            return NotModified(response.headers.get("etag"), response.headers.get("last-modified"), max_age)
+        if status == 410:
+            return FetchFailed("gone", "HTTP 410 Gone: the feed was removed", gone=True)
+        if status >= 400 or status < 200:
+            retry = retry_after_seconds(response.headers.get("retry-after"), datetime.now(UTC))
+            return FetchFailed(f"http_{status}", f"HTTP {status} {response.reason_phrase}".strip(), retry_after=retry)
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self._max_bytes:
+            return FetchFailed("too_large", f"body of {int(declared):,} bytes exceeds the cap of {self._max_bytes:,}")
+        chunks, size = [], 0
+        async for chunk in response.aiter_bytes():  # decoded bytes: a gzip bomb hits the cap too
+            size += len(chunk)
+            if size > self._max_bytes:
+                return FetchFailed("too_large", f"body exceeds the cap of {self._max_bytes:,} bytes")
+            chunks.append(chunk)
+        return Fetched(
+            body=b"".join(chunks),
+            url=final,
+            etag=response.headers.get("etag"),
+            last_modified=response.headers.get("last-modified"),
+            content_type=response.headers.get("content-type", ""),
+            moved_to=final if permanent and final != asked else None,
+            max_age=max_age,
+        )
+
+    def _read_file(self, url: str, last_modified: str | None) -> FetchResult:
+        """Read a file: URL (relative paths are relative to the config folder)."""
+        path = Path(unquote(urlsplit(url).path))
+        path = path if path.is_absolute() else self._config_dir / path
+        try:
+            stat = path.stat()
+            mtime = email.utils.formatdate(stat.st_mtime, usegmt=True) + f" {stat.st_size}"
+            if last_modified == mtime:
+                return NotModified(last_modified=mtime)
+            if stat.st_size > self._max_bytes:
+                return FetchFailed("too_large", f"file of {stat.st_size:,} bytes exceeds the cap of {self._max_bytes:,}")
+            return Fetched(body=path.read_bytes(), url=url, last_modified=mtime, content_type="application/xml")
+        except FileNotFoundError:
+            return FetchFailed("file_not_found", f"no such file: {path}")
+        except OSError as exc:
+            return FetchFailed("file_error", f"cannot read {path}: {exc.strerror}")

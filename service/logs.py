@@ -1,0 +1,65 @@
+"""Logging: readable lines by default, JSON with NEWSWATCH_LOG_FORMAT=json; secrets redacted."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+CONTEXT = ("feed", "rule", "destination", "delivery")
+
+
+class _Redactor(logging.Filter):
+    """Removes secrets from every record's message before any handler sees it."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        super().__init__()
+        self._secrets = [s for s in secrets if len(s) >= 4]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._secrets:
+            message = record.getMessage()
+            for secret in self._secrets:
+                message = message.replace(secret, "[redacted]")
+            record.msg, record.args = message, None
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    """`time level logger message key=value…`"""
+
+    def format(self, record: logging.LogRecord) -> str:
+        context = " ".join(f"{k}={getattr(record, k)}" for k in CONTEXT if hasattr(record, k))
+        line = f"{self.formatTime(record, '%Y-%m-%dT%H:%M:%S')} {record.levelname:<7} {record.name} {record.getMessage()}"
+        line = f"{line} {context}" if context else line
+        return f"{line}\n{self.formatException(record.exc_info)}" if record.exc_info else line
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        data |= {k: getattr(record, k) for k in CONTEXT if hasattr(record, k)}
+        if record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        return json.dumps(data, ensure_ascii=False, default=str)
+
+
+def setup(level: str, fmt: str, secrets: Sequence[str]) -> None:
+    """Configure the root logger to write to standard error."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(_Redactor(secrets))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("httpx", "httpcore", "slack_sdk", "apscheduler", "aiosqlite", "asyncio", "alembic", "sqlalchemy"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

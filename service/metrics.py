@@ -1,0 +1,33 @@
+"""Prometheus metrics, one registry per process (tests build their own)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    """The service's counters and gauges."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.polls = Counter("newswatch_polls", "Feed polls by outcome", ["outcome"], registry=r)
+        self.fetch_seconds = Histogram("newswatch_poll_seconds", "Time to poll one feed", registry=r)
+        self.new_items = Counter("newswatch_new_items", "Items stored for the first time", registry=r)
+        self.matches = Counter("newswatch_matches", "Rule matches stored", registry=r)
+        self.deliveries = Counter("newswatch_deliveries", "Delivery attempts by outcome", ["destination", "outcome"], registry=r)
+        self.delivery_seconds = Histogram("newswatch_delivery_seconds", "Time for a sink to accept an alert", ["destination"], registry=r)
+        self.reloads = Counter("newswatch_config_reloads", "Config reloads by outcome", ["outcome"], registry=r)
+        self.config_ok = Gauge("newswatch_config_valid", "1 if the config files on disk are the ones in force", registry=r)
+        self.failing_feeds = Gauge("newswatch_failing_feeds", "Feeds whose last poll failed", registry=r)
+
+    def poll(self, feed: str, outcome: str, seconds: float) -> None:
+        """Count one poll."""
+        self.polls.labels(outcome=outcome).inc()
+        self.fetch_seconds.observe(seconds)
+
+    def delivery(self, destination: str, outcome: str, seconds: float | None) -> None:
+        """Count one delivery attempt."""
+        self.deliveries.labels(destination=destination, outcome=outcome).inc()
+        if seconds is not None:
+            self.delivery_seconds.labels(destination=destination).observe(seconds)

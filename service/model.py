@@ -1,0 +1,68 @@
+"""Data types passed between the steps of the pipeline; this module imports nothing of the project."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One normalised feed entry; `key` identifies it within its feed."""
+
+    feed_id: str
+    key: str
+    title: str
+    link: str = ""
+    guid: str = ""
+    summary: str = ""
+    content: str = ""
+    author: str = ""
+    published: datetime | None = None
+    language: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """What a parse recovered from one document, with warnings for what it could not."""
+
+    title: str
+    items: list[Item]
+    warnings: list[str] = field(default_factory=list)
+    ttl_seconds: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedTerm:
+    """A term that occurred, the fields it occurred in and its word positions in the first."""
+
+    term: str
+    fields: tuple[str, ...]
+    positions: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleMatch:
+    """Why an item matched one rule."""
+
+    rule_id: str
+    rule_name: str
+    destinations: tuple[str, ...]
+    terms: tuple[MatchedTerm, ...]
+
+    @property
+    def term_labels(self) -> list[str]:
+        """The written forms of the matched terms."""
+        return [t.term for t in self.terms]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSource:
+    """What the poller needs to know about one feed, read from its database row."""
+
+    id: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    caught_up: bool = True
+    tags: tuple[str, ...] = ()

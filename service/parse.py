@@ -1,0 +1,168 @@
+"""Turn fetched bytes into normalised items: feeds through feedparser, plain-text articles directly.
+
+Functions here are pure and picklable so that parsing can run in worker processes.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import io
+import re
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import PurePath
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+import feedparser
+
+from service.model import Item, ParsedFeed
+
+MAX_TITLE = 1_000
+MAX_SUMMARY = 20_000
+MAX_CONTENT = 100_000
+_BLOCK_TAGS = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote", "section", "article"}
+_SKIP_TAGS = {"script", "style", "noscript", "template", "iframe", "object"}
+_TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid)$", re.I)
+_DATE_LINE = re.compile(r"^\s*date\s+(\d{4}-\d{2}-\d{2})\s+")
+_DATELINE = re.compile(r"^[A-ZÀ-ỸĐ][A-ZÀ-ỸĐ .,'-]{1,40}\s+[—–-]\s+")
+
+
+class _TextExtractor(HTMLParser):
+    """Collects the text of an HTML fragment, dropping scripts and styles."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in _SKIP_TAGS:
+            self._skipping += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP_TAGS and self._skipping:
+            self._skipping -= 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Reduce an HTML fragment to plain text with paragraphs kept as blank-line breaks."""
+    if "<" not in html and "&" not in html:
+        return _tidy(html)
+    extractor = _TextExtractor()
+    extractor.feed(html)
+    extractor.close()
+    return _tidy("".join(extractor.parts))
+
+
+def _tidy(text: str) -> str:
+    """Collapse runs of spaces within lines and of blank lines between paragraphs."""
+    lines = (" ".join(line.split()) for line in text.replace("\r", "\n").split("\n"))
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def canonical_link(link: str, base: str = "") -> str:
+    """Resolve `link` against `base`, keep only http(s), drop the fragment and tracking parameters."""
+    link = urljoin(base, link.strip()) if base else link.strip()
+    parts = urlsplit(link)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return ""
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)])
+    return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path or "/", query, ""))
+
+
+def item_key(guid: str, link: str, title: str, body: str) -> str:
+    """A stable key: the guid, else the canonical link, else a hash of the text."""
+    if guid:
+        return "guid:" + guid[:500]
+    if link:
+        return "link:" + link[:500]
+    return "hash:" + hashlib.sha256(f"{title}\n{body}".encode()).hexdigest()
+
+
+def _timestamp(value: Any) -> datetime | None:
+    """Convert feedparser's UTC struct_time to an aware datetime."""
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC) if value else None
+    except (OverflowError, ValueError, TypeError):
+        return None
+
+
+def parse_feed(body: bytes, url: str, feed_id: str, content_type: str = "") -> ParsedFeed:
+    """Parse an RSS/Atom document; recoverable damage becomes warnings, not errors."""
+    headers = {"content-location": url}
+    if content_type:
+        headers["content-type"] = content_type
+    doc = feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
+    warnings = [f"{type(doc.bozo_exception).__name__}: {doc.bozo_exception}"] if doc.get("bozo") else []
+    feed = doc.get("feed", {})
+    language = str(feed.get("language", ""))[:16]
+    items = [_entry(entry, feed_id, url, language) for entry in doc.get("entries", [])]
+    ttl = feed.get("ttl")
+    return ParsedFeed(
+        title=html_to_text(str(feed.get("title", "")))[:MAX_TITLE],
+        items=items,
+        warnings=warnings if items or doc.get("version") else [*warnings, "no feed found in the document"],
+        ttl_seconds=int(ttl) * 60 if isinstance(ttl, str) and ttl.isdigit() else None,
+    )
+
+
+def is_feed(parsed: ParsedFeed) -> bool:
+    """False when the document held no feed at all (an HTML page, say)."""
+    return not parsed.warnings or parsed.warnings[-1] != "no feed found in the document"
+
+
+def _entry(entry: Any, feed_id: str, url: str, language: str) -> Item:
+    """Normalise one feedparser entry."""
+    title = html_to_text(entry.get("title", ""))[:MAX_TITLE]
+    summary = html_to_text(entry.get("summary", ""))[:MAX_SUMMARY]
+    contents = entry.get("content") or []
+    content = html_to_text("\n".join(c.get("value", "") for c in contents))[:MAX_CONTENT]
+    if content == summary:
+        content = ""
+    link = canonical_link(entry.get("link", ""), url)
+    guid = str(entry.get("id", "")).strip()
+    return Item(
+        feed_id=feed_id,
+        key=item_key(guid, link, title, summary or content),
+        title=title,
+        link=link,
+        guid=guid[:500],
+        summary=summary,
+        content=content,
+        author=html_to_text(entry.get("author", ""))[:200],
+        published=_timestamp(entry.get("published_parsed") or entry.get("updated_parsed")),
+        language=str(entry.get("language") or language)[:16],
+    )
+
+
+def parse_article(text: str, name: str, feed_id: str = "file") -> Item:
+    """Read a plain-text article: an optional ` date YYYY-MM-DD` prefix, a dateline, paragraphs."""
+    published = None
+    found = _DATE_LINE.match(text)
+    if found:
+        published = datetime.strptime(found.group(1), "%Y-%m-%d").replace(tzinfo=UTC)
+        text = text[found.end() :]
+    body = _tidy(text)[:MAX_CONTENT]
+    first = _DATELINE.sub("", body.split("\n", 1)[0], count=1)
+    sentence = re.split(r"(?<=[.!?])\s", first, maxsplit=1)[0]
+    title = sentence if len(sentence) <= 200 else sentence[:200].rsplit(" ", 1)[0] + "…"
+    stem = PurePath(name).stem
+    return Item(
+        feed_id=feed_id,
+        key="file:" + stem,
+        title=title,
+        summary="",
+        content=body,
+        published=published,
+        guid=stem,
+    )

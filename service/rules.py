@@ -1,0 +1,241 @@
+"""Watch rules compiled into one index over all terms of all rules.
+
+The rule operators (the extension point of the rule language):
+
+- a term: a word, a phrase of several words, or a prefix (`demarcat*`); it holds when its
+  token sequence occurs in one of the rule's fields, on word boundaries, diacritics folded
+  unless the term is `exact`;
+- `all`: every child holds; `any`: at least one holds; `none`: no child holds;
+- `near`: every listed term (or group) occurs within `within` words of the first, in one field.
+
+Every term of every rule goes into one Aho-Corasick automaton per normal form, so the
+cost of matching an item grows with the item and its hits, not with the number of rules.
+Only rules with a term that hit are evaluated.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import ahocorasick
+
+from service import text
+from service.model import Item, MatchedTerm, RuleMatch
+
+FIELDS = ("title", "summary", "content", "author", "link")
+DEFAULT_FIELDS = ("title", "summary", "content")
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A searchable term; `key` is its padded normal form."""
+
+    label: str
+    key: str
+    exact: bool = False
+    prefix: bool = False
+
+    @classmethod
+    def parse(cls, label: str, exact: bool = False) -> Term:
+        """Build a term from its written form ('Việt Nam', 'demarcat*')."""
+        prefix = label.rstrip().endswith("*")
+        body = label.rstrip().rstrip("*")
+        words = text.tokens(text.exact(body) if exact else text.fold(body))
+        key = text.padded(words)
+        return cls(label=label, key=key[:-1] if prefix else key, exact=exact, prefix=prefix)
+
+
+@dataclass(frozen=True, slots=True)
+class TermNode:
+    term: int
+
+
+@dataclass(frozen=True, slots=True)
+class All:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Any:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Near:
+    slots: tuple[tuple[int, ...], ...]  # each slot: alternative terms (a group gives several)
+    within: int
+
+
+Node = TermNode | All | Any | Not | Near
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A compiled rule: its tree over term numbers and where to search."""
+
+    id: str
+    name: str
+    destinations: tuple[str, ...]
+    tree: Node
+    fields: tuple[str, ...] = DEFAULT_FIELDS
+    feeds: frozenset[str] = frozenset()
+
+
+Hits = dict[int, list[tuple[str, int]]]  # term number -> (field, offset of the key) pairs
+
+
+@dataclass
+class Ruleset:
+    """All rules of one configuration load, compiled once."""
+
+    rules: list[Rule]
+    terms: list[Term]
+    version: str = ""
+    _folded: ahocorasick.Automaton | None = field(default=None, repr=False)
+    _exact: ahocorasick.Automaton | None = field(default=None, repr=False)
+    _rules_by_term: dict[int, list[int]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._folded = _automaton(self.terms, exact=False)
+        self._exact = _automaton(self.terms, exact=True)
+        by_term: dict[int, list[int]] = defaultdict(list)
+        for r, rule in enumerate(self.rules):
+            for t in sorted(positive_terms(rule.tree)):
+                by_term[t].append(r)
+        self._rules_by_term = dict(by_term)
+
+    def match(self, item: Item, feed_tags: Iterable[str] = ()) -> list[RuleMatch]:
+        """Return the rules that `item` matches, each with the terms that made it match."""
+        fields = {name: text.Field.of(value) for name, value in _fields(item).items() if value}
+        hits = self._hits(fields)
+        candidates = sorted({r for t in hits for r in self._rules_by_term.get(t, ())})
+        scope = {item.feed_id, *feed_tags}
+        out = []
+        for r in candidates:
+            rule = self.rules[r]
+            if rule.feeds and not rule.feeds & scope:
+                continue
+            scoped = _scope(hits, rule.fields)
+            if scoped and _holds(rule.tree, scoped, fields):
+                out.append(self._explain(rule, scoped, fields))
+        return out
+
+    def _hits(self, fields: dict[str, text.Field]) -> Hits:
+        """Find every term occurrence in every field."""
+        hits: Hits = defaultdict(list)
+        for name, f in fields.items():
+            for automaton, haystack in ((self._folded, f.folded), (self._exact, None)):
+                if automaton is None:
+                    continue
+                hay = f.exact if haystack is None else haystack
+                for end, numbers in automaton.iter(hay):
+                    start = end - len(self.terms[numbers[0]].key) + 1
+                    for n in numbers:
+                        hits[n].append((name, start))
+        return hits
+
+    def _explain(self, rule: Rule, hits: Hits, fields: dict[str, text.Field]) -> RuleMatch:
+        """Describe which positive terms of `rule` occurred, where."""
+        matched = []
+        for t in sorted(positive_terms(rule.tree)):
+            places = hits.get(t)
+            if places:
+                where = sorted({name for name, _ in places}, key=FIELDS.index)
+                words = sorted({fields[name].word_index(off) for name, off in places if name == where[0]})
+                matched.append(MatchedTerm(term=self.terms[t].label, fields=tuple(where), positions=tuple(words)))
+        return RuleMatch(rule_id=rule.id, rule_name=rule.name, destinations=rule.destinations, terms=tuple(matched))
+
+
+def _automaton(terms: Sequence[Term], exact: bool) -> ahocorasick.Automaton | None:
+    """Build the automaton of the terms of one normal form, or None if there are none."""
+    keys: dict[str, tuple[int, ...]] = {}
+    for i, term in enumerate(terms):
+        if term.exact == exact and term.key.strip():
+            keys[term.key] = keys.get(term.key, ()) + (i,)
+    if not keys:
+        return None
+    automaton = ahocorasick.Automaton()
+    for key, numbers in keys.items():
+        automaton.add_word(key, numbers)
+    automaton.make_automaton()
+    return automaton
+
+
+def _fields(item: Item) -> dict[str, str]:
+    """The searchable fields of an item."""
+    return {
+        "title": item.title,
+        "summary": item.summary,
+        "content": item.content,
+        "author": item.author,
+        "link": item.link,
+    }
+
+
+def _scope(hits: Hits, fields: Sequence[str]) -> Hits:
+    """Keep the hits that fall in `fields`."""
+    scoped: Hits = {}
+    for t, places in hits.items():
+        kept = [p for p in places if p[0] in fields]
+        if kept:
+            scoped[t] = kept
+    return scoped
+
+
+def _holds(node: Node, hits: Hits, fields: dict[str, text.Field]) -> bool:
+    """Evaluate a rule tree against the hits of one item."""
+    if isinstance(node, TermNode):
+        return node.term in hits
+    if isinstance(node, All):
+        return all(_holds(c, hits, fields) for c in node.children)
+    if isinstance(node, Any):
+        return any(_holds(c, hits, fields) for c in node.children)
+    if isinstance(node, Not):
+        return not any(_holds(c, hits, fields) for c in node.children)
+    return _near(node, hits, fields)
+
+
+def _near(node: Near, hits: Hits, fields: dict[str, text.Field]) -> bool:
+    """True if every slot of `node` occurs within `node.within` words of the first slot, in one field."""
+    places = [[p for t in slot for p in hits.get(t, ())] for slot in node.slots]
+    if not all(places):
+        return False
+    for name, off in places[0]:
+        anchor = fields[name].word_index(off)
+        if all(_close(other, name, anchor, node.within, fields) for other in places[1:]):
+            return True
+    return False
+
+
+def _close(places: list[tuple[str, int]], name: str, anchor: int, within: int, fields: dict[str, text.Field]) -> bool:
+    """True if one of `places` is in field `name` within `within` words of `anchor`."""
+    return any(n == name and abs(fields[n].word_index(o) - anchor) <= within for n, o in places)
+
+
+def positive_terms(node: Node) -> set[int]:
+    """The terms whose presence can make `node` hold (those not under a `none`)."""
+    if isinstance(node, TermNode):
+        return {node.term}
+    if isinstance(node, Near):
+        return {t for slot in node.slots for t in slot}
+    if isinstance(node, Not):
+        return set()
+    return set().union(*(positive_terms(c) for c in node.children))
+
+
+def needs_a_hit(node: Node) -> bool:
+    """True if `node` can only hold when at least one of its positive terms occurs."""
+    if isinstance(node, (TermNode, Near)):
+        return True
+    if isinstance(node, Not):
+        return False
+    if isinstance(node, All):
+        return any(needs_a_hit(c) for c in node.children)
+    return all(needs_a_hit(c) for c in node.children)

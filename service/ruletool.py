@@ -1,0 +1,116 @@
+"""`newswatch rules check` and `rules test`: validate the config, explain what rules match."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from service import text
+from service.config import Config, load_config
+from service.fetch import Fetched, Fetcher, build_client
+from service.model import Item, RuleMatch
+from service.parse import is_feed, parse_article, parse_feed
+from service.settings import Settings
+from service.yamlfile import ConfigError
+
+
+def check(directory: Path) -> int:
+    """Validate the config folder; print each problem as file:line:column: message."""
+    try:
+        config = load_config(directory)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem)
+        print(f"{len(exc.problems)} problem(s) found", file=sys.stderr)
+        return 1
+    print(f"config OK: {len(config.feeds)} feeds, {len(config.ruleset.rules)} rules, version {config.version}")
+    return 0
+
+
+async def test(sources: list[str], directory: Path, settings: Settings, rule: str | None, fmt: str) -> int:
+    """Match every item of every source and print which rules match and why."""
+    config = load_config(directory)
+    if rule and rule not in {r.id for r in config.ruleset.rules}:
+        print(f"newswatch: no enabled rule with id '{rule}'", file=sys.stderr)
+        return 2
+    status = 0
+    for source in sources:
+        try:
+            found = await _items(source, settings)
+        except (OSError, ValueError) as exc:
+            print(f"{source}: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        for item in found:
+            matches = [m for m in config.ruleset.match(item, _tags(config, item)) if not rule or m.rule_id == rule]
+            print(_json(source, item, matches) if fmt == "json" else _text(source, item, matches))
+    return status
+
+
+def _tags(config: Config, item: Item) -> tuple[str, ...]:
+    """The tags of the item's feed, if it is a configured feed."""
+    spec = config.feed(item.feed_id)
+    return tuple(spec.tags) if spec else ()
+
+
+async def _items(source: str, settings: Settings) -> list[Item]:
+    """Read the items of a feed file, a URL or a plain-text article."""
+    if source.startswith(("http://", "https://")):
+        async with build_client(settings.user_agent) as client:
+            result = await Fetcher(client, settings.config_dir, settings.max_feed_bytes).fetch(source)
+        if not isinstance(result, Fetched):
+            raise ValueError(getattr(result, "message", "not modified"))
+        return _parse(result.body, source, result.content_type)
+    path = Path(source)
+    data = path.read_bytes()
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        return _parse(data, path.resolve().as_uri(), "")
+    return [parse_article(data.decode("utf-8", errors="replace"), path.name)]
+
+
+def _parse(body: bytes, url: str, content_type: str) -> list[Item]:
+    """Parse a feed document or say why it is none."""
+    parsed = parse_feed(body, url, "test", content_type)
+    if not is_feed(parsed):
+        raise ValueError("not an RSS or Atom feed: " + "; ".join(parsed.warnings))
+    return parsed.items
+
+
+def _explain(match: RuleMatch) -> list[dict[str, Any]]:
+    """The terms of a match as plain data."""
+    return [{"term": t.term, "fields": list(t.fields), "positions": list(t.positions[:10])} for t in match.terms]
+
+
+def _json(source: str, item: Item, matches: list[RuleMatch]) -> str:
+    """One JSON line per item."""
+    return json.dumps(
+        {
+            "source": source,
+            "id": item.key,
+            "title": item.title,
+            "link": item.link,
+            "published": item.published.isoformat() if item.published else None,
+            "matches": [{"rule": m.rule_id, "name": m.rule_name, "terms": m.term_labels, "explain": _explain(m)} for m in matches],
+        },
+        ensure_ascii=False,
+    )
+
+
+def _text(source: str, item: Item, matches: list[RuleMatch]) -> str:
+    """A readable block per item: title, then each matching rule with its terms and a snippet."""
+    when = item.published.strftime("%Y-%m-%d") if item.published else "no date"
+    lines = [f"{source}: {text.truncate(item.title, 100)} ({when})"]
+    if not matches:
+        lines.append("  no rule matches")
+    for m in matches:
+        lines.append(f"  MATCH {m.rule_id} ({m.rule_name})")
+        for t in m.terms:
+            lines.append(f"    {t.term!r} in {', '.join(t.fields)} (word {', '.join(str(p) for p in t.positions[:5])})")
+        body = item.summary or item.content or item.title
+        snippet, spans = text.snippet(body, m.term_labels, 240)
+        for start, end in reversed(spans):
+            snippet = snippet[:start] + "[" + snippet[start:end] + "]" + snippet[end:]
+        lines.append(f"    …{snippet}")
+    return "\n".join(lines)

@@ -1,0 +1,192 @@
+"""The configuration format: `feeds.yaml` and `rules.yaml`, as strict models.
+
+feeds.yaml::
+
+    feeds:
+      - id: vnexpress-world          # stable id: letters, digits, '.', '_', '-'
+        url: https://example.org/rss  # http(s), or file: (relative to the config folder)
+        name: VnExpress World         # optional display name
+        tags: [vi, vietnam]           # optional; rules can scope to tags
+        interval: 10m                 # seconds or 90s / 10m / 1h / 1d (default 10m)
+        first_poll_alerts: 0          # alert on the newest N items of the first poll, or `all`
+        max_age: 7d                   # items published earlier never alert; `off` disables
+
+rules.yaml::
+
+    destinations:                     # where alerts go
+      border-desk: {type: slack, channel: "#vn-kh-border"}
+      ops-hook: {type: slack_webhook, url_env: SLACK_WEBHOOK_URL}
+      terminal: {type: console}
+    groups:                           # named term lists, used as "@name" in rules
+      vietnam: ["Việt Nam", "Vietnamese"]
+    rules:
+      - id: vn-kh-border
+        name: Việt Nam–Cambodia border
+        destinations: [border-desk]
+        match:
+          all: ["@vietnam", "@cambodia", "@border"]
+          none: ["football"]
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+_DURATION = re.compile(r"^\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?\s*$")
+
+
+def parse_duration(value: Any) -> int:
+    """Read seconds from an integer or a duration such as '90s', '10m', '1h30m', '2d'."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 600, 90s, 10m, 1h or 1d")
+    if isinstance(value, int):
+        if value <= 0:
+            raise ValueError("a duration must be positive")
+        return value
+    match = _DURATION.match(value) if isinstance(value, str) and value.strip() else None
+    if not match or not any(match.groups()):
+        raise ValueError(f"'{value}' is not a duration: use seconds or 90s, 10m, 1h, 1d")
+    d, h, m, s = (int(g or 0) for g in match.groups())
+    seconds = ((d * 24 + h) * 60 + m) * 60 + s
+    if seconds <= 0:
+        raise ValueError("a duration must be positive")
+    return seconds
+
+
+def _optional_duration(value: Any) -> int | None:
+    """A duration, or None for `off`."""
+    return None if value in ("off", "none", False) else parse_duration(value)
+
+
+Duration = Annotated[int, BeforeValidator(parse_duration)]
+OptionalDuration = Annotated[int | None, BeforeValidator(_optional_duration)]
+Id = Annotated[str, Field(pattern=ID_PATTERN)]
+
+
+class Strict(BaseModel):
+    """A config section: unknown keys are errors, values are not coerced between types."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class FeedSpec(Strict):
+    """One feed to poll."""
+
+    id: Id
+    url: Annotated[str, Field(pattern=r"^(https?://\S+|file:\S+)$")]
+    name: str | None = None
+    tags: list[Id] = []
+    interval: Duration = 600
+    first_poll_alerts: Annotated[int, Field(ge=0)] | Literal["all"] = 0
+    max_age: OptionalDuration = 7 * 86400
+    language: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        """The name shown in alerts."""
+        return self.name or self.id
+
+
+class FeedsFile(Strict):
+    """The whole of feeds.yaml."""
+
+    feeds: list[FeedSpec]
+
+
+class SlackChannel(Strict):
+    """Post with the bot token (SLACK_BOT_TOKEN) to a channel name or id."""
+
+    type: Literal["slack"]
+    channel: Annotated[str, Field(min_length=1)]
+    timezone: str = "UTC"
+
+
+class SlackWebhook(Strict):
+    """Post to an incoming webhook whose URL is in the named environment variable."""
+
+    type: Literal["slack_webhook"]
+    url_env: Annotated[str, Field(pattern=r"^SLACK_WEBHOOK[A-Z0-9_]*$")] = "SLACK_WEBHOOK_URL"
+    timezone: str = "UTC"
+
+
+class Console(Strict):
+    """Print alerts to standard output."""
+
+    type: Literal["console"]
+    timezone: str = "UTC"
+
+
+DestinationSpec = Annotated[SlackChannel | SlackWebhook | Console, Field(discriminator="type")]
+
+
+class TermSpec(Strict):
+    """A term with options: `{term: "đường", exact: true}` requires the exact diacritics."""
+
+    term: Annotated[str, Field(min_length=1)]
+    exact: bool = False
+
+
+class NearSpec(Strict):
+    """Terms that must occur within `within` words of the first one."""
+
+    near: Annotated[list[Annotated[str | TermSpec, Field(union_mode="left_to_right")]], Field(min_length=2)]
+    within: Annotated[int, Field(ge=1, le=100)] = 10
+
+
+def _node_kind(value: Any) -> str | None:
+    """Tell which kind of rule node a value is, for precise error messages."""
+    if isinstance(value, str):
+        return "<term>"
+    if isinstance(value, dict):
+        return "<term-options>" if "term" in value else "<near>" if "near" in value else "<match>"
+    return {TermSpec: "<term-options>", NearSpec: "<near>", MatchSpec: "<match>"}.get(type(value))
+
+
+class MatchSpec(Strict):
+    """A boolean node: every child of `all`, one of `any`, none of `none` (all given keys apply)."""
+
+    all: list[NodeSpec] | None = None
+    any: list[NodeSpec] | None = None
+    none: list[NodeSpec] | None = None
+
+
+NodeSpec = Annotated[
+    Annotated[str, Tag("<term>")]
+    | Annotated[TermSpec, Tag("<term-options>")]
+    | Annotated[NearSpec, Tag("<near>")]
+    | Annotated[MatchSpec, Tag("<match>")],
+    Discriminator(_node_kind, custom_error_type="node", custom_error_message="expected a term or a mapping"),
+]
+MatchSpec.model_rebuild()
+
+Field_ = Literal["title", "summary", "content", "author", "link"]
+
+
+class RuleSpec(Strict):
+    """One watch rule."""
+
+    id: Id
+    name: str | None = None
+    description: str | None = None
+    destinations: Annotated[list[str], Field(min_length=1)]
+    match: MatchSpec
+    fields: Annotated[list[Field_], Field(min_length=1)] = ["title", "summary", "content"]
+    feeds: list[Id] = []
+    enabled: bool = True
+
+
+class RulesFile(Strict):
+    """The whole of rules.yaml."""
+
+    destinations: dict[Id, DestinationSpec]
+    groups: dict[Id, Annotated[list[Annotated[str | TermSpec, Field(union_mode="left_to_right")]], Field(min_length=1)]] = {}
+    rules: list[RuleSpec]
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """The JSON Schemas of both files, for editors with a YAML language server."""
+    return {"feeds.schema.json": FeedsFile.model_json_schema(), "rules.schema.json": RulesFile.model_json_schema()}

@@ -1,0 +1,263 @@
+"""The store: feeds, items and matches. Dedup happens here, by unique keys.
+
+Every write that belongs together (items, their matches, their deliveries and the feed's
+new state) is one transaction, so a crash leaves either all of a poll or none of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from service.db import deliveries, feeds, items, matches
+from service.model import FeedSource, Item, RuleMatch
+from service.schema import FeedSpec
+
+
+_CHUNK = 500  # rows per INSERT, well under both databases' parameter limits
+
+
+def insert(conn: AsyncConnection, table: sa.Table) -> Any:
+    """A dialect-specific INSERT that supports ON CONFLICT."""
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+@dataclass(frozen=True)
+class NewItem:
+    """An item to store, with its matches and whether (and where) it may alert."""
+
+    item: Item
+    matches: list[RuleMatch]
+    suppressed: str | None = None  # why it must not alert: "first_poll", "too_old"
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    """The feed's state after a successful fetch."""
+
+    etag: str | None
+    last_modified: str | None
+    next_poll_at: datetime
+    fetch_url: str | None = None
+    warning: str | None = None
+    status: str = "ok"
+
+
+@dataclass
+class Saved:
+    """What a save stored: only rows that were new."""
+
+    items: int = 0
+    matches: int = 0
+    deliveries: int = 0
+    item_ids: list[int] = field(default_factory=list)
+
+
+class Store:
+    """Feeds, items and matches over one engine."""
+
+    def __init__(self, engine: AsyncEngine, owner: str) -> None:
+        self.engine = engine
+        self.owner = owner
+
+    async def sync_feeds(self, specs: Sequence[FeedSpec], now: datetime) -> None:
+        """Make the feeds table follow the config: add new feeds, update changed, retire removed."""
+        async with self.engine.begin() as conn:
+            rows = {r.id: r for r in await conn.execute(sa.select(feeds.c.id, feeds.c.url, feeds.c.name, feeds.c.active))}
+            for spec in specs:
+                row = rows.get(spec.id)
+                if row is None:
+                    await conn.execute(
+                        insert(conn, feeds)
+                        .values(id=spec.id, url=spec.url, name=spec.display_name, next_poll_at=now, created_at=now)
+                        .on_conflict_do_nothing(index_elements=["id"])
+                    )
+                elif (row.url, row.name, row.active) != (spec.url, spec.display_name, True):
+                    changes: dict[str, Any] = {"name": spec.display_name, "active": True}
+                    if row.url != spec.url:  # a new address: forget validators and redirects, poll now
+                        changes |= {"url": spec.url, "fetch_url": None, "etag": None, "last_modified": None, "next_poll_at": now}
+                    await conn.execute(feeds.update().where(feeds.c.id == spec.id).values(**changes))
+            gone = set(rows) - {s.id for s in specs}
+            if gone:
+                await conn.execute(feeds.update().where(feeds.c.id.in_(gone)).values(active=False))
+
+    async def claim_feeds(self, now: datetime, limit: int, lease: timedelta, force: bool = False) -> list[FeedSource]:
+        """Lease up to `limit` due feeds to this process (all active ones with `force`)."""
+        async with self.engine.begin() as conn:
+            due = sa.select(feeds.c.id).where(feeds.c.active, sa.or_(feeds.c.lease_until.is_(None), feeds.c.lease_until < now))
+            if not force:
+                due = due.where(feeds.c.next_poll_at <= now, feeds.c.status != "gone")
+            due = due.order_by(feeds.c.next_poll_at).limit(limit).with_for_update(skip_locked=True)
+            rows = await conn.execute(
+                feeds.update()
+                .where(feeds.c.id.in_(due.scalar_subquery()), sa.or_(feeds.c.lease_until.is_(None), feeds.c.lease_until < now))
+                .values(lease_owner=self.owner, lease_until=now + lease)
+                .returning(feeds.c.id, feeds.c.url, feeds.c.fetch_url, feeds.c.etag, feeds.c.last_modified, feeds.c.caught_up)
+            )
+            return [FeedSource(r.id, r.fetch_url or r.url, r.etag, r.last_modified, r.caught_up) for r in rows]
+
+    async def known_keys(self, feed_id: str, keys: Iterable[str]) -> set[str]:
+        """The keys among `keys` already stored for this feed."""
+        wanted = list(dict.fromkeys(keys))
+        found: set[str] = set()
+        async with self.engine.connect() as conn:
+            for i in range(0, len(wanted), 500):
+                chunk = wanted[i : i + 500]
+                rows = await conn.execute(sa.select(items.c.key).where(items.c.feed_id == feed_id, items.c.key.in_(chunk)))
+                found.update(r.key for r in rows)
+        return found
+
+    async def save_poll(self, feed_id: str, new: Sequence[NewItem], outcome: PollOutcome, now: datetime) -> Saved:
+        """Store new items with their matches and deliveries, and the feed's new state, at once."""
+        saved = Saved()
+        async with self.engine.begin() as conn:
+            if new:
+                await self._save_items(conn, feed_id, new, now, saved)
+            await conn.execute(
+                feeds.update()
+                .where(feeds.c.id == feed_id)
+                .values(
+                    etag=outcome.etag,
+                    last_modified=outcome.last_modified,
+                    next_poll_at=outcome.next_poll_at,
+                    fetch_url=outcome.fetch_url,
+                    status=outcome.status,
+                    caught_up=True,
+                    consecutive_failures=0,
+                    last_warning=outcome.warning,
+                    last_success_at=now,
+                    last_polled_at=now,
+                    lease_until=None,
+                    lease_owner=None,
+                )
+            )
+        return saved
+
+    async def _save_items(self, conn: AsyncConnection, feed_id: str, new: Sequence[NewItem], now: datetime, saved: Saved) -> None:
+        """Insert items that are still new, then the matches and deliveries of those only."""
+        by_key = {n.item.key: n for n in new}
+        stored: list[tuple[int, NewItem]] = []
+        batch = list(by_key.values())
+        for i in range(0, len(batch), _CHUNK):
+            rows = await conn.execute(
+                insert(conn, items)
+                .values([_item_row(n.item, now) for n in batch[i : i + _CHUNK]])
+                .on_conflict_do_nothing(index_elements=["feed_id", "key"])
+                .returning(items.c.id, items.c.key)
+            )
+            stored += [(r.id, by_key[r.key]) for r in rows]
+        saved.items = len(stored)
+        saved.item_ids = [i for i, _ in stored]
+        match_rows = [_match_row(i, m, n.suppressed, now) for i, n in stored for m in n.matches]
+        delivery_rows = [row for i, n in stored if n.suppressed is None for row in _delivery_rows(i, n.matches, now)]
+        for table, rows_ in ((matches, match_rows), (deliveries, delivery_rows)):
+            for i in range(0, len(rows_), _CHUNK):
+                await conn.execute(insert(conn, table).values(rows_[i : i + _CHUNK]))
+        saved.matches, saved.deliveries = len(match_rows), len(delivery_rows)
+
+    async def record_failure(
+        self, feed_id: str, error: str, now: datetime, next_poll: Callable[[int], datetime], status: str = "error"
+    ) -> int:
+        """Record a failed poll; `next_poll` gets the count of consecutive failures. Return that count."""
+        async with self.engine.begin() as conn:
+            failures = (
+                await conn.execute(
+                    feeds.update()
+                    .where(feeds.c.id == feed_id)
+                    .values(
+                        consecutive_failures=feeds.c.consecutive_failures + 1,
+                        last_error=error[:2000],
+                        last_error_at=now,
+                        last_polled_at=now,
+                        status=status,
+                        lease_until=None,
+                        lease_owner=None,
+                    )
+                    .returning(feeds.c.consecutive_failures)
+                )
+            ).scalar_one()
+            await conn.execute(feeds.update().where(feeds.c.id == feed_id).values(next_poll_at=next_poll(failures)))
+            return int(failures)
+
+    async def release_feed(self, feed_id: str) -> None:
+        """Give a claimed feed back without polling it (on shutdown)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                feeds.update().where(feeds.c.id == feed_id, feeds.c.lease_owner == self.owner).values(lease_until=None, lease_owner=None)
+            )
+
+    async def feed_states(self) -> list[sa.Row[Any]]:
+        """Every feed row, for status listings."""
+        async with self.engine.connect() as conn:
+            return list(await conn.execute(sa.select(feeds).order_by(feeds.c.id)))
+
+    async def recent_matches(self, since: datetime | None, rule: str | None, limit: int) -> list[sa.Row[Any]]:
+        """Recent matches with their item and delivery status, newest first."""
+        status = (
+            sa.select(sa.func.min(deliveries.c.status))
+            .where(deliveries.c.item_id == matches.c.item_id)
+            .correlate(matches)
+            .scalar_subquery()
+        )
+        query = (
+            sa.select(
+                matches.c.created_at,
+                matches.c.rule_id,
+                matches.c.terms,
+                matches.c.suppressed,
+                items.c.title,
+                items.c.link,
+                items.c.feed_id,
+                status.label("delivery"),
+            )
+            .join(items, items.c.id == matches.c.item_id)
+            .order_by(matches.c.created_at.desc(), matches.c.id.desc())
+            .limit(limit)
+        )
+        if since is not None:
+            query = query.where(matches.c.created_at >= since)
+        if rule:
+            query = query.where(matches.c.rule_id == rule)
+        async with self.engine.connect() as conn:
+            return list(await conn.execute(query))
+
+
+def _item_row(item: Item, now: datetime) -> dict[str, Any]:
+    """The items row of an Item."""
+    return {
+        "feed_id": item.feed_id,
+        "key": item.key,
+        "guid": item.guid,
+        "link": item.link,
+        "title": item.title,
+        "summary": item.summary,
+        "content": item.content,
+        "author": item.author,
+        "language": item.language,
+        "published_at": item.published,
+        "first_seen_at": now,
+    }
+
+
+def _match_row(item_id: int, match: RuleMatch, suppressed: str | None, now: datetime) -> dict[str, Any]:
+    """The matches row of one rule match."""
+    terms = [{"term": t.term, "fields": list(t.fields), "positions": list(t.positions[:20])} for t in match.terms]
+    return {"item_id": item_id, "rule_id": match.rule_id, "rule_name": match.rule_name, "terms": terms, "suppressed": suppressed, "created_at": now}
+
+
+def _delivery_rows(item_id: int, found: Sequence[RuleMatch], now: datetime) -> list[dict[str, Any]]:
+    """One delivery per destination, naming every rule that routes the item there."""
+    by_destination: dict[str, list[str]] = {}
+    for match in found:
+        for destination in match.destinations:
+            by_destination.setdefault(destination, []).append(match.rule_id)
+    return [
+        {"item_id": item_id, "destination": d, "rule_ids": rules, "status": "pending", "next_attempt_at": now, "created_at": now}
+        for d, rules in by_destination.items()
+    ]

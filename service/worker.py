@@ -1,0 +1,97 @@
+"""The scheduler: periodic jobs on APScheduler's AsyncIOScheduler, and a graceful stop.
+
+The database, not the scheduler, knows which feed and which alert is due, so the jobs only
+ask it at a steady pace; a restart or another replica carries on where this one stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from service.app import App
+
+log = logging.getLogger("newswatch.worker")
+
+
+class Worker:
+    """Runs the periodic jobs of one process: poll, deliver, reload."""
+
+    def __init__(self, app: App, poll_every: float = 5.0, deliver_every: float = 1.0, reload_every: float = 2.0) -> None:
+        self.app = app
+        self._every = {"poll": poll_every, "deliver": deliver_every, "reload": reload_every}
+        self._scheduler: AsyncIOScheduler | None = None
+        self._active: set[asyncio.Task[Any]] = set()
+        self.stopping = False
+
+    @property
+    def running(self) -> bool:
+        """True while the scheduler runs its jobs."""
+        return self._scheduler is not None and self._scheduler.running and not self.stopping
+
+    def start(self) -> None:
+        """Start the jobs; the first poll and delivery run at once."""
+        scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 30})
+        jobs: dict[str, Callable[[], Awaitable[None]]] = {"poll": self.poll, "deliver": self.deliver, "reload": self.reload}
+        for name, job in jobs.items():
+            scheduler.add_job(self._tracked(name, job), "interval", seconds=self._every[name], id=name, next_run_time=datetime.now(UTC))
+        scheduler.start()
+        self._scheduler = scheduler
+
+    def _tracked(self, name: str, job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        """Wrap a job so that stop() can wait for it and no exception kills the scheduler."""
+
+        async def run() -> None:
+            if self.stopping:
+                return
+            task = asyncio.current_task()
+            assert task is not None
+            self._active.add(task)
+            try:
+                await job()
+            except Exception:
+                log.exception("job %s failed; it runs again at its next tick", name)
+            finally:
+                self._active.discard(task)
+
+        run.__name__ = name
+        return run
+
+    async def poll(self) -> None:
+        """Poll the feeds that are due."""
+        await self.app.pipeline.poll_due()
+
+    async def deliver(self) -> None:
+        """Send the alerts that are due."""
+        await self.app.deliverer.run_once()
+
+    async def reload(self) -> None:
+        """Apply edited config files; sync feeds and sinks if they changed."""
+        outcome = self.app.config.reload()
+        self.app.metrics.config_ok.set(1 if self.app.config.valid else 0)
+        if outcome != "unchanged":
+            self.app.metrics.reloads.labels(outcome=outcome).inc()
+        if outcome == "loaded":
+            self.app.rebuild_sinks(self.app.config())
+            await self.app.store.sync_feeds(self.app.config().feeds, self.app.clock())
+
+    async def stop(self, grace: float = 8.0) -> None:
+        """Stop starting jobs, let running ones finish for up to `grace` seconds, cancel the rest."""
+        self.stopping = True
+        if self._scheduler is not None:
+            self._scheduler.pause()
+        pending = set(self._active)
+        if pending:
+            done, pending = await asyncio.wait(pending, timeout=grace)
+        for task in pending:
+            log.warning("cancelling a job still running after %.0f s", grace)
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
