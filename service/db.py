@@ -141,14 +141,19 @@ def safe_url(url: str) -> str:
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, a busy timeout and write-locking transactions."""
-    url = normalise_url(url)
-    parsed = make_url(url)
+    """An async engine; SQLite gets WAL, a busy timeout and write-locking transactions.
+
+    A PostgreSQL URL may carry `?search_path=SCHEMA` to keep newswatch's tables in a schema.
+    """
+    parsed = make_url(normalise_url(url))
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        schema = parsed.query.get("search_path")
+        settings = {"search_path": str(schema)} if schema else {}
+        parsed = parsed.difference_update_query(["search_path"])
+        return create_async_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=10, connect_args={"server_settings": settings})
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    engine = create_async_engine(parsed, connect_args={"timeout": 30})
     sa.event.listen(engine.sync_engine, "connect", _sqlite_connect)
     sa.event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine

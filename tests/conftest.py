@@ -1,0 +1,141 @@
+"""Shared fixtures: real databases (SQLite and PostgreSQL), a feed server, a Slack server, apps."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+import yaml
+
+from service.app import App, build_app
+from service.settings import Settings
+from tests.support.feedserver import FeedServer
+from tests.support.slackserver import TOKEN, SlackServer
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+POSTGRES_URL = os.environ.get("NEWSWATCH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+CHANNELS = ["vn-kh-border", "kh-th-border", "desk", "other"]
+
+
+class FakeClock:
+    """A clock the test moves by hand; starts at the real time."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        """Move forward."""
+        self.now += timedelta(**delta)
+
+
+async def _postgres_schema() -> tuple[str, str]:
+    """Create a fresh schema; fail (never skip) when PostgreSQL is missing."""
+    schema = f"nw_test_{uuid.uuid4().hex[:12]}"
+    try:
+        conn = await asyncpg.connect(POSTGRES_URL, timeout=10)
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.fail(f"PostgreSQL is required for the test suite and is not reachable at {POSTGRES_URL}: {exc}")
+    try:
+        await conn.execute(f'CREATE SCHEMA "{schema}"')
+    finally:
+        await conn.close()
+    return f"{POSTGRES_URL}?search_path={schema}", schema
+
+
+async def _drop_schema(schema: str) -> None:
+    conn = await asyncpg.connect(POSTGRES_URL, timeout=10)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A URL of an empty database of each kind, private to the test."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/newswatch.db"
+        return
+    url, schema = await _postgres_schema()
+    yield url
+    await _drop_schema(schema)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def feeds() -> AsyncIterator[FeedServer]:
+    server = FeedServer()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[SlackServer]:
+    server = SlackServer(CHANNELS)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def write_config(directory: Path, feeds: list[dict[str, Any]], rules: dict[str, Any] | None = None) -> Path:
+    """Write feeds.yaml and rules.yaml (the shipped rules unless given) into `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "feeds.yaml").write_text(yaml.safe_dump({"feeds": feeds}, allow_unicode=True), encoding="utf-8")
+    if rules is None:
+        shutil.copy(ROOT / "config" / "rules.yaml", directory / "rules.yaml")
+    else:
+        (directory / "rules.yaml").write_text(yaml.safe_dump(rules, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return directory
+
+
+AppFactory = Callable[..., Awaitable[App]]
+
+
+@pytest.fixture
+async def make_app(tmp_path: Path, database_url: str, clock: FakeClock, slack: SlackServer) -> AsyncIterator[AppFactory]:
+    """Build started apps on the test's database; every app is closed at the end."""
+    apps: list[App] = []
+
+    async def factory(config_dir: Path | None = None, slack_token: str | None = TOKEN, **overrides: Any) -> App:
+        settings = Settings(
+            config_dir=config_dir or tmp_path / "config",
+            database_url=database_url,
+            instance=f"test-{len(apps)}",
+            slack_bot_token=slack_token,
+            slack_api_url=slack.url,
+            fetch_timeout=overrides.pop("fetch_timeout", 5.0),
+            webhook_urls=overrides.pop("webhook_urls", {}),
+            **overrides,
+        )
+        app = await build_app(settings, clock=clock, stdout=io.StringIO())
+        await app.start()
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        await app.aclose()
+
+
+def seed_entries() -> list[Any]:
+    """The seed articles as feed entries, as the fixture script builds them."""
+    from scripts.build_fixture_feeds import seed_entries as build
+
+    return build()

@@ -1,0 +1,140 @@
+"""The command line in real subprocesses: poll --once, run + SIGTERM, rules check/test, matches."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+from service import db
+from tests.conftest import FIXTURES, ROOT, seed_entries, write_config
+from tests.support.feedgen import rss
+from tests.support.feedserver import FeedServer
+from tests.support.slackserver import TOKEN, SlackServer
+
+
+def env(config: Path, database_url: str, slack: SlackServer | None = None, **extra: str) -> dict[str, str]:
+    """A clean environment for the CLI."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSWATCH_", "SLACK_"))}
+    base |= {"NEWSWATCH_CONFIG_DIR": str(config), "NEWSWATCH_DATABASE_URL": database_url, "NEWSWATCH_HTTP_PORT": "0"}
+    if slack is not None:
+        base |= {"SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": slack.url}
+    return base | extra
+
+
+async def newswatch(*args: str, environ: dict[str, str], timeout: float = 60) -> tuple[int, str, str]:
+    """Run the CLI to completion."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "service", *args, env=environ, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_poll_once_delivers_and_exits_zero(tmp_path: Path, database_url: str, feeds: FeedServer, slack: SlackServer) -> None:
+    url = feeds.serve("seeds.rss", rss(seed_entries()))
+    config = write_config(tmp_path / "config", [{"id": "seeds", "url": url, "first_poll_alerts": "all", "max_age": "off"}])
+    code, _, err = await newswatch("poll", "--once", environ=env(config, database_url, slack))
+    assert code == 0, err
+    assert len(slack.messages["vn-kh-border"]) == 2
+    assert TOKEN not in err
+    code, out, _ = await newswatch("matches", "--rule", "vn-kh-border", "--format", "json", environ=env(config, database_url))
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and len(rows) == 2 and {r["status"] for r in rows} == {"sent"}
+    code, _, _ = await newswatch("poll", "--once", environ=env(config, database_url, slack))
+    assert code == 0 and len(slack.messages["vn-kh-border"]) == 2
+
+
+async def test_poll_once_without_network_or_slack_prints_alerts(tmp_path: Path, database_url: str) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    for name in ("feeds.yaml", "rules.yaml"):
+        (config / name).write_text((ROOT / "config" / name).read_text(encoding="utf-8"), encoding="utf-8")
+    (config / "demo").mkdir()
+    (config / "demo" / "seed-articles.xml").write_bytes((ROOT / "config" / "demo" / "seed-articles.xml").read_bytes())
+    # the shipped public feeds point at hosts that do not resolve here: they must fail, not stop the run
+    code, out, err = await newswatch("poll", "--once", environ=env(config, database_url, NEWSWATCH_FETCH_TIMEOUT="5"))
+    assert code == 0, err
+    assert out.count("━━ newswatch alert → border-desk") == 2
+    assert "HÀ NỘI" in out or "Cambodia" in out
+
+
+async def test_sigterm_during_run_exits_zero_with_nothing_half_written(
+    tmp_path: Path, database_url: str, feeds: FeedServer, slack: SlackServer
+) -> None:
+    fast = feeds.serve("seeds.rss", rss(seed_entries()))
+    slow = feeds.serve("slow.rss", rss(seed_entries()), delay=2)
+    config = write_config(
+        tmp_path / "config",
+        [
+            {"id": "seeds", "url": fast, "first_poll_alerts": "all", "max_age": "off"},
+            {"id": "slow", "url": slow, "first_poll_alerts": "all", "max_age": "off"},
+        ],
+    )
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "service", "run", env=env(config, database_url, slack, NEWSWATCH_HTTP_PORT=str(port)), cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )
+    async with httpx.AsyncClient() as client:
+        for _ in range(200):
+            if slack.messages["vn-kh-border"] and feeds.hits.get("slow.rss"):
+                break
+            await asyncio.sleep(0.05)
+        health = await client.get(f"http://127.0.0.1:{port}/healthz")
+    assert health.status_code == 200 and health.json()["scheduler"] == "running"
+    proc.send_signal(signal.SIGTERM)  # the slow feed's poll is in flight
+    _, err = await asyncio.wait_for(proc.communicate(), 10)
+    assert proc.returncode == 0, err.decode()
+    engine = db.create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            counts = dict((await conn.execute(sa.text("SELECT feed_id, count(*) FROM items GROUP BY feed_id"))).all())
+            orphans = (await conn.execute(sa.text(
+                "SELECT count(*) FROM matches m WHERE m.suppressed IS NULL AND NOT EXISTS "
+                "(SELECT 1 FROM deliveries d WHERE d.item_id = m.item_id)"
+            ))).scalar()
+    finally:
+        await engine.dispose()
+    assert counts == {"seeds": 2, "slow": 2}  # the in-flight poll finished within the grace period
+    assert orphans == 0
+
+
+async def test_rules_check_reports_problems_with_positions(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "feeds.yaml").write_text("feeds:\n  - id: a\n    url: https://example.org/a.rss\n", encoding="utf-8")
+    (config / "rules.yaml").write_text(
+        "destinations:\n  d: {type: console}\nrules:\n  - id: r\n    destinations: [nowhere]\n    match: {any: [border]}\n",
+        encoding="utf-8",
+    )
+    code, out, _ = await newswatch("rules", "check", str(config), environ=env(config, "sqlite://"))
+    assert code == 1
+    assert out.strip() == f"{config / 'rules.yaml'}:5:20: undefined destination 'nowhere'"
+    code, out, _ = await newswatch("rules", "check", environ=env(ROOT / "config", "sqlite://"))
+    assert code == 0 and out.startswith("config OK")
+
+
+async def test_rules_test_explains_matches_as_json(tmp_path: Path) -> None:
+    seeds = sorted(str(p) for p in FIXTURES.glob("0*.txt"))
+    code, out, err = await newswatch("rules", "test", *seeds, "--format", "json", environ=env(ROOT / "config", "sqlite://"))
+    assert code == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert len(lines) == 2
+    for line in lines:
+        assert {"id", "title", "link", "matches"} <= set(line)
+        border = next(m for m in line["matches"] if m["rule"] == "vn-kh-border")
+        assert "Cambodia" in border["terms"] and any(t.startswith("border") or t == "demarcat*" for t in border["terms"])

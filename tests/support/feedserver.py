@@ -1,0 +1,81 @@
+"""A feed server on 127.0.0.1: serves documents with ETag/Last-Modified and 304s, or faults."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass, field
+from email.utils import formatdate
+
+from aiohttp import web
+
+
+@dataclass
+class Route:
+    """What one path answers."""
+
+    body: bytes = b""
+    content_type: str = "application/rss+xml; charset=utf-8"
+    status: int = 200
+    delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+    validators: bool = True
+    version: int = 0
+
+
+class FeedServer:
+    """Serves feeds from memory; tests change them between polls."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.hits: dict[str, int] = {}
+        self.conditional_hits: dict[str, int] = {}
+        self._runner: web.AppRunner | None = None
+        self.base = ""
+
+    async def start(self) -> str:
+        """Listen on a free loopback port; return the base URL."""
+        app = web.Application()
+        app.router.add_route("GET", "/{path:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.base = f"http://127.0.0.1:{port}"
+        return self.base
+
+    async def stop(self) -> None:
+        """Stop listening."""
+        if self._runner:
+            await self._runner.cleanup()
+
+    def url(self, path: str) -> str:
+        """The full URL of a path."""
+        return f"{self.base}/{path.lstrip('/')}"
+
+    def serve(self, path: str, body: bytes, **options: object) -> str:
+        """Serve `body` at `path` (replacing what was there); return its URL."""
+        old = self.routes.get(path.lstrip("/"))
+        route = Route(body=body, **options)  # type: ignore[arg-type]
+        route.version = (old.version + 1) if old else 0
+        self.routes[path.lstrip("/")] = route
+        return self.url(path)
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        path = request.match_info["path"]
+        self.hits[path] = self.hits.get(path, 0) + 1
+        route = self.routes.get(path)
+        if route is None:
+            return web.Response(status=404, text="not found")
+        if route.delay:
+            await asyncio.sleep(route.delay)
+        if route.status != 200:
+            return web.Response(status=route.status, text="error", headers=route.headers)
+        etag = '"' + hashlib.sha1(route.body).hexdigest()[:16] + '"'  # noqa: S324
+        modified = formatdate(1_750_000_000 + route.version * 60, usegmt=True)
+        if route.validators and (request.headers.get("If-None-Match") == etag or request.headers.get("If-Modified-Since") == modified):
+            self.conditional_hits[path] = self.conditional_hits.get(path, 0) + 1
+            return web.Response(status=304, headers={"ETag": etag})
+        headers = {"ETag": etag, "Last-Modified": modified, **route.headers} if route.validators else dict(route.headers)
+        return web.Response(body=route.body, headers={"Content-Type": route.content_type, **headers})
