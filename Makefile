@@ -42,9 +42,10 @@ format: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench
 
-## fixtures: regenerate the feed fixtures and the demo feed from the seed articles
+## fixtures: regenerate the feed fixtures, the demo feed and the config JSON Schemas
 fixtures: $(STAMP)
 	$(BIN)/python scripts/build_fixture_feeds.py
+	$(BIN)/python scripts/write_schemas.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -51,8 +51,8 @@ class RetryPolicy:
 
     def delay(self, attempts: int) -> float:
         """Seconds to wait after the `attempts`-th failure."""
-        raw = min(self.cap, self.base * 2 ** max(0, attempts - 1))
-        return raw * random.uniform(0.8, 1.2)
+        raw = min(self.cap, self.base * 2.0 ** min(max(0, attempts - 1), 30))
+        return float(raw * random.uniform(0.8, 1.2))
 
 
 @dataclass

@@ -30,7 +30,9 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"newswatch {__version__}")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("run", help="run the scheduler until SIGTERM or SIGINT", description="Poll, match and deliver until stopped.")
-    poll = sub.add_parser("poll", help="poll every feed once and deliver (with --once)", description="Poll every feed once, deliver what is due, exit.")
+    poll = sub.add_parser(
+        "poll", help="poll every feed once and deliver (with --once)", description="Poll every feed once, deliver what is due, exit."
+    )
     poll.add_argument("--once", action="store_true", required=True, help="poll once and exit (required)")
     _rules_parsers(sub)
     found = sub.add_parser("matches", help="list recent matches", description="Recent stored matches with their delivery status.")
@@ -82,7 +84,9 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         if args.rules_command == "check":
             return ruletool.check(Path(args.path) if args.path else settings.config_dir)
-        return await ruletool.test(args.sources, Path(args.config) if args.config else settings.config_dir, settings, args.rule, args.format)
+        return await ruletool.test(
+            args.sources, Path(args.config) if args.config else settings.config_dir, settings, args.rule, args.format
+        )
     if args.command == "db":
         engine = db.create_engine(settings.database_url)
         try:
@@ -115,7 +119,10 @@ async def _run(app: App) -> int:
     worker = Worker(app)
     worker.start()
     runner = await web.serve(worker, app.settings.http_host, app.settings.http_port) if app.settings.http_port else None
-    print(f"newswatch {__version__} running: config {app.config().version}, database {db.safe_url(app.settings.database_url)}", file=sys.stderr)
+    print(
+        f"newswatch {__version__} running: config {app.config().version}, database {db.safe_url(app.settings.database_url)}",
+        file=sys.stderr,
+    )
     await stop.wait()
     print("newswatch: stopping", file=sys.stderr)
     await worker.stop(grace=8.0)
@@ -141,10 +148,23 @@ async def _matches(app: App, args: argparse.Namespace) -> int:
     since = utcnow() - timedelta(seconds=parse_duration(args.since))
     rows = await app.store.recent_matches(since, args.rule, args.limit)
     for row in rows:
-        status = row.suppressed and f"not alerted ({row.suppressed})" or row.delivery or "no destination"
+        status = (row.suppressed and f"not alerted ({row.suppressed})") or row.delivery or "no destination"
         if args.format == "json":
             terms = [t["term"] for t in row.terms]
-            print(json.dumps({"time": _iso(row.created_at), "rule": row.rule_id, "title": row.title, "link": row.link, "feed": row.feed_id, "status": status, "terms": terms}, ensure_ascii=False))
+            print(
+                json.dumps(
+                    {
+                        "time": _iso(row.created_at),
+                        "rule": row.rule_id,
+                        "title": row.title,
+                        "link": row.link,
+                        "feed": row.feed_id,
+                        "status": status,
+                        "terms": terms,
+                    },
+                    ensure_ascii=False,
+                )
+            )
         else:
             print(f"{row.created_at:%Y-%m-%d %H:%M} {row.rule_id:<16} {status:<24} {row.title[:80]}\n{'':17}{row.link}")
     if not rows and args.format == "text":
@@ -159,4 +179,3 @@ def _iso(value: datetime) -> str:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-

@@ -226,7 +226,10 @@ def _compile_node(node: Any, spec: RulesFile, terms: _Terms) -> rules.Node:
         for key, children in _branches(node):
             compiled = tuple(_compile_node(c, spec, terms) for c in children)
             parts.append(rules.All(compiled) if key == "all" else rules.Any(compiled) if key == "any" else rules.Not(compiled))
-        return parts[0] if len(parts) == 1 else rules.All(tuple(parts))
+        if len(parts) == 1:
+            return parts[0]
+        flat = [c for p in parts for c in (p.children if isinstance(p, rules.All) else (p,))]
+        return rules.All(tuple(flat))
     if isinstance(node, NearSpec):
         return rules.Near(tuple(_slot(t, spec, terms) for t in node.near), node.within)
     slot = _slot(node, spec, terms)

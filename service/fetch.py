@@ -56,10 +56,15 @@ class FetchFailed:
 FetchResult = Fetched | NotModified | FetchFailed
 
 
-def build_client(user_agent: str, connect_timeout: float = 10.0, read_timeout: float = 20.0, max_connections: int = 100) -> httpx.AsyncClient:
+def build_client(
+    user_agent: str, connect_timeout: float = 10.0, read_timeout: float = 20.0, max_connections: int = 100
+) -> httpx.AsyncClient:
     """The one HTTP client shared by all fetches."""
     return httpx.AsyncClient(
-        headers={"User-Agent": user_agent, "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5"},
+        headers={
+            "User-Agent": user_agent,
+            "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5",
+        },
         timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout, write=read_timeout, pool=read_timeout),
         limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections // 2),
         follow_redirects=False,
@@ -95,7 +100,9 @@ def _max_age(cache_control: str | None) -> int | None:
 class Fetcher:
     """Fetches one URL at a time per call; at most `per_host` at once per host, `total` overall."""
 
-    def __init__(self, client: httpx.AsyncClient, config_dir: Path, max_bytes: int = 10_000_000, per_host: int = 2, total_timeout: float = 60.0) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, config_dir: Path, max_bytes: int = 10_000_000, per_host: int = 2, total_timeout: float = 60.0
+    ) -> None:
         self._client = client
         self._config_dir = config_dir
         self._max_bytes = max_bytes

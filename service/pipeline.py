@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from service.config import Config
-from service.fetch import Fetched, FetchFailed, Fetcher, NotModified
+from service.fetch import Fetched, Fetcher, FetchFailed, NotModified
 from service.model import FeedSource, Item, ParsedFeed
 from service.parse import is_feed
 from service.schema import FeedSpec
@@ -102,7 +102,9 @@ class Pipeline:
             return await self._fail(source, spec, result, stats)
         if isinstance(result, NotModified):
             stats.not_modified += 1
-            state = PollOutcome(result.etag or source.etag, result.last_modified or source.last_modified, self._next_poll(spec, result.max_age))
+            state = PollOutcome(
+                result.etag or source.etag, result.last_modified or source.last_modified, self._next_poll(spec, result.max_age)
+            )
             await self._store.save_poll(source.id, [], state, self._clock())
             return "not_modified"
         parsed = await self._parser(result.body, result.url, source.id, result.content_type)

@@ -15,9 +15,10 @@ Only rules with a term that hit are evaluated.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 
 import ahocorasick
 
@@ -42,8 +43,7 @@ class Term:
         """Build a term from its written form ('Việt Nam', 'demarcat*')."""
         prefix = label.rstrip().endswith("*")
         body = label.rstrip().rstrip("*")
-        words = text.tokens(text.exact(body) if exact else text.fold(body))
-        key = text.padded(words)
+        key = text.exact(body) if exact else text.fold(body)
         return cls(label=label, key=key[:-1] if prefix else key, exact=exact, prefix=prefix)
 
 
@@ -101,10 +101,14 @@ class Ruleset:
     _folded: ahocorasick.Automaton | None = field(default=None, repr=False)
     _exact: ahocorasick.Automaton | None = field(default=None, repr=False)
     _rules_by_term: dict[int, list[int]] = field(default_factory=dict, repr=False)
+    _evaluators: list[Evaluator | None] = field(default_factory=list, repr=False)
+    _min_hits: list[int] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         self._folded = _automaton(self.terms, exact=False)
         self._exact = _automaton(self.terms, exact=True)
+        self._evaluators = [None] * len(self.rules)  # compiled on first use: most rules never are candidates
+        self._min_hits = [min_hits(rule.tree) for rule in self.rules]
         by_term: dict[int, list[int]] = defaultdict(list)
         for r, rule in enumerate(self.rules):
             for t in sorted(positive_terms(rule.tree)):
@@ -114,32 +118,45 @@ class Ruleset:
     def match(self, item: Item, feed_tags: Iterable[str] = ()) -> list[RuleMatch]:
         """Return the rules that `item` matches, each with the terms that made it match."""
         fields = {name: text.Field.of(value) for name, value in _fields(item).items() if value}
-        hits = self._hits(fields)
-        candidates = sorted({r for t in hits for r in self._rules_by_term.get(t, ())})
+        hits, present = self._hits(fields)
+        if not hits:
+            return []
+        counts = Counter(chain.from_iterable(self._rules_by_term.get(t, ()) for t in hits))
+        candidates = sorted(r for r, n in counts.items() if n >= self._min_hits[r])
         scope = {item.feed_id, *feed_tags}
+        scoped_by_fields: dict[tuple[str, ...], Hits] = {}
         out = []
         for r in candidates:
             rule = self.rules[r]
             if rule.feeds and not rule.feeds & scope:
                 continue
-            scoped = _scope(hits, rule.fields)
-            if scoped and _holds(rule.tree, scoped, fields):
+            scoped = hits if present <= set(rule.fields) else scoped_by_fields.get(rule.fields)
+            if scoped is None:
+                scoped = scoped_by_fields[rule.fields] = _scope(hits, rule.fields)
+            evaluate = self._evaluators[r] or self._compile(r)
+            if scoped and evaluate(scoped, fields):
                 out.append(self._explain(rule, scoped, fields))
         return out
 
-    def _hits(self, fields: dict[str, text.Field]) -> Hits:
-        """Find every term occurrence in every field."""
+    def _compile(self, r: int) -> Evaluator:
+        """The evaluator of rule number `r`, built once."""
+        evaluate = self._evaluators[r] = _evaluator(self.rules[r].tree)
+        return evaluate
+
+    def _hits(self, fields: dict[str, text.Field]) -> tuple[Hits, set[str]]:
+        """Find every term occurrence in every field; also return the fields with a hit."""
         hits: Hits = defaultdict(list)
+        present: set[str] = set()
         for name, f in fields.items():
-            for automaton, haystack in ((self._folded, f.folded), (self._exact, None)):
+            for automaton, exact in ((self._folded, False), (self._exact, True)):
                 if automaton is None:
                     continue
-                hay = f.exact if haystack is None else haystack
-                for end, numbers in automaton.iter(hay):
+                for end, numbers in automaton.iter(f.exact if exact else f.folded):
                     start = end - len(self.terms[numbers[0]].key) + 1
+                    present.add(name)
                     for n in numbers:
                         hits[n].append((name, start))
-        return hits
+        return hits, present
 
     def _explain(self, rule: Rule, hits: Hits, fields: dict[str, text.Field]) -> RuleMatch:
         """Describe which positive terms of `rule` occurred, where."""
@@ -158,7 +175,7 @@ def _automaton(terms: Sequence[Term], exact: bool) -> ahocorasick.Automaton | No
     keys: dict[str, tuple[int, ...]] = {}
     for i, term in enumerate(terms):
         if term.exact == exact and term.key.strip():
-            keys[term.key] = keys.get(term.key, ()) + (i,)
+            keys[term.key] = (*keys.get(term.key, ()), i)
     if not keys:
         return None
     automaton = ahocorasick.Automaton()
@@ -189,17 +206,27 @@ def _scope(hits: Hits, fields: Sequence[str]) -> Hits:
     return scoped
 
 
-def _holds(node: Node, hits: Hits, fields: dict[str, text.Field]) -> bool:
-    """Evaluate a rule tree against the hits of one item."""
+Evaluator = Callable[[Hits, dict[str, text.Field]], bool]
+
+
+def _evaluator(node: Node) -> Evaluator:
+    """Compile a rule tree into closures; plain term children become one C-level set test."""
     if isinstance(node, TermNode):
-        return node.term in hits
+        term = node.term
+        return lambda hits, fields: term in hits
+    if isinstance(node, Near):
+        return lambda hits, fields: _near(node, hits, fields)
+    terms = frozenset(c.term for c in node.children if isinstance(c, TermNode))
+    others = [_evaluator(c) for c in node.children if not isinstance(c, TermNode)]
     if isinstance(node, All):
-        return all(_holds(c, hits, fields) for c in node.children)
+        if not others:
+            return lambda hits, fields: hits.keys() >= terms
+        return lambda hits, fields: hits.keys() >= terms and all(c(hits, fields) for c in others)
     if isinstance(node, Any):
-        return any(_holds(c, hits, fields) for c in node.children)
-    if isinstance(node, Not):
-        return not any(_holds(c, hits, fields) for c in node.children)
-    return _near(node, hits, fields)
+        if not others:
+            return lambda hits, fields: not hits.keys().isdisjoint(terms)
+        return lambda hits, fields: not hits.keys().isdisjoint(terms) or any(c(hits, fields) for c in others)
+    return lambda hits, fields: hits.keys().isdisjoint(terms) and not any(c(hits, fields) for c in others)
 
 
 def _near(node: Near, hits: Hits, fields: dict[str, text.Field]) -> bool:
@@ -239,3 +266,17 @@ def needs_a_hit(node: Node) -> bool:
     if isinstance(node, All):
         return any(needs_a_hit(c) for c in node.children)
     return all(needs_a_hit(c) for c in node.children)
+
+
+def min_hits(node: Node) -> int:
+    """A lower bound on how many distinct terms of `node` must occur for it to hold."""
+    if isinstance(node, (TermNode, Near)):
+        return 1
+    if isinstance(node, Not):
+        return 0
+    counts = [min_hits(c) for c in node.children]
+    if isinstance(node, Any):
+        return min(counts)
+    sets = [positive_terms(c) for c in node.children if min_hits(c)]
+    disjoint = sum(len(t) for t in sets) == len(set().union(*sets)) if sets else True
+    return sum(counts) if disjoint else max(counts)

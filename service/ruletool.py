@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -63,7 +64,11 @@ async def _items(source: str, settings: Settings) -> list[Item]:
         if not isinstance(result, Fetched):
             raise ValueError(getattr(result, "message", "not modified"))
         return _parse(result.body, source, result.content_type)
-    path = Path(source)
+    return await asyncio.to_thread(_read_local, Path(source))
+
+
+def _read_local(path: Path) -> list[Item]:
+    """The items of a local feed file or plain-text article."""
     data = path.read_bytes()
     if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
         return _parse(data, path.resolve().as_uri(), "")

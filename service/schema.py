@@ -143,7 +143,8 @@ def _node_kind(value: Any) -> str | None:
         return "<term>"
     if isinstance(value, dict):
         return "<term-options>" if "term" in value else "<near>" if "near" in value else "<match>"
-    return {TermSpec: "<term-options>", NearSpec: "<near>", MatchSpec: "<match>"}.get(type(value))
+    kinds: dict[type, str] = {TermSpec: "<term-options>", NearSpec: "<near>", MatchSpec: "<match>"}
+    return kinds.get(type(value))
 
 
 class MatchSpec(Strict):

@@ -19,7 +19,6 @@ from service.db import deliveries, feeds, items, matches
 from service.model import FeedSource, Item, RuleMatch
 from service.schema import FeedSpec
 
-
 _CHUNK = 500  # rows per INSERT, well under both databases' parameter limits
 
 
@@ -248,7 +247,14 @@ def _item_row(item: Item, now: datetime) -> dict[str, Any]:
 def _match_row(item_id: int, match: RuleMatch, suppressed: str | None, now: datetime) -> dict[str, Any]:
     """The matches row of one rule match."""
     terms = [{"term": t.term, "fields": list(t.fields), "positions": list(t.positions[:20])} for t in match.terms]
-    return {"item_id": item_id, "rule_id": match.rule_id, "rule_name": match.rule_name, "terms": terms, "suppressed": suppressed, "created_at": now}
+    return {
+        "item_id": item_id,
+        "rule_id": match.rule_id,
+        "rule_name": match.rule_name,
+        "terms": terms,
+        "suppressed": suppressed,
+        "created_at": now,
+    }
 
 
 def _delivery_rows(item_id: int, found: Sequence[RuleMatch], now: datetime) -> list[dict[str, Any]]:

@@ -15,41 +15,77 @@ from dataclasses import dataclass, field
 # Letters, digits and the combining marks of scripts written without precomposed forms
 # (Thai, Khmer), so that a Khmer word stays one token.
 _WORD = re.compile(r"[\w\u0e31-\u0e4e\u17b4-\u17d3]+")
-_COMBINING = {cp: None for cp in range(0x0300, 0x0370)}
+_WORD_CHAR = re.compile(r"[\w\u0e31-\u0e4e\u17b4-\u17d3]")
+_NOT_LATIN = re.compile(r"[^\x00-\x7f\u0300-\u036f]")
+_TABLE_SIZE = 0x3000  # Latin, Greek, Cyrillic, Thai, Khmer, Vietnamese, punctuation; beyond: unchanged
+_COMMON_PUNCTUATION = "\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u00a0\u00ab\u00bb\u00b7"
 
 
-def _fold_table() -> dict[int, str | None]:
-    """Map every precomposed Latin letter with a diacritic to its base letter."""
-    table: dict[int, str | None] = dict(_COMBINING)
-    for cp in list(range(0x00C0, 0x0250)) + list(range(0x1E00, 0x1F00)):
-        base = unicodedata.normalize("NFD", chr(cp))[0]
-        if base != chr(cp) and base.isascii() and base.isalpha():
-            table[cp] = base.lower()
-    table.update({ord("đ"): "d", ord("Đ"): "d", ord("ø"): "o", ord("ł"): "l", ord("ı"): "i"})
-    return table
+def _tables() -> tuple[list[str], list[str], bytes]:
+    """Translation tables: lower case, separators to spaces, and (folded) diacritics removed.
+
+    Each character maps to at most one character, so the folded and exact forms of a text
+    have the same tokens at the same offsets.
+    """
+    exact_table, folded_table = [], []
+    for cp in range(_TABLE_SIZE):
+        char = chr(cp)
+        lower = char.lower()
+        if 0x0300 <= cp < 0x0370:  # a stray combining mark: dropped
+            exact, folded = "", ""
+        elif not _WORD_CHAR.match(char):
+            exact = folded = " "
+        elif len(lower) != 1:
+            exact = folded = char
+        else:
+            base = unicodedata.normalize("NFD", lower)[0]
+            exact, folded = lower, base if base.isascii() and base.isalpha() else lower
+        exact_table.append(exact)
+        folded_table.append(folded)
+    for char, base in (("đ", "d"), ("Đ", "d"), ("ø", "o"), ("Ø", "o"), ("ł", "l"), ("Ł", "l"), ("ı", "i")):
+        folded_table[ord(char)] = base
+    ascii_table = bytes(ord(folded_table[b]) if folded_table[b] else 32 for b in range(128)) + bytes(range(128, 256))
+    return exact_table, folded_table, ascii_table
 
 
-_FOLD = _fold_table()
+_EXACT, _FOLDED, _ASCII = _tables()
+_ALIGNED = [f or chr(i) for i, f in enumerate(_FOLDED)]  # like _FOLDED but never drops a character
 
 
-def exact(text: str) -> str:
-    """Return `text` in NFKC, lower-cased, keeping its diacritics."""
-    return unicodedata.normalize("NFKC", text).lower().translate(_COMBINING)
+def _words(text: str, table: list[str]) -> str:
+    """The padded form: ' w1 w2 … ' after NFKC and the table."""
+    text = unicodedata.normalize("NFKC", text)
+    if not text.isascii():  # English with curly quotes and dashes can still take the fast path
+        for mark in _COMMON_PUNCTUATION:
+            if mark in text:
+                text = text.replace(mark, " ")
+    # ASCII: lower-casing and separators in one C pass over bytes
+    mapped = text.encode().translate(_ASCII).decode() if text.isascii() else text.translate(table)
+    return " " + " ".join(mapped.split()) + " "
 
 
 def fold(text: str) -> str:
-    """Return `text` in NFKC, lower-cased, with diacritics folded ("Việt Nam" -> "viet nam")."""
-    return unicodedata.normalize("NFKC", text).lower().translate(_FOLD)
+    """Padded, lower-cased, diacritics folded: "Việt Nam’s" -> " viet nam s "."""
+    if not text.isascii():
+        latin = text.replace("đ", "d").replace("Đ", "D")
+        for mark in _COMMON_PUNCTUATION:
+            if mark in latin:
+                latin = latin.replace(mark, " ")
+        decomposed = unicodedata.normalize("NFKD", latin)
+        if not _NOT_LATIN.search(decomposed):  # Latin letters and their marks only: strip marks in C
+            mapped = decomposed.encode("ascii", "ignore").translate(_ASCII).decode()
+            return " " + " ".join(mapped.split()) + " "
+    return _words(text, _FOLDED)
+
+
+def exact(text: str) -> str:
+    """Padded and lower-cased, diacritics kept: "Việt Nam" -> " việt nam "."""
+    return _words(text, _EXACT)
 
 
 def tokens(text: str) -> list[str]:
-    """Split already normalised text into word tokens."""
+    """The words of a text (any form)."""
     return _WORD.findall(text)
-
-
-def padded(words: list[str]) -> str:
-    """Join tokens into the searchable form: ' w1 w2 ... '."""
-    return " " + " ".join(words) + " " if words else " "
 
 
 @dataclass(slots=True)
@@ -64,14 +100,14 @@ class Field:
     @classmethod
     def of(cls, raw: str) -> Field:
         """Normalise `raw` for diacritic-insensitive search."""
-        return cls(raw=raw, folded=padded(tokens(fold(raw))))
+        return cls(raw=raw, folded=fold(raw))
 
     @property
     def exact(self) -> str:
         """The diacritic-preserving form, aligned with `folded` token for token."""
         if self._exact is None:
-            self._exact = padded(tokens(exact(self.raw)))
-            if len(self._exact) != len(self.folded):  # a letter folded into two: re-align
+            self._exact = exact(self.raw)
+            if len(self._exact) != len(self.folded):  # cannot happen with 1:1 tables; stay safe
                 self._exact = self.folded
         return self._exact
 
@@ -91,9 +127,8 @@ class Field:
 
 def snippet(raw: str, needles: list[str], width: int = 280) -> tuple[str, list[tuple[int, int]]]:
     """Return a window of `raw` around the first needle and the needles' spans within it."""
-    text = " ".join(raw.split())
-    folded_text = fold(text)
-    spans = _find_spans(folded_text, [fold(n) for n in needles]) if len(folded_text) == len(text) else []
+    text = " ".join(unicodedata.normalize("NFKC", raw).split())
+    spans = _find_spans(text.translate(_ALIGNED), needles)
     if not spans:
         return _cut(text, 0, width), []
     first = spans[0][0]
@@ -102,20 +137,20 @@ def snippet(raw: str, needles: list[str], width: int = 280) -> tuple[str, list[t
         space = text.find(" ", start)
         start = space + 1 if 0 <= space < first else start
     window = _cut(text[start:], 0, width)
-    inside = [(s - start, e - start) for s, e in spans if s >= start and e - start <= len(window)]
-    return ("…" if start else "") + window, [(s + (1 if start else 0), e + (1 if start else 0)) for s, e in inside]
+    shift = 1 if start else 0  # the leading ellipsis
+    inside = [(s - start + shift, e - start + shift) for s, e in spans if s >= start and e - start <= len(window.rstrip("…"))]
+    return ("…" if start else "") + window, inside
 
 
-def _find_spans(haystack: str, needles: list[str]) -> list[tuple[int, int]]:
-    """Find whole-word occurrences of the needles; overlapping spans keep the earlier one."""
+def _find_spans(aligned: str, needles: list[str]) -> list[tuple[int, int]]:
+    """Whole-word occurrences of the needles in an aligned folded text; overlaps keep the first."""
     spans: list[tuple[int, int]] = []
-    for needle in {n for n in needles if n}:
-        words = [re.escape(w) for w in tokens(needle)]
+    for needle in set(needles):
+        words = [re.escape(w) for w in tokens(fold(needle.rstrip().rstrip("*")))]
         if not words:
             continue
-        prefix = needle.rstrip().endswith("*")
-        pattern = r"(?<![\w])" + r"[^\w]+".join(words) + (r"\w*" if prefix else r"(?![\w])")
-        spans.extend(m.span() for m in re.finditer(pattern, haystack))
+        tail = r"\w*" if needle.rstrip().endswith("*") else r"(?!\w)"
+        spans.extend(m.span() for m in re.finditer(r"(?<!\w)" + r"\W+".join(words) + tail, aligned))
     spans.sort()
     kept: list[tuple[int, int]] = []
     for s, e in spans:

@@ -49,7 +49,9 @@ async def readyz(request: web.Request) -> web.Response:
     except Exception:
         checks["database"] = False
     ready = all(checks.values())
-    return web.json_response({"status": "ready" if ready else "not ready", "checks": checks, **_state(worker)}, status=200 if ready else 503)
+    return web.json_response(
+        {"status": "ready" if ready else "not ready", "checks": checks, **_state(worker)}, status=200 if ready else 503
+    )
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -87,7 +87,7 @@ class Worker:
             self._scheduler.pause()
         pending = set(self._active)
         if pending:
-            done, pending = await asyncio.wait(pending, timeout=grace)
+            _, pending = await asyncio.wait(pending, timeout=grace)
         for task in pending:
             log.warning("cancelling a job still running after %.0f s", grace)
             task.cancel()

@@ -86,8 +86,14 @@ async def test_sigterm_during_run_exits_zero_with_nothing_half_written(
     )
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "service", "run", env=env(config, database_url, slack, NEWSWATCH_HTTP_PORT=str(port)), cwd=ROOT,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "service",
+        "run",
+        env=env(config, database_url, slack, NEWSWATCH_HTTP_PORT=str(port)),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
     async with httpx.AsyncClient() as client:
         for _ in range(200):
@@ -103,10 +109,14 @@ async def test_sigterm_during_run_exits_zero_with_nothing_half_written(
     try:
         async with engine.connect() as conn:
             counts = dict((await conn.execute(sa.text("SELECT feed_id, count(*) FROM items GROUP BY feed_id"))).all())
-            orphans = (await conn.execute(sa.text(
-                "SELECT count(*) FROM matches m WHERE m.suppressed IS NULL AND NOT EXISTS "
-                "(SELECT 1 FROM deliveries d WHERE d.item_id = m.item_id)"
-            ))).scalar()
+            orphans = (
+                await conn.execute(
+                    sa.text(
+                        "SELECT count(*) FROM matches m WHERE m.suppressed IS NULL AND NOT EXISTS "
+                        "(SELECT 1 FROM deliveries d WHERE d.item_id = m.item_id)"
+                    )
+                )
+            ).scalar()
     finally:
         await engine.dispose()
     assert counts == {"seeds": 2, "slow": 2}  # the in-flight poll finished within the grace period

@@ -72,7 +72,7 @@ class FeedServer:
             await asyncio.sleep(route.delay)
         if route.status != 200:
             return web.Response(status=route.status, text="error", headers=route.headers)
-        etag = '"' + hashlib.sha1(route.body).hexdigest()[:16] + '"'  # noqa: S324
+        etag = '"' + hashlib.sha1(route.body).hexdigest()[:16] + '"'
         modified = formatdate(1_750_000_000 + route.version * 60, usegmt=True)
         if route.validators and (request.headers.get("If-None-Match") == etag or request.headers.get("If-Modified-Since") == modified):
             self.conditional_hits[path] = self.conditional_hits.get(path, 0) + 1
