@@ -33,7 +33,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, WithJsonSchema
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 _DURATION = re.compile(r"^\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?\s*$")
@@ -62,8 +62,17 @@ def _optional_duration(value: Any) -> int | None:
     return None if value in ("off", "none", False) else parse_duration(value)
 
 
-Duration = Annotated[int, BeforeValidator(parse_duration)]
-OptionalDuration = Annotated[int | None, BeforeValidator(_optional_duration)]
+_DURATION_SCHEMA = {"type": "string", "pattern": r"^\s*(\d+d)?\s*(\d+h)?\s*(\d+m)?\s*(\d+s)?\s*$"}
+Duration = Annotated[
+    int,
+    BeforeValidator(parse_duration),
+    WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 1}, _DURATION_SCHEMA], "description": "seconds, or 90s, 10m, 1h, 1d"}),
+]
+OptionalDuration = Annotated[
+    int | None,
+    BeforeValidator(_optional_duration),
+    WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 1}, _DURATION_SCHEMA, {"enum": ["off", False]}], "description": "a duration, or off"}),
+]
 Id = Annotated[str, Field(pattern=ID_PATTERN)]
 
 

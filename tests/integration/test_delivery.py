@@ -1,0 +1,94 @@
+"""The outbox and delivery loop on both databases: pacing, retries, dead letters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from service.db import deliveries
+from tests.conftest import AppFactory, FakeClock, write_config
+from tests.support.feedgen import Entry, rss
+from tests.support.feedserver import FeedServer
+from tests.support.slackserver import SlackServer
+
+RULES = {
+    "destinations": {
+        "desk": {"type": "slack", "channel": "#desk"},
+        "lost": {"type": "slack", "channel": "#archived-long-ago"},
+    },
+    "rules": [
+        {"id": "border", "destinations": ["desk"], "match": {"any": ["border"]}},
+        {"id": "lost", "destinations": ["lost"], "match": {"any": ["cambodia"]}},
+    ],
+}
+
+
+def entries(n: int, title: str = "border news") -> list[Entry]:
+    now = datetime.now(UTC)
+    return [Entry(f"g{i}", f"{title} {i}", f"https://example.org/{i}", published=now - timedelta(minutes=i)) for i in range(n)]
+
+
+async def rows(app: Any) -> list[Any]:
+    async with app.engine.connect() as conn:
+        return list(await conn.execute(sa.select(deliveries).order_by(deliveries.c.id)))
+
+
+async def test_a_burst_to_one_channel_is_paced_under_slacks_limit(
+    tmp_path: Path, feeds: FeedServer, slack: SlackServer, make_app: AppFactory
+) -> None:
+    url = feeds.serve("f.rss", rss(entries(3)))
+    write_config(tmp_path / "config", [{"id": "f", "url": url, "first_poll_alerts": "all"}], RULES)
+    app = await make_app()
+    await app.poll_once()
+    assert len(slack.messages["desk"]) == 3
+    assert "ratelimited" not in slack.rejected
+
+
+async def test_permanent_error_dead_letters_without_blocking_other_destinations(
+    tmp_path: Path, feeds: FeedServer, slack: SlackServer, make_app: AppFactory
+) -> None:
+    url = feeds.serve("f.rss", rss(entries(1, "Cambodia border news")))
+    write_config(tmp_path / "config", [{"id": "f", "url": url, "first_poll_alerts": "all"}], RULES)
+    app = await make_app()
+    await app.poll_once()
+    by_destination = {r.destination: r for r in await rows(app)}
+    assert by_destination["desk"].status == "sent"
+    assert by_destination["lost"].status == "dead" and by_destination["lost"].last_error == "slack: channel_not_found"
+    assert by_destination["lost"].attempts == 1
+
+
+async def test_rate_limit_answer_waits_retry_after_and_delivers_once(
+    tmp_path: Path, feeds: FeedServer, slack: SlackServer, make_app: AppFactory, clock: FakeClock
+) -> None:
+    url = feeds.serve("f.rss", rss(entries(1)))
+    write_config(tmp_path / "config", [{"id": "f", "url": url, "first_poll_alerts": "all"}], RULES)
+    app = await make_app()
+    slack.rate_interval = 3600  # someone else posted: Slack answers 429 with Retry-After: 1
+    slack._last["desk"] = __import__("time").monotonic()
+    await app.poll_once()
+    [pending] = await rows(app)
+    assert pending.status == "pending" and "ratelimited" in pending.last_error
+    assert pending.next_attempt_at <= clock() + timedelta(seconds=1)
+    slack.rate_interval = 1.0
+    slack._last.clear()
+    clock.advance(seconds=2)
+    await app.poll_once()
+    await app.poll_once()
+    assert len(slack.messages["desk"]) == 1
+    assert [r.status for r in await rows(app)] == ["sent"]
+
+
+async def test_a_destination_removed_from_the_config_dead_letters_its_alerts(
+    tmp_path: Path, feeds: FeedServer, slack: SlackServer, make_app: AppFactory
+) -> None:
+    url = feeds.serve("f.rss", rss(entries(1)))
+    write_config(tmp_path / "config", [{"id": "f", "url": url, "first_poll_alerts": "all"}], RULES)
+    app = await make_app()
+    await app.pipeline.poll_due(force=True)
+    app.sinks.pop("desk")
+    await app.deliverer.run_once()
+    [row] = await rows(app)
+    assert row.status == "dead" and row.last_error == "destination 'desk' is not configured"

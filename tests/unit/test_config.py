@@ -1,0 +1,83 @@
+"""Config loading: one bad file per case, each with its exact `file:line:column: message`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from scripts import write_schemas
+from service.config import load_config
+from service.schema import parse_duration
+from service.yamlfile import ConfigError
+from tests.conftest import FIXTURES, ROOT
+
+BAD = sorted((FIXTURES / "config" / "bad").glob("*.yaml"))
+GOOD_FEEDS = "feeds:\n  - id: a\n    url: https://example.org/a.rss\n    tags: [asia]\n"
+GOOD_RULES = "destinations:\n  desk: {type: console}\nrules:\n  - id: r\n    destinations: [desk]\n    match: {any: [border]}\n"
+
+
+def expected(path: Path) -> str:
+    """The message a bad file declares in its first line."""
+    return path.read_text(encoding="utf-8").splitlines()[0].removeprefix("# expect: ")
+
+
+@pytest.mark.parametrize("case", BAD, ids=[p.stem for p in BAD])
+def test_bad_file_is_rejected_with_its_exact_message(tmp_path: Path, case: Path) -> None:
+    kind = "feeds.yaml" if case.name.startswith("feeds-") else "rules.yaml"
+    (tmp_path / "feeds.yaml").write_text(GOOD_FEEDS, encoding="utf-8")
+    (tmp_path / "rules.yaml").write_text(GOOD_RULES, encoding="utf-8")
+    shutil.copy(case, tmp_path / kind)
+    with pytest.raises(ConfigError) as error:
+        load_config(tmp_path)
+    assert [str(p) for p in error.value.problems] == [f"{tmp_path / kind}:{expected(case)}"]
+
+
+def test_every_problem_of_both_files_is_reported_at_once(tmp_path: Path) -> None:
+    (tmp_path / "feeds.yaml").write_text("feeds:\n  - id: a\n    url: https://x/a\n    interval: 0\n", encoding="utf-8")
+    (tmp_path / "rules.yaml").write_text(GOOD_RULES.replace("[desk]", "[desk, nope]"), encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        load_config(tmp_path)
+    assert [p.message for p in error.value.problems] == ["a duration must be positive", "undefined destination 'nope'"]
+
+
+def test_missing_file_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "rules.yaml").write_text(GOOD_RULES, encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        load_config(tmp_path)
+    assert str(error.value) == f"{tmp_path / 'feeds.yaml'}:1:1: file not found"
+
+
+def test_shipped_config_loads_and_validates_against_its_json_schema() -> None:
+    config = load_config(ROOT / "config")
+    assert {r.id for r in config.ruleset.rules} >= {"vn-kh-border", "kh-th-border"}
+    for name in ("feeds", "rules"):
+        schema = json.loads((ROOT / "config" / f"{name}.schema.json").read_text(encoding="utf-8"))
+        jsonschema.validate(yaml.safe_load((ROOT / "config" / f"{name}.yaml").read_text(encoding="utf-8")), schema)
+
+
+def test_committed_json_schemas_are_up_to_date() -> None:
+    for path, content in write_schemas.outputs().items():
+        assert path.read_text(encoding="utf-8") == content, f"run `make fixtures` to refresh {path.name}"
+
+
+def test_committed_feed_fixtures_are_up_to_date() -> None:
+    from scripts import build_fixture_feeds
+
+    for path, content in build_fixture_feeds.outputs().items():
+        assert path.read_bytes() == content, f"run `make fixtures` to refresh {path.name}"
+
+
+@pytest.mark.parametrize(("text", "seconds"), [(600, 600), ("90s", 90), ("10m", 600), ("1h30m", 5400), ("2d", 172800)])
+def test_durations(text: str | int, seconds: int) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "soon", "10x", -5, 0, True])
+def test_bad_durations(text: object) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)

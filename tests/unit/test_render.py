@@ -1,0 +1,77 @@
+"""Rendering: escaping of untrusted feed content, Block Kit limits, readable fallbacks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from alerts import render
+from alerts.base import Alert, AlertRule
+from tests.support.slackserver import validate_blocks
+
+
+def alert(**changes: object) -> Alert:
+    base: dict[str, object] = {
+        "delivery_id": 1,
+        "destination": "desk",
+        "title": "Việt Nam and Cambodia finish border demarcation",
+        "link": "https://example.org/a?x=1&y=2",
+        "source": "VNA",
+        "published": datetime(2025, 9, 11, 3, 0, tzinfo=UTC),
+        "snippet": "Both sides finished the border demarcation.",
+        "highlights": ((24, 30),),
+        "rules": (AlertRule("vn-kh-border", "Việt Nam–Cambodia border", ("border", "Cambodia")),),
+    }
+    return Alert(**(base | changes))  # type: ignore[arg-type]
+
+
+def all_text(blocks: list[dict[str, object]]) -> str:
+    return repr(blocks)
+
+
+def test_blocks_link_title_show_source_time_snippet_and_terms() -> None:
+    blocks = render.blocks(alert(), timezone="Asia/Ho_Chi_Minh")
+    validate_blocks(blocks)
+    heading = blocks[1]["text"]["text"]  # type: ignore[index]
+    assert heading == "*<https://example.org/a?x=1&amp;y=2|Việt Nam and Cambodia finish border demarcation>*" or heading.startswith(
+        "*<https://example.org/a?x=1&y=2|"
+    )
+    assert "2025-09-11 10:00 +07" in all_text(blocks)
+    assert "*border*" in blocks[3]["text"]["text"]  # type: ignore[index]
+    assert "`border`, `Cambodia`" in all_text(blocks)
+    assert render.fallback(alert()).startswith("[Việt Nam–Cambodia border] Việt Nam and Cambodia finish border demarcation (VNA,")
+
+
+@pytest.mark.parametrize("hostile", ["<!channel> urgent", "<http://evil.example|Reuters>", "<@U123> & <#C1|general>"])
+def test_feed_content_cannot_ping_or_fake_links(hostile: str) -> None:
+    a = alert(title=hostile, snippet=hostile, source=hostile, highlights=())
+    rendered = all_text(render.blocks(a)) + render.fallback(a)
+    assert "<!channel>" not in rendered and "<http://evil" not in rendered and "<@U123>" not in rendered
+    assert "&lt;" in rendered
+
+
+@pytest.mark.parametrize("link", ["javascript:alert(1)", "ftp://example.org/x", "data:text/html,hi", ""])
+def test_only_http_links_are_linked(link: str) -> None:
+    blocks = render.blocks(alert(link=link))
+    assert blocks[1]["text"]["text"] == "*Việt Nam and Cambodia finish border demarcation*"  # type: ignore[index]
+
+
+def test_a_link_cannot_break_out_of_its_mrkdwn_link() -> None:
+    heading = render.blocks(alert(link="https://example.org/a|<!channel>"))[1]["text"]["text"]  # type: ignore[index]
+    assert "<!channel>" not in heading and heading.count("|") == 1
+
+
+def test_huge_fields_are_cut_at_word_boundaries_within_slack_limits() -> None:
+    words = "border " * 2000
+    a = alert(title=words, snippet=words[:10_000], source=words, rules=(AlertRule("r", "R" * 3000, ("border",) * 300),))
+    blocks = render.blocks(a)
+    validate_blocks(blocks)
+    assert len(render.fallback(a)) <= 3000
+    assert blocks[1]["text"]["text"].rstrip("*>").endswith("…")  # type: ignore[index]
+
+
+def test_console_rendering_is_readable_and_strips_terminal_escapes() -> None:
+    out = render.console(alert(title="Title \x1b[31mred\x1b[0m"))
+    assert "\x1b" not in out
+    assert "**border**" in out and "VNA · 2025-09-11 03:00 UTC" in out and "https://example.org/a?x=1&y=2" in out

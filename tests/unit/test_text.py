@@ -1,0 +1,45 @@
+"""Normalisation: folding, exact forms, alignment, snippets."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from service import text
+
+
+def test_vietnamese_spellings_meet() -> None:
+    assert text.fold("Việt Nam") == text.fold("Viet Nam") == text.fold("VIET NAM") == " viet nam "
+    assert text.fold("Đắk Nông") == " dak nong "
+    assert text.fold(unicodedata.normalize("NFD", "Việt Nam")) == " viet nam "  # decomposed input
+
+
+def test_separators_become_single_spaces() -> None:
+    assert text.fold("Việt Nam’s  border—demarcation,\n(Cam-pu-chia)") == " viet nam s border demarcation cam pu chia "
+    assert text.fold("ＶＩＥＴ") == " viet "  # NFKC: full-width letters
+
+
+def test_exact_form_keeps_diacritics_and_aligns_with_the_folded_form() -> None:
+    assert text.exact("ĐƯỜNG dương") == " đường dương "
+    assert text.fold("ĐƯỜNG dương") == " duong duong "
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80))
+def test_fast_and_table_paths_agree_and_forms_align(sample: str) -> None:
+    assert text.fold(sample) == text._words(sample, text._FOLDED)
+    assert len(text.exact(sample)) == len(text.fold(sample))
+
+
+def test_snippet_highlights_whole_words_and_prefixes() -> None:
+    raw = "Hà Nội — Việt Nam and Cambodia finish border demarcation; Laos watches."
+    snippet, spans = text.snippet(raw, ["Viet Nam", "demarcat*", "Lao"], width=200)
+    assert [snippet[s:e] for s, e in spans] == ["Việt Nam", "demarcation"]
+
+
+def test_snippet_window_moves_to_the_first_hit() -> None:
+    raw = "filler " * 200 + "the border gate reopened"
+    snippet, spans = text.snippet(raw, ["border gate"], width=80)
+    assert snippet.startswith("…") and [snippet[s:e] for s, e in spans] == ["border gate"]
+    assert len(snippet) <= 82
