@@ -72,6 +72,8 @@ def _tidy(text: str) -> str:
 
 def canonical_link(link: str, base: str = "") -> str:
     """Resolve `link` against `base`, keep only http(s), drop the fragment and tracking parameters."""
+    if not link.strip():
+        return ""
     link = urljoin(base, link.strip()) if base else link.strip()
     parts = urlsplit(link)
     if parts.scheme not in ("http", "https") or not parts.netloc:

@@ -71,7 +71,9 @@ Duration = Annotated[
 OptionalDuration = Annotated[
     int | None,
     BeforeValidator(_optional_duration),
-    WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 1}, _DURATION_SCHEMA, {"enum": ["off", False]}], "description": "a duration, or off"}),
+    WithJsonSchema(
+        {"anyOf": [{"type": "integer", "minimum": 1}, _DURATION_SCHEMA, {"enum": ["off", False]}], "description": "a duration, or off"}
+    ),
 ]
 Id = Annotated[str, Field(pattern=ID_PATTERN)]
 

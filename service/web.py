@@ -8,11 +8,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service.worker import Worker
 
+WORKER = web.AppKey("worker", Worker)
+
 
 def build(worker: Worker) -> web.Application:
     """The health and metrics application of one worker."""
     app = web.Application()
-    app["worker"] = worker
+    app[WORKER] = worker
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
@@ -33,14 +35,14 @@ def _state(worker: Worker) -> dict[str, object]:
 
 async def healthz(request: web.Request) -> web.Response:
     """Alive: the process answers and its scheduler runs."""
-    worker: Worker = request.app["worker"]
+    worker: Worker = request.app[WORKER]
     body = {"status": "ok" if worker.running else "stopping", **_state(worker)}
     return web.json_response(body, status=200 if worker.running else 503)
 
 
 async def readyz(request: web.Request) -> web.Response:
     """Ready: database reachable, rules loaded, scheduler running."""
-    worker: Worker = request.app["worker"]
+    worker: Worker = request.app[WORKER]
     checks = {"scheduler": worker.running, "rules": bool(worker.app.config().ruleset.rules)}
     try:
         async with worker.app.engine.connect() as conn:
@@ -56,7 +58,7 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text format."""
-    worker: Worker = request.app["worker"]
+    worker: Worker = request.app[WORKER]
     body = generate_latest(worker.app.metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

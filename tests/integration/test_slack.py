@@ -54,7 +54,9 @@ async def test_post_returns_ts_and_message_has_blocks_and_fallback(slack: SlackS
         ({"channel": "#nowhere"}, "slack: channel_not_found", False),
     ],
 )
-async def test_permanent_errors(slack: SlackServer, session: aiohttp.ClientSession, setup: dict[str, str], error: str, retryable: bool) -> None:
+async def test_permanent_errors(
+    slack: SlackServer, session: aiohttp.ClientSession, setup: dict[str, str], error: str, retryable: bool
+) -> None:
     with pytest.raises(DeliveryError) as exc:
         await bot(slack, session, **setup).send(alert())
     assert str(exc.value) == error and exc.value.retryable is retryable

@@ -1,0 +1,92 @@
+"""A running worker: hot reload, health endpoints, metrics; secrets never leak."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from service import logs, web
+from service.db import metadata
+from service.worker import Worker
+from tests.conftest import AppFactory, write_config
+from tests.support.feedgen import Entry, rss
+from tests.support.feedserver import FeedServer
+from tests.support.slackserver import TOKEN, SlackServer
+
+RULES = "destinations:\n  desk: {type: slack, channel: '#desk'}\nrules:\n  - id: r1\n    destinations: [desk]\n    match: {any: [border]}\n"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_edited_rules_apply_and_a_bad_edit_keeps_the_last_good_rules(tmp_path: Path, make_app: AppFactory) -> None:
+    config = write_config(tmp_path / "config", [])
+    (config / "rules.yaml").write_text(RULES, encoding="utf-8")
+    app = await make_app()
+    worker = Worker(app, poll_every=3600, deliver_every=3600, reload_every=0.1)
+    port = free_port()
+    worker.start()
+    runner = await web.serve(worker, "127.0.0.1", port)
+    try:
+        (config / "rules.yaml").write_text(RULES.replace("r1", "r2"), encoding="utf-8")
+        await _until(lambda: [r.id for r in app.config().ruleset.rules] == ["r2"])
+        good = app.config().version
+        (config / "rules.yaml").write_text(RULES.replace("[desk]", "[nowhere]"), encoding="utf-8")
+        await _until(lambda: app.config.last_error is not None)
+        assert [r.id for r in app.config().ruleset.rules] == ["r2"] and app.config().version == good
+        async with httpx.AsyncClient() as client:
+            health = (await client.get(f"http://127.0.0.1:{port}/healthz")).json()
+            ready = await client.get(f"http://127.0.0.1:{port}/readyz")
+            metrics = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+        assert health["config_version"] == good and "undefined destination 'nowhere'" in health["config_error"]
+        assert ready.status_code == 200 and ready.json()["checks"] == {"scheduler": True, "rules": True, "database": True}
+        assert "newswatch_config_valid 0.0" in metrics and 'newswatch_config_reloads_total{outcome="rejected"} 1.0' in metrics
+    finally:
+        await worker.stop()
+        await runner.cleanup()
+    assert not worker.running
+
+
+async def _until(condition, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not reached")
+
+
+async def test_secrets_never_reach_logs_errors_or_the_database(
+    tmp_path: Path, feeds: FeedServer, slack: SlackServer, make_app: AppFactory, capfd: pytest.CaptureFixture[str]
+) -> None:
+    url = feeds.serve("f.rss", rss([Entry("1", "border news", "https://example.org/1")]))
+    rules = {
+        "destinations": {"gone": {"type": "slack", "channel": "#nowhere"}, "hook": {"type": "slack_webhook"}},
+        "rules": [{"id": "r", "destinations": ["gone", "hook"], "match": {"any": ["border"]}}],
+    }
+    write_config(tmp_path / "config", [{"id": "f", "url": url, "first_poll_alerts": "all"}], rules)
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    app = await make_app(webhook_urls={"SLACK_WEBHOOK_URL": slack.webhook_url + "-wrong"})
+    logs.setup("DEBUG", "json", app.settings.secrets)  # as the entry point does, at the most talkative level
+    try:
+        await app.poll_once()
+    finally:
+        root.handlers[:], root.level = saved
+    logged = capfd.readouterr().err
+    assert "channel_not_found" in logged
+    secrets = [TOKEN, "webhooksecret123"]
+    async with app.engine.connect() as conn:
+        dump = " ".join([str(row) for table in metadata.sorted_tables for row in (await conn.execute(sa.select(table))).all()])
+    assert "channel_not_found" in dump and "HTTP 404" in dump  # the errors are recorded...
+    for secret in secrets:  # ...without the secrets
+        assert secret not in dump
+        assert secret not in logged

@@ -1,0 +1,103 @@
+"""The store on SQLite and PostgreSQL: migrations, leases, idempotent saves."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from service import db
+from service.model import Item, MatchedTerm, RuleMatch
+from service.schema import FeedSpec
+from service.store import NewItem, PollOutcome, Store
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+async def engine(database_url: str):  # type: ignore[no-untyped-def]
+    engine = db.create_engine(database_url)
+    await db.upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+async def test_migrations_produce_exactly_the_declared_schema(engine: sa.ext.asyncio.AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        diff = await conn.run_sync(lambda c: compare_metadata(MigrationContext.configure(c, opts={"compare_type": True}), db.metadata))
+    assert diff == []
+    await db.upgrade(engine)  # a second upgrade is a no-op
+    assert await db.current_revision(engine) == "0001"
+
+
+async def test_concurrent_upgrades_are_safe(database_url: str) -> None:
+    import asyncio
+
+    engines = [db.create_engine(database_url) for _ in range(3)]
+    try:
+        await asyncio.gather(*(db.upgrade(e) for e in engines))
+        assert await db.current_revision(engines[0]) == "0001"
+    finally:
+        for e in engines:
+            await e.dispose()
+
+
+def specs(n: int) -> list[FeedSpec]:
+    return [FeedSpec(id=f"f{i}", url=f"https://example.org/{i}.rss") for i in range(n)]
+
+
+async def test_two_replicas_never_claim_the_same_feed_and_leases_expire(engine: sa.ext.asyncio.AsyncEngine) -> None:
+    a, b = Store(engine, "replica-a"), Store(engine, "replica-b")
+    await a.sync_feeds(specs(5), NOW)
+    first = await a.claim_feeds(NOW, 3, timedelta(minutes=5))
+    second = await b.claim_feeds(NOW, 10, timedelta(minutes=5))
+    assert len(first) == 3 and len(second) == 2
+    assert not {f.id for f in first} & {f.id for f in second}
+    assert await b.claim_feeds(NOW + timedelta(minutes=1), 10, timedelta(minutes=5)) == []
+    taken_over = await b.claim_feeds(NOW + timedelta(minutes=6), 10, timedelta(minutes=5))  # a died
+    assert {f.id for f in taken_over} == {f.id for f in first} | {f.id for f in second}
+
+
+async def test_sync_follows_the_config(engine: sa.ext.asyncio.AsyncEngine) -> None:
+    store = Store(engine, "r")
+    await store.sync_feeds(specs(3), NOW)
+    await store.sync_feeds([*specs(2), FeedSpec(id="f0", url="https://example.org/moved.rss")][1:], NOW)
+    state = {r.id: (r.url, r.active) for r in await store.feed_states()}
+    assert state == {
+        "f0": ("https://example.org/moved.rss", True),
+        "f1": ("https://example.org/1.rss", True),
+        "f2": ("https://example.org/2.rss", False),
+    }
+
+
+def new_item(key: str) -> NewItem:
+    match = RuleMatch("r", "R", ("desk", "other"), (MatchedTerm("border", ("title",), (0,)),))
+    return NewItem(Item(feed_id="f0", key=key, title=f"border {key}"), [match])
+
+
+async def test_saving_the_same_items_twice_stores_them_once(engine: sa.ext.asyncio.AsyncEngine) -> None:
+    store = Store(engine, "r")
+    await store.sync_feeds(specs(1), NOW)
+    outcome = PollOutcome(None, None, NOW)
+    first = await store.save_poll("f0", [new_item("a"), new_item("b"), new_item("a")], outcome, NOW)
+    again = await store.save_poll("f0", [new_item("a"), new_item("c")], outcome, NOW)
+    assert (first.items, first.matches, first.deliveries) == (2, 2, 4)
+    assert (again.items, again.matches, again.deliveries) == (1, 1, 2)
+    assert await store.known_keys("f0", ["a", "b", "c", "d"]) == {"a", "b", "c"}
+
+
+async def test_failures_count_up_and_success_resets(engine: sa.ext.asyncio.AsyncEngine) -> None:
+    store = Store(engine, "r")
+    await store.sync_feeds(specs(1), NOW)
+    seen = []
+    for _ in range(3):
+        seen.append(await store.record_failure("f0", "http_500: boom", NOW, lambda n: NOW + timedelta(minutes=n)))
+    assert seen == [1, 2, 3]
+    [row] = await store.feed_states()
+    assert row.next_poll_at == NOW + timedelta(minutes=3) and row.last_error == "http_500: boom"
+    await store.save_poll("f0", [], PollOutcome('"e"', None, NOW), NOW)
+    [row] = await store.feed_states()
+    assert (row.consecutive_failures, row.etag, row.status, row.caught_up) == (0, '"e"', "ok", True)

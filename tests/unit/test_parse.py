@@ -1,0 +1,65 @@
+"""Parsing: RSS and Atom fixtures, plain-text articles, keys, dates, links, HTML."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from service.parse import canonical_link, html_to_text, is_feed, parse_article, parse_feed
+from tests.conftest import FIXTURES
+
+SEED = FIXTURES / "000_7a1b3c353e3e3acd.txt"
+
+
+def test_plain_text_article_reads_date_dateline_and_first_sentence() -> None:
+    item = parse_article(SEED.read_text(encoding="utf-8"), SEED.name)
+    assert item.published == datetime(2025, 9, 11, tzinfo=UTC)
+    assert item.title.startswith("Acting Minister of Foreign Affairs Lê Hoài Trung on Thursday held phone talks")
+    assert item.content.startswith("HÀ NỘI — Acting Minister")
+    assert item.key == "file:000_7a1b3c353e3e3acd"
+
+
+def test_rss_and_atom_fixtures_give_the_same_items() -> None:
+    rss = parse_feed((FIXTURES / "feeds" / "seeds.rss").read_bytes(), "https://example.org/feed", "f", "application/rss+xml")
+    atom = parse_feed((FIXTURES / "feeds" / "seeds.atom").read_bytes(), "https://example.org/feed", "f", "application/atom+xml")
+    assert rss.warnings == [] and atom.warnings == []
+    assert [(i.key, i.title, i.link) for i in rss.items] == [(i.key, i.title, i.link) for i in atom.items]
+    assert rss.items[0].published == datetime(2025, 9, 11, tzinfo=UTC)
+    assert "land border demarcation" in rss.items[0].content
+
+
+def test_entries_without_guid_or_link_get_a_content_key_and_links_are_resolved() -> None:
+    doc = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+    <item><title>No id</title><description>&lt;p&gt;Hello &lt;b&gt;world&lt;/b&gt;&lt;script&gt;x()&lt;/script&gt;&lt;/p&gt;</description></item>
+    <item><title>Relative</title><link>/news/1?utm_source=rss&amp;id=3#top</link></item>
+    </channel></rss>"""
+    parsed = parse_feed(doc, "https://example.org/feeds/main.xml", "f", "application/rss+xml")
+    first, second = parsed.items
+    assert first.key.startswith("hash:") and first.summary == "Hello world"
+    assert second.link == "https://example.org/news/1?id=3" and second.key == "link:https://example.org/news/1?id=3"
+
+
+def test_html_page_is_not_a_feed() -> None:
+    parsed = parse_feed(b"<html><body><h1>Welcome</h1></body></html>", "https://example.org/", "f", "text/html")
+    assert not is_feed(parsed)
+
+
+def test_malformed_xml_is_recovered_with_a_warning() -> None:
+    doc = b"<?xml version='1.0'?><rss version='2.0'><channel><title>x</title><item><title>A &amp; B</title><link>https://e.org/1</link></item><item><title>Broken & bad</title></channel></rss>"
+    parsed = parse_feed(doc, "https://example.org/f", "f", "application/rss+xml")
+    assert parsed.warnings and is_feed(parsed)
+    assert parsed.items[0].title == "A & B"
+
+
+def test_external_entities_are_not_resolved(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOPSECRET", encoding="utf-8")
+    doc = f"""<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY x SYSTEM "file://{secret}">]>
+    <rss version="2.0"><channel><title>t</title><item><title>a &x; b</title><link>https://e.org/1</link></item></channel></rss>""".encode()
+    parsed = parse_feed(doc, "https://example.org/f", "f", "application/rss+xml")
+    assert all("TOPSECRET" not in (i.title + i.summary) for i in parsed.items)
+
+
+def test_helpers() -> None:
+    assert html_to_text("<div>a<br>b</div><style>p{}</style>&amp; c") == "a\nb\n& c"
+    assert canonical_link("javascript:alert(1)") == ""
+    assert canonical_link("HTTPS://Example.ORG/a?fbclid=1#x") == "https://example.org/a"
