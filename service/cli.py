@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import signal
 import sys
@@ -22,6 +23,7 @@ from service.settings import Settings, SettingsError
 from service.yamlfile import ConfigError
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+log = logging.getLogger("newswatch")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -118,7 +120,12 @@ async def _run(app: App) -> int:
         loop.add_signal_handler(sig, stop.set)
     worker = Worker(app)
     worker.start()
-    runner = await web.serve(worker, app.settings.http_host, app.settings.http_port) if app.settings.http_port else None
+    runner = None
+    if app.settings.http_port:
+        try:
+            runner = await web.serve(worker, app.settings.http_host, app.settings.http_port)
+        except OSError as exc:  # polling and alerting go on; the missing endpoint is loud in the log
+            log.error("health server cannot listen on %s:%s: %s", app.settings.http_host, app.settings.http_port, exc.strerror)
     print(
         f"newswatch {__version__} running: config {app.config().version}, database {db.safe_url(app.settings.database_url)}",
         file=sys.stderr,

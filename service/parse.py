@@ -22,6 +22,7 @@ from service.model import Item, ParsedFeed
 MAX_TITLE = 1_000
 MAX_SUMMARY = 20_000
 MAX_CONTENT = 100_000
+MAX_ITEMS = 2_000  # items read from one document; a feed never legitimately carries more
 _BLOCK_TAGS = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote", "section", "article"}
 _SKIP_TAGS = {"script", "style", "noscript", "template", "iframe", "object"}
 _TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid)$", re.I)
@@ -105,10 +106,13 @@ def parse_feed(body: bytes, url: str, feed_id: str, content_type: str = "") -> P
     if content_type:
         headers["content-type"] = content_type
     doc = feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
-    warnings = [f"{type(doc.bozo_exception).__name__}: {doc.bozo_exception}"] if doc.get("bozo") else []
     feed = doc.get("feed", {})
     language = str(feed.get("language", ""))[:16]
-    items = [_entry(entry, feed_id, url, language) for entry in doc.get("entries", [])]
+    entries = doc.get("entries", [])
+    items = [_entry(entry, feed_id, url, language) for entry in entries[:MAX_ITEMS]]
+    if len(entries) > MAX_ITEMS:
+        doc["bozo"], doc["bozo_exception"] = True, ValueError(f"{len(entries)} entries, only the first {MAX_ITEMS} read")
+    warnings = [f"{type(doc.bozo_exception).__name__}: {doc.bozo_exception}"[:500]] if doc.get("bozo") else []
     ttl = feed.get("ttl")
     return ParsedFeed(
         title=html_to_text(str(feed.get("title", "")))[:MAX_TITLE],

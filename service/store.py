@@ -191,6 +191,12 @@ class Store:
                 feeds.update().where(feeds.c.id == feed_id, feeds.c.lease_owner == self.owner).values(lease_until=None, lease_owner=None)
             )
 
+    async def release_all(self) -> None:
+        """Give back every feed and delivery this process holds (on a graceful stop)."""
+        async with self.engine.begin() as conn:
+            for table in (feeds, deliveries):
+                await conn.execute(table.update().where(table.c.lease_owner == self.owner).values(lease_until=None, lease_owner=None))
+
     async def feed_states(self) -> list[sa.Row[Any]]:
         """Every feed row, for status listings."""
         async with self.engine.connect() as conn:

@@ -95,3 +95,7 @@ class Worker:
             await asyncio.gather(*pending, return_exceptions=True)
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
+        try:
+            await self.app.store.release_all()
+        except Exception:  # the leases expire by themselves; a stop must not fail on this
+            log.exception("could not release leases")

@@ -117,10 +117,18 @@ async def test_sigterm_during_run_exits_zero_with_nothing_half_written(
                     )
                 )
             ).scalar()
+            leases = (
+                await conn.execute(
+                    sa.text(
+                        "SELECT (SELECT count(*) FROM feeds WHERE lease_owner IS NOT NULL) + (SELECT count(*) FROM deliveries WHERE lease_owner IS NOT NULL)"
+                    )
+                )
+            ).scalar()
     finally:
         await engine.dispose()
     assert counts == {"seeds": 2, "slow": 2}  # the in-flight poll finished within the grace period
     assert orphans == 0
+    assert leases == 0  # a restarted process need not wait for its own leases to expire
 
 
 async def test_rules_check_reports_problems_with_positions(tmp_path: Path) -> None:
