@@ -59,6 +59,14 @@ def _rules_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     test.add_argument("--rule", help="only this rule id")
     test.add_argument("--format", choices=("text", "json"), default="text")
     test.add_argument("--config", help="config folder (default: NEWSWATCH_CONFIG_DIR or ./config)")
+    replay = rsub.add_parser(
+        "replay",
+        help="run the current rules over stored items",
+        description="Report what the current rules would have matched among stored items (+ new, = same, - no longer). Sends nothing.",
+    )
+    replay.add_argument("--since", default="7d", help="items first seen this long ago: 90m, 24h, 7d (default 7d)")
+    replay.add_argument("--rule", help="only this rule id")
+    replay.add_argument("--format", choices=("text", "json"), default="text")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -86,6 +94,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         if args.rules_command == "check":
             return ruletool.check(Path(args.path) if args.path else settings.config_dir)
+        if args.rules_command == "replay":
+            return await _replay(settings, args)
         return await ruletool.test(
             args.sources, Path(args.config) if args.config else settings.config_dir, settings, args.rule, args.format
         )
@@ -107,6 +117,22 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return await _matches(app, args)
     finally:
         await app.aclose()
+
+
+async def _replay(settings: Settings, args: argparse.Namespace) -> int:
+    """`rules replay`: current rules over stored items, read-only."""
+    from service import ruletool
+    from service.config import load_config
+    from service.store import Store
+
+    config = load_config(settings.config_dir)
+    engine = db.create_engine(settings.database_url)
+    try:
+        await db.upgrade(engine)
+        since = utcnow() - timedelta(seconds=parse_duration(args.since))
+        return await ruletool.replay(Store(engine, settings.instance), config, since, args.rule, args.format)
+    finally:
+        await engine.dispose()
 
 
 async def _run(app: App) -> int:

@@ -14,7 +14,21 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from service import rules, text
-from service.schema import FeedsFile, FeedSpec, MatchSpec, NearSpec, RulesFile, RuleSpec, TermSpec
+from service.model import Item
+from service.parse import is_feed, parse_article, parse_feed
+from service.schema import (
+    Example,
+    ExampleFile,
+    ExampleItem,
+    FeedsFile,
+    FeedSpec,
+    MatchSpec,
+    NearSpec,
+    RegexSpec,
+    RulesFile,
+    RuleSpec,
+    TermSpec,
+)
 from service.yamlfile import ConfigError, Document, Problem, load
 
 M = TypeVar("M", bound=BaseModel)
@@ -57,6 +71,10 @@ def load_config(directory: Path) -> Config:
     if problems or feeds is None or rules_file is None:
         raise ConfigError(problems)
     ruleset = compile_rules(rules_file)
+    assert rules_doc is not None
+    problems += _check_examples(rules_file, rules_doc, ruleset, directory)
+    if problems:
+        raise ConfigError(problems)
     ruleset.version = fingerprint(directory)
     return Config(feeds=feeds.feeds, rules_file=rules_file, ruleset=ruleset, version=ruleset.version)
 
@@ -112,7 +130,7 @@ _MESSAGES = {
     "value_error": "{error}",
     "union_tag_invalid": "expected one of {expected_tags}",
     "union_tag_not_found": "missing the key '{discriminator}'",
-    "node": "expected a term (a string) or a mapping with 'all', 'any', 'none', 'near' or 'term'",
+    "node": "expected a term (a string) or a mapping with 'all', 'any', 'none', 'near', 'regex' or 'term'",
 }
 
 
@@ -154,6 +172,9 @@ def _check_rules(spec: RulesFile, doc: Document, feeds: list[FeedSpec] | None) -
 
 def _check_node(node: Any, doc: Document, at: list[str | int], groups: set[str]) -> list[Problem]:
     """Check every term under a rule node."""
+    if isinstance(node, RegexSpec):
+        error = rules.regex_error(node.regex)
+        return [doc.problem([*at, "regex"], f"invalid regular expression: {error}")] if error else []
     if isinstance(node, NearSpec):
         return [p for j, t in enumerate(node.near) for p in _check_term(t, doc, [*at, "near", j], groups)]
     if isinstance(node, MatchSpec):
@@ -189,11 +210,11 @@ class _Terms:
 
     def __init__(self) -> None:
         self.terms: list[rules.Term] = []
-        self._index: dict[tuple[str, bool, bool], int] = {}
+        self._index: dict[tuple[str, bool, bool, str | None], int] = {}
 
     def add(self, term: rules.Term) -> int:
         """Return the number of `term`, adding it if new."""
-        key = (term.key, term.exact, term.prefix)
+        key = (term.key, term.exact, term.prefix, term.regex)
         if key not in self._index:
             self._index[key] = len(self.terms)
             self.terms.append(term)
@@ -216,6 +237,7 @@ def _compile_rule(rule: RuleSpec, spec: RulesFile, terms: _Terms) -> rules.Rule:
         tree=_compile_node(rule.match, spec, terms),
         fields=tuple(rule.fields),
         feeds=frozenset(rule.feeds),
+        languages=frozenset(rule.languages),
     )
 
 
@@ -225,15 +247,17 @@ def _compile_node(node: Any, spec: RulesFile, terms: _Terms) -> rules.Node:
         parts: list[rules.Node] = []
         for key, children in _branches(node):
             compiled = tuple(_compile_node(c, spec, terms) for c in children)
-            parts.append(rules.All(compiled) if key == "all" else rules.Any(compiled) if key == "any" else rules.Not(compiled))
+            parts.append(rules.AllOf(compiled) if key == "all" else rules.AnyOf(compiled) if key == "any" else rules.NoneOf(compiled))
         if len(parts) == 1:
             return parts[0]
-        flat = [c for p in parts for c in (p.children if isinstance(p, rules.All) else (p,))]
-        return rules.All(tuple(flat))
+        flat = [c for p in parts for c in (p.children if isinstance(p, rules.AllOf) else (p,))]
+        return rules.AllOf(tuple(flat))
     if isinstance(node, NearSpec):
         return rules.Near(tuple(_slot(t, spec, terms) for t in node.near), node.within)
+    if isinstance(node, RegexSpec):
+        return rules.TermNode(terms.add(rules.Term.pattern(node.regex, node.case_sensitive)))
     slot = _slot(node, spec, terms)
-    return rules.TermNode(slot[0]) if len(slot) == 1 else rules.Any(tuple(rules.TermNode(t) for t in slot))
+    return rules.TermNode(slot[0]) if len(slot) == 1 else rules.AnyOf(tuple(rules.TermNode(t) for t in slot))
 
 
 def _slot(term: str | TermSpec, spec: RulesFile, terms: _Terms) -> tuple[int, ...]:
@@ -248,3 +272,45 @@ def _term(term: str | TermSpec) -> rules.Term:
     if isinstance(term, TermSpec):
         return rules.Term.parse(term.term, exact=term.exact)
     return rules.Term.parse(term)
+
+
+def _check_examples(spec: RulesFile, doc: Document, ruleset: rules.Ruleset, directory: Path) -> list[Problem]:
+    """Run every rule's examples: each `match` item must match it, each `no_match` item must not."""
+    problems: list[Problem] = []
+    for i, rule in enumerate(spec.rules):
+        if rule.examples is None or not rule.enabled:
+            continue
+        for kind, expected in (("match", True), ("no_match", False)):
+            for j, example in enumerate(getattr(rule.examples, kind)):
+                at: list[str | int] = ["rules", i, "examples", kind, j]
+                try:
+                    found = _example_items(example, directory)
+                except FileNotFoundError:
+                    problems.append(doc.problem(at, f"example file not found: {getattr(example, 'file', '')} (relative to {directory})"))
+                    continue
+                except (OSError, ValueError) as exc:
+                    problems.append(doc.problem(at, f"cannot read example: {exc}"))
+                    continue
+                for item in found:
+                    matched = any(m.rule_id == rule.id for m in ruleset.match(item, rule.feeds))
+                    if matched != expected:
+                        verb = "does not match" if expected else "matches"
+                        problems.append(doc.problem(at, f"example {verb} rule '{rule.id}': {text.truncate(item.title, 80)!r}"))
+    return problems
+
+
+def _example_items(example: Example, directory: Path) -> list[Item]:
+    """The items an example stands for."""
+    if isinstance(example, str):
+        return [parse_article(example, "example", feed_id="example")]
+    if isinstance(example, ExampleItem):
+        return [Item(feed_id="example", key="example", **example.model_dump())]
+    assert isinstance(example, ExampleFile)
+    path = directory / example.file
+    data = path.read_bytes()
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        parsed = parse_feed(data, path.resolve().as_uri(), "example")
+        if not is_feed(parsed) or not parsed.items:
+            raise ValueError(f"{example.file} holds no feed items")
+        return parsed.items
+    return [parse_article(data.decode("utf-8", errors="replace"), path.name, feed_id="example")]

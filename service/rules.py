@@ -19,13 +19,16 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
+from typing import Any
+from urllib.parse import urlsplit
 
 import ahocorasick
+import re2
 
 from service import text
 from service.model import Item, MatchedTerm, RuleMatch
 
-FIELDS = ("title", "summary", "content", "author", "link")
+FIELDS = ("title", "summary", "content", "author", "link", "domain")
 DEFAULT_FIELDS = ("title", "summary", "content")
 
 
@@ -37,6 +40,7 @@ class Term:
     key: str
     exact: bool = False
     prefix: bool = False
+    regex: str | None = None  # searched with RE2 in the plain text instead of the automaton
 
     @classmethod
     def parse(cls, label: str, exact: bool = False) -> Term:
@@ -46,6 +50,11 @@ class Term:
         key = text.exact(body) if exact else text.fold(body)
         return cls(label=label, key=key[:-1] if prefix else key, exact=exact, prefix=prefix)
 
+    @classmethod
+    def pattern(cls, regex: str, case_sensitive: bool = False) -> Term:
+        """A regular-expression term."""
+        return cls(label=f"/{regex}/", key="", regex=regex if case_sensitive else f"(?i){regex}")
+
 
 @dataclass(frozen=True, slots=True)
 class TermNode:
@@ -53,17 +62,17 @@ class TermNode:
 
 
 @dataclass(frozen=True, slots=True)
-class All:
+class AllOf:
     children: tuple[Node, ...]
 
 
 @dataclass(frozen=True, slots=True)
-class Any:
+class AnyOf:
     children: tuple[Node, ...]
 
 
 @dataclass(frozen=True, slots=True)
-class Not:
+class NoneOf:
     children: tuple[Node, ...]
 
 
@@ -73,7 +82,7 @@ class Near:
     within: int
 
 
-Node = TermNode | All | Any | Not | Near
+Node = TermNode | AllOf | AnyOf | NoneOf | Near
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,7 @@ class Rule:
     tree: Node
     fields: tuple[str, ...] = DEFAULT_FIELDS
     feeds: frozenset[str] = frozenset()
+    languages: frozenset[str] = frozenset()
 
 
 Hits = dict[int, list[tuple[str, int]]]  # term number -> (field, offset of the key) pairs
@@ -103,10 +113,12 @@ class Ruleset:
     _rules_by_term: dict[int, list[int]] = field(default_factory=dict, repr=False)
     _evaluators: list[Evaluator | None] = field(default_factory=list, repr=False)
     _min_hits: list[int] = field(default_factory=list, repr=False)
+    _regexes: tuple[Any, list[int]] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._folded = _automaton(self.terms, exact=False)
         self._exact = _automaton(self.terms, exact=True)
+        self._regexes = _regex_set(self.terms)
         self._evaluators = [None] * len(self.rules)  # compiled on first use: most rules never are candidates
         self._min_hits = [min_hits(rule.tree) for rule in self.rules]
         by_term: dict[int, list[int]] = defaultdict(list)
@@ -125,11 +137,16 @@ class Ruleset:
         candidates = sorted(r for r, n in counts.items() if n >= self._min_hits[r])
         scope = {item.feed_id, *feed_tags}
         scoped_by_fields: dict[tuple[str, ...], Hits] = {}
+        language: str | None = None
         out = []
         for r in candidates:
             rule = self.rules[r]
             if rule.feeds and not rule.feeds & scope:
                 continue
+            if rule.languages:
+                language = language if language is not None else item_language(item)
+                if language not in rule.languages:
+                    continue
             scoped = hits if present <= set(rule.fields) else scoped_by_fields.get(rule.fields)
             if scoped is None:
                 scoped = scoped_by_fields[rule.fields] = _scope(hits, rule.fields)
@@ -156,6 +173,12 @@ class Ruleset:
                     present.add(name)
                     for n in numbers:
                         hits[n].append((name, start))
+            if self._regexes is not None:
+                found = self._regexes[0].Match(f.plain)
+                if found:
+                    present.add(name)
+                    for i in found:
+                        hits[self._regexes[1][i]].append((name, -1))  # RE2 sets give no offsets
         return hits, present
 
     def _explain(self, rule: Rule, hits: Hits, fields: dict[str, text.Field]) -> RuleMatch:
@@ -165,16 +188,70 @@ class Ruleset:
             places = hits.get(t)
             if places:
                 where = sorted({name for name, _ in places}, key=FIELDS.index)
-                words = sorted({fields[name].word_index(off) for name, off in places if name == where[0]})
+                words = sorted({fields[name].word_index(off) for name, off in places if name == where[0] and off >= 0})
                 matched.append(MatchedTerm(term=self.terms[t].label, fields=tuple(where), positions=tuple(words)))
         return RuleMatch(rule_id=rule.id, rule_name=rule.name, destinations=rule.destinations, terms=tuple(matched))
+
+
+def _regex_set(terms: Sequence[Term]) -> tuple[Any, list[int]] | None:
+    """One RE2 set over every regular-expression term, with the term number of each entry."""
+    numbers = [i for i, t in enumerate(terms) if t.regex is not None]
+    if not numbers:
+        return None
+    regexes = re2.Set.SearchSet(regex_options())
+    for i in numbers:
+        regexes.Add(terms[i].regex)
+    regexes.Compile()
+    return regexes, numbers
+
+
+def regex_options() -> Any:
+    """RE2 options: UTF-8, errors raised rather than printed, a memory cap per pattern."""
+    options = re2.Options()
+    options.log_errors = False
+    options.max_mem = 8 << 20
+    return options
+
+
+def regex_error(pattern: str) -> str | None:
+    """Why RE2 refuses `pattern`, or None if it compiles."""
+    try:
+        re2.compile(pattern, regex_options())
+    except re2.error as exc:
+        detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        return detail
+    return None
+
+
+def item_language(item: Item) -> str:
+    """The item's declared primary language subtag, else one detected from its text."""
+    if item.language:
+        return item.language.split("-")[0].split("_")[0].lower()
+    return detect_language(f"{item.title} {item.summary[:500]}")
+
+
+_VIETNAMESE = set("ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ")
+
+
+def detect_language(sample: str) -> str:
+    """A small script-based guess: 'vi', 'km', 'th', 'en', or '' when unsure."""
+    letters = [c for c in sample.lower() if c.isalpha()]
+    if not letters:
+        return ""
+    if sum(1 for c in letters if "\u1780" <= c <= "\u17ff") > len(letters) / 3:
+        return "km"
+    if sum(1 for c in letters if "\u0e00" <= c <= "\u0e7f") > len(letters) / 3:
+        return "th"
+    if sum(1 for c in letters if c in _VIETNAMESE) > len(letters) / 40:
+        return "vi"
+    return "en" if sum(1 for c in letters if c.isascii()) > len(letters) * 0.9 else ""
 
 
 def _automaton(terms: Sequence[Term], exact: bool) -> ahocorasick.Automaton | None:
     """Build the automaton of the terms of one normal form, or None if there are none."""
     keys: dict[str, tuple[int, ...]] = {}
     for i, term in enumerate(terms):
-        if term.exact == exact and term.key.strip():
+        if term.exact == exact and term.regex is None and term.key.strip():
             keys[term.key] = (*keys.get(term.key, ()), i)
     if not keys:
         return None
@@ -193,6 +270,7 @@ def _fields(item: Item) -> dict[str, str]:
         "content": item.content,
         "author": item.author,
         "link": item.link,
+        "domain": urlsplit(item.link).hostname or "" if item.link else "",
     }
 
 
@@ -218,11 +296,11 @@ def _evaluator(node: Node) -> Evaluator:
         return lambda hits, fields: _near(node, hits, fields)
     terms = frozenset(c.term for c in node.children if isinstance(c, TermNode))
     others = [_evaluator(c) for c in node.children if not isinstance(c, TermNode)]
-    if isinstance(node, All):
+    if isinstance(node, AllOf):
         if not others:
             return lambda hits, fields: hits.keys() >= terms
         return lambda hits, fields: hits.keys() >= terms and all(c(hits, fields) for c in others)
-    if isinstance(node, Any):
+    if isinstance(node, AnyOf):
         if not others:
             return lambda hits, fields: not hits.keys().isdisjoint(terms)
         return lambda hits, fields: not hits.keys().isdisjoint(terms) or any(c(hits, fields) for c in others)
@@ -252,7 +330,7 @@ def positive_terms(node: Node) -> set[int]:
         return {node.term}
     if isinstance(node, Near):
         return {t for slot in node.slots for t in slot}
-    if isinstance(node, Not):
+    if isinstance(node, NoneOf):
         return set()
     return set().union(*(positive_terms(c) for c in node.children))
 
@@ -261,9 +339,9 @@ def needs_a_hit(node: Node) -> bool:
     """True if `node` can only hold when at least one of its positive terms occurs."""
     if isinstance(node, (TermNode, Near)):
         return True
-    if isinstance(node, Not):
+    if isinstance(node, NoneOf):
         return False
-    if isinstance(node, All):
+    if isinstance(node, AllOf):
         return any(needs_a_hit(c) for c in node.children)
     return all(needs_a_hit(c) for c in node.children)
 
@@ -272,10 +350,10 @@ def min_hits(node: Node) -> int:
     """A lower bound on how many distinct terms of `node` must occur for it to hold."""
     if isinstance(node, (TermNode, Near)):
         return 1
-    if isinstance(node, Not):
+    if isinstance(node, NoneOf):
         return 0
     counts = [min_hits(c) for c in node.children]
-    if isinstance(node, Any):
+    if isinstance(node, AnyOf):
         return min(counts)
     sets = [positive_terms(c) for c in node.children if min_hits(c)]
     disjoint = sum(len(t) for t in sets) == len(set().union(*sets)) if sets else True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from service.fetch import Fetched, Fetcher, build_client
 from service.model import Item, RuleMatch
 from service.parse import is_feed, parse_article, parse_feed
 from service.settings import Settings
+from service.store import Store
 from service.yamlfile import ConfigError
 
 
@@ -119,3 +121,32 @@ def _text(source: str, item: Item, matches: list[RuleMatch]) -> str:
             snippet = snippet[:start] + "[" + snippet[start:end] + "]" + snippet[end:]
         lines.append(f"    …{snippet}")
     return "\n".join(lines)
+
+
+async def replay(store: Store, config: Config, since: datetime, rule: str | None, fmt: str) -> int:
+    """Run the current rules over stored items and report what would match; send nothing."""
+    total = would = new = gone = 0
+    async for batch in store.items_since(since):
+        for item, then in batch:
+            total += 1
+            now = {m.rule_id for m in config.ruleset.match(item, _tags(config, item))}
+            if rule:
+                now, then = now & {rule}, then & {rule}
+            if not now and not then:
+                continue
+            would += bool(now)
+            new += bool(now - then)
+            gone += bool(then - now)
+            print(_replay_line(item, now, then, fmt))
+    if fmt == "text":
+        print(f"{total} stored items replayed: {would} would match ({new} not matched then), {gone} matched then but would not now")
+    return 0
+
+
+def _replay_line(item: Item, now: set[str], then: set[str], fmt: str) -> str:
+    """One replayed item."""
+    if fmt == "json":
+        data = {"id": item.key, "feed": item.feed_id, "title": item.title, "link": item.link}
+        return json.dumps(data | {"would_match": sorted(now), "matched_then": sorted(then)}, ensure_ascii=False)
+    marks = [f"+{r}" for r in sorted(now - then)] + [f"={r}" for r in sorted(now & then)] + [f"-{r}" for r in sorted(then - now)]
+    return f"{' '.join(marks):<30} {item.feed_id:<20} {text.truncate(item.title, 90)}"

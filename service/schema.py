@@ -148,13 +148,23 @@ class NearSpec(Strict):
     within: Annotated[int, Field(ge=1, le=100)] = 10
 
 
+class RegexSpec(Strict):
+    """A regular expression (RE2 syntax: linear time, no backreferences), case-insensitive unless asked."""
+
+    regex: Annotated[str, Field(min_length=1)]
+    case_sensitive: bool = False
+
+
 def _node_kind(value: Any) -> str | None:
     """Tell which kind of rule node a value is, for precise error messages."""
     if isinstance(value, str):
         return "<term>"
     if isinstance(value, dict):
-        return "<term-options>" if "term" in value else "<near>" if "near" in value else "<match>"
-    kinds: dict[type, str] = {TermSpec: "<term-options>", NearSpec: "<near>", MatchSpec: "<match>"}
+        for key, kind in (("term", "<term-options>"), ("near", "<near>"), ("regex", "<regex>")):
+            if key in value:
+                return kind
+        return "<match>"
+    kinds: dict[type, str] = {TermSpec: "<term-options>", NearSpec: "<near>", RegexSpec: "<regex>", MatchSpec: "<match>"}
     return kinds.get(type(value))
 
 
@@ -170,12 +180,39 @@ NodeSpec = Annotated[
     Annotated[str, Tag("<term>")]
     | Annotated[TermSpec, Tag("<term-options>")]
     | Annotated[NearSpec, Tag("<near>")]
+    | Annotated[RegexSpec, Tag("<regex>")]
     | Annotated[MatchSpec, Tag("<match>")],
     Discriminator(_node_kind, custom_error_type="node", custom_error_message="expected a term or a mapping"),
 ]
 MatchSpec.model_rebuild()
 
-Field_ = Literal["title", "summary", "content", "author", "link"]
+Field_ = Literal["title", "summary", "content", "author", "link", "domain"]
+
+
+class ExampleFile(Strict):
+    """An example read from a file: a plain-text article or an RSS/Atom document."""
+
+    file: Annotated[str, Field(min_length=1)]
+
+
+class ExampleItem(Strict):
+    """An example written out field by field."""
+
+    title: str = ""
+    summary: str = ""
+    content: str = ""
+    link: str = ""
+    language: str = ""
+
+
+Example = Annotated[str | ExampleFile | ExampleItem, Field(union_mode="left_to_right")]
+
+
+class ExamplesSpec(Strict):
+    """Items a rule must match and must not match; `rules check` and every reload run them."""
+
+    match: list[Example] = []
+    no_match: list[Example] = []
 
 
 class RuleSpec(Strict):
@@ -188,6 +225,8 @@ class RuleSpec(Strict):
     match: MatchSpec
     fields: Annotated[list[Field_], Field(min_length=1)] = ["title", "summary", "content"]
     feeds: list[Id] = []
+    languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]] = []
+    examples: ExamplesSpec | None = None
     enabled: bool = True
 
 

@@ -6,7 +6,7 @@ new state) is one transaction, so a crash leaves either all of a poll or none of
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -197,6 +197,26 @@ class Store:
             for table in (feeds, deliveries):
                 await conn.execute(table.update().where(table.c.lease_owner == self.owner).values(lease_until=None, lease_owner=None))
 
+    async def items_since(self, since: datetime, batch: int = 500) -> AsyncIterator[list[tuple[Item, set[str]]]]:
+        """Stored items first seen since `since`, with the rules they matched then, in batches."""
+        last_id = 0
+        while True:
+            async with self.engine.connect() as conn:
+                rows = list(
+                    await conn.execute(
+                        sa.select(items).where(items.c.first_seen_at >= since, items.c.id > last_id).order_by(items.c.id).limit(batch)
+                    )
+                )
+                if not rows:
+                    return
+                ids = [r.id for r in rows]
+                found = await conn.execute(sa.select(matches.c.item_id, matches.c.rule_id).where(matches.c.item_id.in_(ids)))
+            then: dict[int, set[str]] = {}
+            for m in found:
+                then.setdefault(m.item_id, set()).add(m.rule_id)
+            yield [(_item(r), then.get(r.id, set())) for r in rows]
+            last_id = rows[-1].id
+
     async def feed_states(self) -> list[sa.Row[Any]]:
         """Every feed row, for status listings."""
         async with self.engine.connect() as conn:
@@ -231,6 +251,22 @@ class Store:
             query = query.where(matches.c.rule_id == rule)
         async with self.engine.connect() as conn:
             return list(await conn.execute(query))
+
+
+def _item(row: Any) -> Item:
+    """The Item of an items row."""
+    return Item(
+        feed_id=row.feed_id,
+        key=row.key,
+        title=row.title,
+        link=row.link,
+        guid=row.guid,
+        summary=row.summary,
+        content=row.content,
+        author=row.author,
+        published=row.published_at or row.first_seen_at,
+        language=row.language,
+    )
 
 
 def _item_row(item: Item, now: datetime) -> dict[str, Any]:

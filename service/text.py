@@ -95,6 +95,7 @@ class Field:
     raw: str
     folded: str
     _exact: str | None = field(default=None, repr=False)
+    _plain: str | None = field(default=None, repr=False)
     _starts: list[int] | None = field(default=None, repr=False)
 
     @classmethod
@@ -110,6 +111,13 @@ class Field:
             if len(self._exact) != len(self.folded):  # cannot happen with 1:1 tables; stay safe
                 self._exact = self.folded
         return self._exact
+
+    @property
+    def plain(self) -> str:
+        """NFKC text with runs of white space collapsed: what regular expressions see."""
+        if self._plain is None:
+            self._plain = " ".join(unicodedata.normalize("NFKC", self.raw).split())
+        return self._plain
 
     def word_index(self, offset: int) -> int:
         """Return the index of the word that starts at `offset` + 1 in the padded form."""

@@ -100,6 +100,7 @@ def write_config(directory: Path, feeds: list[dict[str, Any]], rules: dict[str, 
     (directory / "feeds.yaml").write_text(yaml.safe_dump({"feeds": feeds}, allow_unicode=True), encoding="utf-8")
     if rules is None:
         shutil.copy(ROOT / "config" / "rules.yaml", directory / "rules.yaml")
+        shutil.copytree(ROOT / "config" / "examples", directory / "examples", dirs_exist_ok=True)
     else:
         (directory / "rules.yaml").write_text(yaml.safe_dump(rules, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return directory

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -63,8 +64,8 @@ async def test_poll_once_without_network_or_slack_prints_alerts(tmp_path: Path, 
     config.mkdir()
     for name in ("feeds.yaml", "rules.yaml"):
         (config / name).write_text((ROOT / "config" / name).read_text(encoding="utf-8"), encoding="utf-8")
-    (config / "demo").mkdir()
-    (config / "demo" / "seed-articles.xml").write_bytes((ROOT / "config" / "demo" / "seed-articles.xml").read_bytes())
+    for folder in ("demo", "examples"):
+        shutil.copytree(ROOT / "config" / folder, config / folder)
     # the shipped public feeds point at hosts that do not resolve here: they must fail, not stop the run
     code, out, err = await newswatch("poll", "--once", environ=env(config, database_url, NEWSWATCH_FETCH_TIMEOUT="5"))
     assert code == 0, err
@@ -156,3 +157,20 @@ async def test_rules_test_explains_matches_as_json(tmp_path: Path) -> None:
         assert {"id", "title", "link", "matches"} <= set(line)
         border = next(m for m in line["matches"] if m["rule"] == "vn-kh-border")
         assert "Cambodia" in border["terms"] and any(t.startswith("border") or t == "demarcat*" for t in border["terms"])
+
+
+async def test_rules_replay_reports_what_current_rules_would_match_and_sends_nothing(
+    tmp_path: Path, database_url: str, feeds: FeedServer, slack: SlackServer
+) -> None:
+    url = feeds.serve("seeds.rss", rss(seed_entries()))
+    config = write_config(tmp_path / "config", [{"id": "seeds", "url": url, "first_poll_alerts": "all", "max_age": "off"}])
+    code, _, err = await newswatch("poll", "--once", environ=env(config, database_url, slack))
+    assert code == 0, err
+    sent = len(slack.all_messages())
+    rules = (config / "rules.yaml").read_text(encoding="utf-8")
+    (config / "rules.yaml").write_text(rules.replace("    examples:\n", "    enabled: false\n    examples:\n", 1), encoding="utf-8")
+    code, out, err = await newswatch("rules", "replay", "--since", "1d", "--format", "json", environ=env(config, database_url, slack))
+    assert code == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert len(lines) == 2 and all("vn-kh-border" in line["matched_then"] and "vn-kh-border" not in line["would_match"] for line in lines)
+    assert len(slack.all_messages()) == sent

@@ -98,11 +98,11 @@ def test_explanation_names_terms_fields_and_positions() -> None:
 def _brute(node: rules.Node, present: set[int]) -> bool:
     if isinstance(node, rules.TermNode):
         return node.term in present
-    if isinstance(node, rules.All):
+    if isinstance(node, rules.AllOf):
         return all(_brute(c, present) for c in node.children)
-    if isinstance(node, rules.Any):
+    if isinstance(node, rules.AnyOf):
         return any(_brute(c, present) for c in node.children)
-    if isinstance(node, rules.Not):
+    if isinstance(node, rules.NoneOf):
         return not any(_brute(c, present) for c in node.children)
     raise AssertionError
 
@@ -123,3 +123,41 @@ def test_index_agrees_with_evaluating_every_rule() -> None:
         present = {i for i, t in enumerate(rs.terms) if t.key.strip() in chosen}
         expected = [r.id for r in rs.rules if _brute(r.tree, present)]
         assert ids(rs, item(" ".join(chosen))) == expected
+
+
+def test_regular_expressions_use_re2_case_insensitively_unless_asked() -> None:
+    rs = ruleset(
+        {"id": "ci", "match": {"all": [{"regex": r"border\s+(gate|crossing)s?"}]}},
+        {"id": "cs", "match": {"all": [{"regex": r"\bASEAN\b", "case_sensitive": True}]}},
+    )
+    assert ids(rs, item("Two BORDER   Crossings reopen")) == ["ci"]
+    assert ids(rs, item("ASEAN ministers meet")) == ["cs"]
+    assert ids(rs, item("asean ministers meet")) == []
+    [m] = rs.match(item("border gate"))
+    assert m.terms[0].term == r"/border\s+(gate|crossing)s?/" and m.terms[0].positions == ()
+
+
+def test_domain_field_and_language_scope() -> None:
+    rs = ruleset(
+        {"id": "vnexpress", "fields": ["domain"], "match": {"any": ["vnexpress"]}},
+        {"id": "vi-only", "languages": ["vi"], "match": {"any": ["biên giới"]}},
+    )
+    assert ids(rs, item("x", link="https://e.vnexpress.net/news/1")) == ["vnexpress"]
+    assert ids(rs, item("Tuần tra biên giới chung với Campuchia")) == ["vi-only"]  # detected as Vietnamese
+    declared = Item(feed_id="f", key="k", title="bien gioi", language="vi-VN")
+    assert ids(rs, declared) == ["vi-only"]
+    assert ids(rs, Item(feed_id="f", key="k", title="bien gioi", language="en")) == []
+
+
+@pytest.mark.parametrize(
+    ("sample", "language"),
+    [
+        ("Thủ tướng Phạm Minh Chính điện đàm với Thủ tướng Campuchia", "vi"),
+        ("The prime ministers of Vietnam and Cambodia held talks", "en"),
+        ("នាយករដ្ឋមន្ត្រីកម្ពុជា", "km"),
+        ("ประเทศไทยและกัมพูชา", "th"),
+        ("", ""),
+    ],
+)
+def test_language_detection(sample: str, language: str) -> None:
+    assert rules.detect_language(sample) == language
