@@ -6,6 +6,7 @@ from the validated rules file to the built index.
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from pathlib import Path
@@ -13,16 +14,16 @@ from pathlib import Path
 from service import text
 from service.config import compile_rules
 from service.model import Item
-from service.parse import parse_article
 from service.schema import RulesFile
 
-SEEDS = sorted((Path(__file__).resolve().parent.parent / "tests" / "fixtures").glob("0*.txt"))
+PASSES = 10
+LABELLED = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "labelled" / "news.jsonl"
 
 
 def vocabulary(rng: random.Random, size: int = 30_000) -> list[str]:
-    """Synthetic words with Vietnamese-like diacritics mixed in."""
-    letters = "abcdeghiklmnopqrstuvxyăâđêôơư"
-    return ["".join(rng.choice(letters) for _ in range(rng.randint(3, 9))) for _ in range(size)]
+    """Synthetic ASCII words for rules to hit; the news text around them brings the real diacritics."""
+    letters = "abcdeghiklmnopqrstuvxy"
+    return ["".join(rng.choice(letters) for _ in range(rng.randint(5, 10))) for _ in range(size)]
 
 
 def rules_file(count: int, words: list[str], rng: random.Random) -> RulesFile:
@@ -35,33 +36,38 @@ def rules_file(count: int, words: list[str], rng: random.Random) -> RulesFile:
     return RulesFile.model_validate({"destinations": {"d": {"type": "console"}}, "rules": rules})
 
 
-def items(words: list[str], rng: random.Random, count: int = 2_000) -> list[Item]:
-    """~1 KB items: news text from the seed articles with vocabulary words mixed in."""
-    corpus = " ".join(parse_article(p.read_text(encoding="utf-8"), p.name).content for p in SEEDS).split()
+def items(words: list[str], rng: random.Random, count: int = 2_000, lang: str | None = None) -> list[Item]:
+    """~1 KB items of real news text (the labelled set, English and Vietnamese) with vocabulary words mixed in."""
+    news = [n for n in map(json.loads, LABELLED.read_text(encoding="utf-8").splitlines()) if lang in (None, n["lang"])]
     out = []
     for i in range(count):
-        start = rng.randrange(0, len(corpus) - 200)
-        body = corpus[start : start + 140] + rng.sample(words, 20)
+        picked = rng.sample(news, 6)
+        body = " ".join(n["summary"] for n in picked).split()[:130] + rng.sample(words, 20)
         rng.shuffle(body)
-        text = " ".join(body)[:1000]
-        out.append(Item(feed_id="bench", key=str(i), title=text[:80], summary=text[80:]))
+        out.append(Item(feed_id="bench", key=str(i), title=picked[0]["title"], summary=" ".join(body)[:900]))
     return out
 
 
-def run(sizes: tuple[int, ...] = (10, 100, 1_000, 10_000)) -> list[dict[str, float]]:
-    """Measure each size; return one row per size."""
+def run(sizes: tuple[int, ...] = (10, 100, 1_000, 10_000)) -> list[dict[str, object]]:
+    """One row per size, then Vietnamese items alone at 100 rules; passes interleave across sizes."""
     rng = random.Random(42)
     words = vocabulary(rng)
-    docs = items(words, rng)
-    rows = []
-    for size in sizes:
+    docs, vietnamese = items(words, rng), items(words, rng, lang="vi")
+    cases = [(f"{size:,}", size, docs) for size in sizes] + [("100 (vi only)", 100, vietnamese)]
+    rows, rulesets = [], []
+    for label, size, texts in cases:
         spec = rules_file(size, words, rng)
         started = time.perf_counter()
         ruleset = compile_rules(spec)
         compiled = time.perf_counter() - started
-        matched = sum(len(ruleset.match(doc)) for doc in docs)  # warm-up: evaluators compile on first use
-        elapsed = min(_timed(ruleset, docs) for _ in range(3))
-        rows.append({"rules": size, "items_per_s": len(docs) / elapsed, "compile_s": compiled, "matches": matched})
+        matched = sum(len(ruleset.match(doc)) for doc in texts)  # warm-up: evaluators compile on first use
+        rows.append({"label": label, "compile_s": compiled, "matches": matched, "best": float("inf")})
+        rulesets.append((ruleset, texts))
+    for _ in range(PASSES):  # the host's speed drifts for seconds at a time: spread each case over the run
+        for row, (ruleset, texts) in zip(rows, rulesets, strict=True):
+            row["best"] = min(float(row["best"]), _timed(ruleset, texts))  # type: ignore[arg-type]
+    for row, (_, texts) in zip(rows, rulesets, strict=True):
+        row["items_per_s"] = len(texts) / float(row.pop("best"))  # type: ignore[arg-type]
     return rows
 
 
@@ -85,10 +91,13 @@ def normalisation_rate(docs: list[Item]) -> float:
 
 def main() -> None:
     """Print the table."""
-    print("rule matching (one core, ~1 KB items, normalisation included)")
-    print(f"{'rules':>8} {'items/s':>10} {'compile s':>10} {'matches':>8}   (best of 3 passes over 2,000 items)")
+    rng = random.Random(7)
+    reference = max(normalisation_rate(items(vocabulary(rng), rng)) for _ in range(PASSES))
+    print(f"rule matching (one core, ~1 KB real news items, normalisation included; normalisation alone: {reference:,.0f} items/s)")
+    note = f"best of {PASSES} interleaved passes over 2,000 items; this host varies by up to 40% between passes"
+    print(f"{'rules':>8} {'items/s':>10} {'compile s':>10} {'matches':>8}   ({note})")
     for row in run():
-        print(f"{row['rules']:>8,} {row['items_per_s']:>10,.0f} {row['compile_s']:>10.3f} {row['matches']:>8,}")
+        print(f"{row['label']:>8} {row['items_per_s']:>10,.0f} {row['compile_s']:>10.3f} {row['matches']:>8,}")
 
 
 if __name__ == "__main__":
