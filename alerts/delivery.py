@@ -97,6 +97,7 @@ class Deliverer:
         self._last_sent: dict[str, float] = {}
         self._paused: dict[str, datetime] = {}
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.failing: dict[str, str] = {}  # destination -> its last permanent error, until a send succeeds
 
     async def run_once(self) -> DeliveryStats:
         """Claim one batch of due alerts and deliver it, destinations in parallel."""
@@ -140,6 +141,8 @@ class Deliverer:
         else:
             self._last_sent[sink.rate_key] = time.monotonic()
             await self._outbox.sent(alert, remote_id)
+            if self.failing.pop(alert.destination, None) is not None:
+                log.warning("destination recovered", extra={"destination": alert.destination})
             stats.count(alert.destination, "sent")
             self._observe(alert.destination, "sent", time.monotonic() - started)
             log.info("alert sent", extra={"destination": alert.destination, "delivery": alert.delivery_id})
@@ -169,8 +172,13 @@ class Deliverer:
         log.warning("delivery failed, will retry: %s", exc, extra={"destination": alert.destination, "delivery": alert.delivery_id})
 
     async def _give_up(self, alert: Alert, reason: str, stats: DeliveryStats) -> None:
-        """Dead-letter one alert."""
+        """Dead-letter one alert; a destination's permanent failure is reported once, not per alert."""
         await self._outbox.dead(alert, reason)
         stats.count(alert.destination, "dead")
         self._observe(alert.destination, "dead", None)
-        log.error("delivery failed permanently: %s", reason, extra={"destination": alert.destination, "delivery": alert.delivery_id})
+        extra = {"destination": alert.destination, "delivery": alert.delivery_id}
+        if self.failing.get(alert.destination) != reason:
+            self.failing[alert.destination] = reason
+            log.error("destination failing, alerts dead-lettered until it works again: %s", reason, extra=extra)
+        else:
+            log.debug("delivery dead-lettered: %s", reason, extra=extra)

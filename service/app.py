@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 import aiohttp
@@ -101,8 +101,9 @@ async def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, 
     store = Store(engine, settings.instance)
     http = build_client(settings.user_agent, read_timeout=min(20.0, settings.fetch_timeout))
     fetcher = Fetcher(http, settings.config_dir, settings.max_feed_bytes, settings.per_host, settings.fetch_timeout)
-    pipeline = Pipeline(store, fetcher, parse_in_thread, config, clock, settings.poll_concurrency, observe=metrics.poll)
-    outbox = SqlOutbox(engine, settings.instance, clock)
+    lease = timedelta(seconds=settings.lease_seconds)
+    pipeline = Pipeline(store, fetcher, parse_in_thread, config, clock, settings.poll_concurrency, lease, observe=metrics.poll)
+    outbox = SqlOutbox(engine, settings.instance, clock, lease)
     app = App(
         settings=settings,
         clock=clock,
@@ -112,7 +113,7 @@ async def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, 
         http=http,
         slack_session=aiohttp.ClientSession(),
         pipeline=pipeline,
-        deliverer=Deliverer(outbox, lambda: app.sinks, clock, observe=metrics.delivery),
+        deliverer=Deliverer(outbox, lambda: app.sinks, clock, batch=50, observe=metrics.delivery),
         metrics=metrics,
         stdout=stdout,
     )

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from service import __version__, db, logs
 from service.app import App, build_app, utcnow
@@ -42,6 +43,20 @@ def parser() -> argparse.ArgumentParser:
     found.add_argument("--since", default="7d", help="how far back: 90m, 24h, 7d (default 7d)")
     found.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     found.add_argument("--format", choices=("text", "json"), default="text")
+    dlv = sub.add_parser(
+        "deliveries",
+        help="list alerts in the outbox, or re-queue them",
+        description="`deliveries [--status S]` lists alerts with their errors; `deliveries retry ID... | --dead` re-queues them.",
+    )
+    dlv.add_argument("action", nargs="?", choices=("list", "retry"), default="list")
+    dlv.add_argument("ids", nargs="*", type=int, metavar="ID", help="delivery ids to re-queue")
+    dlv.add_argument(
+        "--status", choices=("pending", "failed", "dead", "sent", "muted"), help="only this status (failed = pending after an error)"
+    )
+    dlv.add_argument("--destination", help="only this destination")
+    dlv.add_argument("--dead", action="store_true", help="with retry: re-queue every dead delivery")
+    dlv.add_argument("--limit", type=int, default=50)
+    dlv.add_argument("--format", choices=("text", "json"), default="text")
     dbp = sub.add_parser("db", help="database maintenance", description="Database maintenance.")
     dbsub = dbp.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     dbsub.add_parser("upgrade", help="apply pending migrations", description="Apply pending schema migrations.")
@@ -99,6 +114,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return await ruletool.test(
             args.sources, Path(args.config) if args.config else settings.config_dir, settings, args.rule, args.format
         )
+    if args.command == "deliveries":
+        return await _deliveries(settings, args)
     if args.command == "db":
         engine = db.create_engine(settings.database_url)
         try:
@@ -133,6 +150,43 @@ async def _replay(settings: Settings, args: argparse.Namespace) -> int:
         return await ruletool.replay(Store(engine, settings.instance), config, since, args.rule, args.format)
     finally:
         await engine.dispose()
+
+
+async def _deliveries(settings: Settings, args: argparse.Namespace) -> int:
+    """`deliveries` and `deliveries retry`."""
+    from service.outbox import SqlOutbox
+
+    engine = db.create_engine(settings.database_url)
+    try:
+        await db.upgrade(engine)
+        outbox = SqlOutbox(engine, settings.instance, utcnow)
+        if args.action == "retry":
+            if not args.ids and not args.dead:
+                print("newswatch: give delivery ids or --dead", file=sys.stderr)
+                return EXIT_USAGE
+            print(f"re-queued {await outbox.requeue(args.ids, args.dead)} deliveries")
+            return EXIT_OK
+        for row in await outbox.listing(args.status, args.destination, args.limit):
+            print(_delivery_line(row, args.format))
+        if args.format == "text":
+            print("\nby destination:")
+            for destination, status, count, error in await outbox.summary():
+                print(f"  {destination:<20} {status:<8} {count:>6}" + (f"  last error: {error}" if error and status != "sent" else ""))
+        return EXIT_OK
+    finally:
+        await engine.dispose()
+
+
+def _delivery_line(row: object, fmt: str) -> str:
+    """One delivery for `deliveries`."""
+    r: Any = row
+    if fmt == "json":
+        keys = ("id", "destination", "status", "attempts", "last_error", "remote_id", "title", "link")
+        data = {k: getattr(r, k) for k in keys} | {"rules": r.rule_ids, "next_attempt_at": _iso(r.next_attempt_at)}
+        return json.dumps(data, ensure_ascii=False)
+    due = f"next {r.next_attempt_at:%Y-%m-%d %H:%M}" if r.status == "pending" else ""
+    error = f"\n{'':8}error: {r.last_error}" if r.last_error and r.status != "sent" else ""
+    return f"{r.id:>7} {r.status:<8} {r.destination:<16} tries {r.attempts:<3} {due:<22} {r.title[:70]}{error}"
 
 
 async def _run(app: App) -> int:

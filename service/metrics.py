@@ -20,6 +20,9 @@ class Metrics:
         self.reloads = Counter("newswatch_config_reloads", "Config reloads by outcome", ["outcome"], registry=r)
         self.config_ok = Gauge("newswatch_config_valid", "1 if the config files on disk are the ones in force", registry=r)
         self.failing_feeds = Gauge("newswatch_failing_feeds", "Feeds whose last poll failed", registry=r)
+        self.failing_destinations = Gauge(
+            "newswatch_destination_failing", "1 while a destination's last alert failed permanently", ["destination"], registry=r
+        )
 
     def poll(self, feed: str, outcome: str, seconds: float) -> None:
         """Count one poll."""
@@ -29,5 +32,7 @@ class Metrics:
     def delivery(self, destination: str, outcome: str, seconds: float | None) -> None:
         """Count one delivery attempt."""
         self.deliveries.labels(destination=destination, outcome=outcome).inc()
+        if outcome in ("sent", "dead"):
+            self.failing_destinations.labels(destination=destination).set(1 if outcome == "dead" else 0)
         if seconds is not None:
             self.delivery_seconds.labels(destination=destination).observe(seconds)

@@ -78,6 +78,46 @@ class SqlOutbox:
         """Dead-lettered."""
         await self._finish(alert, status="dead", attempts=deliveries.c.attempts + 1, last_error=error[:2000])
 
+    async def listing(self, status: str | None, destination: str | None, limit: int) -> list[Any]:
+        """Deliveries with their item, newest first; status 'failed' means pending after an error."""
+        query = (
+            sa.select(deliveries, items.c.title, items.c.link)
+            .join(items, items.c.id == deliveries.c.item_id)
+            .order_by(deliveries.c.id.desc())
+            .limit(limit)
+        )
+        if status == "failed":
+            query = query.where(deliveries.c.status == "pending", deliveries.c.attempts > 0)
+        elif status:
+            query = query.where(deliveries.c.status == status)
+        if destination:
+            query = query.where(deliveries.c.destination == destination)
+        async with self._engine.connect() as conn:
+            return list(await conn.execute(query))
+
+    async def summary(self) -> list[Any]:
+        """Counts by destination and status, with the latest error of each destination."""
+        async with self._engine.connect() as conn:
+            return list(
+                await conn.execute(
+                    sa.select(deliveries.c.destination, deliveries.c.status, sa.func.count(), sa.func.max(deliveries.c.last_error))
+                    .group_by(deliveries.c.destination, deliveries.c.status)
+                    .order_by(deliveries.c.destination, deliveries.c.status)
+                )
+            )
+
+    async def requeue(self, ids: list[int] | None = None, dead: bool = False) -> int:
+        """Make deliveries due now with a fresh attempt count: the given ids, or every dead one."""
+        query = deliveries.update().values(status="pending", attempts=0, next_attempt_at=self._clock(), lease_until=None, lease_owner=None)
+        if ids:
+            query = query.where(deliveries.c.id.in_(ids), deliveries.c.status != "sent")
+        elif dead:
+            query = query.where(deliveries.c.status == "dead")
+        else:
+            return 0
+        async with self._engine.begin() as conn:
+            return int((await conn.execute(query)).rowcount)
+
     async def _finish(self, alert: Alert, **values: Any) -> None:
         """Update a delivery this process holds and release its lease."""
         async with self._engine.begin() as conn:

@@ -65,9 +65,10 @@ class Pipeline:
         self._lease = lease
         self._observe = observe or (lambda feed, outcome, seconds: None)
 
-    async def poll_due(self, force: bool = False, limit: int = 200) -> PollStats:
+    async def poll_due(self, force: bool = False, limit: int | None = None) -> PollStats:
         """Claim due feeds (every feed with `force`) and poll them concurrently."""
         stats = PollStats()
+        limit = limit or self._concurrency * 2  # a claim is worked off well within its lease
         sources = await self._store.claim_feeds(self._clock(), limit, self._lease, force=force)
         gate = asyncio.Semaphore(self._concurrency)
 

@@ -174,3 +174,39 @@ async def test_rules_replay_reports_what_current_rules_would_match_and_sends_not
     lines = [json.loads(line) for line in out.splitlines()]
     assert len(lines) == 2 and all("vn-kh-border" in line["matched_then"] and "vn-kh-border" not in line["would_match"] for line in lines)
     assert len(slack.all_messages()) == sent
+
+
+async def test_kill_9_during_delivery_loses_nothing_and_duplicates_at_most_the_message_in_flight(
+    tmp_path: Path, database_url: str, feeds: FeedServer, slack: SlackServer
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tests.support.feedgen import Entry
+
+    now = datetime.now(UTC)
+    entries = [
+        Entry(f"k{i}", f"Cambodia border item {i}", f"https://example.org/k{i}", published=now - timedelta(minutes=i)) for i in range(6)
+    ]
+    url = feeds.serve("k.rss", rss(entries))
+    rules = "destinations:\n  desk: {type: slack, channel: '#desk'}\nrules:\n  - id: r\n    destinations: [desk]\n    match: {all: [cambodia, border]}\n"
+    config = write_config(tmp_path / "config", [{"id": "k", "url": url, "first_poll_alerts": "all"}])
+    (config / "rules.yaml").write_text(rules, encoding="utf-8")
+    environ = env(config, database_url, slack, NEWSWATCH_LEASE_SECONDS="2")
+    slack.faults.answer_delay = 0.5  # every send is in flight for half a second
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "service", "run", env=environ, cwd=ROOT, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
+    for _ in range(400):
+        if len(slack.messages["desk"]) >= 2:
+            break
+        await asyncio.sleep(0.02)
+    proc.kill()  # SIGKILL: no chance to finish or release anything
+    await proc.wait()
+    assert 2 <= len(slack.messages["desk"]) < 6
+    slack.faults.answer_delay = 0
+    await asyncio.sleep(2.5)  # the dead process's leases expire
+    code, _, err = await newswatch("poll", "--once", environ=environ)
+    assert code == 0, err
+    texts = [m["text"] for m in slack.messages["desk"]]
+    assert len(set(texts)) == 6  # nothing lost
+    assert len(texts) - len(set(texts)) <= 1  # at most the message in flight was sent twice

@@ -92,3 +92,29 @@ async def test_a_destination_removed_from_the_config_dead_letters_its_alerts(
     await app.deliverer.run_once()
     [row] = await rows(app)
     assert row.status == "dead" and row.last_error == "destination 'desk' is not configured"
+
+
+async def test_a_failing_destination_is_reported_once_and_its_alerts_can_be_requeued(
+    tmp_path: Path, feeds: FeedServer, slack: SlackServer, make_app: AppFactory, caplog: Any
+) -> None:
+    import logging
+
+    from service.outbox import SqlOutbox
+
+    url = feeds.serve("f.rss", rss(entries(3, "Cambodia news")))
+    write_config(tmp_path / "config", [{"id": "f", "url": url, "first_poll_alerts": "all"}], RULES)
+    app = await make_app()
+    with caplog.at_level(logging.INFO, logger="newswatch.delivery"):
+        await app.poll_once()
+    failing = [r for r in caplog.records if r.getMessage().startswith("destination failing")]
+    assert len(failing) == 1 and failing[0].destination == "lost"  # type: ignore[attr-defined]
+    assert app.deliverer.failing == {"lost": "slack: channel_not_found"}
+    assert [r.status for r in await rows(app)] == ["dead"] * 3
+    slack.channels.add("archived-long-ago")  # someone fixed the channel
+    slack.messages["archived-long-ago"] = []
+    outbox = SqlOutbox(app.engine, "cli", app.clock)
+    assert await outbox.requeue(dead=True) == 3
+    await app.poll_once()
+    assert len(slack.messages["archived-long-ago"]) == 3
+    assert app.deliverer.failing == {}
+    assert [(r.status, r.attempts) for r in await rows(app)] == [("sent", 0)] * 3

@@ -8,6 +8,7 @@ dropped after the message was stored.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import random
@@ -41,6 +42,7 @@ class Faults:
     outage: bool = False
     drop_after_store: int = 0
     random_5xx: float = 0.0
+    answer_delay: float = 0.0  # seconds between storing a message and answering
     rng: random.Random = field(default_factory=lambda: random.Random(7))
 
 
@@ -120,6 +122,8 @@ class SlackServer:
         ts = f"{int(time.time())}.{next(self._ts):06d}"
         message = {"ts": ts, "channel": channel, **{k: v for k, v in args.items() if k != "channel"}}
         self.messages[channel].append(message)
+        if self.faults.answer_delay:
+            await asyncio.sleep(self.faults.answer_delay)
         if self.faults.drop_after_store > 0:
             self.faults.drop_after_store -= 1
             self.dropped_after_store += 1
