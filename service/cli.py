@@ -57,6 +57,15 @@ def parser() -> argparse.ArgumentParser:
     dlv.add_argument("--dead", action="store_true", help="with retry: re-queue every dead delivery")
     dlv.add_argument("--limit", type=int, default=50)
     dlv.add_argument("--format", choices=("text", "json"), default="text")
+    mute = sub.add_parser("mute", help="silence a rule or a destination for a while", description="Silence a rule or destination.")
+    mute.add_argument(
+        "target", metavar="RULE|DESTINATION", help="a rule id or destination name (prefix rule: or destination: if both exist)"
+    )
+    mute.add_argument("--for", dest="duration", required=True, help="how long: 30m, 2h, 1d")
+    mute.add_argument("--reason", default="", help="why, for the record")
+    sub.add_parser("mutes", help="list silences in force", description="List silences in force.")
+    unmute = sub.add_parser("unmute", help="end a silence now", description="End a silence now.")
+    unmute.add_argument("id", type=int, metavar="ID")
     dbp = sub.add_parser("db", help="database maintenance", description="Database maintenance.")
     dbsub = dbp.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     dbsub.add_parser("upgrade", help="apply pending migrations", description="Apply pending schema migrations.")
@@ -116,6 +125,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         )
     if args.command == "deliveries":
         return await _deliveries(settings, args)
+    if args.command in ("mute", "mutes", "unmute"):
+        return await _silences(settings, args)
     if args.command == "db":
         engine = db.create_engine(settings.database_url)
         try:
@@ -175,6 +186,52 @@ async def _deliveries(settings: Settings, args: argparse.Namespace) -> int:
         return EXIT_OK
     finally:
         await engine.dispose()
+
+
+async def _silences(settings: Settings, args: argparse.Namespace) -> int:
+    """`mute`, `mutes` and `unmute`."""
+    from service.config import load_config
+    from service.silences import Silences
+
+    engine = db.create_engine(settings.database_url)
+    try:
+        await db.upgrade(engine)
+        silences, now = Silences(engine), utcnow()
+        if args.command == "mute":
+            target = _mute_target(args.target, load_config(settings.config_dir))
+            if isinstance(target, str):
+                print(f"newswatch: {target}", file=sys.stderr)
+                return EXIT_USAGE
+            until = now + timedelta(seconds=parse_duration(args.duration))
+            mute_id = await silences.add(*target, until, args.reason, now)
+            print(f"muted {target[0]} {target[1]} until {until:%Y-%m-%d %H:%M} UTC (silence {mute_id})")
+        elif args.command == "unmute":
+            if not await silences.end(args.id, now):
+                print(f"newswatch: no silence {args.id} in force", file=sys.stderr)
+                return EXIT_PROBLEMS
+            print(f"silence {args.id} ended")
+        else:
+            rows = await silences.listing(now)
+            for r in rows:
+                print(f"{r.id:>5} {r.kind:<12} {r.target:<20} until {r.until:%Y-%m-%d %H:%M} UTC  {r.reason}")
+            if not rows:
+                print("no silences in force")
+        return EXIT_OK
+    finally:
+        await engine.dispose()
+
+
+def _mute_target(name: str, config: Any) -> tuple[str, str] | str:
+    """(kind, target) for a mute, or an error message."""
+    kind, _, plain = name.partition(":") if name.startswith(("rule:", "destination:")) else ("", "", name)
+    rules = {r.id for r in config.rules_file.rules}
+    destinations = set(config.rules_file.destinations)
+    found = [k for k, names in (("rule", rules), ("destination", destinations)) if plain in names and kind in ("", k)]
+    if not found:
+        return f"'{plain}' is neither a rule id nor a destination"
+    if len(found) > 1:
+        return f"'{plain}' is both a rule and a destination: write rule:{plain} or destination:{plain}"
+    return found[0], plain
 
 
 def _delivery_line(row: object, fmt: str) -> str:

@@ -6,6 +6,7 @@ The tables here are the source of truth for Alembic's autogenerate; migrations u
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,19 @@ deliveries = sa.Table(
 )
 
 
+mutes = sa.Table(
+    "mutes",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # "rule" or "destination"
+    sa.Column("target", sa.String(64), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("until", UTCDateTime, nullable=False),
+    sa.Index("ix_mutes_until", "until"),
+)
+
+
 def normalise_url(url: str) -> str:
     """Pick the async driver for a database URL given without one."""
     parsed = make_url(url)
@@ -163,7 +177,16 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     """WAL for concurrent readers; let SQLAlchemy, not the driver, start transactions."""
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000", "foreign_keys=ON"):
+    cursor.execute("PRAGMA busy_timeout=30000")
+    for attempt in range(100):  # switching to WAL takes an exclusive lock that the busy handler does not wait for
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            break
+        except Exception as exc:
+            if "locked" not in str(exc) or attempt == 99:
+                raise
+            time.sleep(0.05)
+    for pragma in ("synchronous=NORMAL", "foreign_keys=ON"):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 

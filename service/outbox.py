@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.base import Alert, AlertRule
-from service import text
+from service import silences, text
 from service.db import deliveries, feeds, items, matches
 
 SNIPPET_WIDTH = 320
@@ -46,7 +46,13 @@ class SqlOutbox:
             rows = sorted(claimed, key=lambda r: r.id)
             if not rows:
                 return []
-            return await self._alerts(conn, rows)
+            muted = await silences.active(conn, now)
+            held = [r.id for r in rows if muted.silences(r.destination, r.rule_ids)]
+            if held:  # silenced while waiting (a backlog during an outage, say): never sent
+                await conn.execute(
+                    deliveries.update().where(deliveries.c.id.in_(held)).values(status="muted", lease_until=None, lease_owner=None)
+                )
+            return await self._alerts(conn, [r for r in rows if r.id not in held])
 
     async def _alerts(self, conn: Any, rows: list[Any]) -> list[Alert]:
         """Join each claimed delivery with its item, feed and matches."""

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from service import silences
 from service.db import deliveries, feeds, items, matches
 from service.model import FeedSource, Item, RuleMatch
 from service.schema import FeedSpec
@@ -153,8 +154,16 @@ class Store:
             stored += [(r.id, by_key[r.key]) for r in rows]
         saved.items = len(stored)
         saved.item_ids = [i for i, _ in stored]
-        match_rows = [_match_row(i, m, n.suppressed, now) for i, n in stored for m in n.matches]
-        delivery_rows = [row for i, n in stored if n.suppressed is None for row in _delivery_rows(i, n.matches, now)]
+        muted = await silences.active(conn, now)
+        match_rows = [
+            _match_row(i, m, n.suppressed or ("muted" if m.rule_id in muted.rules else None), now) for i, n in stored for m in n.matches
+        ]
+        delivery_rows = [
+            row
+            for i, n in stored
+            if n.suppressed is None
+            for row in _delivery_rows(i, [m for m in n.matches if m.rule_id not in muted.rules], now, muted.destinations)
+        ]
         for table, rows_ in ((matches, match_rows), (deliveries, delivery_rows)):
             for i in range(0, len(rows_), _CHUNK):
                 await conn.execute(insert(conn, table).values(rows_[i : i + _CHUNK]))
@@ -299,13 +308,20 @@ def _match_row(item_id: int, match: RuleMatch, suppressed: str | None, now: date
     }
 
 
-def _delivery_rows(item_id: int, found: Sequence[RuleMatch], now: datetime) -> list[dict[str, Any]]:
-    """One delivery per destination, naming every rule that routes the item there."""
+def _delivery_rows(item_id: int, found: Sequence[RuleMatch], now: datetime, muted: frozenset[str]) -> list[dict[str, Any]]:
+    """One delivery per destination, naming every rule that routes the item there; muted ones are kept, not sent."""
     by_destination: dict[str, list[str]] = {}
     for match in found:
         for destination in match.destinations:
             by_destination.setdefault(destination, []).append(match.rule_id)
     return [
-        {"item_id": item_id, "destination": d, "rule_ids": rules, "status": "pending", "next_attempt_at": now, "created_at": now}
+        {
+            "item_id": item_id,
+            "destination": d,
+            "rule_ids": rules,
+            "status": "muted" if d in muted else "pending",
+            "next_attempt_at": now,
+            "created_at": now,
+        }
         for d, rules in by_destination.items()
     ]
