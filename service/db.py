@@ -86,6 +86,7 @@ items = sa.Table(
     sa.Column("first_seen_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("feed_id", "key", name="uq_items_feed_key"),
     sa.Index("ix_items_first_seen", "first_seen_at"),
+    sa.Index("ix_items_feed_link", "feed_id", "link"),
 )
 
 matches = sa.Table(

@@ -58,7 +58,16 @@ class SqlOutbox:
         """Join each claimed delivery with its item, feed and matches."""
         item_ids = {r.item_id for r in rows}
         found = await conn.execute(
-            sa.select(items.c.id, items.c.title, items.c.link, items.c.summary, items.c.content, items.c.published_at, feeds.c.name)
+            sa.select(
+                items.c.id,
+                items.c.title,
+                items.c.link,
+                items.c.summary,
+                items.c.content,
+                items.c.published_at,
+                items.c.first_seen_at,
+                feeds.c.name,
+            )
             .join(feeds, feeds.c.id == items.c.feed_id)
             .where(items.c.id.in_(item_ids))
         )
@@ -141,18 +150,29 @@ def _alert(row: Any, item: Any, match_rows: dict[tuple[int, str], Any]) -> Alert
         m = match_rows.get((row.item_id, rule_id))
         terms = tuple(t["term"] for t in m.terms) if m else ()
         rules.append(AlertRule(id=rule_id, name=(m.rule_name if m else "") or rule_id, terms=terms))
-    body = item.summary or item.content
     needles = [t for r in rules for t in r.terms]
-    snippet, spans = text.snippet(body, needles, SNIPPET_WIDTH) if body else ("", [])
+    snippet, spans = _snippet([item.summary, item.content, item.title], needles)
     return Alert(
         delivery_id=row.id,
         destination=row.destination,
         title=item.title,
         link=item.link,
         source=item.name,
-        published=item.published_at,
+        published=item.published_at or item.first_seen_at,  # an undated item is shown at its first sighting
         snippet=snippet,
         highlights=tuple(spans),
         rules=tuple(rules),
         attempts=row.attempts,
     )
+
+
+def _snippet(bodies: list[str], needles: list[str]) -> tuple[str, list[tuple[int, int]]]:
+    """A snippet from the first field that holds a matched term, else from the first non-empty one."""
+    fallback: tuple[str, list[tuple[int, int]]] = ("", [])
+    for body in bodies:
+        if body:
+            snippet, spans = text.snippet(body, needles, SNIPPET_WIDTH)
+            if spans:
+                return snippet, spans
+            fallback = fallback if fallback[0] else (snippet, spans)
+    return fallback

@@ -8,6 +8,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import io
+import json
 import re
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -22,7 +23,8 @@ from service.model import Item, ParsedFeed
 MAX_TITLE = 1_000
 MAX_SUMMARY = 20_000
 MAX_CONTENT = 100_000
-MAX_ITEMS = 2_000  # items read from one document; a feed never legitimately carries more
+MAX_ITEMS = 2_000
+NOT_A_FEED = "no RSS, Atom or JSON feed found in the document"  # items read from one document; a feed never legitimately carries more
 _BLOCK_TAGS = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote", "section", "article"}
 _SKIP_TAGS = {"script", "style", "noscript", "template", "iframe", "object"}
 _TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid)$", re.I)
@@ -101,7 +103,9 @@ def _timestamp(value: Any) -> datetime | None:
 
 
 def parse_feed(body: bytes, url: str, feed_id: str, content_type: str = "") -> ParsedFeed:
-    """Parse an RSS/Atom document; recoverable damage becomes warnings, not errors."""
+    """Parse an RSS, Atom or JSON Feed document; recoverable damage becomes warnings, not errors."""
+    if body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{" or "json" in content_type.lower():
+        return parse_json_feed(body, url, feed_id)
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
@@ -117,14 +121,62 @@ def parse_feed(body: bytes, url: str, feed_id: str, content_type: str = "") -> P
     return ParsedFeed(
         title=html_to_text(str(feed.get("title", "")))[:MAX_TITLE],
         items=items,
-        warnings=warnings if items or doc.get("version") else [*warnings, "no feed found in the document"],
+        warnings=warnings if items or doc.get("version") else [*warnings, NOT_A_FEED],
         ttl_seconds=int(ttl) * 60 if isinstance(ttl, str) and ttl.isdigit() else None,
     )
 
 
+def parse_json_feed(body: bytes, url: str, feed_id: str) -> ParsedFeed:
+    """Parse a JSON Feed (https://jsonfeed.org, versions 1 and 1.1)."""
+    try:
+        doc = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return ParsedFeed(title="", items=[], warnings=[f"invalid JSON: {exc}"[:500], NOT_A_FEED])
+    if not isinstance(doc, dict) or not str(doc.get("version", "")).startswith("https://jsonfeed.org/version/"):
+        return ParsedFeed(title="", items=[], warnings=[NOT_A_FEED])
+    entries = [e for e in doc.get("items", []) if isinstance(e, dict)] if isinstance(doc.get("items"), list) else []
+    language = str(doc.get("language", ""))[:16]
+    items = [_json_entry(e, feed_id, url, language) for e in entries[:MAX_ITEMS]]
+    return ParsedFeed(title=html_to_text(str(doc.get("title", "")))[:MAX_TITLE], items=items)
+
+
+def _json_entry(entry: dict[str, Any], feed_id: str, url: str, language: str) -> Item:
+    """Normalise one JSON Feed item."""
+    title = html_to_text(str(entry.get("title") or ""))[:MAX_TITLE]
+    summary = html_to_text(str(entry.get("summary") or ""))[:MAX_SUMMARY]
+    content = html_to_text(str(entry.get("content_html") or entry.get("content_text") or ""))[:MAX_CONTENT]
+    link = canonical_link(str(entry.get("url") or entry.get("external_url") or ""), url)
+    guid = str(entry.get("id") or "").strip()
+    authors = entry.get("authors") or ([entry["author"]] if isinstance(entry.get("author"), dict) else [])
+    author = ", ".join(str(a.get("name", "")) for a in authors if isinstance(a, dict))
+    return Item(
+        feed_id=feed_id,
+        key=item_key(guid, link, title, summary or content),
+        title=title,
+        link=link,
+        guid=guid[:500],
+        summary=summary if summary != content else "",
+        content=content,
+        author=html_to_text(author)[:200],
+        published=_iso_date(entry.get("date_published") or entry.get("date_modified")),
+        language=str(entry.get("language") or language)[:16],
+    )
+
+
+def _iso_date(value: Any) -> datetime | None:
+    """An RFC 3339 date as an aware UTC datetime, or None."""
+    try:
+        parsed = datetime.fromisoformat(str(value).strip()) if value else None
+    except ValueError:
+        return None
+    if parsed is None:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+
+
 def is_feed(parsed: ParsedFeed) -> bool:
     """False when the document held no feed at all (an HTML page, say)."""
-    return not parsed.warnings or parsed.warnings[-1] != "no feed found in the document"
+    return not parsed.warnings or parsed.warnings[-1] != NOT_A_FEED
 
 
 def _entry(entry: Any, feed_id: str, url: str, language: str) -> Item:
@@ -146,7 +198,7 @@ def _entry(entry: Any, feed_id: str, url: str, language: str) -> Item:
         summary=summary,
         content=content,
         author=html_to_text(entry.get("author", ""))[:200],
-        published=_timestamp(entry.get("published_parsed") or entry.get("updated_parsed")),
+        published=_timestamp(dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed")),  # no legacy key mapping
         language=str(entry.get("language") or language)[:16],
     )
 

@@ -121,10 +121,14 @@ class Pipeline:
         return "ok"
 
     async def _new_items(self, source: FeedSource, found: list[Item]) -> list[Item]:
-        """The items not stored yet, each key once (a feed may repeat a guid)."""
+        """The items not stored yet, each key once (a feed may repeat a guid).
+
+        An item whose guid is new but whose link is already stored is the same story with a
+        changed guid (a CMS migration, say): it is not new.
+        """
         unique = list({item.key: item for item in reversed(found)}.values())[::-1]
-        known = await self._store.known_keys(source.id, [i.key for i in unique])
-        return [i for i in unique if i.key not in known]
+        keys, links = await self._store.known(source.id, [i.key for i in unique], [i.link for i in unique])
+        return [i for i in unique if i.key not in keys and not (i.link and i.link in links)]
 
     def _match(self, source: FeedSource, spec: FeedSpec, new: list[Item]) -> list[NewItem]:
         """Match new items and decide which may alert: not the first poll's backlog, not old news."""

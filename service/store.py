@@ -102,16 +102,21 @@ class Store:
             )
             return [FeedSource(r.id, r.fetch_url or r.url, r.etag, r.last_modified, r.caught_up) for r in rows]
 
+    async def known(self, feed_id: str, keys: Iterable[str], links: Iterable[str]) -> tuple[set[str], set[str]]:
+        """The keys and the links among those given that this feed already has stored."""
+        found_keys: set[str] = set()
+        found_links: set[str] = set()
+        async with self.engine.connect() as conn:
+            for column, wanted, found in ((items.c.key, keys, found_keys), (items.c.link, links, found_links)):
+                values = [v for v in dict.fromkeys(wanted) if v]
+                for i in range(0, len(values), _CHUNK):
+                    rows = await conn.execute(sa.select(column).where(items.c.feed_id == feed_id, column.in_(values[i : i + _CHUNK])))
+                    found.update(r[0] for r in rows)
+        return found_keys, found_links
+
     async def known_keys(self, feed_id: str, keys: Iterable[str]) -> set[str]:
         """The keys among `keys` already stored for this feed."""
-        wanted = list(dict.fromkeys(keys))
-        found: set[str] = set()
-        async with self.engine.connect() as conn:
-            for i in range(0, len(wanted), 500):
-                chunk = wanted[i : i + 500]
-                rows = await conn.execute(sa.select(items.c.key).where(items.c.feed_id == feed_id, items.c.key.in_(chunk)))
-                found.update(r.key for r in rows)
-        return found
+        return (await self.known(feed_id, keys, ()))[0]
 
     async def save_poll(self, feed_id: str, new: Sequence[NewItem], outcome: PollOutcome, now: datetime) -> Saved:
         """Store new items with their matches and deliveries, and the feed's new state, at once."""
