@@ -74,6 +74,14 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 
 
 @pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A private PostgreSQL schema, for tests about PostgreSQL itself (replicas, locking)."""
+    url, schema = await _postgres_schema()
+    yield url
+    await _drop_schema(schema)
+
+
+@pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
 

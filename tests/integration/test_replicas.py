@@ -1,0 +1,128 @@
+"""Several processes on one database: 3 replicas on PostgreSQL with a kill -9; 2 on one SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from service import db
+from tests.conftest import ROOT
+from tests.integration.test_cli import env
+from tests.support.feedgen import Entry, rss
+from tests.support.feedserver import FeedServer
+from tests.support.slackserver import SlackServer
+
+CHANNELS = [f"c{i}" for i in range(10)]
+
+
+@pytest.fixture
+async def slack10() -> Any:
+    server = SlackServer(CHANNELS)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def setup(tmp_path: Path, feeds: FeedServer, count: int) -> tuple[Path, int]:
+    """`count` feeds of 2 items; one item in ten matches a rule; return the config dir and the alerts due."""
+    now = datetime.now(UTC)
+    lines, alerts = ["feeds:"], 0
+    for f in range(count):
+        entries = []
+        for i in range(2):
+            n = f * 2 + i
+            topic = f"topic{n % 10}" if n % 10 == f % 10 else "weather"
+            alerts += topic != "weather"
+            entries.append(Entry(f"f{f}-{i}", f"Item {n} about {topic}", f"https://example.org/{n}", published=now - timedelta(minutes=n)))
+        url = feeds.serve(f"f{f}.rss", rss(entries))
+        lines.append(f"  - {{id: f{f}, url: '{url}', interval: 1h, first_poll_alerts: all}}")
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "feeds.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rules = ["destinations:"] + [f"  {c}: {{type: slack, channel: '#{c}'}}" for c in CHANNELS] + ["rules:"]
+    rules += [f"  - {{id: r{i}, destinations: [c{i}], match: {{any: [topic{i}]}}}}" for i in range(10)]
+    (config / "rules.yaml").write_text("\n".join(rules) + "\n", encoding="utf-8")
+    return config, alerts
+
+
+async def start(environ: dict[str, str], name: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "service",
+        "run",
+        env=environ | {"NEWSWATCH_INSTANCE": name},
+        cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+async def counts(url: str) -> dict[str, int]:
+    engine = db.create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            q = "SELECT (SELECT count(*) FROM items), (SELECT count(*) FROM deliveries WHERE status = 'sent'), (SELECT count(*) FROM feeds WHERE last_success_at IS NULL)"
+            items, sent, unpolled = (await conn.execute(sa.text(q))).one()
+    except Exception:  # not migrated yet
+        return {"items": 0, "sent": 0, "unpolled": -1}
+    finally:
+        await engine.dispose()
+    return {"items": items, "sent": sent, "unpolled": unpolled}
+
+
+async def wait_for(url: str, done: Any, timeout: float) -> dict[str, int]:
+    state: dict[str, int] = {}
+    for _ in range(int(timeout / 0.5)):
+        state = await counts(url)
+        if done(state):
+            return state
+        await asyncio.sleep(0.5)
+    return state
+
+
+async def test_three_replicas_share_the_work_and_survive_a_kill_9(
+    tmp_path: Path, postgres_url: str, feeds: FeedServer, slack10: SlackServer
+) -> None:
+    config, alerts = setup(tmp_path, feeds, 500)
+    environ = env(config, postgres_url, slack10, NEWSWATCH_LEASE_SECONDS="5")
+    replicas = [await start(environ, f"replica-{i}") for i in range(3)]
+    try:
+        await wait_for(postgres_url, lambda s: s["items"] >= 200, 60)
+        replicas[0].kill()  # mid-cycle: it holds leases on feeds and perhaps a send in flight
+        await replicas[0].wait()
+        state = await wait_for(postgres_url, lambda s: s["items"] == 1000 and s["sent"] == alerts and s["unpolled"] == 0, 120)
+    finally:
+        for proc in replicas[1:]:
+            proc.terminate()
+        for proc in replicas:
+            await proc.wait()
+    assert state == {"items": 1000, "sent": alerts, "unpolled": 0}  # every item stored once, every feed polled
+    arrived = Counter((m["channel"], m["text"]) for m in slack10.all_messages())
+    assert len(arrived) == alerts  # every match alerted
+    assert sum(n - 1 for n in arrived.values()) <= len(CHANNELS)  # at most the sends in flight in the killed replica
+    assert [p.returncode for p in replicas[1:]] == [0, 0]
+
+
+async def test_two_processes_on_one_sqlite_file_never_duplicate(tmp_path: Path, feeds: FeedServer, slack10: SlackServer) -> None:
+    url = f"sqlite:///{tmp_path}/shared.db"
+    config, alerts = setup(tmp_path, feeds, 60)
+    environ = env(config, url, slack10)
+    procs = [await start(environ, f"p{i}") for i in range(2)]
+    try:
+        state = await wait_for(url, lambda s: s["items"] == 120 and s["sent"] == alerts, 90)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        codes = [await p.wait() for p in procs]
+    assert state["items"] == 120 and state["sent"] == alerts
+    arrived = Counter((m["channel"], m["text"]) for m in slack10.all_messages())
+    assert len(arrived) == alerts and max(arrived.values()) == 1
+    assert codes == [0, 0]
