@@ -43,6 +43,8 @@ def parser() -> argparse.ArgumentParser:
     found.add_argument("--since", default="7d", help="how far back: 90m, 24h, 7d (default 7d)")
     found.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     found.add_argument("--format", choices=("text", "json"), default="text")
+    fds = sub.add_parser("feeds", help="the state of every feed", description="Status, last success and error, next poll, items.")
+    fds.add_argument("--format", choices=("text", "json"), default="text")
     dlv = sub.add_parser(
         "deliveries",
         help="list alerts in the outbox, or re-queue them",
@@ -109,6 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_OK
+    except BrokenPipeError:  # the reader went away (`newswatch feeds | head`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
@@ -125,6 +130,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         )
     if args.command == "deliveries":
         return await _deliveries(settings, args)
+    if args.command == "feeds":
+        return await _feeds(settings, args.format)
     if args.command in ("mute", "mutes", "unmute"):
         return await _silences(settings, args)
     if args.command == "db":
@@ -186,6 +193,37 @@ async def _deliveries(settings: Settings, args: argparse.Namespace) -> int:
         return EXIT_OK
     finally:
         await engine.dispose()
+
+
+async def _feeds(settings: Settings, fmt: str) -> int:
+    """`feeds`: one line per feed."""
+    from service.store import Store
+
+    engine = db.create_engine(settings.database_url)
+    try:
+        await db.upgrade(engine)
+        rows = await Store(engine, settings.instance).feed_report()
+    finally:
+        await engine.dispose()
+    if fmt == "text":
+        print(f"{'feed':<28} {'status':<9} {'last success':<17} {'fails':>5} {'next poll':<17} {'items':>6} cond.GET  last error")
+    for r in rows:
+        status = r.status if r.active else "removed"
+        conditional = "yes" if r.etag or r.last_modified else "no"
+        if fmt == "json":
+            data = {"id": r.id, "status": status, "url": r.fetch_url or r.url, "consecutive_failures": r.consecutive_failures}
+            data |= {"last_success": _when(r.last_success_at), "next_poll": _when(r.next_poll_at), "items": r.item_count}
+            print(json.dumps(data | {"conditional_get": conditional == "yes", "last_error": r.last_error}, ensure_ascii=False))
+        else:
+            error = (r.last_error or "")[:60] if r.consecutive_failures else ""
+            when = f"{_when(r.last_success_at) or '-':<17} {r.consecutive_failures:>5} {_when(r.next_poll_at):<17}"
+            print(f"{r.id:<28} {status:<9} {when} {r.item_count:>6} {conditional:<9} {error}")
+    return EXIT_OK
+
+
+def _when(value: datetime | None) -> str:
+    """A short UTC time, or '' for none."""
+    return f"{value:%Y-%m-%d %H:%M}" if value else ""
 
 
 async def _silences(settings: Settings, args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@
 | NEWSWATCH_POLL_CONCURRENCY | 20 | feeds fetched at once |
 | NEWSWATCH_PER_HOST | 2 | fetches at once to one host |
 | NEWSWATCH_LEASE_SECONDS | 120 | how long a claimed feed or alert stays with this process if it dies |
+| NEWSWATCH_RETENTION_DAYS | 90 | items that matched nothing are deleted this long after first seen (0 keeps all) |
 | SLACK_BOT_TOKEN | (none) | bot token; without it Slack destinations print to the console |
 | SLACK_API_URL | https://slack.com/api/ | Slack's Web API base URL (a proxy or compatible server) |
 | SLACK_WEBHOOK_URL | (none) | default incoming webhook for `slack_webhook` destinations |
@@ -77,6 +78,7 @@ class Settings:
     poll_concurrency: int = 20
     per_host: int = 2
     lease_seconds: int = 120
+    retention_days: int = 90
     slack_bot_token: str | None = field(default=None, repr=False)
     slack_api_url: str | None = None
     webhook_urls: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -99,6 +101,7 @@ class Settings:
             poll_concurrency=_int(env, "NEWSWATCH_POLL_CONCURRENCY", 20, minimum=1),
             per_host=_int(env, "NEWSWATCH_PER_HOST", 2, minimum=1),
             lease_seconds=_int(env, "NEWSWATCH_LEASE_SECONDS", 120, minimum=1),
+            retention_days=_int(env, "NEWSWATCH_RETENTION_DAYS", 90),
             slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
             slack_api_url=env.get("SLACK_API_URL") or None,
             webhook_urls={k: v for k, v in env.items() if k.startswith("SLACK_WEBHOOK") and v},

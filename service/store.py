@@ -231,6 +231,24 @@ class Store:
             yield [(_item(r), then.get(r.id, set())) for r in rows]
             last_id = rows[-1].id
 
+    async def feed_report(self) -> list[sa.Row[Any]]:
+        """Every feed row with its count of stored items."""
+        counted = sa.select(items.c.feed_id, sa.func.count().label("item_count")).group_by(items.c.feed_id).subquery()
+        query = (
+            sa.select(feeds, sa.func.coalesce(counted.c.item_count, 0).label("item_count"))
+            .outerjoin(counted, counted.c.feed_id == feeds.c.id)
+            .order_by(feeds.c.active.desc(), feeds.c.id)
+        )
+        async with self.engine.connect() as conn:
+            return list(await conn.execute(query))
+
+    async def prune(self, before: datetime) -> int:
+        """Delete items first seen before `before` that matched no rule; return how many."""
+        unmatched = ~sa.exists().where(matches.c.item_id == items.c.id)
+        async with self.engine.begin() as conn:
+            done = await conn.execute(items.delete().where(items.c.first_seen_at < before, unmatched))
+            return int(done.rowcount)
+
     async def feed_states(self) -> list[sa.Row[Any]]:
         """Every feed row, for status listings."""
         async with self.engine.connect() as conn:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -24,7 +24,7 @@ class Worker:
 
     def __init__(self, app: App, poll_every: float = 5.0, deliver_every: float = 1.0, reload_every: float = 2.0) -> None:
         self.app = app
-        self._every = {"poll": poll_every, "deliver": deliver_every, "reload": reload_every}
+        self._every = {"poll": poll_every, "deliver": deliver_every, "reload": reload_every, "prune": 3600.0}
         self._scheduler: AsyncIOScheduler | None = None
         self._active: set[asyncio.Task[Any]] = set()
         self.stopping = False
@@ -37,7 +37,12 @@ class Worker:
     def start(self) -> None:
         """Start the jobs; the first poll and delivery run at once."""
         scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 30})
-        jobs: dict[str, Callable[[], Awaitable[None]]] = {"poll": self.poll, "deliver": self.deliver, "reload": self.reload}
+        jobs: dict[str, Callable[[], Awaitable[None]]] = {
+            "poll": self.poll,
+            "deliver": self.deliver,
+            "reload": self.reload,
+            "prune": self.prune,
+        }
         for name, job in jobs.items():
             scheduler.add_job(self._tracked(name, job), "interval", seconds=self._every[name], id=name, next_run_time=datetime.now(UTC))
         scheduler.start()
@@ -79,6 +84,14 @@ class Worker:
         if outcome == "loaded":
             self.app.rebuild_sinks(self.app.config())
             await self.app.store.sync_feeds(self.app.config().feeds, self.app.clock())
+
+    async def prune(self) -> None:
+        """Delete old items that matched nothing (NEWSWATCH_RETENTION_DAYS)."""
+        days = self.app.settings.retention_days
+        if days:
+            removed = await self.app.store.prune(self.app.clock() - timedelta(days=days))
+            if removed:
+                log.info("pruned %d unmatched items older than %d days", removed, days)
 
     async def stop(self, grace: float = 8.0) -> None:
         """Stop starting jobs, let running ones finish for up to `grace` seconds, cancel the rest."""

@@ -210,3 +210,16 @@ async def test_kill_9_during_delivery_loses_nothing_and_duplicates_at_most_the_m
     texts = [m["text"] for m in slack.messages["desk"]]
     assert len(set(texts)) == 6  # nothing lost
     assert len(texts) - len(set(texts)) <= 1  # at most the message in flight was sent twice
+
+
+async def test_feeds_command_reports_each_feed(tmp_path: Path, database_url: str, feeds: FeedServer) -> None:
+    good = feeds.serve("good.rss", rss(seed_entries()))
+    bad = feeds.serve("bad.rss", b"", status=503, headers={"Retry-After": "60"})
+    config = write_config(tmp_path / "config", [{"id": "good", "url": good}, {"id": "bad", "url": bad}])
+    code, _, err = await newswatch("poll", "--once", environ=env(config, database_url))
+    assert code == 0, err
+    code, out, _ = await newswatch("feeds", "--format", "json", environ=env(config, database_url))
+    report = {r["id"]: r for r in map(json.loads, out.splitlines())}
+    assert report["good"]["status"] == "ok" and report["good"]["items"] == 2 and report["good"]["conditional_get"] is True
+    assert report["bad"]["status"] == "error" and report["bad"]["consecutive_failures"] == 1
+    assert report["bad"]["last_error"] == "http_503: HTTP 503 Service Unavailable"

@@ -101,3 +101,13 @@ async def test_failures_count_up_and_success_resets(engine: sa.ext.asyncio.Async
     await store.save_poll("f0", [], PollOutcome('"e"', None, NOW), NOW)
     [row] = await store.feed_states()
     assert (row.consecutive_failures, row.etag, row.status, row.caught_up) == (0, '"e"', "ok", True)
+
+
+async def test_prune_removes_only_old_items_that_matched_nothing(engine: sa.ext.asyncio.AsyncEngine) -> None:
+    store = Store(engine, "r")
+    await store.sync_feeds(specs(1), NOW)
+    plain = NewItem(Item(feed_id="f0", key="plain", title="weather"), [])
+    await store.save_poll("f0", [new_item("matched"), plain], PollOutcome(None, None, NOW), NOW)
+    await store.save_poll("f0", [NewItem(Item(feed_id="f0", key="recent", title="x"), [])], PollOutcome(None, None, NOW), NOW + timedelta(days=5))
+    assert await store.prune(NOW + timedelta(days=1)) == 1
+    assert await store.known_keys("f0", ["matched", "plain", "recent"]) == {"matched", "recent"}
