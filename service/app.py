@@ -13,7 +13,6 @@ import aiohttp
 import httpx
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.base import Sink
 from alerts.console import ConsoleSink
@@ -21,6 +20,7 @@ from alerts.delivery import Deliverer, DeliveryStats
 from alerts.slack import SlackBotSink, SlackWebhookSink
 from service import db
 from service.config import Config
+from service.db import Database
 from service.fetch import Fetcher, build_client
 from service.live import LiveConfig
 from service.metrics import Metrics
@@ -52,7 +52,7 @@ class App:
 
     settings: Settings
     clock: Callable[[], datetime]
-    engine: AsyncEngine
+    engine: Database
     store: Store
     config: LiveConfig
     http: httpx.AsyncClient

@@ -7,6 +7,7 @@ The tables here are the source of truth for Alembic's autogenerate; migrations u
 from __future__ import annotations
 
 import time
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x6E657773  # "news": the PostgreSQL advisory lock taken while migrating
@@ -155,27 +156,58 @@ def safe_url(url: str) -> str:
         return "(unparseable database URL)"
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, a busy timeout and write-locking transactions.
+class Database:
+    """A database as the service uses it: `begin()` for writes, `connect()` for reads.
 
-    A PostgreSQL URL may carry `?search_path=SCHEMA` to keep newswatch's tables in a schema.
+    On PostgreSQL both go through one pooled engine. SQLite has one writer at a time, so its
+    writes go through a single pooled connection whose transactions take the write lock at
+    once (BEGIN IMMEDIATE): concurrent writers queue in the process instead of failing with
+    "database is locked", and no transaction fails half-way on a lock upgrade. Its reads
+    use other connections, which WAL lets run beside the writer.
     """
-    parsed = make_url(normalise_url(url))
-    if parsed.get_backend_name() != "sqlite":
-        schema = parsed.query.get("search_path")
-        settings = {"search_path": str(schema)} if schema else {}
-        parsed = parsed.difference_update_query(["search_path"])
-        return create_async_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=10, connect_args={"server_settings": settings})
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(parsed, connect_args={"timeout": 30})
-    sa.event.listen(engine.sync_engine, "connect", _sqlite_connect)
-    sa.event.listen(engine.sync_engine, "begin", _sqlite_begin)
-    return engine
+
+    def __init__(self, url: str) -> None:
+        parsed = make_url(normalise_url(url))
+        self.dialect = parsed.get_backend_name()
+        if self.dialect != "sqlite":
+            schema = parsed.query.get("search_path")
+            settings = {"search_path": str(schema)} if schema else {}
+            parsed = parsed.difference_update_query(["search_path"])
+            engine = create_async_engine(
+                parsed, pool_pre_ping=True, pool_size=10, max_overflow=10, connect_args={"server_settings": settings}
+            )
+            self.writer = self.reader = engine
+            return
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        self.writer = create_async_engine(parsed, pool_size=1, max_overflow=0, pool_timeout=600, connect_args={"timeout": 30})
+        sa.event.listen(self.writer.sync_engine, "connect", _sqlite_connect)
+        sa.event.listen(self.writer.sync_engine, "begin", _sqlite_begin)
+        self.reader = create_async_engine(parsed, pool_size=5, max_overflow=5, pool_timeout=600, connect_args={"timeout": 30})
+        sa.event.listen(self.reader.sync_engine, "connect", _sqlite_connect)
+
+    def begin(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A write transaction, committed on success."""
+        return self.writer.begin()
+
+    def connect(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A connection for reading."""
+        return self.reader.connect()
+
+    async def dispose(self) -> None:
+        """Close every connection."""
+        await self.writer.dispose()
+        if self.reader is not self.writer:
+            await self.reader.dispose()
+
+
+def create_engine(url: str) -> Database:
+    """The Database for a URL; a PostgreSQL URL may carry `?search_path=SCHEMA`."""
+    return Database(url)
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
-    """WAL for concurrent readers; let SQLAlchemy, not the driver, start transactions."""
+    """WAL for concurrent readers; SQLAlchemy, not the driver, starts transactions."""
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=30000")
@@ -197,7 +229,7 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-async def upgrade(engine: AsyncEngine) -> None:
+async def upgrade(engine: Database) -> None:
     """Apply pending migrations; safe when several replicas start at once."""
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
@@ -213,7 +245,7 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
-async def current_revision(engine: AsyncEngine) -> str | None:
+async def current_revision(engine: Database) -> str | None:
     """The schema revision the database is at, or None before the first migration."""
     async with engine.connect() as conn:
         exists = await conn.run_sync(lambda c: sa.inspect(c).has_table("alembic_version"))

@@ -7,11 +7,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.base import Alert, AlertRule
 from service import silences, text
-from service.db import deliveries, feeds, items, matches
+from service.db import Database, deliveries, feeds, items, matches
 
 SNIPPET_WIDTH = 320
 
@@ -19,7 +18,7 @@ SNIPPET_WIDTH = 320
 class SqlOutbox:
     """Implements alerts.delivery.Outbox with leases, so several replicas can share it."""
 
-    def __init__(self, engine: AsyncEngine, owner: str, clock: Callable[[], datetime], lease: timedelta = timedelta(minutes=5)) -> None:
+    def __init__(self, engine: Database, owner: str, clock: Callable[[], datetime], lease: timedelta = timedelta(minutes=5)) -> None:
         self._engine = engine
         self._owner = owner
         self._clock = clock

@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from service.db import mutes
+from service.db import Database, mutes
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ async def active(conn: AsyncConnection, now: datetime) -> Active:
 class Silences:
     """Create, list and end silences."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
 
     async def add(self, kind: str, target: str, until: datetime, reason: str, now: datetime) -> int:

@@ -13,10 +13,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service import silences
-from service.db import deliveries, feeds, items, matches
+from service.db import Database, deliveries, feeds, items, matches
 from service.model import FeedSource, Item, RuleMatch
 from service.schema import FeedSpec
 
@@ -62,7 +62,7 @@ class Saved:
 class Store:
     """Feeds, items and matches over one engine."""
 
-    def __init__(self, engine: AsyncEngine, owner: str) -> None:
+    def __init__(self, engine: Database, owner: str) -> None:
         self.engine = engine
         self.owner = owner
 

@@ -108,6 +108,8 @@ async def test_prune_removes_only_old_items_that_matched_nothing(engine: sa.ext.
     await store.sync_feeds(specs(1), NOW)
     plain = NewItem(Item(feed_id="f0", key="plain", title="weather"), [])
     await store.save_poll("f0", [new_item("matched"), plain], PollOutcome(None, None, NOW), NOW)
-    await store.save_poll("f0", [NewItem(Item(feed_id="f0", key="recent", title="x"), [])], PollOutcome(None, None, NOW), NOW + timedelta(days=5))
+    await store.save_poll(
+        "f0", [NewItem(Item(feed_id="f0", key="recent", title="x"), [])], PollOutcome(None, None, NOW), NOW + timedelta(days=5)
+    )
     assert await store.prune(NOW + timedelta(days=1)) == 1
     assert await store.known_keys("f0", ["matched", "plain", "recent"]) == {"matched", "recent"}
