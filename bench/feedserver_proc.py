@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import multiprocessing
+import random
 import socket
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -43,13 +44,23 @@ WORDS = [
 ]
 
 
+def vocabulary(size: int = 5_000) -> list[str]:
+    """News-like words plus synthetic ones, so that a rule's terms co-occur in few items."""
+    rng = random.Random(1)
+    return WORDS + ["".join(rng.choice("abcdeghiklmnoprstuvy") for _ in range(rng.randint(4, 9))) for _ in range(size)]
+
+
+VOCABULARY = vocabulary()
+
+
 @lru_cache(maxsize=20_000)
 def feed(n: int, items: int, generation: int) -> tuple[bytes, str]:
     """Feed n's RSS document (about 1 KB per item before compression) and its ETag."""
     base = datetime(2026, 11, 1, tzinfo=UTC)
+    rng = random.Random(n)
     parts = [f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Feed {n}</title><link>https://e.org/{n}</link>']
     for i in range(items + generation):
-        words = " ".join(WORDS[(n * 7 + i * 3 + k) % len(WORDS)] for k in range(140))
+        words = " ".join(rng.choice(VOCABULARY) for _ in range(140))
         when = format_datetime(base + timedelta(minutes=n + i), usegmt=True)
         parts.append(
             f"<item><guid>f{n}-i{i}</guid><title>Item {i} of feed {n}: {WORDS[(n + i) % len(WORDS)]} news</title>"
@@ -65,7 +76,7 @@ def serve(port: int, items: int, ready: Any) -> None:
 
     async def handler(request: web.Request) -> web.StreamResponse:
         n = int(request.match_info["n"])
-        body, etag = feed(n, items, int(request.query.get("g", "0")))
+        body, etag = feed(n, int(request.query.get("items", items)), int(request.query.get("g", "0")))
         if request.headers.get("If-None-Match") == etag:
             return web.Response(status=304, headers={"ETag": etag})
         response = web.Response(body=body, content_type="application/rss+xml", headers={"ETag": etag})

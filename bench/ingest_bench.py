@@ -16,22 +16,22 @@ from service.app import build_app
 from service.settings import Settings
 
 
-def write_config(directory: Path, base: str, feeds: int) -> None:
-    """feeds.yaml with `feeds` feeds and rules.yaml with 100 rules."""
+def write_config(directory: Path, base: str, feeds: int, items: int) -> None:
+    """feeds.yaml with `feeds` feeds of `items` items and rules.yaml with 100 rules."""
     directory.mkdir(parents=True, exist_ok=True)
-    lines = ["feeds:"] + [f"  - {{id: f{n}, url: '{base}/f/{n}.xml', interval: 1h}}" for n in range(feeds)]
+    lines = ["feeds:"] + [f"  - {{id: f{n}, url: '{base}/f/{n}.xml?items={items}', interval: 1h}}" for n in range(feeds)]
     (directory / "feeds.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    words = feedserver_proc.WORDS
+    words = feedserver_proc.VOCABULARY
     rules = ["destinations:", "  out: {type: console}", "rules:"]
     for i in range(100):
-        a, b, c = words[i % len(words)], words[(i * 3 + 1) % len(words)], words[(i * 7 + 2) % len(words)]
+        a, b, c = words[50 + i], words[1000 + i * 7], words[3000 + i * 11]
         rules.append(f"  - {{id: r{i}, destinations: [out], match: {{all: ['{a}', {{any: ['{b}', '{c} {a}']}}], none: ['zz{i}']}}}}")
     (directory / "rules.yaml").write_text("\n".join(rules) + "\n", encoding="utf-8")
 
 
-async def poll(workdir: Path, base: str, feeds: int, passes: int) -> list[tuple[float, int, int]]:
+async def poll(workdir: Path, base: str, feeds: int, items: int, passes: int) -> list[tuple[float, int, int]]:
     """Poll every feed `passes` times; return (seconds, new items, not-modified answers) per pass."""
-    write_config(workdir / "config", base, feeds)
+    write_config(workdir / "config", base, feeds, items)
     settings = Settings(
         config_dir=workdir / "config",
         database_url=f"sqlite:///{workdir}/bench.db",
@@ -58,9 +58,9 @@ def main() -> None:
     server, base = feedserver_proc.start(items=20)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            [(cold, new, _)] = asyncio.run(poll(Path(tmp) / "cold", base, 1_000, 1))
+            [(cold, new, _)] = asyncio.run(poll(Path(tmp) / "cold", base, 1_000, 20, 1))
         with tempfile.TemporaryDirectory() as tmp:
-            _, (warm, _, unchanged) = asyncio.run(poll(Path(tmp) / "warm", base, 10_000, 2))
+            _, (warm, _, unchanged) = asyncio.run(poll(Path(tmp) / "warm", base, 10_000, 1, 2))  # the first pass gets validators
     finally:
         server.kill()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
@@ -27,7 +29,7 @@ from service.metrics import Metrics
 from service.model import ParsedFeed
 from service.outbox import SqlOutbox
 from service.parse import parse_feed
-from service.pipeline import Pipeline, PollStats
+from service.pipeline import Parser, Pipeline, PollStats
 from service.schema import Console, SlackChannel, SlackWebhook
 from service.settings import Settings
 from service.store import Store
@@ -41,9 +43,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-async def parse_in_thread(body: bytes, url: str, feed_id: str, content_type: str) -> ParsedFeed:
-    """Parse off the event loop."""
-    return await asyncio.to_thread(parse_feed, body, url, feed_id, content_type)
+def parser(executor: Executor | None) -> Parser:
+    """Parse off the event loop: in worker processes (feedparser is CPU-bound Python), else in a thread."""
+
+    async def parse(body: bytes, url: str, feed_id: str, content_type: str) -> ParsedFeed:
+        if executor is None:
+            return await asyncio.to_thread(parse_feed, body, url, feed_id, content_type)
+        return await asyncio.get_running_loop().run_in_executor(executor, parse_feed, body, url, feed_id, content_type)
+
+    return parse
 
 
 @dataclass
@@ -61,6 +69,7 @@ class App:
     deliverer: Deliverer
     metrics: Metrics
     stdout: TextIO | None = None
+    executor: Executor | None = None
     sinks: dict[str, Sink] = field(default_factory=dict)
 
     async def start(self) -> None:
@@ -90,6 +99,8 @@ class App:
             await sink.aclose()
         await self.http.aclose()
         await self.slack_session.close()
+        if self.executor is not None:
+            self.executor.shutdown(wait=False, cancel_futures=True)
         await self.engine.dispose()
 
 
@@ -102,7 +113,10 @@ async def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, 
     http = build_client(settings.user_agent, read_timeout=min(20.0, settings.fetch_timeout))
     fetcher = Fetcher(http, settings.config_dir, settings.max_feed_bytes, settings.per_host, settings.fetch_timeout)
     lease = timedelta(seconds=settings.lease_seconds)
-    pipeline = Pipeline(store, fetcher, parse_in_thread, config, clock, settings.poll_concurrency, lease, observe=metrics.poll)
+    executor = (
+        ProcessPoolExecutor(settings.parse_workers, mp_context=multiprocessing.get_context("spawn")) if settings.parse_workers else None
+    )
+    pipeline = Pipeline(store, fetcher, parser(executor), config, clock, settings.poll_concurrency, lease, observe=metrics.poll)
     outbox = SqlOutbox(engine, settings.instance, clock, lease)
     app = App(
         settings=settings,
@@ -116,6 +130,7 @@ async def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, 
         deliverer=Deliverer(outbox, lambda: app.sinks, clock, batch=50, observe=metrics.delivery),
         metrics=metrics,
         stdout=stdout,
+        executor=executor,
     )
     app.rebuild_sinks(config())
     return app

@@ -64,6 +64,7 @@ class Pipeline:
         self._concurrency = concurrency
         self._lease = lease
         self._observe = observe or (lambda feed, outcome, seconds: None)
+        self._unchanged: list[tuple[str, PollOutcome]] = []  # 304s, recorded in batches
 
     async def poll_due(self, force: bool = False, limit: int | None = None) -> PollStats:
         """Claim due feeds (every feed with `force`) and poll them concurrently."""
@@ -76,9 +77,17 @@ class Pipeline:
             async with gate:
                 stats.outcomes[source.id] = await self.poll_feed(source, stats)
 
-        await asyncio.gather(*(one(s) for s in sources))
+        try:
+            await asyncio.gather(*(one(s) for s in sources))
+        finally:
+            await self._flush_unchanged()
         stats.feeds = len(sources)
         return stats
+
+    async def _flush_unchanged(self) -> None:
+        """Record the buffered 'not modified' polls (a crash before this only means polling them again)."""
+        batch, self._unchanged = self._unchanged, []
+        await self._store.save_unchanged(batch, self._clock())
 
     async def poll_feed(self, source: FeedSource, stats: PollStats) -> str:
         """Poll one feed; every failure is recorded on the feed and never escapes."""
@@ -106,7 +115,9 @@ class Pipeline:
             state = PollOutcome(
                 result.etag or source.etag, result.last_modified or source.last_modified, self._next_poll(spec, result.max_age)
             )
-            await self._store.save_poll(source.id, [], state, self._clock())
+            self._unchanged.append((source.id, state))
+            if len(self._unchanged) >= 500:
+                await self._flush_unchanged()
             return "not_modified"
         parsed = await self._parser(result.body, result.url, source.id, result.content_type)
         if not is_feed(parsed):

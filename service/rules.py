@@ -113,6 +113,7 @@ class Ruleset:
     _rules_by_term: dict[int, list[int]] = field(default_factory=dict, repr=False)
     _evaluators: list[Evaluator | None] = field(default_factory=list, repr=False)
     _min_hits: list[int] = field(default_factory=list, repr=False)
+    _positive: list[list[int]] = field(default_factory=list, repr=False)
     _regexes: tuple[Any, list[int]] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -120,6 +121,7 @@ class Ruleset:
         self._exact = _automaton(self.terms, exact=True)
         self._regexes = _regex_set(self.terms)
         self._evaluators = [None] * len(self.rules)  # compiled on first use: most rules never are candidates
+        self._positive = [sorted(positive_terms(rule.tree)) for rule in self.rules]
         self._min_hits = [min_hits(rule.tree) for rule in self.rules]
         by_term: dict[int, list[int]] = defaultdict(list)
         for r, rule in enumerate(self.rules):
@@ -152,7 +154,7 @@ class Ruleset:
                 scoped = scoped_by_fields[rule.fields] = _scope(hits, rule.fields)
             evaluate = self._evaluators[r] or self._compile(r)
             if scoped and evaluate(scoped, fields):
-                out.append(self._explain(rule, scoped, fields))
+                out.append(self._explain(r, scoped, fields))
         return out
 
     def _compile(self, r: int) -> Evaluator:
@@ -181,15 +183,17 @@ class Ruleset:
                         hits[self._regexes[1][i]].append((name, -1))  # RE2 sets give no offsets
         return hits, present
 
-    def _explain(self, rule: Rule, hits: Hits, fields: dict[str, text.Field]) -> RuleMatch:
-        """Describe which positive terms of `rule` occurred, where."""
+    def _explain(self, r: int, hits: Hits, fields: dict[str, text.Field]) -> RuleMatch:
+        """Describe which positive terms of rule number `r` occurred, where (first 20 positions)."""
+        rule = self.rules[r]
         matched = []
-        for t in sorted(positive_terms(rule.tree)):
+        for t in self._positive[r]:
             places = hits.get(t)
             if places:
                 where = sorted({name for name, _ in places}, key=FIELDS.index)
-                words = sorted({fields[name].word_index(off) for name, off in places if name == where[0] and off >= 0})
-                matched.append(MatchedTerm(term=self.terms[t].label, fields=tuple(where), positions=tuple(words)))
+                offsets = [off for name, off in places if name == where[0] and off >= 0][:20]
+                words = tuple(sorted({fields[where[0]].word_index(off) for off in offsets}))
+                matched.append(MatchedTerm(term=self.terms[t].label, fields=tuple(where), positions=words))
         return RuleMatch(rule_id=rule.id, rule_name=rule.name, destinations=rule.destinations, terms=tuple(matched))
 
 

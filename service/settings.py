@@ -15,6 +15,7 @@
 | NEWSWATCH_POLL_CONCURRENCY | 20 | feeds fetched at once |
 | NEWSWATCH_PER_HOST | 2 | fetches at once to one host |
 | NEWSWATCH_LEASE_SECONDS | 120 | how long a claimed feed or alert stays with this process if it dies |
+| NEWSWATCH_PARSE_WORKERS | cores, if more than one | processes that parse feeds (0: a thread of the main process) |
 | NEWSWATCH_RETENTION_DAYS | 90 | items that matched nothing are deleted this long after first seen (0 keeps all) |
 | SLACK_BOT_TOKEN | (none) | bot token; without it Slack destinations print to the console |
 | SLACK_API_URL | https://slack.com/api/ | Slack's Web API base URL (a proxy or compatible server) |
@@ -79,6 +80,7 @@ class Settings:
     per_host: int = 2
     lease_seconds: int = 120
     retention_days: int = 90
+    parse_workers: int = field(default_factory=lambda: (os.cpu_count() or 1) if (os.cpu_count() or 1) > 1 else 0)
     slack_bot_token: str | None = field(default=None, repr=False)
     slack_api_url: str | None = None
     webhook_urls: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -102,6 +104,7 @@ class Settings:
             per_host=_int(env, "NEWSWATCH_PER_HOST", 2, minimum=1),
             lease_seconds=_int(env, "NEWSWATCH_LEASE_SECONDS", 120, minimum=1),
             retention_days=_int(env, "NEWSWATCH_RETENTION_DAYS", 90),
+            parse_workers=_int(env, "NEWSWATCH_PARSE_WORKERS", defaults.parse_workers),
             slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
             slack_api_url=env.get("SLACK_API_URL") or None,
             webhook_urls={k: v for k, v in env.items() if k.startswith("SLACK_WEBHOOK") and v},

@@ -147,16 +147,9 @@ class Store:
     async def _save_items(self, conn: AsyncConnection, feed_id: str, new: Sequence[NewItem], now: datetime, saved: Saved) -> None:
         """Insert items that are still new, then the matches and deliveries of those only."""
         by_key = {n.item.key: n for n in new}
-        stored: list[tuple[int, NewItem]] = []
-        batch = list(by_key.values())
-        for i in range(0, len(batch), _CHUNK):
-            rows = await conn.execute(
-                insert(conn, items)
-                .values([_item_row(n.item, now) for n in batch[i : i + _CHUNK]])
-                .on_conflict_do_nothing(index_elements=["feed_id", "key"])
-                .returning(items.c.id, items.c.key)
-            )
-            stored += [(r.id, by_key[r.key]) for r in rows]
+        statement = insert(conn, items).on_conflict_do_nothing(index_elements=["feed_id", "key"]).returning(items.c.id, items.c.key)
+        rows = await conn.execute(statement, [_item_row(n.item, now) for n in by_key.values()])  # executemany, batched by SQLAlchemy
+        stored = [(r.id, by_key[r.key]) for r in rows]
         saved.items = len(stored)
         saved.item_ids = [i for i, _ in stored]
         muted = await silences.active(conn, now)
@@ -170,9 +163,33 @@ class Store:
             for row in _delivery_rows(i, [m for m in n.matches if m.rule_id not in muted.rules], now, muted.destinations)
         ]
         for table, rows_ in ((matches, match_rows), (deliveries, delivery_rows)):
-            for i in range(0, len(rows_), _CHUNK):
-                await conn.execute(insert(conn, table).values(rows_[i : i + _CHUNK]))
+            if rows_:
+                await conn.execute(table.insert(), rows_)
         saved.matches, saved.deliveries = len(match_rows), len(delivery_rows)
+
+    async def save_unchanged(self, outcomes: Sequence[tuple[str, PollOutcome]], now: datetime) -> None:
+        """Record many 'not modified' polls in one transaction."""
+        if not outcomes:
+            return
+        statement = (
+            feeds.update()
+            .where(feeds.c.id == sa.bindparam("b_id"))
+            .values(
+                etag=sa.bindparam("b_etag"),
+                last_modified=sa.bindparam("b_modified"),
+                next_poll_at=sa.bindparam("b_next"),
+                status="ok",
+                caught_up=True,
+                consecutive_failures=0,
+                last_success_at=now,
+                last_polled_at=now,
+                lease_until=None,
+                lease_owner=None,
+            )
+        )
+        rows = [{"b_id": f, "b_etag": o.etag, "b_modified": o.last_modified, "b_next": o.next_poll_at} for f, o in outcomes]
+        async with self.engine.begin() as conn:
+            await conn.execute(statement, rows)
 
     async def record_failure(
         self, feed_id: str, error: str, now: datetime, next_poll: Callable[[int], datetime], status: str = "error"
