@@ -1,5 +1,8 @@
 """`make bench`: run every benchmark and print its figures."""
 
-from bench import rules_bench
+from bench import ingest_bench, rules_bench
 
-rules_bench.main()
+if __name__ == "__main__":
+    rules_bench.main()
+    print()
+    ingest_bench.main()

@@ -146,20 +146,11 @@ def _json_entry(entry: dict[str, Any], feed_id: str, url: str, language: str) ->
     summary = html_to_text(str(entry.get("summary") or ""))[:MAX_SUMMARY]
     content = html_to_text(str(entry.get("content_html") or entry.get("content_text") or ""))[:MAX_CONTENT]
     link = canonical_link(str(entry.get("url") or entry.get("external_url") or ""), url)
-    guid = str(entry.get("id") or "").strip()
     authors = entry.get("authors") or ([entry["author"]] if isinstance(entry.get("author"), dict) else [])
     author = ", ".join(str(a.get("name", "")) for a in authors if isinstance(a, dict))
-    return Item(
-        feed_id=feed_id,
-        key=item_key(guid, link, title, summary or content),
-        title=title,
-        link=link,
-        guid=guid[:500],
-        summary=summary if summary != content else "",
-        content=content,
-        author=html_to_text(author)[:200],
-        published=_iso_date(entry.get("date_published") or entry.get("date_modified")),
-        language=str(entry.get("language") or language)[:16],
+    published = _iso_date(entry.get("date_published") or entry.get("date_modified"))
+    return _item(
+        feed_id, str(entry.get("id") or ""), link, title, summary, content, author, published, str(entry.get("language") or language)
     )
 
 
@@ -185,10 +176,19 @@ def _entry(entry: Any, feed_id: str, url: str, language: str) -> Item:
     summary = html_to_text(entry.get("summary", ""))[:MAX_SUMMARY]
     contents = entry.get("content") or []
     content = html_to_text("\n".join(c.get("value", "") for c in contents))[:MAX_CONTENT]
-    if content == summary:
-        content = ""
     link = canonical_link(entry.get("link", ""), url)
-    guid = str(entry.get("id", "")).strip()
+    published = _timestamp(dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed"))  # no legacy key mapping
+    author = entry.get("author", "")
+    return _item(
+        feed_id, str(entry.get("id", "")), link, title, summary, content, author, published, str(entry.get("language") or language)
+    )
+
+
+def _item(
+    feed_id: str, guid: str, link: str, title: str, summary: str, content: str, author: str, published: datetime | None, language: str
+) -> Item:
+    """An Item with its key, its fields capped, and content dropped when it repeats the summary."""
+    guid = guid.strip()
     return Item(
         feed_id=feed_id,
         key=item_key(guid, link, title, summary or content),
@@ -196,10 +196,10 @@ def _entry(entry: Any, feed_id: str, url: str, language: str) -> Item:
         link=link,
         guid=guid[:500],
         summary=summary,
-        content=content,
-        author=html_to_text(entry.get("author", ""))[:200],
-        published=_timestamp(dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed")),  # no legacy key mapping
-        language=str(entry.get("language") or language)[:16],
+        content="" if content == summary else content,
+        author=html_to_text(author)[:200],
+        published=published,
+        language=language[:16],
     )
 
 
