@@ -65,4 +65,3 @@ class FeedSource:
     etag: str | None = None
     last_modified: str | None = None
     caught_up: bool = True
-    tags: tuple[str, ...] = ()

@@ -7,7 +7,7 @@ new state) is one transaction, so a crash leaves either all of a poll or none of
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -56,7 +56,6 @@ class Saved:
     items: int = 0
     matches: int = 0
     deliveries: int = 0
-    item_ids: list[int] = field(default_factory=list)
 
 
 class Store:
@@ -114,10 +113,6 @@ class Store:
                     found.update(r[0] for r in rows)
         return found_keys, found_links
 
-    async def known_keys(self, feed_id: str, keys: Iterable[str]) -> set[str]:
-        """The keys among `keys` already stored for this feed."""
-        return (await self.known(feed_id, keys, ()))[0]
-
     async def save_poll(self, feed_id: str, new: Sequence[NewItem], outcome: PollOutcome, now: datetime) -> Saved:
         """Store new items with their matches and deliveries, and the feed's new state, at once."""
         saved = Saved()
@@ -151,7 +146,6 @@ class Store:
         rows = await conn.execute(statement, [_item_row(n.item, now) for n in by_key.values()])  # executemany, batched by SQLAlchemy
         stored = [(r.id, by_key[r.key]) for r in rows]
         saved.items = len(stored)
-        saved.item_ids = [i for i, _ in stored]
         muted = await silences.active(conn, now)
         match_rows = [
             _match_row(i, m, n.suppressed or ("muted" if m.rule_id in muted.rules else None), now) for i, n in stored for m in n.matches
@@ -265,11 +259,6 @@ class Store:
         async with self.engine.begin() as conn:
             done = await conn.execute(items.delete().where(items.c.first_seen_at < before, unmatched))
             return int(done.rowcount)
-
-    async def feed_states(self) -> list[sa.Row[Any]]:
-        """Every feed row, for status listings."""
-        async with self.engine.connect() as conn:
-            return list(await conn.execute(sa.select(feeds).order_by(feeds.c.id)))
 
     async def recent_matches(self, since: datetime | None, rule: str | None, limit: int) -> list[sa.Row[Any]]:
         """Recent matches with their item and delivery status, newest first."""

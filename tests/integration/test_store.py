@@ -65,7 +65,7 @@ async def test_sync_follows_the_config(engine: sa.ext.asyncio.AsyncEngine) -> No
     store = Store(engine, "r")
     await store.sync_feeds(specs(3), NOW)
     await store.sync_feeds([*specs(2), FeedSpec(id="f0", url="https://example.org/moved.rss")][1:], NOW)
-    state = {r.id: (r.url, r.active) for r in await store.feed_states()}
+    state = {r.id: (r.url, r.active) for r in await store.feed_report()}
     assert state == {
         "f0": ("https://example.org/moved.rss", True),
         "f1": ("https://example.org/1.rss", True),
@@ -86,7 +86,7 @@ async def test_saving_the_same_items_twice_stores_them_once(engine: sa.ext.async
     again = await store.save_poll("f0", [new_item("a"), new_item("c")], outcome, NOW)
     assert (first.items, first.matches, first.deliveries) == (2, 2, 4)
     assert (again.items, again.matches, again.deliveries) == (1, 1, 2)
-    assert await store.known_keys("f0", ["a", "b", "c", "d"]) == {"a", "b", "c"}
+    assert (await store.known("f0", ["a", "b", "c", "d"], ()))[0] == {"a", "b", "c"}
 
 
 async def test_failures_count_up_and_success_resets(engine: sa.ext.asyncio.AsyncEngine) -> None:
@@ -96,10 +96,10 @@ async def test_failures_count_up_and_success_resets(engine: sa.ext.asyncio.Async
     for _ in range(3):
         seen.append(await store.record_failure("f0", "http_500: boom", NOW, lambda n: NOW + timedelta(minutes=n)))
     assert seen == [1, 2, 3]
-    [row] = await store.feed_states()
+    [row] = await store.feed_report()
     assert row.next_poll_at == NOW + timedelta(minutes=3) and row.last_error == "http_500: boom"
     await store.save_poll("f0", [], PollOutcome('"e"', None, NOW), NOW)
-    [row] = await store.feed_states()
+    [row] = await store.feed_report()
     assert (row.consecutive_failures, row.etag, row.status, row.caught_up) == (0, '"e"', "ok", True)
 
 
@@ -112,4 +112,4 @@ async def test_prune_removes_only_old_items_that_matched_nothing(engine: sa.ext.
         "f0", [NewItem(Item(feed_id="f0", key="recent", title="x"), [])], PollOutcome(None, None, NOW), NOW + timedelta(days=5)
     )
     assert await store.prune(NOW + timedelta(days=1)) == 1
-    assert await store.known_keys("f0", ["matched", "plain", "recent"]) == {"matched", "recent"}
+    assert (await store.known("f0", ["matched", "plain", "recent"], ()))[0] == {"matched", "recent"}
