@@ -119,7 +119,7 @@ def _text(source: str, item: Item, matches: list[RuleMatch]) -> str:
         snippet, spans = text.snippet(body, m.term_labels, 240)
         for start, end in reversed(spans):
             snippet = snippet[:start] + "[" + snippet[start:end] + "]" + snippet[end:]
-        lines.append(f"    …{snippet}")
+        lines.append(f"    {snippet}")
     return "\n".join(lines)
 
 

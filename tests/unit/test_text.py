@@ -43,3 +43,14 @@ def test_snippet_window_moves_to_the_first_hit() -> None:
     snippet, spans = text.snippet(raw, ["border gate"], width=80)
     assert snippet.startswith("…") and [snippet[s:e] for s, e in spans] == ["border gate"]
     assert len(snippet) <= 82
+
+
+def test_snippet_centres_on_the_densest_cluster_of_terms() -> None:
+    raw = "HÀ NỘI — A long dateline. " + "filler words here " * 40 + "Cambodia and Việt Nam agreed on border demarcation."
+    snippet, spans = text.snippet(raw, ["Hà Nội", "Cambodia", "Viet Nam", "border", "demarcat*"], width=120)
+    assert {snippet[s:e] for s, e in spans} >= {"Cambodia", "Việt Nam", "border", "demarcation"}
+
+
+def test_overlapping_terms_highlight_the_longest() -> None:
+    snippet, spans = text.snippet("the border gate opened", ["border", "border gate*"])
+    assert [snippet[s:e] for s, e in spans] == ["border gate"]
