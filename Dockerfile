@@ -26,7 +26,8 @@ ENV PATH=/opt/newswatch/bin:$PATH \
     NEWSWATCH_DATABASE_URL=sqlite:////data/newswatch.db \
     NEWSWATCH_HTTP_HOST=0.0.0.0 \
     NEWSWATCH_HTTP_PORT=8080
-USER newswatch
+# Numeric, so that Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
+USER 10001:10001
 WORKDIR /data
 VOLUME ["/data"]
 EXPOSE 8080

@@ -28,15 +28,20 @@ run: $(STAMP)
 test: $(DEV_STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-## lint: ruff and mypy
+## lint: ruff, mypy and hadolint (the Dockerfile)
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/hadolint --failure-threshold error Dockerfile
 
 format: $(DEV_STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+## image: build the container image from ./Dockerfile with podman and smoke-test it
+image:
+	bash scripts/container-smoke.sh
 
 ## bench: print the benchmark figures
 bench: $(DEV_STAMP)

@@ -68,12 +68,17 @@ done
 [ -n "$healthy" ] || { podman logs "$NAME" >&2; log "FAIL: health check never passed"; exit 1; }
 log "health check passed"
 
+# Read the logs into a variable first: `podman logs | grep -q` fails under pipefail when grep
+# exits early and podman gets SIGPIPE.
+alert=""
 for _ in $(seq 1 30); do
-  podman logs "$NAME" 2>/dev/null | grep -q "newswatch alert" && break
+  logs=$(podman logs "$NAME" 2>&1 || true)
+  alert=$(grep -m1 "newswatch alert" <<<"$logs" || true)
+  [ -n "$alert" ] && break
   sleep 1
 done
-podman logs "$NAME" 2>/dev/null | grep -q "newswatch alert" || { podman logs "$NAME" >&2; log "FAIL: no alert printed"; exit 1; }
-log "alert printed: $(podman logs "$NAME" 2>/dev/null | grep -m1 'newswatch alert')"
+[ -n "$alert" ] || { podman logs "$NAME" >&2; log "FAIL: no alert printed"; exit 1; }
+log "alert printed: $alert"
 
 user=$(podman exec "$NAME" id -u)
 [ "$user" != "0" ] || { log "FAIL: the process runs as root"; exit 1; }
