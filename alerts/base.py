@@ -1,6 +1,7 @@
 """The sink interface and the alert it delivers.
 
-A sink turns one `Alert` into one message somewhere (Slack, the console, ...). It either
+A sink turns one `Alert` (or a `Digest` of several) into one message somewhere (Slack, the
+console, ...); an alert with a `thread_ts` is a reply in that thread, where the sink can thread. It either
 returns the remote id of the message (Slack's `ts`, or None where there is none) or raises
 `DeliveryError`, saying whether a retry can help and, if the remote said so, when. Sinks
 never retry, sleep or pace themselves: retries, rate limits and dead-lettering live once,
@@ -38,20 +39,53 @@ class Alert:
     highlights: tuple[tuple[int, int], ...]
     rules: tuple[AlertRule, ...]
     attempts: int = 0
+    mode: str = "alert"  # "alert": a message of its own; "reply": in the thread of an earlier alert of the same story
+    thread_ts: str | None = None  # a reply's thread: the remote id of the story's first alert
+    reply_to: int | None = None  # a reply whose first alert is in the same batch: that delivery's id
 
     @property
     def terms(self) -> list[str]:
         """The matched terms of all rules, each once, in order."""
         return list(dict.fromkeys(t for r in self.rules for t in r.terms))
 
+    @property
+    def delivery_ids(self) -> tuple[int, ...]:
+        """The deliveries this message settles."""
+        return (self.delivery_id,)
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """Several alerts for one destination in one message, instead of a flood of them."""
+
+    destination: str
+    alerts: tuple[Alert, ...]
+    held: int = 0  # how many of them were held back by a rule's throttle
+    attempts: int = 0
+    mode: str = "digest"
+
+    @property
+    def delivery_id(self) -> int:
+        """The first delivery's id, to name the digest in logs."""
+        return self.alerts[0].delivery_id
+
+    @property
+    def delivery_ids(self) -> tuple[int, ...]:
+        """The deliveries this message settles."""
+        return tuple(a.delivery_id for a in self.alerts)
+
+
+Message = Alert | Digest
+
 
 class DeliveryError(Exception):
     """A sink could not deliver; `retryable` says whether trying again later can help."""
 
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None, code: str = "") -> None:
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+        self.code = code  # the remote's error code where it gave one (Slack's "invalid_thread_ts", say)
 
 
 class Sink(Protocol):
@@ -60,8 +94,8 @@ class Sink(Protocol):
     rate_key: str  # sinks sharing a key share one rate limit (a Slack channel, say)
     min_interval: float  # seconds between two messages with the same rate_key
 
-    async def send(self, alert: Alert) -> str | None:
-        """Deliver `alert`; return the remote message id, or raise DeliveryError."""
+    async def send(self, message: Message) -> str | None:
+        """Deliver one alert or digest; return the remote message id, or raise DeliveryError."""
         ...
 
     async def aclose(self) -> None:

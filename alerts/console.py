@@ -6,7 +6,7 @@ import sys
 from typing import TextIO
 
 from alerts import render
-from alerts.base import Alert
+from alerts.base import Message
 
 
 class ConsoleSink:
@@ -19,10 +19,10 @@ class ConsoleSink:
         self._stream = stream
         self._timezone = timezone
 
-    async def send(self, alert: Alert) -> str | None:
-        """Print the alert; a console has no message id."""
+    async def send(self, message: Message) -> str | None:
+        """Print the alert or digest; a console has no message id, so it never threads."""
         stream = self._stream or sys.stdout
-        stream.write(render.console(alert, self._timezone))
+        stream.write(render.console(message, self._timezone))
         stream.flush()
         return None
 

@@ -7,6 +7,7 @@ marked sent only after its sink said so; a crash between the two can send it twi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import time
@@ -16,28 +17,29 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from alerts.base import Alert, DeliveryError, Sink
+from alerts.base import Alert, DeliveryError, Message, Sink
 
 log = logging.getLogger("newswatch.delivery")
+THREAD_GONE = frozenset({"invalid_thread_ts", "thread_not_found", "message_not_found"})
 
 
 class Outbox(Protocol):
     """Where alerts wait: the store implements it over the deliveries table."""
 
-    async def claim(self, limit: int) -> list[Alert]:
-        """Lease up to `limit` due alerts to this process."""
+    async def claim(self, limit: int) -> list[Message]:
+        """Lease up to `limit` due deliveries to this process, planned into alerts, replies and digests."""
         ...
 
-    async def sent(self, alert: Alert, remote_id: str | None) -> None:
-        """Record that the sink accepted the alert."""
+    async def sent(self, message: Message, remote_id: str | None) -> None:
+        """Record that the sink accepted the message."""
         ...
 
-    async def retry(self, alert: Alert, error: str, at: datetime, count_attempt: bool = True) -> None:
-        """Put the alert back, due again at `at`."""
+    async def retry(self, message: Message, error: str, at: datetime, count_attempt: bool = True) -> None:
+        """Put the message's deliveries back, due again at `at`."""
         ...
 
-    async def dead(self, alert: Alert, error: str) -> None:
-        """Give up on the alert: it stays listed, with its error, for a person to re-queue."""
+    async def dead(self, message: Message, error: str) -> None:
+        """Give up on the message: it stays listed, with its error, for a person to re-queue."""
         ...
 
 
@@ -102,42 +104,49 @@ class Deliverer:
     async def run_once(self) -> DeliveryStats:
         """Claim one batch of due alerts and deliver it, destinations in parallel."""
         stats = DeliveryStats()
-        alerts = await self._outbox.claim(self._batch)
-        if not alerts:
+        messages = await self._outbox.claim(self._batch)
+        if not messages:
             return stats
-        groups: dict[str, list[Alert]] = defaultdict(list)
-        for alert in alerts:
-            groups[alert.destination].append(alert)
+        groups: dict[str, list[Message]] = defaultdict(list)
+        for message in messages:
+            groups[message.destination].append(message)
         sinks = self._sinks()
         await asyncio.gather(*(self._drain(dest, items, sinks.get(dest), stats) for dest, items in groups.items()))
         return stats
 
-    async def _drain(self, destination: str, alerts: list[Alert], sink: Sink | None, stats: DeliveryStats) -> None:
-        """Deliver one destination's alerts in order."""
+    async def _drain(self, destination: str, messages: list[Message], sink: Sink | None, stats: DeliveryStats) -> None:
+        """Deliver one destination's messages in order; a reply to one sent just before joins its thread."""
         if sink is None:
-            for alert in alerts:
-                await self._give_up(alert, f"destination '{destination}' is not configured", stats)
+            for message in messages:
+                await self._give_up(message, f"destination '{destination}' is not configured", stats)
             return
+        threads: dict[int, str] = {}  # delivery id -> remote id, of this batch's alerts
         async with self._locks[sink.rate_key]:
-            for alert in alerts:
-                await self._deliver(alert, sink, stats)
+            for message in messages:
+                if isinstance(message, Alert) and message.reply_to is not None:
+                    message = _thread(message, threads.get(message.reply_to))
+                remote_id = await self._deliver(message, sink, stats)
+                if remote_id and isinstance(message, Alert):
+                    threads[message.delivery_id] = remote_id
 
-    async def _deliver(self, alert: Alert, sink: Sink, stats: DeliveryStats) -> None:
-        """Send one alert, respecting the rate key's pause and pace, and record the outcome."""
+    async def _deliver(self, alert: Message, sink: Sink, stats: DeliveryStats) -> str | None:
+        """Send one message, respecting the rate key's pause and pace, and record the outcome."""
         paused = self._paused.get(sink.rate_key)
         if paused and paused > self._clock():
             await self._outbox.retry(alert, "waiting: destination rate-limited", paused, count_attempt=False)
             stats.count(alert.destination, "retried")
-            return
+            return None
         await self._pace(sink)
         started = time.monotonic()
         try:
-            remote_id = await sink.send(alert)
+            remote_id = await self._send(alert, sink)
         except DeliveryError as exc:
             await self._failed(alert, sink, exc, stats)
+            return None
         except Exception as exc:  # a sink bug must not stop the loop; retrying may still help
             log.exception("sink raised unexpectedly", extra={"destination": alert.destination})
             await self._failed(alert, sink, DeliveryError(f"{type(exc).__name__}: {exc}", retryable=True), stats)
+            return None
         else:
             self._last_sent[sink.rate_key] = time.monotonic()
             await self._outbox.sent(alert, remote_id)
@@ -145,7 +154,19 @@ class Deliverer:
                 log.warning("destination recovered", extra={"destination": alert.destination})
             stats.count(alert.destination, "sent")
             self._observe(alert.destination, "sent", time.monotonic() - started)
-            log.info("alert sent", extra={"destination": alert.destination, "delivery": alert.delivery_id})
+            log.info("%s sent", alert.mode, extra={"destination": alert.destination, "delivery": alert.delivery_id})
+            return remote_id
+
+    async def _send(self, message: Message, sink: Sink) -> str | None:
+        """Send; a reply whose thread is gone (its message deleted, say) goes out on its own instead."""
+        try:
+            return await sink.send(message)
+        except DeliveryError as exc:
+            if not (isinstance(message, Alert) and message.thread_ts and exc.code in THREAD_GONE):
+                raise
+        log.warning("thread not found, sending on its own", extra={"destination": message.destination, "delivery": message.delivery_id})
+        await self._pace(sink)
+        return await sink.send(dataclasses.replace(message, mode="alert", thread_ts=None))
 
     async def _pace(self, sink: Sink) -> None:
         """Wait until `min_interval` has passed since the last message with this rate key."""
@@ -155,7 +176,7 @@ class Deliverer:
             if wait > 0:
                 await self._sleep(wait)
 
-    async def _failed(self, alert: Alert, sink: Sink, exc: DeliveryError, stats: DeliveryStats) -> None:
+    async def _failed(self, alert: Message, sink: Sink, exc: DeliveryError, stats: DeliveryStats) -> None:
         """Schedule a retry, or give up on a permanent error or too many attempts."""
         attempts = alert.attempts + 1
         if not exc.retryable or attempts >= self._policy.max_attempts:
@@ -171,7 +192,7 @@ class Deliverer:
         self._observe(alert.destination, "retried", None)
         log.warning("delivery failed, will retry: %s", exc, extra={"destination": alert.destination, "delivery": alert.delivery_id})
 
-    async def _give_up(self, alert: Alert, reason: str, stats: DeliveryStats) -> None:
+    async def _give_up(self, alert: Message, reason: str, stats: DeliveryStats) -> None:
         """Dead-letter one alert; a destination's permanent failure is reported once, not per alert."""
         await self._outbox.dead(alert, reason)
         stats.count(alert.destination, "dead")
@@ -182,3 +203,10 @@ class Deliverer:
             log.error("destination failing, alerts dead-lettered until it works again: %s", reason, extra=extra)
         else:
             log.debug("delivery dead-lettered: %s", reason, extra=extra)
+
+
+def _thread(reply: Alert, thread_ts: str | None) -> Alert:
+    """A reply to an alert of the same batch: into its thread, or on its own if that alert was not sent."""
+    if thread_ts is None:
+        return dataclasses.replace(reply, mode="alert", reply_to=None)
+    return dataclasses.replace(reply, thread_ts=thread_ts, reply_to=None)

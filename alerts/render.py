@@ -1,4 +1,4 @@
-"""Render an alert as Slack Block Kit with a plain-text fallback, or as console text.
+"""Render an alert, a thread reply or a digest as Slack Block Kit with a plain-text fallback, or as console text.
 
 Feed content is untrusted: everything from a feed is escaped for mrkdwn (`&`, `<`, `>`), so a
 title like `<!channel>` pings nobody and `<http://evil|Reuters>` is no link; only http(s)
@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
-from alerts.base import Alert
+from alerts.base import Alert, Digest, Message
 
 HEADER_MAX = 150
 SECTION_MAX = 3000
@@ -20,6 +20,8 @@ CONTEXT_MAX = 2000
 FALLBACK_MAX = 3000
 TITLE_MAX = 300
 SNIPPET_MAX = 600
+DIGEST_TITLE_MAX = 150
+DIGEST_LINK_MAX = 300  # a longer link is shown unlinked: a digest's lines stay under ~650 characters each
 
 
 def escape(text: str) -> str:
@@ -34,6 +36,16 @@ def cut(text: str, limit: int) -> str:
         return text
     space = text.rfind(" ", 0, limit - 1)
     return text[: space if space > limit // 2 else limit - 1].rstrip(" ,;:") + "…"
+
+
+def escaped(text: str, limit: int) -> str:
+    """`text` cut at a word boundary and escaped, at most `limit` characters once escaped."""
+    size = limit
+    out = escape(cut(text, size))
+    while len(out) > limit and size > 1:
+        size = max(1, size - (len(out) - limit))
+        out = escape(cut(text, size))
+    return out
 
 
 def safe_link(url: str) -> str:
@@ -56,11 +68,20 @@ def rule_names(alert: Alert) -> str:
     return ", ".join(r.name for r in alert.rules)
 
 
-def fallback(alert: Alert, timezone: str = "UTC") -> str:
+def fallback(message: Message, timezone: str = "UTC") -> str:
     """The plain `text` of a Slack message: notifications and screen readers read this."""
-    link = safe_link(alert.link)
-    line = f"[{rule_names(alert)}] {cut(alert.title, TITLE_MAX)} ({alert.source}, {when(alert.published, timezone)})"
+    if isinstance(message, Digest):
+        titles = "; ".join(cut(a.title or "(untitled)", 80) for a in message.alerts)
+        return escape(cut(f"[digest] {len(message.alerts)} alerts ({digest_rules(message)}): {titles}", FALLBACK_MAX))
+    link = safe_link(message.link)
+    prefix = f"Also reported by {message.source}:" if message.mode == "reply" else f"[{rule_names(message)}]"
+    line = f"{prefix} {cut(message.title, TITLE_MAX)} ({message.source}, {when(message.published, timezone)})"
     return escape(cut(line, FALLBACK_MAX - len(link) - 3)) + (f" – {link}" if link else "")
+
+
+def digest_rules(digest: Digest) -> str:
+    """The names of the rules behind a digest's alerts, each once."""
+    return ", ".join(dict.fromkeys(r.name for a in digest.alerts for r in a.rules))
 
 
 def highlighted(alert: Alert, limit: int = SNIPPET_MAX) -> str:
@@ -78,22 +99,76 @@ def highlighted(alert: Alert, limit: int = SNIPPET_MAX) -> str:
     return text if len(text) <= limit else cut(escape(alert.snippet), limit)
 
 
-def blocks(alert: Alert, timezone: str = "UTC") -> list[dict[str, Any]]:
-    """The Block Kit message: title, source and time, snippet, matched terms."""
-    link = safe_link(alert.link)
-    title = escape(cut(alert.title or "(untitled)", TITLE_MAX))
-    heading = f"*<{link}|{title}>*" if link else f"*{title}*"
+def _context(text: str) -> dict[str, Any]:
+    """A context block of one mrkdwn element (text already escaped)."""
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": cut(text, CONTEXT_MAX)}]}
+
+
+def _linked(title: str, url: str, limit: int) -> str:
+    """A bold title, linked when the link is safe."""
+    link = safe_link(url)
+    text = escaped(title or "(untitled)", limit)
+    return f"*<{link}|{text}>*" if link else f"*{text}*"
+
+
+def blocks(message: Message, timezone: str = "UTC") -> list[dict[str, Any]]:
+    """The Block Kit message: an alert, a thread reply or a digest."""
+    if isinstance(message, Digest):
+        return digest_blocks(message, timezone)
+    if message.mode == "reply":
+        return reply_blocks(message, timezone)
+    return alert_blocks(message, timezone)
+
+
+def reply_blocks(alert: Alert, timezone: str = "UTC") -> list[dict[str, Any]]:
+    """A thread reply: the same story from another outlet (or updated), kept short."""
+    out: list[dict[str, Any]] = [
+        _context(f":link: Also reported by *{escape(cut(alert.source, 200))}* · {when(alert.published, timezone)}"),
+        {"type": "section", "text": {"type": "mrkdwn", "text": _linked(alert.title, alert.link, TITLE_MAX)}},
+    ]
+    if alert.snippet:
+        out.append({"type": "section", "text": {"type": "mrkdwn", "text": highlighted(alert, SNIPPET_MAX // 2)}})
+    return out
+
+
+def digest_blocks(digest: Digest, timezone: str = "UTC") -> list[dict[str, Any]]:
+    """A digest: one line per alert (linked title, source, time, rules), packed into sections."""
+    held = f" ({digest.held} held back by a rule's throttle)" if digest.held else ""
+    out: list[dict[str, Any]] = [
+        _context(f":newspaper: *Digest: {len(digest.alerts)} alerts*{held} · {escaped(digest_rules(digest), 300)}"),
+    ]
+    section = ""
+    for line in (_digest_line(a, timezone) for a in digest.alerts):
+        if section and len(section) + 1 + len(line) > SECTION_MAX:
+            out.append({"type": "section", "text": {"type": "mrkdwn", "text": section}})
+            section = ""
+        section = f"{section}\n{line}" if section else line
+    if section:
+        out.append({"type": "section", "text": {"type": "mrkdwn", "text": section}})
+    return out
+
+
+def _digest_line(alert: Alert, timezone: str) -> str:
+    """One alert in a digest."""
+    link = alert.link if len(alert.link) <= DIGEST_LINK_MAX else ""
+    rules = escaped(rule_names(alert), 100)
+    source = escaped(alert.source, 60)
+    return f"• {_linked(alert.title, link, DIGEST_TITLE_MAX)} — {source} · {when(alert.published, timezone)} · _{rules}_"
+
+
+def alert_blocks(alert: Alert, timezone: str = "UTC") -> list[dict[str, Any]]:
+    """An alert: rules, linked title, source and time, snippet, matched terms."""
     meta = f"{escape(cut(alert.source, 200))} · {when(alert.published, timezone)}"
     out: list[dict[str, Any]] = [
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": cut(f":mag: {escape(rule_names(alert))}", CONTEXT_MAX)}]},
-        {"type": "section", "text": {"type": "mrkdwn", "text": heading}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": meta}]},
+        _context(f":mag: {escape(rule_names(alert))}"),
+        {"type": "section", "text": {"type": "mrkdwn", "text": _linked(alert.title, alert.link, TITLE_MAX)}},
+        _context(meta),
     ]
     if alert.snippet:
         out.append({"type": "section", "text": {"type": "mrkdwn", "text": highlighted(alert)}})
     if alert.terms:
         terms = ", ".join(f"`{escape(t)}`" for t in alert.terms)
-        out.append({"type": "context", "elements": [{"type": "mrkdwn", "text": cut(f"Matched: {terms}", CONTEXT_MAX)}]})
+        out.append(_context(f"Matched: {terms}"))
     return out
 
 
@@ -105,9 +180,35 @@ def printable(text: str) -> str:
     return text.translate(_CONTROL)
 
 
-def console(alert: Alert, timezone: str = "UTC") -> str:
+def console(message: Message, timezone: str = "UTC") -> str:
     """A readable multi-line rendering for terminals; control characters removed."""
-    return printable(_console(alert, timezone))
+    if isinstance(message, Digest):
+        return printable(_console_digest(message, timezone))
+    if message.mode == "reply":
+        return printable(_console_reply(message, timezone))
+    return printable(_console(message, timezone))
+
+
+def _console_digest(digest: Digest, timezone: str) -> str:
+    """A digest for terminals: one block of three lines per alert."""
+    held = f", {digest.held} held back by a rule's throttle" if digest.held else ""
+    lines = [f"━━ newswatch digest → {digest.destination} · {len(digest.alerts)} alerts{held} · {digest_rules(digest)}"]
+    for a in digest.alerts:
+        lines += [
+            f"   • {cut(a.title or '(untitled)', DIGEST_TITLE_MAX)}",
+            f"     {safe_link(a.link) or '(no link)'}",
+            f"     {a.source} · {when(a.published, timezone)} · {rule_names(a)}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _console_reply(alert: Alert, timezone: str) -> str:
+    """A thread reply for terminals."""
+    return (
+        f"   ↳ also reported by {alert.source} · {when(alert.published, timezone)} (thread {alert.thread_ts})\n"
+        f"     {cut(alert.title or '(untitled)', TITLE_MAX)}\n"
+        f"     {safe_link(alert.link) or '(no link)'}\n"
+    )
 
 
 def _console(alert: Alert, timezone: str) -> str:

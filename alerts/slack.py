@@ -15,7 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from alerts import render
-from alerts.base import Alert, DeliveryError, redact
+from alerts.base import Alert, DeliveryError, Message, redact
 
 SLACK_MIN_INTERVAL = 1.0  # Slack allows about one message per second per channel
 RETRYABLE_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
@@ -42,13 +42,15 @@ class SlackBotSink:
         self._channel = channel
         self._timezone = timezone
 
-    async def send(self, alert: Alert) -> str | None:
-        """Post the alert; map Slack's answers to sent, retry later or give up."""
+    async def send(self, message: Message) -> str | None:
+        """Post the alert, reply or digest; map Slack's answers to sent, retry later or give up."""
+        thread_ts = message.thread_ts if isinstance(message, Alert) and message.mode == "reply" else None
         try:
             response = await self._client.chat_postMessage(
                 channel=self._channel,
-                text=render.fallback(alert, self._timezone),
-                blocks=render.blocks(alert, self._timezone),
+                text=render.fallback(message, self._timezone),
+                blocks=render.blocks(message, self._timezone),
+                thread_ts=thread_ts,
                 unfurl_links=False,
                 unfurl_media=False,
             )
@@ -66,7 +68,7 @@ class SlackBotSink:
         detail = "; ".join(str(m) for m in (data.get("response_metadata") or {}).get("messages", []))
         message = self._clean(f"slack: {error}" + (f" ({detail})" if detail else ""))
         retryable = status == 429 or status >= 500 or error in RETRYABLE_ERRORS
-        return DeliveryError(message, retryable=retryable, retry_after=_retry_after(exc.response.headers))
+        return DeliveryError(message, retryable=retryable, retry_after=_retry_after(exc.response.headers), code=error)
 
     def _clean(self, message: str) -> str:
         """Remove the token from a message."""
@@ -86,12 +88,12 @@ class SlackWebhookSink:
         self._client = client
         self._timezone = timezone
 
-    async def send(self, alert: Alert) -> str | None:
-        """Post the alert; a non-200 answer is an error, retryable for 429 and 5xx."""
+    async def send(self, message: Message) -> str | None:
+        """Post the message (a webhook cannot thread); a non-200 answer is an error, retryable for 429 and 5xx."""
         try:
             response = await self._client.send(
-                text=render.fallback(alert, self._timezone),
-                blocks=render.blocks(alert, self._timezone),
+                text=render.fallback(message, self._timezone),
+                blocks=render.blocks(message, self._timezone),
                 unfurl_links=False,
                 unfurl_media=False,
             )

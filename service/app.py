@@ -27,7 +27,7 @@ from service.fetch import Fetcher, build_client
 from service.live import LiveConfig
 from service.metrics import Metrics
 from service.model import ParsedFeed
-from service.outbox import SqlOutbox
+from service.outbox import SqlOutbox, flood_policy
 from service.parse import parse_feed
 from service.pipeline import Parser, Pipeline, PollStats
 from service.schema import Console, SlackChannel, SlackWebhook
@@ -117,7 +117,7 @@ async def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, 
         ProcessPoolExecutor(settings.parse_workers, mp_context=multiprocessing.get_context("spawn")) if settings.parse_workers else None
     )
     pipeline = Pipeline(store, fetcher, parser(executor), config, clock, settings.poll_concurrency, lease, observe=metrics.poll)
-    outbox = SqlOutbox(engine, settings.instance, clock, lease)
+    outbox = SqlOutbox(engine, settings.instance, clock, lease, policy=lambda destination: flood_policy(config(), destination))
     app = App(
         settings=settings,
         clock=clock,

@@ -276,12 +276,13 @@ def _delivery_line(row: object, fmt: str) -> str:
     """One delivery for `deliveries`."""
     r: Any = row
     if fmt == "json":
-        keys = ("id", "destination", "status", "attempts", "last_error", "remote_id", "title", "link")
+        keys = ("id", "destination", "status", "mode", "attempts", "last_error", "remote_id", "thread_ts", "title", "link")
         data = {k: getattr(r, k) for k in keys} | {"rules": r.rule_ids, "next_attempt_at": _iso(r.next_attempt_at)}
         return json.dumps(data, ensure_ascii=False)
     due = f"next {r.next_attempt_at:%Y-%m-%d %H:%M}" if r.status == "pending" else ""
     error = f"\n{'':8}error: {r.last_error}" if r.last_error and r.status != "sent" else ""
-    return f"{r.id:>7} {r.status:<8} {r.destination:<16} tries {r.attempts:<3} {due:<22} {r.title[:70]}{error}"
+    mode = r.mode or ""
+    return f"{r.id:>7} {r.status:<8} {mode:<9} {r.destination:<16} tries {r.attempts:<3} {due:<22} {r.title[:70]}{error}"
 
 
 async def _run(app: App) -> int:

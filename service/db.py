@@ -85,6 +85,7 @@ items = sa.Table(
     sa.Column("language", sa.String(16), nullable=False, server_default=""),
     sa.Column("published_at", UTCDateTime),
     sa.Column("first_seen_at", UTCDateTime, nullable=False),
+    sa.Column("signature", sa.LargeBinary),  # service.story fingerprint, for items that may alert
     sa.UniqueConstraint("feed_id", "key", name="uq_items_feed_key"),
     sa.Index("ix_items_first_seen", "first_seen_at"),
     sa.Index("ix_items_feed_link", "feed_id", "link"),
@@ -121,8 +122,12 @@ deliveries = sa.Table(
     sa.Column("remote_id", sa.Text),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("sent_at", UTCDateTime),
+    sa.Column("mode", sa.String(16)),  # None until planned; alert, reply (in a story's thread), digest or throttled (in a digest)
+    sa.Column("parent_id", Id),  # for a reply: the delivery whose thread it joins
+    sa.Column("thread_ts", sa.Text),  # for a reply: the thread's root message id
     sa.UniqueConstraint("item_id", "destination", name="uq_deliveries_item_destination"),
     sa.Index("ix_deliveries_due", "status", "next_attempt_at"),
+    sa.Index("ix_deliveries_destination_sent", "destination", "status", "sent_at"),
 )
 
 

@@ -2,30 +2,66 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from itertools import groupby
 from typing import Any
 
 import sqlalchemy as sa
 
-from alerts.base import Alert, AlertRule
-from service import silences, text
+from alerts import flood
+from alerts.base import Alert, AlertRule, Digest, Message
+from service import silences, story, text
+from service.config import Config
 from service.db import Database, deliveries, feeds, items, matches
 
 SNIPPET_WIDTH = 320
+DIGEST_SIZE = 15  # alerts per digest message: inside Block Kit's 50 blocks and ~12,000 characters at any content
+RECENT_LIMIT = 5000  # recent alerts of one destination that flood control looks at
+
+PolicyOf = Callable[[str], flood.Policy]
+
+
+def flood_policy(config: Config, destination: str) -> flood.Policy:
+    """A destination's flood settings from the config: digest, threads and the throttles of its rules."""
+    throttles = {
+        r.id: flood.Throttle(r.throttle.max_alerts, timedelta(seconds=r.throttle.per))
+        for r in config.rules_file.rules
+        if r.throttle and destination in r.destinations
+    }
+    spec = config.rules_file.destinations.get(destination)
+    if spec is None:
+        return flood.Policy(throttles=throttles)
+    digest = spec.digest
+    return flood.Policy(
+        max_alerts=digest.max_alerts if digest else None,
+        window=timedelta(seconds=digest.window if digest else 600),
+        threads=spec.threads,
+        thread_window=story.WINDOW,
+        throttles=throttles,
+    )
 
 
 class SqlOutbox:
     """Implements alerts.delivery.Outbox with leases, so several replicas can share it."""
 
-    def __init__(self, engine: Database, owner: str, clock: Callable[[], datetime], lease: timedelta = timedelta(minutes=5)) -> None:
+    def __init__(
+        self,
+        engine: Database,
+        owner: str,
+        clock: Callable[[], datetime],
+        lease: timedelta = timedelta(minutes=5),
+        policy: PolicyOf | None = None,
+    ) -> None:
         self._engine = engine
         self._owner = owner
         self._clock = clock
         self._lease = lease
+        self._policy = policy or (lambda destination: flood.Policy())
 
-    async def claim(self, limit: int) -> list[Alert]:
-        """Lease up to `limit` due deliveries and build their alerts."""
+    async def claim(self, limit: int) -> list[Message]:
+        """Lease up to `limit` due deliveries and plan them into alerts, replies and digests."""
         now = self._clock()
         free = sa.or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < now)
         due = (
@@ -40,9 +76,9 @@ class SqlOutbox:
                 deliveries.update()
                 .where(deliveries.c.id.in_(due.scalar_subquery()), deliveries.c.status == "pending", free)
                 .values(lease_owner=self._owner, lease_until=now + self._lease)
-                .returning(deliveries.c.id, deliveries.c.item_id, deliveries.c.destination, deliveries.c.rule_ids, deliveries.c.attempts)
+                .returning(*_CLAIMED)
             )
-            rows = sorted(claimed, key=lambda r: r.id)
+            rows = sorted(claimed, key=lambda r: (r.destination, r.id))
             if not rows:
                 return []
             muted = await silences.active(conn, now)
@@ -51,7 +87,84 @@ class SqlOutbox:
                 await conn.execute(
                     deliveries.update().where(deliveries.c.id.in_(held)).values(status="muted", lease_until=None, lease_owner=None)
                 )
-            return await self._alerts(conn, [r for r in rows if r.id not in held])
+            messages: list[Message] = []
+            for destination, group in groupby((r for r in rows if r.id not in held), key=lambda r: r.destination):
+                messages += await self._plan(conn, destination, list(group), now)
+            return sorted(messages, key=lambda m: m.delivery_id)
+
+    async def _plan(self, conn: Any, destination: str, rows: list[Any], now: datetime) -> list[Message]:
+        """Decide how one destination's claimed deliveries go out, record it, and build their messages."""
+        policy = self._policy(destination)
+        signatures = dict(
+            (await conn.execute(sa.select(items.c.id, items.c.signature).where(items.c.id.in_({r.item_id for r in rows})))).all()
+        )
+        pending = [flood.Pending(r.id, tuple(r.rule_ids), signatures.get(r.item_id), r.mode, r.thread_ts, r.parent_id) for r in rows]
+        plan = flood.plan(pending, await self._recent(conn, destination, policy, now), policy, now, story.same_story)
+        await self._record(conn, destination, plan, policy, now)
+        hold = set(plan.hold)
+        built = {a.delivery_id: a for a in await self._alerts(conn, [r for r in rows if r.id not in hold])}
+        messages: list[Message] = [dataclasses.replace(built[i], mode="alert") for i in plan.alerts]
+        for i, reply in plan.replies.items():
+            thread = {"thread_ts": reply.thread_ts} if reply.thread_ts else {"reply_to": reply.parent_id}
+            messages.append(dataclasses.replace(built[i], mode="reply", **thread))
+        entries = [built[i] for i in sorted(plan.digest)]
+        for start in range(0, len(entries), DIGEST_SIZE):
+            chunk = tuple(entries[start : start + DIGEST_SIZE])
+            throttled = sum(1 for a in chunk if a.delivery_id in plan.throttled)
+            messages.append(Digest(destination, chunk, held=throttled, attempts=max(a.attempts for a in chunk)))
+        return messages
+
+    async def _recent(self, conn: Any, destination: str, policy: flood.Policy, now: datetime) -> list[flood.Sent]:
+        """The destination's alerts sent on their own within the longest window flood control looks back."""
+        horizon = max(
+            [policy.window, policy.thread_window if policy.threads else timedelta(0), *(t.per for t in policy.throttles.values())]
+        )
+        found = await conn.execute(
+            sa.select(deliveries.c.id, deliveries.c.remote_id, deliveries.c.rule_ids, deliveries.c.sent_at, items.c.signature)
+            .join(items, items.c.id == deliveries.c.item_id)
+            .where(
+                deliveries.c.destination == destination,
+                deliveries.c.status == "sent",
+                sa.or_(deliveries.c.mode == "alert", deliveries.c.mode.is_(None)),
+                deliveries.c.sent_at >= now - horizon,
+            )
+            .order_by(deliveries.c.sent_at.desc())
+            .limit(RECENT_LIMIT)
+        )
+        return [flood.Sent(r.id, r.remote_id, tuple(r.rule_ids), r.sent_at, r.signature) for r in found]
+
+    async def _record(self, conn: Any, destination: str, plan: flood.Plan, policy: flood.Policy, now: datetime) -> None:
+        """Store each delivery's mode; held ones wait, unleased, for the destination's next digest."""
+        by_id = deliveries.c.id
+        digest = [i for i in plan.digest if i not in plan.throttled]
+        throttled = [i for i in plan.digest if i in plan.throttled]
+        for mode, ids in (("alert", plan.alerts), ("digest", digest), ("throttled", throttled)):
+            if ids:
+                await conn.execute(deliveries.update().where(by_id.in_(ids)).values(mode=mode))
+        for i, reply in plan.replies.items():
+            await conn.execute(
+                deliveries.update().where(by_id == i).values(mode="reply", parent_id=reply.parent_id, thread_ts=reply.thread_ts)
+            )
+        if plan.hold:
+            waiting = await conn.execute(
+                sa.select(sa.func.min(deliveries.c.next_attempt_at)).where(
+                    deliveries.c.destination == destination,
+                    deliveries.c.status == "pending",
+                    deliveries.c.mode.in_(("digest", "throttled")),
+                    deliveries.c.next_attempt_at > now,
+                )
+            )
+            flush = waiting.scalar() or now + policy.window
+            for mode, ids in (
+                ("digest", [i for i in plan.hold if i not in plan.throttled]),
+                ("throttled", [i for i in plan.hold if i in plan.throttled]),
+            ):
+                if ids:
+                    await conn.execute(
+                        deliveries.update()
+                        .where(by_id.in_(ids))
+                        .values(mode=mode, next_attempt_at=flush, lease_until=None, lease_owner=None)
+                    )
 
     async def _alerts(self, conn: Any, rows: list[Any]) -> list[Alert]:
         """Join each claimed delivery with its item, feed and matches."""
@@ -79,18 +192,20 @@ class SqlOutbox:
         }
         return [_alert(r, item_rows[r.item_id], match_rows) for r in rows]
 
-    async def sent(self, alert: Alert, remote_id: str | None) -> None:
-        """Mark delivered."""
-        await self._finish(alert, status="sent", remote_id=remote_id, sent_at=self._clock(), last_error=None)
+    async def sent(self, message: Message, remote_id: str | None) -> None:
+        """Mark delivered, with how it went out (a reply that found no thread went out on its own)."""
+        thread_ts = message.thread_ts if isinstance(message, Alert) else None
+        values = {"mode": message.mode, "thread_ts": thread_ts} if isinstance(message, Alert) else {}
+        await self._finish(message, status="sent", remote_id=remote_id, sent_at=self._clock(), last_error=None, **values)
 
-    async def retry(self, alert: Alert, error: str, at: datetime, count_attempt: bool = True) -> None:
+    async def retry(self, message: Message, error: str, at: datetime, count_attempt: bool = True) -> None:
         """Due again at `at`."""
         attempts = deliveries.c.attempts + (1 if count_attempt else 0)
-        await self._finish(alert, status="pending", next_attempt_at=at, attempts=attempts, last_error=error[:2000])
+        await self._finish(message, status="pending", next_attempt_at=at, attempts=attempts, last_error=error[:2000])
 
-    async def dead(self, alert: Alert, error: str) -> None:
+    async def dead(self, message: Message, error: str) -> None:
         """Dead-lettered."""
-        await self._finish(alert, status="dead", attempts=deliveries.c.attempts + 1, last_error=error[:2000])
+        await self._finish(message, status="dead", attempts=deliveries.c.attempts + 1, last_error=error[:2000])
 
     async def listing(self, status: str | None, destination: str | None, limit: int) -> list[Any]:
         """Deliveries with their item, newest first; status 'failed' means pending after an error."""
@@ -122,7 +237,16 @@ class SqlOutbox:
 
     async def requeue(self, ids: list[int] | None = None, dead: bool = False) -> int:
         """Make deliveries due now with a fresh attempt count: the given ids, or every dead one."""
-        query = deliveries.update().values(status="pending", attempts=0, next_attempt_at=self._clock(), lease_until=None, lease_owner=None)
+        query = deliveries.update().values(
+            status="pending",
+            attempts=0,
+            next_attempt_at=self._clock(),
+            lease_until=None,
+            lease_owner=None,
+            mode=None,
+            thread_ts=None,
+            parent_id=None,
+        )
         if ids:
             query = query.where(deliveries.c.id.in_(ids), deliveries.c.status != "sent")
         elif dead:
@@ -132,14 +256,26 @@ class SqlOutbox:
         async with self._engine.begin() as conn:
             return int((await conn.execute(query)).rowcount)
 
-    async def _finish(self, alert: Alert, **values: Any) -> None:
-        """Update a delivery this process holds and release its lease."""
+    async def _finish(self, message: Message, **values: Any) -> None:
+        """Update the deliveries of a message this process holds and release their lease."""
         async with self._engine.begin() as conn:
             await conn.execute(
                 deliveries.update()
-                .where(deliveries.c.id == alert.delivery_id, deliveries.c.status == "pending")
+                .where(deliveries.c.id.in_(message.delivery_ids), deliveries.c.status == "pending")
                 .values(lease_until=None, lease_owner=None, **values)
             )
+
+
+_CLAIMED = (
+    deliveries.c.id,
+    deliveries.c.item_id,
+    deliveries.c.destination,
+    deliveries.c.rule_ids,
+    deliveries.c.attempts,
+    deliveries.c.mode,
+    deliveries.c.thread_ts,
+    deliveries.c.parent_id,
+)
 
 
 def _alert(row: Any, item: Any, match_rows: dict[tuple[int, str], Any]) -> Alert:

@@ -7,12 +7,14 @@ what this half stored, so an alert exists only for an item that was newly stored
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from service import story
 from service.config import Config
 from service.fetch import Fetched, Fetcher, FetchFailed, NotModified
 from service.model import FeedSource, Item, ParsedFeed
@@ -66,10 +68,15 @@ class Pipeline:
         self._observe = observe or (lambda feed, outcome, seconds: None)
         self._unchanged: list[tuple[str, PollOutcome]] = []  # 304s, recorded in batches
 
+    @property
+    def batch(self) -> int:
+        """Feeds claimed at once: enough to keep every slot busy, few enough to finish well within the lease."""
+        return self._concurrency * 2
+
     async def poll_due(self, force: bool = False, limit: int | None = None) -> PollStats:
         """Claim due feeds (every feed with `force`) and poll them concurrently."""
         stats = PollStats()
-        limit = limit or self._concurrency * 2  # a claim is worked off well within its lease
+        limit = limit or self.batch
         sources = await self._store.claim_feeds(self._clock(), limit, self._lease, force=force)
         gate = asyncio.Semaphore(self._concurrency)
 
@@ -123,7 +130,7 @@ class Pipeline:
         if not is_feed(parsed):
             return await self._fail(source, spec, FetchFailed("not_a_feed", "; ".join(parsed.warnings)[:500]), stats)
         new = await self._new_items(source, parsed.items)
-        found = self._match(source, spec, new)
+        found = self._match(source, spec, new, parsed.items)
         saved = await self._store.save_poll(source.id, found, self._outcome(source, spec, result, parsed), self._clock())
         stats.new_items += saved.items
         stats.matches += saved.matches
@@ -141,8 +148,11 @@ class Pipeline:
         keys, links = await self._store.known(source.id, [i.key for i in unique], [i.link for i in unique])
         return [i for i in unique if i.key not in keys and not (i.link and i.link in links)]
 
-    def _match(self, source: FeedSource, spec: FeedSpec, new: list[Item]) -> list[NewItem]:
-        """Match new items and decide which may alert: not the first poll's backlog, not old news."""
+    def _match(self, source: FeedSource, spec: FeedSpec, new: list[Item], everything: list[Item]) -> list[NewItem]:
+        """Match new items and decide which may alert: not the first poll's backlog, not old news.
+
+        Items that may alert get a story fingerprint, for threading the same story from other outlets.
+        """
         ruleset = self._config().ruleset
         now = self._clock()
         allowed = self._first_poll_allowance(source, spec, new)
@@ -154,7 +164,9 @@ class Pipeline:
             elif spec.max_age is not None and item.published and item.published < now - timedelta(seconds=spec.max_age):
                 suppressed = "too_old"
             out.append(NewItem(item, ruleset.match(item, spec.tags), suppressed))
-        return out
+        alerting = {n.item.key for n in out if n.matches and n.suppressed is None}
+        prints = story.fingerprints([(i.key, i.title, i.summary, i.content) for i in everything], alerting)
+        return [dataclasses.replace(n, signature=prints.get(n.item.key)) for n in out]
 
     def _first_poll_allowance(self, source: FeedSource, spec: FeedSpec, new: list[Item]) -> set[str]:
         """Keys that may alert: all after the first poll; the newest N on it."""

@@ -14,7 +14,8 @@ feeds.yaml::
 rules.yaml::
 
     destinations:                     # where alerts go
-      border-desk: {type: slack, channel: "#vn-kh-border"}
+      border-desk: {type: slack, channel: "#vn-kh-border", timezone: Asia/Ho_Chi_Minh}
+      wire: {type: slack, channel: "#wire", digest: {max_alerts: 5, window: 10m}, threads: true}
       ops-hook: {type: slack_webhook, url_env: SLACK_WEBHOOK_URL}
       terminal: {type: console}
     groups:                           # named term lists, used as "@name" in rules
@@ -23,6 +24,7 @@ rules.yaml::
       - id: vn-kh-border
         name: Việt Nam–Cambodia border
         destinations: [border-desk]
+        throttle: {max_alerts: 20, per: 1h}   # optional: the rest go into the next digest
         match:
           all: ["@vietnam", "@cambodia", "@border"]
           none: ["football"]
@@ -108,27 +110,58 @@ class FeedsFile(Strict):
     feeds: list[FeedSpec]
 
 
-class SlackChannel(Strict):
+class DigestSpec(Strict):
+    """Flood control: more than `max_alerts` alerts within `window` go out as one digest message."""
+
+    max_alerts: Annotated[int, Field(ge=1, le=1000)] = 10
+    window: Duration = 600
+
+
+class ThrottleSpec(Strict):
+    """At most `max_alerts` alerts per `per` from one rule to one destination; the rest join the next digest."""
+
+    max_alerts: Annotated[int, Field(ge=1)]
+    per: Annotated[Duration, Field(le=7 * 86400)] = 3600
+
+
+def _optional_digest(value: Any) -> Any:
+    """`off` (or false) disables digests."""
+    return None if value in ("off", False) else value
+
+
+OptionalDigest = Annotated[
+    DigestSpec | None,
+    BeforeValidator(_optional_digest),
+    WithJsonSchema({"anyOf": [DigestSpec.model_json_schema(), {"enum": ["off", False]}], "description": "digest settings, or off"}),
+]
+
+
+class DestinationBase(Strict):
+    """What every destination has: a time zone for dates, flood control and story threading."""
+
+    timezone: str = "UTC"
+    digest: OptionalDigest = DigestSpec()
+    threads: bool = True  # a near-duplicate of a story alerted in the last 72 h goes into its thread
+
+
+class SlackChannel(DestinationBase):
     """Post with the bot token (SLACK_BOT_TOKEN) to a channel name or id."""
 
     type: Literal["slack"]
     channel: Annotated[str, Field(min_length=1)]
-    timezone: str = "UTC"
 
 
-class SlackWebhook(Strict):
-    """Post to an incoming webhook whose URL is in the named environment variable."""
+class SlackWebhook(DestinationBase):
+    """Post to an incoming webhook whose URL is in the named environment variable (webhooks cannot thread)."""
 
     type: Literal["slack_webhook"]
     url_env: Annotated[str, Field(pattern=r"^SLACK_WEBHOOK[A-Z0-9_]*$")] = "SLACK_WEBHOOK_URL"
-    timezone: str = "UTC"
 
 
-class Console(Strict):
+class Console(DestinationBase):
     """Print alerts to standard output."""
 
     type: Literal["console"]
-    timezone: str = "UTC"
 
 
 DestinationSpec = Annotated[SlackChannel | SlackWebhook | Console, Field(discriminator="type")]
@@ -227,6 +260,7 @@ class RuleSpec(Strict):
     feeds: list[Id] = []
     languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]] = []
     examples: ExamplesSpec | None = None
+    throttle: ThrottleSpec | None = None
     enabled: bool = True
 
 

@@ -35,6 +35,7 @@ class NewItem:
     item: Item
     matches: list[RuleMatch]
     suppressed: str | None = None  # why it must not alert: "first_poll", "too_old"
+    signature: bytes | None = None  # its story fingerprint (service.story), if it may alert
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,9 @@ class Store:
         """Insert items that are still new, then the matches and deliveries of those only."""
         by_key = {n.item.key: n for n in new}
         statement = insert(conn, items).on_conflict_do_nothing(index_elements=["feed_id", "key"]).returning(items.c.id, items.c.key)
-        rows = await conn.execute(statement, [_item_row(n.item, now) for n in by_key.values()])  # executemany, batched by SQLAlchemy
+        rows = await conn.execute(
+            statement, [_item_row(n.item, now, n.signature) for n in by_key.values()]
+        )  # executemany, batched by SQLAlchemy
         stored = [(r.id, by_key[r.key]) for r in rows]
         saved.items = len(stored)
         muted = await silences.active(conn, now)
@@ -307,7 +310,7 @@ def _item(row: Any) -> Item:
     )
 
 
-def _item_row(item: Item, now: datetime) -> dict[str, Any]:
+def _item_row(item: Item, now: datetime, signature: bytes | None = None) -> dict[str, Any]:
     """The items row of an Item."""
     return {
         "feed_id": item.feed_id,
@@ -321,6 +324,7 @@ def _item_row(item: Item, now: datetime) -> dict[str, Any]:
         "language": item.language,
         "published_at": item.published,
         "first_seen_at": now,
+        "signature": signature,
     }
 
 

@@ -17,6 +17,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from service.app import App
 
 log = logging.getLogger("newswatch.worker")
+MAX_ROUNDS = 50  # batches one tick of a job works off before it yields to the next tick
 
 
 class Worker:
@@ -68,12 +69,18 @@ class Worker:
         return run
 
     async def poll(self) -> None:
-        """Poll the feeds that are due."""
-        await self.app.pipeline.poll_due()
+        """Poll the feeds that are due, batch after batch, until fewer than a batch are left."""
+        for _ in range(MAX_ROUNDS):
+            stats = await self.app.pipeline.poll_due()
+            if self.stopping or stats.feeds < self.app.pipeline.batch:
+                return
 
     async def deliver(self) -> None:
-        """Send the alerts that are due."""
-        await self.app.deliverer.run_once()
+        """Send the alerts that are due, batch after batch, until none is left."""
+        for _ in range(MAX_ROUNDS):
+            stats = await self.app.deliverer.run_once()
+            if self.stopping or not (stats.sent or stats.retried or stats.dead):
+                return
 
     async def reload(self) -> None:
         """Apply edited config files; sync feeds and sinks if they changed."""

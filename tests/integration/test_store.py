@@ -30,7 +30,7 @@ async def test_migrations_produce_exactly_the_declared_schema(engine: sa.ext.asy
         diff = await conn.run_sync(lambda c: compare_metadata(MigrationContext.configure(c, opts={"compare_type": True}), db.metadata))
     assert diff == []
     await db.upgrade(engine)  # a second upgrade is a no-op
-    assert await db.current_revision(engine) == "0003"
+    assert await db.current_revision(engine) == "0004"
 
 
 async def test_concurrent_upgrades_are_safe(database_url: str) -> None:
@@ -39,7 +39,7 @@ async def test_concurrent_upgrades_are_safe(database_url: str) -> None:
     engines = [db.create_engine(database_url) for _ in range(3)]
     try:
         await asyncio.gather(*(db.upgrade(e) for e in engines))
-        assert await db.current_revision(engines[0]) == "0003"
+        assert await db.current_revision(engines[0]) == "0004"
     finally:
         for e in engines:
             await e.dispose()

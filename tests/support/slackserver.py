@@ -120,7 +120,7 @@ class SlackServer:
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"})
         self._last[channel] = now
         ts = f"{int(time.time())}.{next(self._ts):06d}"
-        message = {"ts": ts, "channel": channel, **{k: v for k, v in args.items() if k != "channel"}}
+        message = {"ts": ts, "channel": channel, "received_at": time.time(), **{k: v for k, v in args.items() if k != "channel"}}
         self.messages[channel].append(message)
         if self.faults.answer_delay:
             await asyncio.sleep(self.faults.answer_delay)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
 from alerts import render
-from alerts.base import Alert, AlertRule
+from alerts.base import Alert, AlertRule, Digest
+from service.outbox import DIGEST_SIZE
 from tests.support.slackserver import validate_blocks
 
 
@@ -75,3 +77,58 @@ def test_console_rendering_is_readable_and_strips_terminal_escapes() -> None:
     out = render.console(alert(title="Title \x1b[31mred\x1b[0m"))
     assert "\x1b" not in out
     assert "**border**" in out and "VNA · 2025-09-11 03:00 UTC" in out and "https://example.org/a?x=1&y=2" in out
+
+
+def digest(n: int, **changes: object) -> Digest:
+    return Digest("desk", tuple(alert(delivery_id=i, **changes) for i in range(1, n + 1)))
+
+
+def test_a_digest_lists_every_alert_with_its_link_within_block_kit_limits() -> None:
+    hostile = digest(
+        DIGEST_SIZE,
+        title="<!channel> " + "very long headline " * 40,
+        link="https://example.org/" + "x" * 250,
+        source="<http://evil|Reuters> " * 10,
+    )
+    blocks = render.blocks(hostile)
+    validate_blocks(blocks)
+    text = all_text(blocks)
+    assert text.count("https://example.org/xxx") == DIGEST_SIZE
+    assert "<!channel>" not in text and "<http://evil" not in text
+    assert f"Digest: {DIGEST_SIZE} alerts" in text
+
+
+def test_a_digest_shows_an_overlong_link_unlinked_and_a_javascript_link_not_at_all() -> None:
+    blocks = render.blocks(
+        Digest("desk", (alert(delivery_id=1, link="https://e.org/" + "y" * 3000), alert(delivery_id=2, link="javascript:alert(1)")))
+    )
+    validate_blocks(blocks)
+    assert "yyyy" not in all_text(blocks) and "javascript" not in all_text(blocks)
+
+
+def test_a_digest_says_how_many_a_throttle_held_back() -> None:
+    held = Digest("desk", digest(3).alerts, held=2)
+    assert "2 held back" in all_text(render.blocks(held)) and "2 held back" in render.console(held)
+
+
+def test_digest_fallback_and_console_name_every_title() -> None:
+    d = Digest("desk", (alert(delivery_id=1, title="First <b>"), alert(delivery_id=2, title="Second")))
+    assert "First &lt;b&gt;" in render.fallback(d) and "Second" in render.fallback(d)
+    printed = render.console(d)
+    assert printed.count("https://example.org/a?x=1&y=2") == 2 and "First <b>" in printed
+
+
+def test_a_reply_says_also_reported_by_with_the_linked_title() -> None:
+    reply = alert(mode="reply", thread_ts="1700000000.000100", source="Vietnam+ <!here>")
+    blocks = render.blocks(reply)
+    validate_blocks(blocks)
+    text = all_text(blocks)
+    assert "Also reported by *Vietnam+ &lt;!here&gt;*" in text and "<https://example.org/a?x=1&y=2|" in text
+    assert render.fallback(reply).startswith("Also reported by Vietnam+ &lt;!here&gt;:")
+    assert "also reported by Vietnam+" in render.console(reply)
+
+
+def test_a_digest_of_worst_case_text_stays_within_slacks_total() -> None:
+    worst = digest(DIGEST_SIZE, title="&" * 500, source="<" * 500, link="https://e.org/" + "&" * 280)
+    worst = Digest("desk", tuple(replace(a, rules=(AlertRule("r", ">" * 300, ()),)) for a in worst.alerts))
+    validate_blocks(render.blocks(worst))

@@ -1,0 +1,98 @@
+"""Story fingerprints: tell when two items are the same story, across outlets and updates.
+
+An item's fingerprint is a MinHash (datasketch) of the word 3-grams of its lead: the first
+`LEAD_WORDS` words of its summary (or content), folded like rule matching folds text
+(case, diacritics), plus the title when the body is too short to say much. Titles are
+otherwise left out: outlets rewrite headlines, while a syndicated wire story keeps its lead.
+
+Similarity is the estimated containment of the smaller shingle set in the larger, so a
+feed that carries only the first paragraph still matches one that carries the whole lead.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from collections.abc import Collection, Sequence
+from datetime import timedelta
+
+import numpy as np
+from datasketch import MinHash
+
+from service import text
+
+NUM_PERM = 128
+SHINGLE = 3
+LEAD_WORDS = 80
+MIN_BODY_WORDS = 15  # below this the title joins the lead
+MIN_SHINGLES = 4  # fewer says too little to call two items one story
+THRESHOLD = 0.5  # estimated containment at or above this: the same story
+BOILERPLATE = 2  # an item alike to this many others in its own feed has boilerplate text, not a story
+WINDOW = timedelta(hours=72)  # a story's thread stays open this long after its first alert
+SCHEME = "affine32"
+_PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=20251122, scheme=SCHEME).permutations
+_WORD = re.compile(r"\w+")
+_HEADER = struct.Struct("<I")
+
+
+def lead(title: str, summary: str, content: str) -> list[str]:
+    """The folded words a fingerprint is made of."""
+    body = _WORD.findall(text.fold(summary or content))[:LEAD_WORDS]
+    if len(body) < MIN_BODY_WORDS:
+        body = _WORD.findall(text.fold(title)) + body
+    return body
+
+
+def signature(title: str, summary: str, content: str) -> bytes | None:
+    """The item's fingerprint (shingle count + MinHash values), or None if its text is too short."""
+    words = lead(title, summary, content)
+    shingles = {" ".join(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)}
+    if len(shingles) < MIN_SHINGLES:
+        return None
+    sketch = MinHash(num_perm=NUM_PERM, scheme=SCHEME, permutations=_PERMUTATIONS)
+    sketch.update_batch([s.encode() for s in shingles])
+    values: bytes = sketch.hashvalues.astype("<u4").tobytes()
+    return _HEADER.pack(len(shingles)) + values
+
+
+def similarity(a: bytes, b: bytes) -> float:
+    """Estimated containment of the smaller item's shingles in the other's, from 0 to 1."""
+    (size_a,), (size_b,) = _HEADER.unpack_from(a), _HEADER.unpack_from(b)
+    sketch_a, sketch_b = _sketch(a), _sketch(b)
+    if len(sketch_a) != len(sketch_b):
+        return 0.0
+    jaccard = sketch_a.jaccard(sketch_b)
+    shared = jaccard * (size_a + size_b) / (1.0 + jaccard)  # |A ∩ B| from J = |A ∩ B| / |A ∪ B|
+    return float(min(1.0, shared / min(size_a, size_b)))
+
+
+def _sketch(blob: bytes) -> MinHash:
+    """A MinHash from its stored values."""
+    values = np.frombuffer(blob, dtype="<u4", offset=_HEADER.size)
+    return MinHash(scheme=SCHEME, hashvalues=values, permutations=_PERMUTATIONS)
+
+
+def fingerprints(documents: Sequence[tuple[str, str, str, str]], wanted: Collection[str]) -> dict[str, bytes]:
+    """Fingerprints of the `wanted` keys among one feed's (key, title, summary, content) items.
+
+    Text that three or more items of one feed share is boilerplate ("Read the full story at
+    ..."), not a story: those items get no fingerprint, so they are never threaded together.
+    Two items alike are kept: a story and its updated version.
+    """
+    if not wanted:
+        return {}
+    signatures = {key: signature(title, summary, content) for key, title, summary, content in documents}
+    found = {}
+    for key in wanted:
+        own = signatures.get(key)
+        if own is None:
+            continue
+        alike = sum(1 for other, sig in signatures.items() if other != key and same_story(own, sig))
+        if alike < BOILERPLATE:
+            found[key] = own
+    return found
+
+
+def same_story(a: bytes | None, b: bytes | None) -> bool:
+    """Whether two fingerprints are one story."""
+    return a is not None and b is not None and similarity(a, b) >= THRESHOLD

@@ -1,0 +1,114 @@
+"""Story fingerprints: one story across outlets and updates; different stories on one topic stay apart.
+
+The syndicated copies below are made from the seed articles the way wire copy is republished:
+another outlet's headline, its own dateline and agency tag, diacritics dropped, only the first
+paragraphs in the feed's summary. Third-party articles are not copied into the repository.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from service import story
+from service.parse import parse_article
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+SEED_PHONE_TALKS_FM = "000_7a1b3c353e3e3acd.txt"  # acting FM Trung – DPM Prak Sokhonn, 11 Sept 2025
+SEED_PHONE_TALKS_PM = "004_7dee21eaf8f7a444.txt"  # PM Chính – PM Hun Manet, the next day
+SAME_STORY_PAIRS = {frozenset({"vncn-009", "vncn-012"})}  # the Lũng Cú joint patrol, from VNA and from VNS
+
+
+def seed(name: str) -> tuple[str, str]:
+    """A seed article's title and body."""
+    item = parse_article((FIXTURES / name).read_text(encoding="utf-8"), name)
+    return item.title, item.content
+
+
+def paragraphs(body: str) -> list[str]:
+    return [p for p in body.split("\n") if p.strip()]
+
+
+def strip_accents(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def syndicated(body: str, dateline: str, keep: int) -> str:
+    """The body as another outlet republishes it: its own dateline, no diacritics, the first paragraphs."""
+    first, *rest = paragraphs(body)
+    first = dateline + " " + first.split("—", 1)[-1].strip()
+    return strip_accents("\n".join([first, *rest[: keep - 1]]))
+
+
+def signature(title: str, summary: str = "", content: str = "") -> bytes:
+    sig = story.signature(title, summary, content)
+    assert sig is not None
+    return sig
+
+
+@pytest.mark.parametrize("name", [SEED_PHONE_TALKS_FM, SEED_PHONE_TALKS_PM])
+def test_wire_copy_from_another_outlet_is_the_same_story(name: str) -> None:
+    title, body = seed(name)
+    original = signature(title, content=body)
+    copy = signature("Vietnam, Cambodia leaders hold phone talks", summary=syndicated(body, "Hanoi (VNA) –", keep=2))
+    assert story.similarity(original, copy) >= story.THRESHOLD
+    assert story.same_story(original, copy)
+
+
+def test_a_summary_of_one_paragraph_matches_the_full_article() -> None:
+    title, body = seed(SEED_PHONE_TALKS_PM)
+    lede = paragraphs(body)[0]
+    assert story.same_story(signature(title, content=body), signature("PM Chinh talks with Hun Manet", summary=lede))
+
+
+def test_an_updated_version_is_the_same_story() -> None:
+    title, body = seed(SEED_PHONE_TALKS_PM)
+    first, second, *rest = paragraphs(body)
+    updated = "\n".join([first.replace("on Friday afternoon", "on August 15 afternoon"), second + " Both agreed to meet soon.", *rest])
+    assert story.same_story(signature(title, content=body), signature("UPDATE: " + title, content=updated))
+
+
+def test_two_stories_on_the_same_topic_are_not_one() -> None:
+    fm, pm = seed(SEED_PHONE_TALKS_FM), seed(SEED_PHONE_TALKS_PM)
+    assert story.similarity(signature(*fm[:1], content=fm[1]), signature(*pm[:1], content=pm[1])) < 0.1
+
+
+def test_distinct_stories_of_the_labelled_set_are_never_threaded_together() -> None:
+    items = [json.loads(line) for line in (FIXTURES / "labelled" / "news.jsonl").read_text(encoding="utf-8").splitlines()]
+    sigs = [(i["id"], signature(i["title"], i.get("summary", ""))) for i in items]
+    crossing = [
+        (a, b, round(story.similarity(x, y), 2))
+        for (a, x), (b, y) in itertools.combinations(sigs, 2)
+        if frozenset({a, b}) not in SAME_STORY_PAIRS and story.same_story(x, y)
+    ]
+    assert crossing == []
+
+
+def test_similarity_is_symmetric_and_one_for_identical_text() -> None:
+    title, body = seed(SEED_PHONE_TALKS_FM)
+    a, b = signature(title, content=body), signature("Other headline", summary=paragraphs(body)[0])
+    assert story.similarity(a, a) == 1.0
+    assert story.similarity(a, b) == pytest.approx(story.similarity(b, a))
+
+
+def test_too_little_text_has_no_fingerprint() -> None:
+    assert story.signature("Border", "", "") is None
+    assert story.signature("", "", "") is None
+
+
+def test_boilerplate_that_a_feed_repeats_on_every_item_is_no_story() -> None:
+    blurb = "Read the full story on our website, where you will find photos, video and reactions from readers across the region today."
+    items = [(f"k{i}", f"Headline {i} about the border", blurb, "") for i in range(5)]
+    assert story.fingerprints(items, {"k0", "k1"}) == {}
+
+
+def test_a_story_and_its_update_in_one_feed_keep_their_fingerprints() -> None:
+    title, body = seed(SEED_PHONE_TALKS_PM)
+    other_title, other_body = seed(SEED_PHONE_TALKS_FM)
+    items = [("old", title, "", body), ("new", "UPDATE: " + title, "", body + "\nMore to follow."), ("x", other_title, "", other_body)]
+    found = story.fingerprints(items, {"new"})
+    assert set(found) == {"new"} and story.same_story(found["new"], story.signature(title, "", body))
