@@ -75,7 +75,23 @@ class Digest:
         return tuple(a.delivery_id for a in self.alerts)
 
 
-Message = Alert | Digest
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A notice about the service itself for an operations destination: a feed failing, or recovered."""
+
+    delivery_id: int
+    destination: str
+    text: str
+    attempts: int = 0
+    mode: str = "notice"
+
+    @property
+    def delivery_ids(self) -> tuple[int, ...]:
+        """The deliveries this message settles."""
+        return (self.delivery_id,)
+
+
+Message = Alert | Digest | Notice
 
 
 class DeliveryError(Exception):

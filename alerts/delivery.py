@@ -14,12 +14,13 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from alerts.base import Alert, DeliveryError, Message, Sink
 
 log = logging.getLogger("newswatch.delivery")
+MAX_WAIT = 5.0  # seconds a send waits for its slot; a longer pause sends it back to the outbox
 THREAD_GONE = frozenset({"invalid_thread_ts", "thread_not_found", "message_not_found"})
 
 
@@ -40,6 +41,18 @@ class Outbox(Protocol):
 
     async def dead(self, message: Message, error: str) -> None:
         """Give up on the message: it stays listed, with its error, for a person to re-queue."""
+        ...
+
+    async def hold(self, message: Message) -> bool:
+        """Renew this process's lease on the message right before sending; False if it was lost."""
+        ...
+
+    async def reserve(self, key: str, interval: float, within: float) -> tuple[datetime, bool]:
+        """Book the next send slot of a rate key, shared by every process, if it starts within `within` s; return (start, booked)."""
+        ...
+
+    async def pause(self, key: str, until: datetime) -> None:
+        """No sends with this rate key, from any process, before `until`."""
         ...
 
 
@@ -96,7 +109,6 @@ class Deliverer:
         self._batch = batch
         self._sleep = sleep
         self._observe = observe or (lambda destination, outcome, latency: None)
-        self._last_sent: dict[str, float] = {}
         self._paused: dict[str, datetime] = {}
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.failing: dict[str, str] = {}  # destination -> its last permanent error, until a send succeeds
@@ -136,7 +148,14 @@ class Deliverer:
             await self._outbox.retry(alert, "waiting: destination rate-limited", paused, count_attempt=False)
             stats.count(alert.destination, "retried")
             return None
-        await self._pace(sink)
+        slot = await self._pace(sink)
+        if slot is not None:  # the rate key is paused for a while (another replica got a Retry-After)
+            await self._outbox.retry(alert, "waiting: destination rate-limited", slot, count_attempt=False)
+            stats.count(alert.destination, "retried")
+            return None
+        if not await self._outbox.hold(alert):  # the lease ran out while it waited: another process sends it
+            log.warning("lease lost before sending; left to the process that took it over", extra={"destination": alert.destination})
+            return None
         started = time.monotonic()
         try:
             remote_id = await self._send(alert, sink)
@@ -148,7 +167,6 @@ class Deliverer:
             await self._failed(alert, sink, DeliveryError(f"{type(exc).__name__}: {exc}", retryable=True), stats)
             return None
         else:
-            self._last_sent[sink.rate_key] = time.monotonic()
             await self._outbox.sent(alert, remote_id)
             if self.failing.pop(alert.destination, None) is not None:
                 log.warning("destination recovered", extra={"destination": alert.destination})
@@ -168,13 +186,21 @@ class Deliverer:
         await self._pace(sink)
         return await sink.send(dataclasses.replace(message, mode="alert", thread_ts=None))
 
-    async def _pace(self, sink: Sink) -> None:
-        """Wait until `min_interval` has passed since the last message with this rate key."""
-        last = self._last_sent.get(sink.rate_key)
-        if last is not None and sink.min_interval > 0:
-            wait = last + sink.min_interval - time.monotonic()
-            if wait > 0:
-                await self._sleep(wait)
+    async def _pace(self, sink: Sink) -> datetime | None:
+        """Wait for this rate key's next send slot, booked in the outbox so that replicas share one pace.
+
+        Returns None when it is time to send, or, if the slot is further off than `MAX_WAIT`
+        (a pause), the slot's start, for the message to wait in the outbox instead.
+        """
+        if sink.min_interval <= 0:
+            return None
+        slot, booked = await self._outbox.reserve(sink.rate_key, sink.min_interval, MAX_WAIT)
+        wait = (slot - datetime.now(UTC)).total_seconds()
+        if not booked:
+            return self._clock() + timedelta(seconds=wait)
+        if wait > 0:
+            await self._sleep(wait)
+        return None
 
     async def _failed(self, alert: Message, sink: Sink, exc: DeliveryError, stats: DeliveryStats) -> None:
         """Schedule a retry, or give up on a permanent error or too many attempts."""
@@ -187,6 +213,7 @@ class Deliverer:
         at = self._clock() + timedelta(seconds=delay)
         if exc.retry_after is not None:
             self._paused[sink.rate_key] = at
+            await self._outbox.pause(sink.rate_key, datetime.now(UTC) + timedelta(seconds=delay))
         await self._outbox.retry(alert, str(exc), at)
         stats.count(alert.destination, "retried")
         self._observe(alert.destination, "retried", None)

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
-from alerts.base import Alert, Digest, Message
+from alerts.base import Alert, Digest, Message, Notice
 
 HEADER_MAX = 150
 SECTION_MAX = 3000
@@ -70,6 +70,8 @@ def rule_names(alert: Alert) -> str:
 
 def fallback(message: Message, timezone: str = "UTC") -> str:
     """The plain `text` of a Slack message: notifications and screen readers read this."""
+    if isinstance(message, Notice):
+        return escaped(f"[newswatch] {message.text}", FALLBACK_MAX)
     if isinstance(message, Digest):
         titles = "; ".join(cut(a.title or "(untitled)", 80) for a in message.alerts)
         return escape(cut(f"[digest] {len(message.alerts)} alerts ({digest_rules(message)}): {titles}", FALLBACK_MAX))
@@ -113,6 +115,9 @@ def _linked(title: str, url: str, limit: int) -> str:
 
 def blocks(message: Message, timezone: str = "UTC") -> list[dict[str, Any]]:
     """The Block Kit message: an alert, a thread reply or a digest."""
+    if isinstance(message, Notice):
+        icon = ":white_check_mark:" if " recovered " in message.text else ":warning:"
+        return [{"type": "section", "text": {"type": "mrkdwn", "text": f"{icon} {escaped(message.text, SECTION_MAX - 30)}"}}]
     if isinstance(message, Digest):
         return digest_blocks(message, timezone)
     if message.mode == "reply":
@@ -182,6 +187,8 @@ def printable(text: str) -> str:
 
 def console(message: Message, timezone: str = "UTC") -> str:
     """A readable multi-line rendering for terminals; control characters removed."""
+    if isinstance(message, Notice):
+        return printable(f"━━ newswatch notice → {message.destination} · {message.text}\n")
     if isinstance(message, Digest):
         return printable(_console_digest(message, timezone))
     if message.mode == "reply":

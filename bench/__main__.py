@@ -1,8 +1,10 @@
-"""`make bench`: run every benchmark and print its figures."""
+"""`make bench`: run every benchmark and print its figures (about 12 minutes)."""
 
-from bench import ingest_bench, rules_bench
+from bench import ingest_bench, rules_bench, service_bench
 
 if __name__ == "__main__":
     rules_bench.main()
     print()
     ingest_bench.main()
+    print()
+    service_bench.main()

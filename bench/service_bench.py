@@ -153,7 +153,8 @@ async def throughput(alerts: int = 300, digest: str = "off") -> tuple[float, int
         with tempfile.TemporaryDirectory() as tmp:
             config = Path(tmp) / "config"
             write_config(config, server.url, 1, digest=digest)
-            server.items[0] = [(0, f"Report on topic{i % len(CHANNELS)} number {i}", f"https://news.example/{i}") for i in range(alerts)]
+            now = time.time() - 60
+            server.items[0] = [(now, f"Report on topic{i % len(CHANNELS)} number {i}", f"https://news.example/{i}") for i in range(alerts)]
             settings = Settings(
                 config_dir=config, database_url=f"sqlite:///{tmp}/t.db", http_port=0, slack_bot_token=TOKEN, slack_api_url=slack.url
             )
@@ -181,14 +182,14 @@ async def replicas(count: int, feeds: int = 2000, per_feed: int = 5) -> tuple[fl
     server, slack = TimedFeeds(), SlackServer(CHANNELS)
     await server.start()
     await slack.start()
-    alerts = 0
+    alerts, now = 0, time.time() - 60
     for f in range(feeds):
         server.items[f] = []
         for i in range(per_feed):
             n = f * per_feed + i
             topic = f"topic{(n // 20) % 10}" if n % 20 == 0 else "weather"
             alerts += topic != "weather"
-            server.items[f].append((0, f"Item {n} on {topic}", f"https://news.example/{n}"))
+            server.items[f].append((now, f"Item {n} on {topic}", f"https://news.example/{n}"))
     try:
         with tempfile.TemporaryDirectory() as tmp:
             config = Path(tmp) / "config"

@@ -67,7 +67,7 @@ def load_config(directory: Path) -> Config:
     if feeds is not None and feeds_doc is not None:
         problems += _check_feeds(feeds, feeds_doc)
     if rules_file is not None and rules_doc is not None:
-        problems += _check_rules(rules_file, rules_doc, feeds.feeds if feeds else None)
+        problems += _check_rules(rules_file, rules_doc, feeds.feeds if feeds else None) + _check_operations(rules_file, rules_doc)
     if problems or feeds is None or rules_file is None:
         raise ConfigError(problems)
     ruleset = compile_rules(rules_file)
@@ -143,6 +143,13 @@ def _check_feeds(feeds: FeedsFile, doc: Document) -> list[Problem]:
             problems.append(doc.problem(["feeds", i, "id"], f"duplicate feed id '{feed.id}'"))
         seen.add(feed.id)
     return problems
+
+
+def _check_operations(spec: RulesFile, doc: Document) -> list[Problem]:
+    """The operations destination must be defined."""
+    if spec.operations and spec.operations.destination not in spec.destinations:
+        return [doc.problem(["operations", "destination"], f"undefined destination '{spec.operations.destination}'")]
+    return []
 
 
 def _check_rules(spec: RulesFile, doc: Document, feeds: list[FeedSpec] | None) -> list[Problem]:

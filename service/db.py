@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
@@ -42,6 +43,11 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def insert(conn: AsyncConnection, table: sa.Table) -> Any:
+    """A dialect-specific INSERT that supports ON CONFLICT."""
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 metadata = sa.MetaData()
 
@@ -65,6 +71,7 @@ feeds = sa.Table(
     sa.Column("last_error_at", UTCDateTime),
     sa.Column("last_warning", sa.Text),
     sa.Column("last_success_at", UTCDateTime),
+    sa.Column("failing_since", UTCDateTime),  # the first failure of the current run of failures
     sa.Column("last_polled_at", UTCDateTime),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Index("ix_feeds_due", "active", "next_poll_at"),
@@ -110,9 +117,10 @@ deliveries = sa.Table(
     "deliveries",
     metadata,
     sa.Column("id", Id, primary_key=True, autoincrement=True),
-    sa.Column("item_id", Id, sa.ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("item_id", Id, sa.ForeignKey("items.id", ondelete="CASCADE")),  # None for an operations notice
     sa.Column("destination", sa.String(64), nullable=False),
     sa.Column("rule_ids", sa.JSON, nullable=False),
+    sa.Column("notice", sa.Text),  # an operations notice's text ("feed failing since ..."), instead of an item
     sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("next_attempt_at", UTCDateTime, nullable=False),
@@ -128,6 +136,14 @@ deliveries = sa.Table(
     sa.UniqueConstraint("item_id", "destination", name="uq_deliveries_item_destination"),
     sa.Index("ix_deliveries_due", "status", "next_attempt_at"),
     sa.Index("ix_deliveries_destination_sent", "destination", "status", "sent_at"),
+)
+
+
+pacing = sa.Table(
+    "pacing",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),  # a sink's rate key: one Slack channel, one webhook
+    sa.Column("next_at", UTCDateTime, nullable=False),  # the earliest moment any replica may send with this key
 )
 
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from typing import Any
 
 import sqlalchemy as sa
 
 from alerts import flood
-from alerts.base import Alert, AlertRule, Digest, Message
+from alerts.base import Alert, AlertRule, Digest, Message, Notice
 from service import silences, story, text
 from service.config import Config
-from service.db import Database, deliveries, feeds, items, matches
+from service.db import Database, deliveries, feeds, insert, items, matches, pacing
 
 SNIPPET_WIDTH = 320
 DIGEST_SIZE = 15  # alerts per digest message: inside Block Kit's 50 blocks and ~12,000 characters at any content
@@ -94,6 +94,10 @@ class SqlOutbox:
 
     async def _plan(self, conn: Any, destination: str, rows: list[Any], now: datetime) -> list[Message]:
         """Decide how one destination's claimed deliveries go out, record it, and build their messages."""
+        messages: list[Message] = [Notice(r.id, destination, r.notice, r.attempts) for r in rows if r.notice is not None]
+        rows = [r for r in rows if r.notice is None]
+        if not rows:
+            return messages
         policy = self._policy(destination)
         signatures = dict(
             (await conn.execute(sa.select(items.c.id, items.c.signature).where(items.c.id.in_({r.item_id for r in rows})))).all()
@@ -103,7 +107,7 @@ class SqlOutbox:
         await self._record(conn, destination, plan, policy, now)
         hold = set(plan.hold)
         built = {a.delivery_id: a for a in await self._alerts(conn, [r for r in rows if r.id not in hold])}
-        messages: list[Message] = [dataclasses.replace(built[i], mode="alert") for i in plan.alerts]
+        messages += [dataclasses.replace(built[i], mode="alert") for i in plan.alerts]
         for i, reply in plan.replies.items():
             thread = {"thread_ts": reply.thread_ts} if reply.thread_ts else {"reply_to": reply.parent_id}
             messages.append(dataclasses.replace(built[i], mode="reply", **thread))
@@ -192,6 +196,43 @@ class SqlOutbox:
         }
         return [_alert(r, item_rows[r.item_id], match_rows) for r in rows]
 
+    async def hold(self, message: Message) -> bool:
+        """Renew this process's lease on a message's deliveries; False if another process has taken them over."""
+        now = self._clock()
+        async with self._engine.begin() as conn:
+            renewed = await conn.execute(
+                deliveries.update()
+                .where(
+                    deliveries.c.id.in_(message.delivery_ids),
+                    deliveries.c.status == "pending",
+                    deliveries.c.lease_owner == self._owner,
+                    deliveries.c.lease_until >= now,
+                )
+                .values(lease_until=now + self._lease)
+            )
+        return int(renewed.rowcount) == len(message.delivery_ids)
+
+    async def reserve(self, key: str, interval: float, within: float) -> tuple[datetime, bool]:
+        """Book the next send slot of a rate key, shared by every replica, if it starts within `within` seconds.
+
+        Returns the slot's start (wall time) and whether it was booked: a slot further off is
+        only reported, so that messages sent back to wait do not use up slots.
+        """
+        now = datetime.now(UTC)  # Slack counts real seconds, whatever clock the rest of the service runs on
+        async with self._engine.begin() as conn:
+            await conn.execute(insert(conn, pacing).values(key=key, next_at=now).on_conflict_do_nothing(index_elements=["key"]))
+            booked = (await conn.execute(sa.select(pacing.c.next_at).where(pacing.c.key == key).with_for_update())).scalar_one()
+            start: datetime = max(booked, now)
+            if (start - now).total_seconds() > within:
+                return start, False
+            await conn.execute(pacing.update().where(pacing.c.key == key).values(next_at=start + timedelta(seconds=interval)))
+        return start, True
+
+    async def pause(self, key: str, until: datetime) -> None:
+        """Hold every replica's sends with this rate key until `until` (wall time): the remote asked to wait."""
+        async with self._engine.begin() as conn:
+            await conn.execute(pacing.update().where(pacing.c.key == key, pacing.c.next_at < until).values(next_at=until))
+
     async def sent(self, message: Message, remote_id: str | None) -> None:
         """Mark delivered, with how it went out (a reply that found no thread went out on its own)."""
         thread_ts = message.thread_ts if isinstance(message, Alert) else None
@@ -210,8 +251,8 @@ class SqlOutbox:
     async def listing(self, status: str | None, destination: str | None, limit: int) -> list[Any]:
         """Deliveries with their item, newest first; status 'failed' means pending after an error."""
         query = (
-            sa.select(deliveries, items.c.title, items.c.link)
-            .join(items, items.c.id == deliveries.c.item_id)
+            sa.select(deliveries, sa.func.coalesce(items.c.title, deliveries.c.notice).label("title"), items.c.link)
+            .outerjoin(items, items.c.id == deliveries.c.item_id)  # a notice has no item
             .order_by(deliveries.c.id.desc())
             .limit(limit)
         )
@@ -275,6 +316,7 @@ _CLAIMED = (
     deliveries.c.mode,
     deliveries.c.thread_ts,
     deliveries.c.parent_id,
+    deliveries.c.notice,
 )
 
 

@@ -20,7 +20,7 @@ from service.fetch import Fetched, Fetcher, FetchFailed, NotModified
 from service.model import FeedSource, Item, ParsedFeed
 from service.parse import is_feed
 from service.schema import FeedSpec
-from service.store import NewItem, PollOutcome, Store
+from service.store import NewItem, Notify, PollOutcome, Store
 
 log = logging.getLogger("newswatch.pipeline")
 
@@ -94,7 +94,7 @@ class Pipeline:
     async def _flush_unchanged(self) -> None:
         """Record the buffered 'not modified' polls (a crash before this only means polling them again)."""
         batch, self._unchanged = self._unchanged, []
-        await self._store.save_unchanged(batch, self._clock())
+        await self._store.save_unchanged(batch, self._clock(), self._notify())
 
     async def poll_feed(self, source: FeedSource, stats: PollStats) -> str:
         """Poll one feed; every failure is recorded on the feed and never escapes."""
@@ -131,7 +131,7 @@ class Pipeline:
             return await self._fail(source, spec, FetchFailed("not_a_feed", "; ".join(parsed.warnings)[:500]), stats)
         new = await self._new_items(source, parsed.items)
         found = self._match(source, spec, new, parsed.items)
-        saved = await self._store.save_poll(source.id, found, self._outcome(source, spec, result, parsed), self._clock())
+        saved = await self._store.save_poll(source.id, found, self._outcome(source, spec, result, parsed), self._clock(), self._notify())
         stats.new_items += saved.items
         stats.matches += saved.matches
         stats.deliveries += saved.deliveries
@@ -189,6 +189,11 @@ class Pipeline:
             warning="; ".join(warnings)[:2000] or None,
         )
 
+    def _notify(self) -> Notify | None:
+        """Where "feed failing" and "recovered" notices go, if the config names an operations destination."""
+        ops = self._config().rules_file.operations
+        return Notify(ops.destination, ops.after_failures) if ops else None
+
     def _next_poll(self, spec: FeedSpec, hint: int | None = None) -> datetime:
         """Interval (or the server's longer hint, capped at 6 h) with ±10 % jitter, at least a minute."""
         seconds = max(MIN_INTERVAL, spec.interval, min(hint or 0, MAX_BACKOFF))
@@ -205,6 +210,6 @@ class Pipeline:
             delay = failure.retry_after if failure.retry_after is not None else base
             return now + timedelta(seconds=min(MAX_BACKOFF, delay) * random.uniform(1.0, 1.1))
 
-        failures = await self._store.record_failure(source.id, f"{failure.code}: {failure.message}", now, backoff, status)
+        failures = await self._store.record_failure(source.id, f"{failure.code}: {failure.message}", now, backoff, status, self._notify())
         log.warning("poll failed (%d in a row): %s: %s", failures, failure.code, failure.message, extra={"feed": source.id})
         return failure.code

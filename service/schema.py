@@ -18,6 +18,9 @@ rules.yaml::
       wire: {type: slack, channel: "#wire", digest: {max_alerts: 5, window: 10m}, threads: true}
       ops-hook: {type: slack_webhook, url_env: SLACK_WEBHOOK_URL}
       terminal: {type: console}
+    operations:                       # optional: "feed failing since ..." after 5 failures, and "recovered"
+      destination: terminal
+      after_failures: 5
     groups:                           # named term lists, used as "@name" in rules
       vietnam: ["Việt Nam", "Vietnamese"]
     rules:
@@ -264,10 +267,18 @@ class RuleSpec(Strict):
     enabled: bool = True
 
 
+class OperationsSpec(Strict):
+    """Where notices about the service itself go: a feed failing for a while, and its recovery."""
+
+    destination: str
+    after_failures: Annotated[int, Field(ge=1, le=1000)] = 5
+
+
 class RulesFile(Strict):
     """The whole of rules.yaml."""
 
     destinations: dict[Id, DestinationSpec]
+    operations: OperationsSpec | None = None
     groups: dict[Id, Annotated[list[Annotated[str | TermSpec, Field(union_mode="left_to_right")]], Field(min_length=1)]] = {}
     rules: list[RuleSpec]
 

@@ -21,7 +21,7 @@ class Active:
 
     def silences(self, destination: str, rule_ids: list[str]) -> bool:
         """True if an alert to `destination` for `rule_ids` must not be sent."""
-        return destination in self.destinations or all(r in self.rules for r in rule_ids)
+        return destination in self.destinations or (bool(rule_ids) and all(r in self.rules for r in rule_ids))
 
 
 async def active(conn: AsyncConnection, now: datetime) -> Active:

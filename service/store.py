@@ -12,20 +12,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service import silences
-from service.db import Database, deliveries, feeds, items, matches
+from service.db import Database, deliveries, feeds, insert, items, matches
 from service.model import FeedSource, Item, RuleMatch
 from service.schema import FeedSpec
 
 _CHUNK = 500  # rows per INSERT, well under both databases' parameter limits
-
-
-def insert(conn: AsyncConnection, table: sa.Table) -> Any:
-    """A dialect-specific INSERT that supports ON CONFLICT."""
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 @dataclass(frozen=True)
@@ -114,12 +108,15 @@ class Store:
                     found.update(r[0] for r in rows)
         return found_keys, found_links
 
-    async def save_poll(self, feed_id: str, new: Sequence[NewItem], outcome: PollOutcome, now: datetime) -> Saved:
+    async def save_poll(
+        self, feed_id: str, new: Sequence[NewItem], outcome: PollOutcome, now: datetime, notify: Notify | None = None
+    ) -> Saved:
         """Store new items with their matches and deliveries, and the feed's new state, at once."""
         saved = Saved()
         async with self.engine.begin() as conn:
             if new:
                 await self._save_items(conn, feed_id, new, now, saved)
+            await _recovered(conn, [feed_id], now, notify)
             await conn.execute(
                 feeds.update()
                 .where(feeds.c.id == feed_id)
@@ -131,6 +128,7 @@ class Store:
                     status=outcome.status,
                     caught_up=True,
                     consecutive_failures=0,
+                    failing_since=None,
                     last_warning=outcome.warning,
                     last_success_at=now,
                     last_polled_at=now,
@@ -164,7 +162,7 @@ class Store:
                 await conn.execute(table.insert(), rows_)
         saved.matches, saved.deliveries = len(match_rows), len(delivery_rows)
 
-    async def save_unchanged(self, outcomes: Sequence[tuple[str, PollOutcome]], now: datetime) -> None:
+    async def save_unchanged(self, outcomes: Sequence[tuple[str, PollOutcome]], now: datetime, notify: Notify | None = None) -> None:
         """Record many 'not modified' polls in one transaction."""
         if not outcomes:
             return
@@ -178,6 +176,7 @@ class Store:
                 status="ok",
                 caught_up=True,
                 consecutive_failures=0,
+                failing_since=None,
                 last_success_at=now,
                 last_polled_at=now,
                 lease_until=None,
@@ -186,19 +185,30 @@ class Store:
         )
         rows = [{"b_id": f, "b_etag": o.etag, "b_modified": o.last_modified, "b_next": o.next_poll_at} for f, o in outcomes]
         async with self.engine.begin() as conn:
+            await _recovered(conn, [f for f, _ in outcomes], now, notify)
             await conn.execute(statement, rows)
 
     async def record_failure(
-        self, feed_id: str, error: str, now: datetime, next_poll: Callable[[int], datetime], status: str = "error"
+        self,
+        feed_id: str,
+        error: str,
+        now: datetime,
+        next_poll: Callable[[int], datetime],
+        status: str = "error",
+        notify: Notify | None = None,
     ) -> int:
-        """Record a failed poll; `next_poll` gets the count of consecutive failures. Return that count."""
+        """Record a failed poll; `next_poll` gets the count of consecutive failures. Return that count.
+
+        At exactly `notify.after_failures` failures in a row, a notice goes to `notify.destination`.
+        """
         async with self.engine.begin() as conn:
-            failures = (
+            row = (
                 await conn.execute(
                     feeds.update()
                     .where(feeds.c.id == feed_id)
                     .values(
                         consecutive_failures=feeds.c.consecutive_failures + 1,
+                        failing_since=sa.func.coalesce(feeds.c.failing_since, now),
                         last_error=error[:2000],
                         last_error_at=now,
                         last_polled_at=now,
@@ -206,11 +216,20 @@ class Store:
                         lease_until=None,
                         lease_owner=None,
                     )
-                    .returning(feeds.c.consecutive_failures)
+                    .returning(feeds.c.consecutive_failures, feeds.c.failing_since, feeds.c.name)
                 )
-            ).scalar_one()
+            ).one()
+            failures = int(row.consecutive_failures)
             await conn.execute(feeds.update().where(feeds.c.id == feed_id).values(next_poll_at=next_poll(failures)))
-            return int(failures)
+            if notify and failures == notify.after_failures:
+                since = row.failing_since or now
+                text = (
+                    f"Feed {row.name or feed_id} ({feed_id}) failing since {since:%Y-%m-%d %H:%M} UTC: "
+                    f"{failures} failed polls in a row. Last error: {error[:500]}. "
+                    "It is retried with backoff, at least every 6 hours, and a notice follows when it recovers."
+                )
+                await conn.execute(deliveries.insert(), [_notice_row(notify.destination, text, now)])
+            return failures
 
     async def release_feed(self, feed_id: str) -> None:
         """Give a claimed feed back without polling it (on shutdown)."""
@@ -308,6 +327,51 @@ def _item(row: Any) -> Item:
         published=row.published_at or row.first_seen_at,
         language=row.language,
     )
+
+
+@dataclass(frozen=True)
+class Notify:
+    """Where operations notices go, and after how many failures in a row a feed is reported."""
+
+    destination: str
+    after_failures: int
+
+
+async def _recovered(conn: AsyncConnection, feed_ids: Sequence[str], now: datetime, notify: Notify | None) -> None:
+    """Queue a "recovered" notice for each of these feeds that had been reported failing (call before resetting them)."""
+    if notify is None:
+        return
+    for i in range(0, len(feed_ids), _CHUNK):
+        found = await conn.execute(
+            sa.select(feeds.c.id, feeds.c.name, feeds.c.consecutive_failures, feeds.c.failing_since).where(
+                feeds.c.id.in_(feed_ids[i : i + _CHUNK]), feeds.c.consecutive_failures >= notify.after_failures
+            )
+        )
+        rows = [
+            _notice_row(
+                notify.destination,
+                f"Feed {r.name or r.id} ({r.id}) recovered after {r.consecutive_failures} failed polls"
+                + (f" (failing since {r.failing_since:%Y-%m-%d %H:%M} UTC)." if r.failing_since else "."),
+                now,
+            )
+            for r in found
+        ]
+        if rows:
+            await conn.execute(deliveries.insert(), rows)
+
+
+def _notice_row(destination: str, text: str, now: datetime) -> dict[str, Any]:
+    """A delivery that carries an operations notice instead of an item."""
+    return {
+        "item_id": None,
+        "destination": destination,
+        "rule_ids": [],
+        "notice": text,
+        "mode": "notice",
+        "status": "pending",
+        "next_attempt_at": now,
+        "created_at": now,
+    }
 
 
 def _item_row(item: Item, now: datetime, signature: bytes | None = None) -> dict[str, Any]:

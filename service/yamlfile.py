@@ -53,6 +53,8 @@ class Document:
             last = depth == len(where) - 1
             if isinstance(node, yaml.MappingNode):
                 pair = next(((k, v) for k, v in node.value if k.value == step), None)
+                if pair is None and not last:
+                    continue  # a step that is no key, such as a union's tag ("console"): look for the next one here
                 if pair is None:
                     return node
                 node = pair[0] if last and at_key else pair[1]

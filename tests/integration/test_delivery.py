@@ -118,3 +118,32 @@ async def test_a_failing_destination_is_reported_once_and_its_alerts_can_be_requ
     assert len(slack.messages["archived-long-ago"]) == 3
     assert app.deliverer.failing == {}
     assert [(r.status, r.attempts) for r in await rows(app)] == [("sent", 0)] * 3
+
+
+async def test_replicas_share_one_pace_per_channel(tmp_path: Path, feeds: FeedServer, slack: SlackServer, make_app: AppFactory) -> None:
+    import asyncio
+
+    from alerts.delivery import Deliverer
+    from service.outbox import SqlOutbox
+
+    url = feeds.serve("f.rss", rss(entries(6)))
+    write_config(
+        tmp_path / "config",
+        [{"id": "f", "url": url, "first_poll_alerts": "all"}],
+        RULES
+        | {"destinations": {"desk": {"type": "slack", "channel": "#desk", "digest": "off"}, "lost": {"type": "slack", "channel": "#x"}}},
+    )
+    one, two = await make_app(), await make_app()
+    await one.pipeline.poll_due(force=True)
+    replicas = [
+        Deliverer(SqlOutbox(app.engine, f"replica-{i}", app.clock), lambda app=app: app.sinks, app.clock, batch=2)
+        for i, app in enumerate((one, two))
+    ]  # type: ignore[misc]
+
+    async def drain(deliverer: Deliverer) -> None:
+        while (await deliverer.run_once()).sent:
+            pass
+
+    await asyncio.gather(*(drain(d) for d in replicas))
+    assert len(slack.messages["desk"]) == 6
+    assert "ratelimited" not in slack.rejected  # the server refuses a second message within a second in one channel

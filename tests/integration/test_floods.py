@@ -195,3 +195,28 @@ async def test_a_digest_survives_an_outage_and_is_sent_once(
     [digest] = slack.messages["desk"]
     assert "Digest: 4 alerts" in str(digest["blocks"])
     assert {r.status for r in await delivery_rows(app)} == {"sent"}
+
+
+async def test_an_operations_destination_hears_once_when_a_feed_fails_and_once_when_it_recovers(
+    tmp_path: Path, feeds: FeedServer, slack: SlackServer, make_app: AppFactory, clock: FakeClock
+) -> None:
+    config = rules()
+    config["destinations"]["ops"] = {"type": "slack", "channel": "#other"}
+    config["operations"] = {"destination": "ops", "after_failures": 3}
+    url = feeds.serve("f.rss", b"", status=500)
+    write_config(tmp_path / "config", [feed("f", url)], config)
+    app = await make_app()
+    since = clock()
+    for _ in range(5):
+        await app.poll_once()
+        clock.advance(hours=7)  # past the longest backoff
+    [failing] = slack.messages["other"]
+    assert failing["text"].startswith("[newswatch] Feed F (f) failing since") and "3 failed polls in a row" in failing["text"]
+    assert "http_500" in failing["text"]
+    feeds.serve("f.rss", rss(news(1)))
+    await app.poll_once()
+    clock.advance(hours=7)
+    await app.poll_once()
+    recovered = f"[newswatch] Feed F (f) recovered after 5 failed polls (failing since {since:%Y-%m-%d %H:%M} UTC)."
+    assert [m["text"] for m in slack.messages["other"][1:]] == [recovered]
+    assert len(slack.messages["desk"]) == 1  # the feed's item alerted as usual
