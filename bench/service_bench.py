@@ -92,6 +92,7 @@ def environ(config: Path, database: str, slack: SlackServer, instance: str) -> d
         "NEWSWATCH_HTTP_PORT": "0",
         "NEWSWATCH_INSTANCE": instance,
         "NEWSWATCH_LOG_LEVEL": "WARNING",
+        "NEWSWATCH_PER_HOST": "50",  # every feed is on 127.0.0.1; the default politeness limit is 2
         "SLACK_BOT_TOKEN": TOKEN,
         "SLACK_API_URL": slack.url,
     }

@@ -48,6 +48,18 @@ def insert(conn: AsyncConnection, table: sa.Table) -> Any:
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
+def lease_update(conn: AsyncConnection, table: sa.Table, due: sa.Select[Any]) -> Any:
+    """An UPDATE of the rows whose ids `due` selects (with its LIMIT and SKIP LOCKED), for leasing work.
+
+    The ids come from a materialised CTE joined in (UPDATE ... FROM): with `id IN (subquery)`
+    PostgreSQL may run the subquery again for each row and lease far more than its LIMIT.
+    """
+    chosen = due.cte("due")
+    if conn.dialect.name == "postgresql":
+        chosen = chosen.prefix_with("MATERIALIZED")
+    return table.update().where(table.c.id == chosen.c.id)
+
+
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 metadata = sa.MetaData()
 

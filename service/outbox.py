@@ -14,10 +14,11 @@ from alerts import flood
 from alerts.base import Alert, AlertRule, Digest, Message, Notice
 from service import silences, story, text
 from service.config import Config
-from service.db import Database, deliveries, feeds, insert, items, matches, pacing
+from service.db import Database, deliveries, feeds, insert, items, lease_update, matches, pacing
 
 SNIPPET_WIDTH = 320
 DIGEST_SIZE = 15  # alerts per digest message: inside Block Kit's 50 blocks and ~12,000 characters at any content
+MAX_BURST = 300  # due alerts of one destination looked at together when deciding on a digest
 RECENT_LIMIT = 5000  # recent alerts of one destination that flood control looks at
 
 PolicyOf = Callable[[str], flood.Policy]
@@ -73,8 +74,8 @@ class SqlOutbox:
         )
         async with self._engine.begin() as conn:
             claimed = await conn.execute(
-                deliveries.update()
-                .where(deliveries.c.id.in_(due.scalar_subquery()), deliveries.c.status == "pending", free)
+                lease_update(conn, deliveries, due)
+                .where(deliveries.c.status == "pending", free)
                 .values(lease_owner=self._owner, lease_until=now + self._lease)
                 .returning(*_CLAIMED)
             )
@@ -99,6 +100,9 @@ class SqlOutbox:
         if not rows:
             return messages
         policy = self._policy(destination)
+        fresh = sum(1 for r in rows if r.mode is None)
+        if policy.max_alerts is not None and 0 < fresh <= policy.max_alerts:
+            rows += await self._lease_burst(conn, destination, now)
         signatures = dict(
             (await conn.execute(sa.select(items.c.id, items.c.signature).where(items.c.id.in_({r.item_id for r in rows})))).all()
         )
@@ -117,6 +121,34 @@ class SqlOutbox:
             throttled = sum(1 for a in chunk if a.delivery_id in plan.throttled)
             messages.append(Digest(destination, chunk, held=throttled, attempts=max(a.attempts for a in chunk)))
         return messages
+
+    async def _lease_burst(self, conn: Any, destination: str, now: datetime) -> list[Any]:
+        """Lease the rest of a destination's due, unplanned deliveries, so that a burst is seen whole.
+
+        A claim takes a batch across destinations; without this, a burst of 300 alerts to 10
+        channels would arrive 5 per channel per claim and never look like a burst.
+        """
+        free = sa.or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < now)
+        more = (
+            sa.select(deliveries.c.id)
+            .where(
+                deliveries.c.destination == destination,
+                deliveries.c.status == "pending",
+                deliveries.c.mode.is_(None),
+                deliveries.c.next_attempt_at <= now,
+                free,
+            )
+            .order_by(deliveries.c.id)
+            .limit(MAX_BURST)
+            .with_for_update(skip_locked=True)
+        )
+        leased = await conn.execute(
+            lease_update(conn, deliveries, more)
+            .where(deliveries.c.status == "pending", free)
+            .values(lease_owner=self._owner, lease_until=now + self._lease)
+            .returning(*_CLAIMED)
+        )
+        return sorted(leased, key=lambda r: r.id)
 
     async def _recent(self, conn: Any, destination: str, policy: flood.Policy, now: datetime) -> list[flood.Sent]:
         """The destination's alerts sent on their own within the longest window flood control looks back."""

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service import silences
-from service.db import Database, deliveries, feeds, insert, items, matches
+from service.db import Database, deliveries, feeds, insert, items, lease_update, matches
 from service.model import FeedSource, Item, RuleMatch
 from service.schema import FeedSpec
 
@@ -89,8 +89,8 @@ class Store:
                 due = due.where(feeds.c.next_poll_at <= now, feeds.c.status != "gone")
             due = due.order_by(feeds.c.next_poll_at).limit(limit).with_for_update(skip_locked=True)
             rows = await conn.execute(
-                feeds.update()
-                .where(feeds.c.id.in_(due.scalar_subquery()), sa.or_(feeds.c.lease_until.is_(None), feeds.c.lease_until < now))
+                lease_update(conn, feeds, due)
+                .where(sa.or_(feeds.c.lease_until.is_(None), feeds.c.lease_until < now))
                 .values(lease_owner=self.owner, lease_until=now + lease)
                 .returning(feeds.c.id, feeds.c.url, feeds.c.fetch_url, feeds.c.etag, feeds.c.last_modified, feeds.c.caught_up)
             )

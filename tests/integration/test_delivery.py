@@ -147,3 +147,18 @@ async def test_replicas_share_one_pace_per_channel(tmp_path: Path, feeds: FeedSe
     await asyncio.gather(*(drain(d) for d in replicas))
     assert len(slack.messages["desk"]) == 6
     assert "ratelimited" not in slack.rejected  # the server refuses a second message within a second in one channel
+
+
+async def test_a_claim_leases_no_more_than_its_limit(tmp_path: Path, feeds: FeedServer, make_app: AppFactory) -> None:
+    """PostgreSQL once leased all 12 here: it re-ran `id IN (SELECT ... LIMIT 3)` for each row."""
+    from service.outbox import SqlOutbox
+
+    url = feeds.serve("f.rss", rss(entries(12)))
+    write_config(tmp_path / "config", [{"id": "f", "url": url, "first_poll_alerts": "all"}], RULES)
+    app = await make_app()
+    await app.pipeline.poll_due(force=True)
+    first, second = SqlOutbox(app.engine, "a", app.clock), SqlOutbox(app.engine, "b", app.clock)
+    claimed = [m.delivery_id for m in await first.claim(3)]
+    assert claimed == [1, 2, 3]
+    assert [m.delivery_id for m in await second.claim(100)] == list(range(4, 13))
+    assert {r.lease_owner for r in await rows(app)} == {"a", "b"}

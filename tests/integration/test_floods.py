@@ -220,3 +220,20 @@ async def test_an_operations_destination_hears_once_when_a_feed_fails_and_once_w
     recovered = f"[newswatch] Feed F (f) recovered after 5 failed polls (failing since {since:%Y-%m-%d %H:%M} UTC)."
     assert [m["text"] for m in slack.messages["other"][1:]] == [recovered]
     assert len(slack.messages["desk"]) == 1  # the feed's item alerted as usual
+
+
+async def test_a_burst_is_seen_whole_even_when_a_claim_takes_only_part_of_it(
+    tmp_path: Path, feeds: FeedServer, slack: SlackServer, make_app: AppFactory
+) -> None:
+    from alerts.delivery import Deliverer
+    from service.outbox import SqlOutbox, flood_policy
+
+    write_config(tmp_path / "config", [feed("f", feeds.serve("f.rss", rss(news(12))))], rules(digest={"max_alerts": 10, "window": "10m"}))
+    app = await make_app()
+    await app.pipeline.poll_due(force=True)
+    outbox = SqlOutbox(app.engine, "small", app.clock, policy=lambda d: flood_policy(app.config(), d))
+    deliverer = Deliverer(outbox, lambda: app.sinks, app.clock, batch=3)  # a claim of 3, as when many destinations share one batch
+    while (await deliverer.run_once()).sent:
+        pass
+    [digest] = slack.messages["desk"]
+    assert "Digest: 12 alerts" in str(digest["blocks"])
