@@ -145,6 +145,8 @@ class Pipeline:
         changed guid (a CMS migration, say): it is not new.
         """
         unique = list({item.key: item for item in reversed(found)}.values())[::-1]
+        if not source.caught_up:  # never stored anything: nothing to look up (the insert still skips known keys)
+            return unique
         keys, links = await self._store.known(source.id, [i.key for i in unique], [i.link for i in unique])
         return [i for i in unique if i.key not in keys and not (i.link and i.link in links)]
 

@@ -6,6 +6,7 @@ new state) is one transaction, so a crash leaves either all of a poll or none of
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ from service.db import Database, deliveries, feeds, insert, items, lease_update,
 from service.model import FeedSource, Item, RuleMatch
 from service.schema import FeedSpec
 
+SILENCES_TTL = 2.0
 _CHUNK = 500  # rows per INSERT, well under both databases' parameter limits
 
 
@@ -59,6 +61,18 @@ class Store:
     def __init__(self, engine: Database, owner: str) -> None:
         self.engine = engine
         self.owner = owner
+        self._muted: tuple[float, datetime, silences.Active] | None = None
+
+    async def _silences(self, conn: AsyncConnection, now: datetime) -> silences.Active:
+        """The silences in force, read at most once per `SILENCES_TTL` seconds.
+
+        Marking a new match muted may lag a new silence by that long; delivery checks the
+        silences again when it claims an alert, so nothing muted is ever sent.
+        """
+        cached = self._muted
+        if cached is None or time.monotonic() - cached[0] > SILENCES_TTL or not 0 <= (now - cached[1]).total_seconds() <= SILENCES_TTL:
+            cached = self._muted = (time.monotonic(), now, await silences.active(conn, now))
+        return cached[2]
 
     async def sync_feeds(self, specs: Sequence[FeedSpec], now: datetime) -> None:
         """Make the feeds table follow the config: add new feeds, update changed, retire removed."""
@@ -100,13 +114,20 @@ class Store:
         """The keys and the links among those given that this feed already has stored."""
         found_keys: set[str] = set()
         found_links: set[str] = set()
+        key_list, link_list = [k for k in dict.fromkeys(keys) if k], [v for v in dict.fromkeys(links) if v]
         async with self.engine.connect() as conn:
-            for column, wanted, found in ((items.c.key, keys, found_keys), (items.c.link, links, found_links)):
-                values = [v for v in dict.fromkeys(wanted) if v]
-                for i in range(0, len(values), _CHUNK):
-                    rows = await conn.execute(sa.select(column).where(items.c.feed_id == feed_id, column.in_(values[i : i + _CHUNK])))
-                    found.update(r[0] for r in rows)
-        return found_keys, found_links
+            for i in range(0, max(len(key_list), len(link_list)), _CHUNK):
+                some_keys, some_links = key_list[i : i + _CHUNK], link_list[i : i + _CHUNK]
+                rows = await conn.execute(
+                    sa.select(items.c.key, items.c.link).where(
+                        items.c.feed_id == feed_id, sa.or_(items.c.key.in_(some_keys), items.c.link.in_(some_links))
+                    )
+                )
+                for key, link in rows:
+                    found_keys.add(key)
+                    found_links.add(link)
+        wanted_links = set(link_list)
+        return found_keys, {link for link in found_links if link in wanted_links}
 
     async def save_poll(
         self, feed_id: str, new: Sequence[NewItem], outcome: PollOutcome, now: datetime, notify: Notify | None = None
@@ -147,7 +168,7 @@ class Store:
         )  # executemany, batched by SQLAlchemy
         stored = [(r.id, by_key[r.key]) for r in rows]
         saved.items = len(stored)
-        muted = await silences.active(conn, now)
+        muted = await self._silences(conn, now)
         match_rows = [
             _match_row(i, m, n.suppressed or ("muted" if m.rule_id in muted.rules else None), now) for i, n in stored for m in n.matches
         ]
