@@ -116,7 +116,9 @@ async def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, 
     executor = (
         ProcessPoolExecutor(settings.parse_workers, mp_context=multiprocessing.get_context("spawn")) if settings.parse_workers else None
     )
-    pipeline = Pipeline(store, fetcher, parser(executor), config, clock, settings.poll_concurrency, lease, observe=metrics.poll)
+    pipeline = Pipeline(
+        store, fetcher, parser(executor), config, clock, settings.poll_concurrency, lease, observe=metrics.poll, stored=metrics.stored
+    )
     outbox = SqlOutbox(engine, settings.instance, clock, lease, policy=lambda destination: flood_policy(config(), destination))
     app = App(
         settings=settings,

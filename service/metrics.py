@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
@@ -14,7 +16,7 @@ class Metrics:
         self.polls = Counter("newswatch_polls", "Feed polls by outcome", ["outcome"], registry=r)
         self.fetch_seconds = Histogram("newswatch_poll_seconds", "Time to poll one feed", registry=r)
         self.new_items = Counter("newswatch_new_items", "Items stored for the first time", registry=r)
-        self.matches = Counter("newswatch_matches", "Rule matches stored", registry=r)
+        self.matches = Counter("newswatch_matches", "Rule matches stored, by rule", ["rule"], registry=r)
         self.deliveries = Counter("newswatch_deliveries", "Delivery attempts by outcome", ["destination", "outcome"], registry=r)
         self.delivery_seconds = Histogram("newswatch_delivery_seconds", "Time for a sink to accept an alert", ["destination"], registry=r)
         self.reloads = Counter("newswatch_config_reloads", "Config reloads by outcome", ["outcome"], registry=r)
@@ -28,6 +30,12 @@ class Metrics:
         """Count one poll."""
         self.polls.labels(outcome=outcome).inc()
         self.fetch_seconds.observe(seconds)
+
+    def stored(self, items: int, rules: Mapping[str, int]) -> None:
+        """Count the new items and matches one poll stored."""
+        self.new_items.inc(items)
+        for rule, count in rules.items():
+            self.matches.labels(rule=rule).inc(count)
 
     def delivery(self, destination: str, outcome: str, seconds: float | None) -> None:
         """Count one delivery attempt."""

@@ -10,7 +10,7 @@ import asyncio
 import dataclasses
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -57,6 +57,7 @@ class Pipeline:
         concurrency: int = 20,
         lease: timedelta = timedelta(minutes=5),
         observe: Callable[[str, str, float], None] | None = None,
+        stored: Callable[[int, Mapping[str, int]], None] | None = None,
     ) -> None:
         self._store = store
         self._fetcher = fetcher
@@ -66,6 +67,7 @@ class Pipeline:
         self._concurrency = concurrency
         self._lease = lease
         self._observe = observe or (lambda feed, outcome, seconds: None)
+        self._stored = stored or (lambda items, rules: None)
         self._unchanged: list[tuple[str, PollOutcome]] = []  # 304s, recorded in batches
 
     @property
@@ -132,6 +134,7 @@ class Pipeline:
         new = await self._new_items(source, parsed.items)
         found = self._match(source, spec, new, parsed.items)
         saved = await self._store.save_poll(source.id, found, self._outcome(source, spec, result, parsed), self._clock(), self._notify())
+        self._stored(saved.items, saved.rules)
         stats.new_items += saved.items
         stats.matches += saved.matches
         stats.deliveries += saved.deliveries

@@ -7,8 +7,9 @@ new state) is one transaction, so a crash leaves either all of a poll or none of
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -53,6 +54,7 @@ class Saved:
     items: int = 0
     matches: int = 0
     deliveries: int = 0
+    rules: Counter[str] = field(default_factory=Counter)  # matches stored, by rule
 
 
 class Store:
@@ -182,6 +184,7 @@ class Store:
             if rows_:
                 await conn.execute(table.insert(), rows_)
         saved.matches, saved.deliveries = len(match_rows), len(delivery_rows)
+        saved.rules = Counter(row["rule_id"] for row in match_rows)
 
     async def save_unchanged(self, outcomes: Sequence[tuple[str, PollOutcome]], now: datetime, notify: Notify | None = None) -> None:
         """Record many 'not modified' polls in one transaction."""
@@ -251,6 +254,12 @@ class Store:
                 )
                 await conn.execute(deliveries.insert(), [_notice_row(notify.destination, text, now)])
             return failures
+
+    async def failing_feeds(self) -> int:
+        """How many active feeds failed their last poll."""
+        async with self.engine.connect() as conn:
+            query = sa.select(sa.func.count()).select_from(feeds).where(feeds.c.active, feeds.c.consecutive_failures > 0)
+            return int((await conn.execute(query)).scalar_one())
 
     async def release_feed(self, feed_id: str) -> None:
         """Give a claimed feed back without polling it (on shutdown)."""

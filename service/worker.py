@@ -73,7 +73,8 @@ class Worker:
         for _ in range(MAX_ROUNDS):
             stats = await self.app.pipeline.poll_due()
             if self.stopping or stats.feeds < self.app.pipeline.batch:
-                return
+                break
+        self.app.metrics.failing_feeds.set(await self.app.store.failing_feeds())
 
     async def deliver(self) -> None:
         """Send the alerts that are due, batch after batch, until none is left."""

@@ -73,6 +73,28 @@ def alerted(slack: SlackServer) -> Counter[str]:
     return Counter(link for m in slack.all_messages() for link in set(re.findall(r"https://example\.org/\d+", str(m.get("blocks")))))
 
 
+async def leased_feeds(url: str, owner: str) -> dict[str, datetime]:
+    """The feeds `owner` holds a lease on, and when each lease ends."""
+    engine = db.create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(sa.select(db.feeds.c.id, db.feeds.c.lease_until).where(db.feeds.c.lease_owner == owner))
+            return {r.id: r.lease_until for r in rows if r.lease_until is not None}
+    finally:
+        await engine.dispose()
+
+
+async def polled_at(url: str, feed_ids: list[str]) -> dict[str, datetime]:
+    """When each feed was last polled."""
+    engine = db.create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(sa.select(db.feeds.c.id, db.feeds.c.last_polled_at).where(db.feeds.c.id.in_(feed_ids)))
+            return {r.id: r.last_polled_at for r in rows}
+    finally:
+        await engine.dispose()
+
+
 async def counts(url: str) -> dict[str, int]:
     engine = db.create_engine(url)
     try:
@@ -96,6 +118,7 @@ async def wait_for(url: str, done: Any, timeout: float) -> dict[str, int]:
     return state
 
 
+@pytest.mark.timeout(300)  # its own waits add up to 180 s; a slow run must fail on them, with their state, not here
 async def test_three_replicas_share_the_work_and_survive_a_kill_9(
     tmp_path: Path, postgres_url: str, feeds: FeedServer, slack10: SlackServer
 ) -> None:
@@ -106,6 +129,7 @@ async def test_three_replicas_share_the_work_and_survive_a_kill_9(
         await wait_for(postgres_url, lambda s: s["items"] >= 200, 60)
         replicas[0].kill()  # mid-cycle: it holds leases on feeds and perhaps a send in flight
         await replicas[0].wait()
+        orphaned = await leased_feeds(postgres_url, "replica-0")
         state = await wait_for(postgres_url, lambda s: s["items"] == 1000 and s["sent"] == alerts and s["unpolled"] == 0, 120)
     finally:
         for proc in replicas[1:]:
@@ -117,6 +141,10 @@ async def test_three_replicas_share_the_work_and_survive_a_kill_9(
     assert len(alerted(slack10)) == alerts  # every match alerted, alone or in a digest
     assert sum(n - 1 for n in messages.values()) <= len(CHANNELS)  # at most the sends in flight in the killed replica
     assert [p.returncode for p in replicas[1:]] == [0, 0]
+    # The killed replica's feeds were polled again as soon as its lease ran out (plus one 5 s poll tick).
+    assert orphaned, "the killed replica held no feed: the kill came between batches"
+    polled = await polled_at(postgres_url, list(orphaned))
+    assert all(polled[f] <= orphaned[f] + timedelta(seconds=10) for f in orphaned), (orphaned, polled)
 
 
 async def test_two_processes_on_one_sqlite_file_never_duplicate(tmp_path: Path, feeds: FeedServer, slack10: SlackServer) -> None:

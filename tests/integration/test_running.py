@@ -90,3 +90,46 @@ async def test_secrets_never_reach_logs_errors_or_the_database(
     for secret in secrets:  # ...without the secrets
         assert secret not in dump
         assert secret not in logged
+
+
+async def test_metrics_count_polls_items_matches_by_rule_deliveries_and_failing_feeds(
+    tmp_path: Path, feeds: FeedServer, slack: SlackServer, make_app: AppFactory
+) -> None:
+    good = feeds.serve(
+        "good.rss", rss([Entry("g1", "border news", "https://example.org/1"), Entry("g2", "weather", "https://example.org/2")])
+    )
+    bad = feeds.serve("bad.rss", b"", status=500)
+    config = write_config(tmp_path / "config", [{"id": "good", "url": good, "first_poll_alerts": "all"}, {"id": "bad", "url": bad}])
+    (config / "rules.yaml").write_text(RULES, encoding="utf-8")
+    app = await make_app()
+    worker = Worker(app, poll_every=3600, deliver_every=0.1, reload_every=3600)
+    port = free_port()
+    worker.start()
+    runner = await web.serve(worker, "127.0.0.1", port)
+    try:
+        await _until(lambda: len(slack.messages["desk"]) == 1)
+        async with httpx.AsyncClient() as client:
+            await _until_async(lambda: client.get(f"http://127.0.0.1:{port}/metrics"), "newswatch_failing_feeds 1.0")
+            metrics = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+    finally:
+        await worker.stop()
+        await runner.cleanup()
+    for line in (
+        'newswatch_polls_total{outcome="ok"} 1.0',
+        'newswatch_polls_total{outcome="http_500"} 1.0',
+        "newswatch_new_items_total 2.0",
+        'newswatch_matches_total{rule="r1"} 1.0',
+        'newswatch_deliveries_total{destination="desk",outcome="sent"} 1.0',
+        'newswatch_delivery_seconds_count{destination="desk"} 1.0',
+        "newswatch_poll_seconds_count 2.0",
+        "newswatch_failing_feeds 1.0",
+    ):
+        assert line in metrics, line
+
+
+async def _until_async(fetch, needle: str, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(int(timeout / 0.05)):
+        if needle in (await fetch()).text:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never saw {needle!r}")

@@ -112,3 +112,15 @@ def test_a_story_and_its_update_in_one_feed_keep_their_fingerprints() -> None:
     items = [("old", title, "", body), ("new", "UPDATE: " + title, "", body + "\nMore to follow."), ("x", other_title, "", other_body)]
     found = story.fingerprints(items, {"new"})
     assert set(found) == {"new"} and story.same_story(found["new"], story.signature(title, "", body))
+
+
+def test_similarity_agrees_with_datasketchs_own_estimate() -> None:
+    from datasketch import MinHash
+
+    title, body = seed(SEED_PHONE_TALKS_PM)
+    a, b = signature(title, content=body), signature("x", summary=paragraphs(body)[0])
+    sketches = [MinHash(scheme=story.SCHEME, hashvalues=story._values(s), permutations=story._PERMUTATIONS) for s in (a, b)]
+    jaccard = sketches[0].jaccard(sketches[1])
+    (size_a,), (size_b,) = story._HEADER.unpack_from(a), story._HEADER.unpack_from(b)
+    expected = min(1.0, jaccard * (size_a + size_b) / (1 + jaccard) / min(size_a, size_b))
+    assert story.similarity(a, b) == pytest.approx(expected)
