@@ -31,17 +31,41 @@ THRESHOLD = 0.5  # estimated containment at or above this: the same story
 BOILERPLATE = 2  # an item alike to this many others in its own feed has boilerplate text, not a story
 WINDOW = timedelta(hours=72)  # a story's thread stays open this long after its first alert
 SCHEME = "affine32"
-_PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=20251122, scheme=SCHEME).permutations
+_SEED = 20251122
+_PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme=SCHEME).permutations
 _WORD = re.compile(r"\w+")
+_CAPTION = re.compile(r"\((?:photo|ảnh|nguồn|source)\b[^)]*\)\W*$", re.IGNORECASE)
 _HEADER = struct.Struct("<I")
 
 
 def lead(title: str, summary: str, content: str) -> list[str]:
     """The folded words a fingerprint is made of."""
-    body = _WORD.findall(text.fold(summary or content))[:LEAD_WORDS]
+    body = _WORD.findall(text.fold(_story_lines(title, summary or content)))[:LEAD_WORDS]
     if len(body) < MIN_BODY_WORDS:
         body = _WORD.findall(text.fold(title)) + body
     return body
+
+
+def _story_lines(title: str, body: str) -> str:
+    """The body without what outlets add around a wire story: photo captions, the headline again, stray labels.
+
+    Captions name the same officials in full ("Deputy Prime Minister and Minister of Foreign
+    Affairs and International Cooperation ...") across different stories; left in, they made
+    two meetings months apart look alike and one story from two outlets look different.
+    """
+    headline = text.fold(title).strip()
+    kept = []
+    for line in body.split("\n"):
+        words = line.split()
+        if len(words) < 3 or _CAPTION.search(line) or text.fold(line).strip() == headline:
+            continue
+        kept.append(line)
+    return "\n".join(kept)
+
+
+def version() -> str:
+    """What a stored fingerprint depends on; fingerprints of another version are not comparable."""
+    return f"minhash-{SCHEME}-{NUM_PERM}-seed{_SEED}-shingle{SHINGLE}-lead{LEAD_WORDS}-min{MIN_BODY_WORDS}-captions"
 
 
 def signature(title: str, summary: str, content: str) -> bytes | None:

@@ -2,7 +2,8 @@
 
 The syndicated copies below are made from the seed articles the way wire copy is republished:
 another outlet's headline, its own dateline and agency tag, diacritics dropped, only the first
-paragraphs in the feed's summary. Third-party articles are not copied into the repository.
+paragraphs in the feed's summary. Real pairs from two outlets are checked through their
+fingerprints only (tests/fixtures/stories/): third-party articles are not copied into the repository.
 """
 
 from __future__ import annotations
@@ -124,3 +125,21 @@ def test_similarity_agrees_with_datasketchs_own_estimate() -> None:
     (size_a,), (size_b,) = story._HEADER.unpack_from(a), story._HEADER.unpack_from(b)
     expected = min(1.0, jaccard * (size_a + size_b) / (1 + jaccard) / min(size_a, size_b))
     assert story.similarity(a, b) == pytest.approx(expected)
+
+
+def test_real_wire_stories_from_two_outlets_thread_and_different_stories_do_not() -> None:
+    stored = json.loads((FIXTURES / "stories" / "real_pairs.json").read_text(encoding="utf-8"))
+    assert stored["version"] == story.version(), "fingerprints were made by another version: see tests/fixtures/stories/README.md"
+    items = [(i["story"], bytes.fromhex(i["signature"]), i["url"]) for i in stored["items"]]
+    pairs = list(itertools.combinations(items, 2))
+    same = [(a[2], b[2]) for a, b in pairs if a[0] == b[0]]
+    assert len(same) == 3
+    wrong = [(a[2], b[2], round(story.similarity(a[1], b[1]), 2)) for a, b in pairs if story.same_story(a[1], b[1]) != (a[0] == b[0])]
+    assert wrong == []
+
+
+def test_captions_and_a_repeated_headline_are_not_part_of_the_story() -> None:
+    title, body = seed(SEED_PHONE_TALKS_PM)
+    first, *rest = paragraphs(body)
+    decorated = "\n".join([title, "PM Phạm Minh Chính (left) and PM Hun Manet during their phone talks. (Photo: VNA)", first, *rest])
+    assert story.lead(title, "", decorated) == story.lead(title, "", body)
