@@ -83,17 +83,12 @@ class SqlOutbox:
             if not rows:
                 return []
             muted = await silences.active(conn, now)
-            held = [r.id for r in rows if muted.silences(r.destination, r.rule_ids)]
-            if held:  # silenced while waiting (a backlog during an outage, say): never sent
-                await conn.execute(
-                    deliveries.update().where(deliveries.c.id.in_(held)).values(status="muted", lease_until=None, lease_owner=None)
-                )
             messages: list[Message] = []
-            for destination, group in groupby((r for r in rows if r.id not in held), key=lambda r: r.destination):
-                messages += await self._plan(conn, destination, list(group), now)
+            for destination, group in groupby(await _unmuted(conn, rows, muted), key=lambda r: r.destination):
+                messages += await self._plan(conn, destination, list(group), now, muted)
             return sorted(messages, key=lambda m: m.delivery_id)
 
-    async def _plan(self, conn: Any, destination: str, rows: list[Any], now: datetime) -> list[Message]:
+    async def _plan(self, conn: Any, destination: str, rows: list[Any], now: datetime, muted: silences.Active) -> list[Message]:
         """Decide how one destination's claimed deliveries go out, record it, and build their messages."""
         messages: list[Message] = [Notice(r.id, destination, r.notice, r.attempts) for r in rows if r.notice is not None]
         rows = [r for r in rows if r.notice is None]
@@ -102,7 +97,7 @@ class SqlOutbox:
         policy = self._policy(destination)
         fresh = sum(1 for r in rows if r.mode is None)
         if policy.max_alerts is not None and 0 < fresh <= policy.max_alerts:
-            rows += await self._lease_burst(conn, destination, now)
+            rows += await _unmuted(conn, await self._lease_burst(conn, destination, now), muted)
         signatures = dict(
             (await conn.execute(sa.select(items.c.id, items.c.signature).where(items.c.id.in_({r.item_id for r in rows})))).all()
         )
@@ -337,6 +332,14 @@ class SqlOutbox:
                 .where(deliveries.c.id.in_(message.delivery_ids), deliveries.c.status == "pending")
                 .values(lease_until=None, lease_owner=None, **values)
             )
+
+
+async def _unmuted(conn: Any, rows: list[Any], muted: silences.Active) -> list[Any]:
+    """The claimed rows no silence covers; the others are marked muted (a backlog silenced while it waited) and never sent."""
+    held = [r.id for r in rows if muted.silences(r.destination, r.rule_ids)]
+    if held:
+        await conn.execute(deliveries.update().where(deliveries.c.id.in_(held)).values(status="muted", lease_until=None, lease_owner=None))
+    return [r for r in rows if r.id not in held]
 
 
 _CLAIMED = (

@@ -18,9 +18,10 @@ from service import story
 from service.config import Config
 from service.fetch import Fetched, Fetcher, FetchFailed, NotModified
 from service.model import FeedSource, Item, ParsedFeed
+from service.notices import Notify
 from service.parse import is_feed
 from service.schema import FeedSpec
-from service.store import NewItem, Notify, PollOutcome, Store
+from service.store import NewItem, PollOutcome, Store
 
 log = logging.getLogger("newswatch.pipeline")
 

@@ -16,9 +16,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from service import silences
+from service import notices, silences
 from service.db import Database, deliveries, feeds, insert, items, lease_update, matches
 from service.model import FeedSource, Item, RuleMatch
+from service.notices import Notify
 from service.schema import FeedSpec
 
 SILENCES_TTL = 2.0
@@ -139,7 +140,7 @@ class Store:
         async with self.engine.begin() as conn:
             if new:
                 await self._save_items(conn, feed_id, new, now, saved)
-            await _recovered(conn, [feed_id], now, notify)
+            await notices.recovered(conn, [feed_id], now, notify)
             await conn.execute(
                 feeds.update()
                 .where(feeds.c.id == feed_id)
@@ -209,7 +210,7 @@ class Store:
         )
         rows = [{"b_id": f, "b_etag": o.etag, "b_modified": o.last_modified, "b_next": o.next_poll_at} for f, o in outcomes]
         async with self.engine.begin() as conn:
-            await _recovered(conn, [f for f, _ in outcomes], now, notify)
+            await notices.recovered(conn, [f for f, _ in outcomes], now, notify)
             await conn.execute(statement, rows)
 
     async def record_failure(
@@ -246,13 +247,7 @@ class Store:
             failures = int(row.consecutive_failures)
             await conn.execute(feeds.update().where(feeds.c.id == feed_id).values(next_poll_at=next_poll(failures)))
             if notify and failures == notify.after_failures:
-                since = row.failing_since or now
-                text = (
-                    f"Feed {row.name or feed_id} ({feed_id}) failing since {since:%Y-%m-%d %H:%M} UTC: "
-                    f"{failures} failed polls in a row. Last error: {error[:500]}. "
-                    "It is retried with backoff, at least every 6 hours, and a notice follows when it recovers."
-                )
-                await conn.execute(deliveries.insert(), [_notice_row(notify.destination, text, now)])
+                await notices.failing(conn, notify, feed_id, row.name, failures, row.failing_since or now, error, now)
             return failures
 
     async def failing_feeds(self) -> int:
@@ -357,51 +352,6 @@ def _item(row: Any) -> Item:
         published=row.published_at or row.first_seen_at,
         language=row.language,
     )
-
-
-@dataclass(frozen=True)
-class Notify:
-    """Where operations notices go, and after how many failures in a row a feed is reported."""
-
-    destination: str
-    after_failures: int
-
-
-async def _recovered(conn: AsyncConnection, feed_ids: Sequence[str], now: datetime, notify: Notify | None) -> None:
-    """Queue a "recovered" notice for each of these feeds that had been reported failing (call before resetting them)."""
-    if notify is None:
-        return
-    for i in range(0, len(feed_ids), _CHUNK):
-        found = await conn.execute(
-            sa.select(feeds.c.id, feeds.c.name, feeds.c.consecutive_failures, feeds.c.failing_since).where(
-                feeds.c.id.in_(feed_ids[i : i + _CHUNK]), feeds.c.consecutive_failures >= notify.after_failures
-            )
-        )
-        rows = [
-            _notice_row(
-                notify.destination,
-                f"Feed {r.name or r.id} ({r.id}) recovered after {r.consecutive_failures} failed polls"
-                + (f" (failing since {r.failing_since:%Y-%m-%d %H:%M} UTC)." if r.failing_since else "."),
-                now,
-            )
-            for r in found
-        ]
-        if rows:
-            await conn.execute(deliveries.insert(), rows)
-
-
-def _notice_row(destination: str, text: str, now: datetime) -> dict[str, Any]:
-    """A delivery that carries an operations notice instead of an item."""
-    return {
-        "item_id": None,
-        "destination": destination,
-        "rule_ids": [],
-        "notice": text,
-        "mode": "notice",
-        "status": "pending",
-        "next_attempt_at": now,
-        "created_at": now,
-    }
 
 
 def _item_row(item: Item, now: datetime, signature: bytes | None = None) -> dict[str, Any]:

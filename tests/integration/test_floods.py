@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -237,3 +237,31 @@ async def test_a_burst_is_seen_whole_even_when_a_claim_takes_only_part_of_it(
         pass
     [digest] = slack.messages["desk"]
     assert "Digest: 12 alerts" in str(digest["blocks"])
+
+
+async def test_a_silence_holds_every_alert_of_a_burst_seen_whole(
+    tmp_path: Path, feeds: FeedServer, slack: SlackServer, make_app: AppFactory, clock: FakeClock
+) -> None:
+    from alerts.delivery import Deliverer
+    from service.outbox import SqlOutbox, flood_policy
+    from service.silences import Silences
+
+    now = datetime.now(UTC)
+    entries = [Entry(f"a{i}", f"alpha report {i}", f"https://example.org/a{i}", published=now) for i in range(2)]
+    entries += [Entry(f"b{i}", f"beta report {i}", f"https://example.org/b{i}", published=now) for i in range(10)]
+    config = rules(digest={"max_alerts": 10, "window": "10m"})
+    config["rules"] = [
+        {"id": "alpha", "destinations": ["desk"], "match": {"any": ["alpha"]}},
+        {"id": "beta", "destinations": ["desk"], "match": {"any": ["beta"]}},
+    ]
+    write_config(tmp_path / "config", [feed("f", feeds.serve("f.rss", rss(entries)))], config)
+    app = await make_app()
+    await app.pipeline.poll_due(force=True)
+    await Silences(app.engine).add("rule", "beta", clock() + timedelta(hours=1), "", clock())  # after the deliveries were queued
+    outbox = SqlOutbox(app.engine, "small", app.clock, policy=lambda d: flood_policy(app.config(), d))
+    deliverer = Deliverer(outbox, lambda: app.sinks, app.clock, batch=3)
+    while (await deliverer.run_once()).sent:
+        pass
+    sent = str(slack.messages["desk"])
+    assert "https://example.org/a0" in sent and "https://example.org/a1" in sent and "example.org/b" not in sent
+    assert sorted(r.status for r in await delivery_rows(app)) == ["muted"] * 10 + ["sent"] * 2
