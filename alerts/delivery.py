@@ -158,7 +158,7 @@ class Deliverer:
             return None
         started = time.monotonic()
         try:
-            remote_id = await self._send(alert, sink)
+            alert, remote_id = await self._send(alert, sink)
         except DeliveryError as exc:
             await self._failed(alert, sink, exc, stats)
             return None
@@ -175,16 +175,21 @@ class Deliverer:
             log.info("%s sent", alert.mode, extra={"destination": alert.destination, "delivery": alert.delivery_id})
             return remote_id
 
-    async def _send(self, message: Message, sink: Sink) -> str | None:
-        """Send; a reply whose thread is gone (its message deleted, say) goes out on its own instead."""
+    async def _send(self, message: Message, sink: Sink) -> tuple[Message, str | None]:
+        """Send; a reply whose thread is gone (its message deleted, say) goes out on its own instead.
+
+        Returns the message as it went out, and its remote id.
+        """
         try:
-            return await sink.send(message)
+            return message, await sink.send(message)
         except DeliveryError as exc:
             if not (isinstance(message, Alert) and message.thread_ts and exc.code in THREAD_GONE):
                 raise
         log.warning("thread not found, sending on its own", extra={"destination": message.destination, "delivery": message.delivery_id})
-        await self._pace(sink)
-        return await sink.send(dataclasses.replace(message, mode="alert", thread_ts=None))
+        alone = dataclasses.replace(message, mode="alert", thread_ts=None)
+        if await self._pace(sink) is None:
+            return alone, await sink.send(alone)
+        raise DeliveryError("thread not found; the destination is paused before it can go out on its own", retryable=True)
 
     async def _pace(self, sink: Sink) -> datetime | None:
         """Wait for this rate key's next send slot, booked in the outbox so that replicas share one pace.

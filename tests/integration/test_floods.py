@@ -123,7 +123,7 @@ async def test_a_reply_whose_thread_was_deleted_goes_out_on_its_own(
     await app.poll_once()
     [alone] = slack.messages["desk"]
     assert "invalid_thread_ts" in slack.rejected and "thread_ts" not in alone
-    assert [r.status for r in await delivery_rows(app)] == ["sent", "sent"]
+    assert [(r.status, r.mode, r.thread_ts) for r in await delivery_rows(app)] == [("sent", "alert", None)] * 2
 
 
 async def test_a_burst_over_the_limit_is_one_digest_listing_every_link(
