@@ -161,19 +161,30 @@ class Deliverer:
             alert, remote_id = await self._send(alert, sink)
         except DeliveryError as exc:
             await self._failed(alert, sink, exc, stats)
+            await self._spaced(sink)
             return None
         except Exception as exc:  # a sink bug must not stop the loop; retrying may still help
             log.exception("sink raised unexpectedly", extra={"destination": alert.destination})
             await self._failed(alert, sink, DeliveryError(f"{type(exc).__name__}: {exc}", retryable=True), stats)
             return None
         else:
-            await self._outbox.sent(alert, remote_id)
+            await self._outbox.sent(alert, remote_id)  # first: a crash between sending and this is the one duplicate
+            await self._spaced(sink)
             if self.failing.pop(alert.destination, None) is not None:
                 log.warning("destination recovered", extra={"destination": alert.destination})
             stats.count(alert.destination, "sent")
             self._observe(alert.destination, "sent", time.monotonic() - started)
             log.info("%s sent", alert.mode, extra={"destination": alert.destination, "delivery": alert.delivery_id})
             return remote_id
+
+    async def _spaced(self, sink: Sink) -> None:
+        """Keep the next send with this rate key a full interval after this one ended, not only after it began.
+
+        Slack measures the gap between messages as they arrive; a slow request followed by a
+        quick one would otherwise arrive closer together than the interval.
+        """
+        if sink.min_interval > 0:
+            await self._outbox.pause(sink.rate_key, datetime.now(UTC) + timedelta(seconds=sink.min_interval))
 
     async def _send(self, message: Message, sink: Sink) -> tuple[Message, str | None]:
         """Send; a reply whose thread is gone (its message deleted, say) goes out on its own instead.

@@ -162,3 +162,15 @@ async def test_a_claim_leases_no_more_than_its_limit(tmp_path: Path, feeds: Feed
     assert claimed == [1, 2, 3]
     assert [m.delivery_id for m in await second.claim(100)] == list(range(4, 13))
     assert {r.lease_owner for r in await rows(app)} == {"a", "b"}
+
+
+async def test_a_slow_request_does_not_bring_the_next_message_too_close(
+    tmp_path: Path, feeds: FeedServer, slack: SlackServer, make_app: AppFactory
+) -> None:
+    url = feeds.serve("f.rss", rss(entries(2)))
+    write_config(tmp_path / "config", [{"id": "f", "url": url, "first_poll_alerts": "all"}], RULES)
+    app = await make_app()
+    slack.faults.slow_arrivals = [0.5]  # the first message reaches Slack half a second late; the second does not
+    await app.poll_once()
+    assert len(slack.messages["desk"]) == 2
+    assert "ratelimited" not in slack.rejected  # the server refuses two messages within a second in one channel

@@ -43,6 +43,7 @@ class Faults:
     drop_after_store: int = 0
     random_5xx: float = 0.0
     answer_delay: float = 0.0  # seconds between storing a message and answering
+    slow_arrivals: list[float] = field(default_factory=list)  # delays before the next requests arrive (a slow network)
     rng: random.Random = field(default_factory=lambda: random.Random(7))
 
 
@@ -101,6 +102,8 @@ class SlackServer:
         return web.json_response({"ok": True, "team": "T000", "user": "newswatch"})
 
     async def _post_message(self, request: web.Request) -> web.StreamResponse:
+        if self.faults.slow_arrivals:
+            await asyncio.sleep(self.faults.slow_arrivals.pop(0))
         self.requests += 1
         fault = self._fault()
         if fault is not None:
