@@ -109,7 +109,6 @@ class Deliverer:
         self._batch = batch
         self._sleep = sleep
         self._observe = observe or (lambda destination, outcome, latency: None)
-        self._paused: dict[str, datetime] = {}
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.failing: dict[str, str] = {}  # destination -> its last permanent error, until a send succeeds
 
@@ -143,13 +142,8 @@ class Deliverer:
 
     async def _deliver(self, alert: Message, sink: Sink, stats: DeliveryStats) -> str | None:
         """Send one message, respecting the rate key's pause and pace, and record the outcome."""
-        paused = self._paused.get(sink.rate_key)
-        if paused and paused > self._clock():
-            await self._outbox.retry(alert, "waiting: destination rate-limited", paused, count_attempt=False)
-            stats.count(alert.destination, "retried")
-            return None
         slot = await self._pace(sink)
-        if slot is not None:  # the rate key is paused for a while (another replica got a Retry-After)
+        if slot is not None:  # the rate key is paused for a while (a Retry-After, here or in another replica)
             await self._outbox.retry(alert, "waiting: destination rate-limited", slot, count_attempt=False)
             stats.count(alert.destination, "retried")
             return None
@@ -227,8 +221,7 @@ class Deliverer:
             return
         delay = exc.retry_after if exc.retry_after is not None else self._policy.delay(attempts)
         at = self._clock() + timedelta(seconds=delay)
-        if exc.retry_after is not None:
-            self._paused[sink.rate_key] = at
+        if exc.retry_after is not None:  # one pause, in the outbox, for every process sending with this key
             await self._outbox.pause(sink.rate_key, datetime.now(UTC) + timedelta(seconds=delay))
         await self._outbox.retry(alert, str(exc), at)
         stats.count(alert.destination, "retried")
