@@ -106,15 +106,7 @@ async def test_metrics_count_polls_items_matches_by_rule_deliveries_and_failing_
     port = free_port()
     worker.start()
     runner = await web.serve(worker, "127.0.0.1", port)
-    try:
-        await _until(lambda: len(slack.messages["desk"]) == 1)
-        async with httpx.AsyncClient() as client:
-            await _until_async(lambda: client.get(f"http://127.0.0.1:{port}/metrics"), "newswatch_failing_feeds 1.0")
-            metrics = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
-    finally:
-        await worker.stop()
-        await runner.cleanup()
-    for line in (
+    expected = (
         'newswatch_polls_total{outcome="ok"} 1.0',
         'newswatch_polls_total{outcome="http_500"} 1.0',
         "newswatch_new_items_total 2.0",
@@ -123,13 +115,24 @@ async def test_metrics_count_polls_items_matches_by_rule_deliveries_and_failing_
         'newswatch_delivery_seconds_count{destination="desk"} 1.0',
         "newswatch_poll_seconds_count 2.0",
         "newswatch_failing_feeds 1.0",
-    ):
+    )
+    try:
+        async with httpx.AsyncClient() as client:  # wait for what is asserted: the counters, not the Slack message
+            metrics = await _until_async(lambda: client.get(f"http://127.0.0.1:{port}/metrics"), expected)
+    finally:
+        await worker.stop()
+        await runner.cleanup()
+    assert len(slack.messages["desk"]) == 1
+    for line in expected:
         assert line in metrics, line
 
 
-async def _until_async(fetch, needle: str, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+async def _until_async(fetch, needles: tuple[str, ...], timeout: float = 20.0) -> str:  # type: ignore[no-untyped-def]
+    """The first answer that holds every needle; fails with the ones still missing."""
+    body = ""
     for _ in range(int(timeout / 0.05)):
-        if needle in (await fetch()).text:
-            return
+        body = (await fetch()).text
+        if all(n in body for n in needles):
+            return body
         await asyncio.sleep(0.05)
-    raise AssertionError(f"never saw {needle!r}")
+    raise AssertionError(f"never saw {[n for n in needles if n not in body]!r}")
