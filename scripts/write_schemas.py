@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from service.schema import json_schemas  # noqa: E402
+from service.config.schema import json_schemas  # noqa: E402
 
 
 def outputs() -> dict[Path, str]:

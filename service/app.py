@@ -22,15 +22,15 @@ from alerts.delivery import Deliverer, DeliveryStats
 from alerts.slack import SlackBotSink, SlackWebhookSink
 from service import db
 from service.config import Config
+from service.config.live import LiveConfig
+from service.config.schema import Console, SlackChannel, SlackWebhook
 from service.db import Database
 from service.fetch import Fetcher, build_client
-from service.live import LiveConfig
 from service.metrics import Metrics
 from service.model import ParsedFeed
 from service.outbox import SqlOutbox, flood_policy
 from service.parse import parse_feed
 from service.pipeline import Parser, Pipeline, PollStats
-from service.schema import Console, SlackChannel, SlackWebhook
 from service.settings import Settings
 from service.store import Store
 

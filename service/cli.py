@@ -19,9 +19,9 @@ from typing import Any
 
 from service import __version__, db, logs
 from service.app import App, build_app, utcnow
-from service.schema import parse_duration
+from service.config.schema import parse_duration
+from service.config.yamlfile import ConfigError
 from service.settings import Settings, SettingsError
-from service.yamlfile import ConfigError
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger("newswatch")
@@ -85,6 +85,13 @@ def _rules_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     test.add_argument("--rule", help="only this rule id")
     test.add_argument("--format", choices=("text", "json"), default="text")
     test.add_argument("--config", help="config folder (default: NEWSWATCH_CONFIG_DIR or ./config)")
+    groups = rsub.add_parser(
+        "groups",
+        help="list term groups: the config's own and the shipped place groups (places.*)",
+        description="List the term groups rules can use as @name, with their terms.",
+    )
+    groups.add_argument("names", nargs="*", metavar="NAME", help="only these groups (default: all, terms abridged)")
+    groups.add_argument("--config", help="config folder (default: NEWSWATCH_CONFIG_DIR or ./config)")
     replay = rsub.add_parser(
         "replay",
         help="run the current rules over stored items",
@@ -119,15 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     """Call the command's function."""
     if args.command == "rules":
-        from service import ruletool
-
-        if args.rules_command == "check":
-            return ruletool.check(Path(args.path) if args.path else settings.config_dir)
-        if args.rules_command == "replay":
-            return await _replay(settings, args)
-        return await ruletool.test(
-            args.sources, Path(args.config) if args.config else settings.config_dir, settings, args.rule, args.format
-        )
+        return await _rules(args, settings)
     if args.command == "deliveries":
         return await _deliveries(settings, args)
     if args.command == "feeds":
@@ -152,6 +151,20 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return await _matches(app, args)
     finally:
         await app.aclose()
+
+
+async def _rules(args: argparse.Namespace, settings: Settings) -> int:
+    """`rules check | test | groups | replay`."""
+    from service import ruletool
+
+    if args.rules_command == "check":
+        return ruletool.check(Path(args.path) if args.path else settings.config_dir)
+    if args.rules_command == "replay":
+        return await _replay(settings, args)
+    directory = Path(args.config) if args.config else settings.config_dir
+    if args.rules_command == "groups":
+        return ruletool.groups(directory, args.names)
+    return await ruletool.test(args.sources, directory, settings, args.rule, args.format)
 
 
 async def _replay(settings: Settings, args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ class Item:
     author: str = ""
     published: datetime | None = None
     language: str = ""
+    article: str = ""  # the article page's main text, when it was fetched (service.ingest.article)
 
 
 @dataclass(frozen=True, slots=True)

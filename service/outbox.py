@@ -12,9 +12,10 @@ import sqlalchemy as sa
 
 from alerts import flood
 from alerts.base import Alert, AlertRule, Digest, Message, Notice
-from service import silences, story, text
+from service import silences, story
 from service.config import Config
 from service.db import Database, deliveries, feeds, insert, items, lease_update, matches, pacing
+from service.rules import text
 
 SNIPPET_WIDTH = 320
 DIGEST_SIZE = 15  # alerts per digest message: inside Block Kit's 50 blocks and ~12,000 characters at any content

@@ -16,11 +16,11 @@ from datetime import datetime, timedelta
 
 from service import story
 from service.config import Config
+from service.config.schema import FeedSpec
 from service.fetch import Fetched, Fetcher, FetchFailed, NotModified
 from service.model import FeedSource, Item, ParsedFeed
 from service.notices import Notify
 from service.parse import is_feed
-from service.schema import FeedSpec
 from service.store import NewItem, PollOutcome, Store
 
 log = logging.getLogger("newswatch.pipeline")

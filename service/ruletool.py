@@ -9,14 +9,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from service import text
 from service.config import Config, load_config
+from service.config.yamlfile import ConfigError
 from service.fetch import Fetched, Fetcher, build_client
 from service.model import Item, RuleMatch
 from service.parse import is_feed, parse_article, parse_feed
+from service.rules import text
+from service.rules.compile import RESERVED, Groups, gazetteer
+from service.rules.operators import TermSpec
 from service.settings import Settings
 from service.store import Store
-from service.yamlfile import ConfigError
 
 
 def check(directory: Path) -> int:
@@ -29,6 +31,24 @@ def check(directory: Path) -> int:
         print(f"{len(exc.problems)} problem(s) found", file=sys.stderr)
         return 1
     print(f"config OK: {len(config.feeds)} feeds, {len(config.ruleset.rules)} rules, version {config.version}")
+    return 0
+
+
+def groups(directory: Path, names: list[str]) -> int:
+    """Print every term group (or the named ones) with its terms: the config's own, then the gazetteer's."""
+    config = load_config(directory)
+    known = Groups(config.rules_file.groups)
+    own = list(config.rules_file.groups)
+    everything = own + [name for name in gazetteer() if name not in own]
+    missing = [name.lstrip("@") for name in names if name.lstrip("@") not in known]
+    if missing:
+        print(f"newswatch: no term group named {', '.join(missing)}", file=sys.stderr)
+        return 2
+    for name in [n.lstrip("@") for n in names] or everything:
+        terms = [t.term if isinstance(t, TermSpec) else t for t in known.terms(name)]
+        shown = terms if names or len(terms) <= 12 else [*terms[:12], f"… ({len(terms)} in all)"]
+        origin = "gazetteer" if name.startswith(RESERVED) else "rules.yaml"
+        print(f"@{name} ({origin}): {', '.join(shown)}")
     return 0
 
 

@@ -17,10 +17,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service import notices, silences
+from service.config.schema import FeedSpec
 from service.db import Database, deliveries, feeds, insert, items, lease_update, matches
 from service.model import FeedSource, Item, RuleMatch
 from service.notices import Notify
-from service.schema import FeedSpec
 
 SILENCES_TTL = 2.0
 _CHUNK = 500  # rows per INSERT, well under both databases' parameter limits

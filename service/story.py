@@ -20,12 +20,14 @@ from typing import Any
 import numpy as np
 from datasketch import MinHash
 
-from service import text
+from service.rules import text
 
 NUM_PERM = 128
 SHINGLE = 3
 LEAD_WORDS = 80
 MIN_BODY_WORDS = 15  # below this the title joins the lead
+CLUSTER_WINDOW = 4  # characters per unit in scripts written without spaces
+CLUSTER_LEAD = 4 * LEAD_WORDS
 MIN_SHINGLES = 4  # fewer says too little to call two items one story
 THRESHOLD = 0.5  # estimated containment at or above this: the same story
 BOILERPLATE = 2  # an item alike to this many others in its own feed has boilerplate text, not a story
@@ -33,17 +35,35 @@ WINDOW = timedelta(hours=72)  # a story's thread stays open this long after its 
 SCHEME = "affine32"
 _SEED = 20251122
 _PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme=SCHEME).permutations
-_WORD = re.compile(r"\w+")
 _CAPTION = re.compile(r"\((?:photo|ảnh|nguồn|source)\b[^)]*\)\W*$", re.IGNORECASE)
 _HEADER = struct.Struct("<I")
 
 
 def lead(title: str, summary: str, content: str) -> list[str]:
     """The folded words a fingerprint is made of."""
-    body = _WORD.findall(text.fold(_story_lines(title, summary or content)))[:LEAD_WORDS]
+    body = _units(_story_lines(title, summary or content))
     if len(body) < MIN_BODY_WORDS:
-        body = _WORD.findall(text.fold(title)) + body
+        body = _units(title) + body
     return body
+
+
+def _units(raw: str) -> list[str]:
+    """The first `LEAD_WORDS` folded words; a script written without spaces (Chinese, Thai, Khmer) gives
+    overlapping windows of `CLUSTER_WINDOW` characters instead, `CLUSTER_LEAD` of them.
+
+    Latin-script text gives the same words as before windows existed, so stored fingerprints of
+    English and Vietnamese items stay comparable.
+    """
+    words: list[str] = []
+    windows: list[str] = []
+    for word in text.tokens(text.fold(raw)):
+        if len(words) >= LEAD_WORDS or len(windows) >= CLUSTER_LEAD:
+            break
+        if len(word) > CLUSTER_WINDOW and text.unsegmented(word):
+            windows += [word[i : i + CLUSTER_WINDOW] for i in range(len(word) - CLUSTER_WINDOW + 1)]
+        else:
+            words.append(word)
+    return (windows + words)[:CLUSTER_LEAD] if windows else words[:LEAD_WORDS]
 
 
 def _story_lines(title: str, body: str) -> str:
@@ -57,7 +77,8 @@ def _story_lines(title: str, body: str) -> str:
     kept = []
     for line in body.split("\n"):
         words = line.split()
-        if len(words) < 3 or _CAPTION.search(line) or text.fold(line).strip() == headline:
+        short = len(words) < 3 and not (text.unsegmented(line) and len(line) >= 12)  # a Chinese sentence is one "word"
+        if short or _CAPTION.search(line) or text.fold(line).strip() == headline:
             continue
         kept.append(line)
     return "\n".join(kept)

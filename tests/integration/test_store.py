@@ -10,8 +10,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from service import db
+from service.config.schema import FeedSpec
 from service.model import Item, MatchedTerm, RuleMatch
-from service.schema import FeedSpec
 from service.store import NewItem, PollOutcome, Store
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

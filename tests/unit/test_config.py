@@ -12,8 +12,8 @@ import yaml
 
 from scripts import write_schemas
 from service.config import load_config
-from service.schema import parse_duration
-from service.yamlfile import ConfigError
+from service.config.schema import parse_duration
+from service.config.yamlfile import ConfigError
 from tests.conftest import FIXTURES, ROOT
 
 BAD = sorted((FIXTURES / "config" / "bad").glob("*.yaml"))

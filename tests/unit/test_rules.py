@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
 import pytest
 
-from service import rules
-from service.config import compile_rules
+from service.config.schema import RulesFile
 from service.model import Item
-from service.schema import RulesFile
+from service.rules import match as rules
+from service.rules import operators
+from service.rules.compile import Groups, compile_rules, gazetteer
+from service.rules.text import units
 
 
 def ruleset(*specs: dict[str, Any], groups: dict[str, Any] | None = None) -> rules.Ruleset:
@@ -19,7 +22,8 @@ def ruleset(*specs: dict[str, Any], groups: dict[str, Any] | None = None) -> rul
         "groups": groups or {},
         "rules": [{"destinations": ["d"], **s} for s in specs],
     }
-    return compile_rules(RulesFile.model_validate(data))
+    spec = RulesFile.model_validate(data)
+    return compile_rules(spec.rules, Groups(spec.groups))
 
 
 def item(title: str = "", summary: str = "", content: str = "", feed: str = "f", link: str = "") -> Item:
@@ -96,13 +100,13 @@ def test_explanation_names_terms_fields_and_positions() -> None:
 
 
 def _brute(node: rules.Node, present: set[int]) -> bool:
-    if isinstance(node, rules.TermNode):
+    if isinstance(node, operators.TermNode):
         return node.term in present
-    if isinstance(node, rules.AllOf):
+    if isinstance(node, operators.AllOf):
         return all(_brute(c, present) for c in node.children)
-    if isinstance(node, rules.AnyOf):
+    if isinstance(node, operators.AnyOf):
         return any(_brute(c, present) for c in node.children)
-    if isinstance(node, rules.NoneOf):
+    if isinstance(node, operators.NoneOf):
         return not any(_brute(c, present) for c in node.children)
     raise AssertionError
 
@@ -161,3 +165,95 @@ def test_domain_field_and_language_scope() -> None:
 )
 def test_language_detection(sample: str, language: str) -> None:
     assert rules.detect_language(sample) == language
+
+
+def test_near_within_a_sentence_or_paragraph() -> None:
+    rs = ruleset(
+        {"id": "sentence", "match": {"all": [{"near": ["@th", "border"], "within": "sentence"}]}},
+        {"id": "paragraph", "match": {"all": [{"near": ["@th", "border"], "within": "paragraph"}]}},
+        groups={"th": ["Thailand", "Thai"]},
+    )
+    far = "Thailand's foreign minister met his counterparts in Kuala Lumpur on Monday and, after long talks on trade and tourism, the General Border Committee agreed to meet again."
+    assert ids(rs, item(summary=far)) == ["sentence", "paragraph"]
+    assert ids(rs, item(summary="Thailand sent a minister. The border stayed closed.")) == ["paragraph"]
+    assert ids(rs, item(summary="Thailand sent a minister.\nThe border stayed closed.")) == []
+    assert ids(rs, item(summary="Mr. Anutin of Thailand met U.S. envoys. No border talk.")) == ["paragraph"]
+    assert ids(rs, item(summary="Mr. Anutin met U.S. envoys on the border with Thailand.")) == ["sentence", "paragraph"]
+
+
+def test_a_sentence_scope_excludes_the_other_border_without_losing_items_about_both() -> None:
+    rs = ruleset(
+        {"id": "vn-kh", "match": {"all": ["@kh", {"in": "sentence", "all": ["border", "@vn"], "none": ["@th"]}]}},
+        groups={"vn": ["Vietnam"], "kh": ["Cambodia"], "th": ["Thailand"]},
+    )
+    other = "Vietnam urged Thailand and Cambodia to settle their border dispute peacefully."
+    both = other + " Separately, Vietnam and Cambodia said border marker planting on their own border is nearly done."
+    assert ids(rs, item(summary=other)) == []
+    assert ids(rs, item(summary=both)) == ["vn-kh"]
+    [m] = rs.match(item(summary=both))
+    assert {t.term for t in m.terms} == {"Cambodia", "border", "Vietnam"}
+
+
+@pytest.mark.parametrize(
+    ("term", "text", "hit"),
+    [
+        ("ព្រំដែន", "កិច្ចការព្រំដែនកម្ពុជា-វៀតណាម", True),  # inside an unsegmented Khmer run
+        ("ព្រំដែន", "កិច្ចការព្រំ\u200bដែន", True),  # a zero-width space between words is no separator
+        ("ក", "កា", False),  # a dependent vowel continues the cluster
+        ("ក", "ក្ស", False),  # so does a subscript consonant after coeng
+        ("ស", "ក្ស", False),  # a subscript consonant belongs to the cluster before it
+        ("ชายแดน", "ทหารไทยปะทะกันที่ชายแดนกัมพูชา", True),
+        ("กร", "กรา", False),  # a following vowel that is a letter still ends the syllable
+        ("ดน", "แดน", False),  # a leading vowel belongs to the consonant after it
+        ("边界", "越南与柬埔寨陆地边界勘界立碑", True),
+        ("Bavet", "Bavetcity", False),  # Latin terms keep word boundaries
+    ],
+)
+def test_scripts_without_spaces_match_inside_words_on_cluster_boundaries(term: str, text: str, hit: bool) -> None:
+    assert ids(ruleset({"id": "r", "match": {"any": [term]}}), item(text)) == (["r"] if hit else [])
+
+
+def test_groups_may_list_groups_and_the_shipped_gazetteer_is_available() -> None:
+    rs = ruleset(
+        {"id": "r", "match": {"all": ["@places", "border"]}},
+        groups={"places": ["@vn", "Bavet"], "vn": ["Mộc Bài", "@vn"]},
+    )
+    assert ids(rs, item("Moc Bai border gate")) == ["r"]
+    assert ids(rs, item("Bavet border gate")) == ["r"]
+    assert ids(ruleset({"id": "g", "match": {"any": ["@places.vn-kh.vn-gates"]}}), item("Moc Bai")) == ["g"]
+
+
+def test_the_gazetteer_is_valid_and_each_of_its_names_finds_itself() -> None:
+    groups = gazetteer()
+    assert {"places.vn-kh.border-zone", "places.kh-th.border-zone", "places.vn-kh.vn-provinces-new"} <= set(groups)
+    for name in groups:
+        terms = Groups({}).terms(name)
+        assert terms, name
+        assert len({str(t) for t in groups[name]}) == len(groups[name]), f"{name} lists a name twice"
+        rs = ruleset({"id": "r", "match": {"any": [f"@{name}"]}})
+        for term in terms:
+            label = term if isinstance(term, str) else term.term
+            assert ids(rs, item(summary=f"Reports from {label}, on Monday.")) == ["r"], (name, label)
+
+
+def test_the_extension_point_docstring_lists_every_operator() -> None:
+    heads = set()
+    for line in (operators.__doc__ or "").splitlines():
+        if line.startswith("- `"):
+            heads |= set(re.findall(r"`(\w+)`", line.split(":", 1)[0]))
+    keys = {key for op in operators.OPERATORS for key in op.keys}
+    assert {op.keys[0] for op in operators.OPERATORS} <= heads <= keys
+
+
+def test_sentences_split_on_full_stops_but_not_abbreviations() -> None:
+    assert text_units("Ông Hun Sen nói. TP. Hồ Chí Minh đón đoàn. H. E. Prak Sokhonn met U.S. envoys! Done") == [
+        "Ông Hun Sen nói. ",
+        "TP. Hồ Chí Minh đón đoàn. ",
+        "H. E. Prak Sokhonn met U.S. envoys! ",
+        "Done",
+    ]
+    assert text_units("ព្រំដែន។ ថៃ។") == ["ព្រំដែន។ ", "ថៃ។"]
+
+
+def text_units(raw: str) -> list[str]:
+    return units(raw, "sentence")

@@ -7,7 +7,7 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service import text
+from service.rules import text
 
 
 def test_vietnamese_spellings_meet() -> None:
@@ -54,3 +54,9 @@ def test_snippet_centres_on_the_densest_cluster_of_terms() -> None:
 def test_overlapping_terms_highlight_the_longest() -> None:
     snippet, spans = text.snippet("the border gate opened", ["border", "border gate*"])
     assert [snippet[s:e] for s, e in spans] == ["border gate"]
+
+
+def test_snippets_highlight_terms_inside_unsegmented_text() -> None:
+    raw = "កម្ពុជា និងវៀតណាមបានបោះបង្គោលព្រំដែនបាន៨៤ភាគរយ"
+    snippet, spans = text.snippet(raw, ["ព្រំដែន", "វៀតណាម"], width=200)
+    assert [snippet[s:e] for s, e in spans] == ["វៀតណាម", "ព្រំដែន"]

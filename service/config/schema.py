@@ -38,9 +38,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, WithJsonSchema
+from pydantic import BeforeValidator, Field, WithJsonSchema
 
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+from service.rules.spec import DEFAULT_FIELDS, BooleanSpec, ExamplesSpec, FieldName, Group, Id, Strict
+
 _DURATION = re.compile(r"^\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?\s*$")
 
 
@@ -80,13 +81,6 @@ OptionalDuration = Annotated[
         {"anyOf": [{"type": "integer", "minimum": 1}, _DURATION_SCHEMA, {"enum": ["off", False]}], "description": "a duration, or off"}
     ),
 ]
-Id = Annotated[str, Field(pattern=ID_PATTERN)]
-
-
-class Strict(BaseModel):
-    """A config section: unknown keys are errors, values are not coerced between types."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 class FeedSpec(Strict):
@@ -170,87 +164,6 @@ class Console(DestinationBase):
 DestinationSpec = Annotated[SlackChannel | SlackWebhook | Console, Field(discriminator="type")]
 
 
-class TermSpec(Strict):
-    """A term with options: `{term: "đường", exact: true}` requires the exact diacritics."""
-
-    term: Annotated[str, Field(min_length=1)]
-    exact: bool = False
-
-
-class NearSpec(Strict):
-    """Terms that must occur within `within` words of the first one."""
-
-    near: Annotated[list[Annotated[str | TermSpec, Field(union_mode="left_to_right")]], Field(min_length=2)]
-    within: Annotated[int, Field(ge=1, le=100)] = 10
-
-
-class RegexSpec(Strict):
-    """A regular expression (RE2 syntax: linear time, no backreferences), case-insensitive unless asked."""
-
-    regex: Annotated[str, Field(min_length=1)]
-    case_sensitive: bool = False
-
-
-def _node_kind(value: Any) -> str | None:
-    """Tell which kind of rule node a value is, for precise error messages."""
-    if isinstance(value, str):
-        return "<term>"
-    if isinstance(value, dict):
-        for key, kind in (("term", "<term-options>"), ("near", "<near>"), ("regex", "<regex>")):
-            if key in value:
-                return kind
-        return "<match>"
-    kinds: dict[type, str] = {TermSpec: "<term-options>", NearSpec: "<near>", RegexSpec: "<regex>", MatchSpec: "<match>"}
-    return kinds.get(type(value))
-
-
-class MatchSpec(Strict):
-    """A boolean node: every child of `all`, one of `any`, none of `none` (all given keys apply)."""
-
-    all: list[NodeSpec] | None = None
-    any: list[NodeSpec] | None = None
-    none: list[NodeSpec] | None = None
-
-
-NodeSpec = Annotated[
-    Annotated[str, Tag("<term>")]
-    | Annotated[TermSpec, Tag("<term-options>")]
-    | Annotated[NearSpec, Tag("<near>")]
-    | Annotated[RegexSpec, Tag("<regex>")]
-    | Annotated[MatchSpec, Tag("<match>")],
-    Discriminator(_node_kind, custom_error_type="node", custom_error_message="expected a term or a mapping"),
-]
-MatchSpec.model_rebuild()
-
-Field_ = Literal["title", "summary", "content", "author", "link", "domain"]
-
-
-class ExampleFile(Strict):
-    """An example read from a file: a plain-text article or an RSS/Atom document."""
-
-    file: Annotated[str, Field(min_length=1)]
-
-
-class ExampleItem(Strict):
-    """An example written out field by field."""
-
-    title: str = ""
-    summary: str = ""
-    content: str = ""
-    link: str = ""
-    language: str = ""
-
-
-Example = Annotated[str | ExampleFile | ExampleItem, Field(union_mode="left_to_right")]
-
-
-class ExamplesSpec(Strict):
-    """Items a rule must match and must not match; `rules check` and every reload run them."""
-
-    match: list[Example] = []
-    no_match: list[Example] = []
-
-
 class RuleSpec(Strict):
     """One watch rule."""
 
@@ -258,8 +171,8 @@ class RuleSpec(Strict):
     name: str | None = None
     description: str | None = None
     destinations: Annotated[list[str], Field(min_length=1)]
-    match: MatchSpec
-    fields: Annotated[list[Field_], Field(min_length=1)] = ["title", "summary", "content"]
+    match: BooleanSpec
+    fields: Annotated[list[FieldName], Field(min_length=1)] = DEFAULT_FIELDS
     feeds: list[Id] = []
     languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]] = []
     examples: ExamplesSpec | None = None
@@ -279,7 +192,7 @@ class RulesFile(Strict):
 
     destinations: dict[Id, DestinationSpec]
     operations: OperationsSpec | None = None
-    groups: dict[Id, Annotated[list[Annotated[str | TermSpec, Field(union_mode="left_to_right")]], Field(min_length=1)]] = {}
+    groups: dict[Id, Group] = {}
     rules: list[RuleSpec]
 
 

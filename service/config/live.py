@@ -7,8 +7,8 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from service.config import Config, fingerprint, load_config
-from service.yamlfile import ConfigError
+from service.config.load import Config, fingerprint, load_config
+from service.config.yamlfile import ConfigError
 
 log = logging.getLogger("newswatch.config")
 

@@ -7,30 +7,21 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from service import rules, text
+from service.config.schema import FeedsFile, FeedSpec, RulesFile
+from service.config.yamlfile import ConfigError, Document, Problem, load
 from service.model import Item
 from service.parse import is_feed, parse_article, parse_feed
-from service.schema import (
-    Example,
-    ExampleFile,
-    ExampleItem,
-    FeedsFile,
-    FeedSpec,
-    MatchSpec,
-    NearSpec,
-    RegexSpec,
-    RulesFile,
-    RuleSpec,
-    TermSpec,
-)
-from service.yamlfile import ConfigError, Document, Problem, load
+from service.rules import text
+from service.rules.compile import RESERVED, Groups, check_rule, compile_rules
+from service.rules.match import Ruleset
+from service.rules.operators import Issue
+from service.rules.spec import Example, ExampleFile, ExampleItem
 
 M = TypeVar("M", bound=BaseModel)
 FEEDS_FILE = "feeds.yaml"
@@ -43,7 +34,7 @@ class Config:
 
     feeds: list[FeedSpec]
     rules_file: RulesFile
-    ruleset: rules.Ruleset
+    ruleset: Ruleset
     version: str
 
     def feed(self, feed_id: str) -> FeedSpec | None:
@@ -76,7 +67,7 @@ def load_config(directory: Path) -> Config:
         problems += _check_rules(rules_file, rules_doc, feeds.feeds if feeds else None) + _check_operations(rules_file, rules_doc)
     if problems or feeds is None or rules_file is None:
         raise ConfigError(problems)
-    ruleset = compile_rules(rules_file)
+    ruleset = compile_rules(rules_file.rules, Groups(rules_file.groups))
     assert rules_doc is not None
     problems += _check_examples(rules_file, rules_doc, ruleset, directory)
     if problems:
@@ -136,7 +127,6 @@ _MESSAGES = {
     "value_error": "{error}",
     "union_tag_invalid": "expected one of {expected_tags}",
     "union_tag_not_found": "missing the key '{discriminator}'",
-    "node": "expected a term (a string) or a mapping with 'all', 'any', 'none', 'near', 'regex' or 'term'",
 }
 
 
@@ -159,12 +149,14 @@ def _check_operations(spec: RulesFile, doc: Document) -> list[Problem]:
 
 
 def _check_rules(spec: RulesFile, doc: Document, feeds: list[FeedSpec] | None) -> list[Problem]:
-    """Cross-checks of rules.yaml: references, duplicates, terms, rules that match everything."""
-    problems: list[Problem] = []
+    """Cross-checks of rules.yaml: references, duplicates, groups, and each rule's `match`."""
+    groups = Groups(spec.groups)
+    problems = [
+        doc.problem(["groups", name], f"group names starting with '{RESERVED}' are kept for the shipped gazetteer", at_key=True)
+        for name in groups.reserved()
+    ]
+    problems += _located(doc, [], groups.check())
     scopes = {f.id for f in feeds} | {t for f in feeds for t in f.tags} if feeds is not None else None
-    for name, terms in spec.groups.items():
-        for j, term in enumerate(terms):
-            problems += _check_term(term, doc, ["groups", name, j], set(spec.groups))
     seen: set[str] = set()
     for i, rule in enumerate(spec.rules):
         at: list[str | int] = ["rules", i]
@@ -177,117 +169,16 @@ def _check_rules(spec: RulesFile, doc: Document, feeds: list[FeedSpec] | None) -
         for j, scope in enumerate(rule.feeds):
             if scopes is not None and scope not in scopes:
                 problems.append(doc.problem([*at, "feeds", j], f"'{scope}' is neither a feed id nor a feed tag"))
-        problems += _check_node(rule.match, doc, [*at, "match"], set(spec.groups))
-        if not problems and not rules.needs_a_hit(_compile_rule(rule, spec, _Terms()).tree):
-            problems.append(doc.problem([*at, "match"], f"rule '{rule.id}' would match every item: give it a term outside 'none'"))
+        problems += _located(doc, at, check_rule(rule, groups))
     return problems
 
 
-def _check_node(node: Any, doc: Document, at: list[str | int], groups: set[str]) -> list[Problem]:
-    """Check every term under a rule node."""
-    if isinstance(node, RegexSpec):
-        error = rules.regex_error(node.regex)
-        return [doc.problem([*at, "regex"], f"invalid regular expression: {error}")] if error else []
-    if isinstance(node, NearSpec):
-        return [p for j, t in enumerate(node.near) for p in _check_term(t, doc, [*at, "near", j], groups)]
-    if isinstance(node, MatchSpec):
-        if node.all is None and node.any is None and node.none is None:
-            return [doc.problem(at, "expected at least one of 'all', 'any', 'none'")]
-        return [p for key, children in _branches(node) for j, c in enumerate(children) for p in _check_node(c, doc, [*at, key, j], groups)]
-    return _check_term(node, doc, at, groups)
+def _located(doc: Document, at: list[str | int], issues: list[Issue]) -> list[Problem]:
+    """Problems at their place in the file, from paths relative to `at`."""
+    return [doc.problem([*at, *path], message) for path, message in issues]
 
 
-def _check_term(term: str | TermSpec, doc: Document, at: list[str | int], groups: set[str]) -> list[Problem]:
-    """A term must have a letter or digit; a group reference must name a group."""
-    label = term.term if isinstance(term, TermSpec) else term
-    where = [*at, "term"] if isinstance(term, TermSpec) else at
-    if isinstance(term, str) and label.startswith("@"):
-        if label[1:] not in groups:
-            return [doc.problem(where, f"undefined term group '{label[1:]}'")]
-        return []
-    if not text.tokens(text.fold(label.rstrip("*"))):
-        return [doc.problem(where, f"term '{label}' has no letters or digits")]
-    return []
-
-
-def _branches(node: MatchSpec) -> Iterator[tuple[str, list[Any]]]:
-    """The non-empty boolean branches of a node."""
-    for key in ("all", "any", "none"):
-        children = getattr(node, key)
-        if children is not None:
-            yield key, children
-
-
-class _Terms:
-    """Interns terms so that every distinct term is searched once for all rules."""
-
-    def __init__(self) -> None:
-        self.terms: list[rules.Term] = []
-        self._index: dict[tuple[str, bool, bool, str | None], int] = {}
-
-    def add(self, term: rules.Term) -> int:
-        """Return the number of `term`, adding it if new."""
-        key = (term.key, term.exact, term.prefix, term.regex)
-        if key not in self._index:
-            self._index[key] = len(self.terms)
-            self.terms.append(term)
-        return self._index[key]
-
-
-def compile_rules(spec: RulesFile) -> rules.Ruleset:
-    """Compile every enabled rule into one Ruleset."""
-    terms = _Terms()
-    compiled = [_compile_rule(r, spec, terms) for r in spec.rules if r.enabled]
-    return rules.Ruleset(rules=compiled, terms=terms.terms)
-
-
-def _compile_rule(rule: RuleSpec, spec: RulesFile, terms: _Terms) -> rules.Rule:
-    """Compile one rule's tree."""
-    return rules.Rule(
-        id=rule.id,
-        name=rule.name or rule.id,
-        destinations=tuple(rule.destinations),
-        tree=_compile_node(rule.match, spec, terms),
-        fields=tuple(rule.fields),
-        feeds=frozenset(rule.feeds),
-        languages=frozenset(rule.languages),
-    )
-
-
-def _compile_node(node: Any, spec: RulesFile, terms: _Terms) -> rules.Node:
-    """Compile a node of a rule tree."""
-    if isinstance(node, MatchSpec):
-        parts: list[rules.Node] = []
-        for key, children in _branches(node):
-            compiled = tuple(_compile_node(c, spec, terms) for c in children)
-            parts.append(rules.AllOf(compiled) if key == "all" else rules.AnyOf(compiled) if key == "any" else rules.NoneOf(compiled))
-        if len(parts) == 1:
-            return parts[0]
-        flat = [c for p in parts for c in (p.children if isinstance(p, rules.AllOf) else (p,))]
-        return rules.AllOf(tuple(flat))
-    if isinstance(node, NearSpec):
-        return rules.Near(tuple(_slot(t, spec, terms) for t in node.near), node.within)
-    if isinstance(node, RegexSpec):
-        return rules.TermNode(terms.add(rules.Term.pattern(node.regex, node.case_sensitive)))
-    slot = _slot(node, spec, terms)
-    return rules.TermNode(slot[0]) if len(slot) == 1 else rules.AnyOf(tuple(rules.TermNode(t) for t in slot))
-
-
-def _slot(term: str | TermSpec, spec: RulesFile, terms: _Terms) -> tuple[int, ...]:
-    """The term numbers a term or a group reference stands for."""
-    if isinstance(term, str) and term.startswith("@"):
-        return tuple(terms.add(_term(t)) for t in spec.groups[term[1:]])
-    return (terms.add(_term(term)),)
-
-
-def _term(term: str | TermSpec) -> rules.Term:
-    """Build a Term from its config form."""
-    if isinstance(term, TermSpec):
-        return rules.Term.parse(term.term, exact=term.exact)
-    return rules.Term.parse(term)
-
-
-def _check_examples(spec: RulesFile, doc: Document, ruleset: rules.Ruleset, directory: Path) -> list[Problem]:
+def _check_examples(spec: RulesFile, doc: Document, ruleset: Ruleset, directory: Path) -> list[Problem]:
     """Run every rule's examples: each `match` item must match it, each `no_match` item must not."""
     problems: list[Problem] = []
     for i, rule in enumerate(spec.rules):

@@ -1,16 +1,9 @@
-"""Watch rules compiled into one index over all terms of all rules.
+"""Matching: every term of every rule in one index, so the cost per item grows with the item.
 
-The rule operators (the extension point of the rule language):
-
-- a term: a word, a phrase of several words, or a prefix (`demarcat*`); it holds when its
-  token sequence occurs in one of the rule's fields, on word boundaries, diacritics folded
-  unless the term is `exact`;
-- `all`: every child holds; `any`: at least one holds; `none`: no child holds;
-- `near`: every listed term (or group) occurs within `within` words of the first, in one field.
-
-Every term of every rule goes into one Aho-Corasick automaton per normal form, so the
-cost of matching an item grows with the item and its hits, not with the number of rules.
-Only rules with a term that hit are evaluated.
+All terms go into one Aho-Corasick automaton per normal form (folded, exact) and all
+regular expressions into one RE2 set. An item's fields are normalised once and searched
+once; only rules with enough distinct terms present to possibly hold are evaluated, each
+through the evaluator its operator tree compiled into (`service.rules.operators`).
 """
 
 from __future__ import annotations
@@ -19,35 +12,41 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import ahocorasick
 import re2
 
-from service import text
 from service.model import Item, MatchedTerm, RuleMatch
+from service.rules import text
 
-FIELDS = ("title", "summary", "content", "author", "link", "domain")
-DEFAULT_FIELDS = ("title", "summary", "content")
+FIELDS = ("title", "summary", "content", "article", "author", "link", "domain")
+DEFAULT_FIELDS = ("title", "summary", "content", "article")
+
+Hits = dict[int, list[tuple[str, int]]]  # term number -> (field, offset of the key) pairs; offset -1: a regex
+Evaluator = Callable[[Hits, dict[str, text.Field]], bool]
 
 
 @dataclass(frozen=True, slots=True)
 class Term:
-    """A searchable term; `key` is its padded normal form."""
+    """A searchable term; `key` is its normal form, padded with spaces unless it is matched as a substring."""
 
     label: str
     key: str
     exact: bool = False
     prefix: bool = False
     regex: str | None = None  # searched with RE2 in the plain text instead of the automaton
+    substring: bool = False  # a script without spaces between words: found inside words, on cluster boundaries
 
     @classmethod
     def parse(cls, label: str, exact: bool = False) -> Term:
-        """Build a term from its written form ('Việt Nam', 'demarcat*')."""
+        """Build a term from its written form ('Việt Nam', 'demarcat*', 'ព្រំដែន')."""
         prefix = label.rstrip().endswith("*")
         body = label.rstrip().rstrip("*")
         key = text.exact(body) if exact else text.fold(body)
+        if text.unsegmented(body):
+            return cls(label=label, key=key.strip(), exact=exact, prefix=prefix, substring=True)
         return cls(label=label, key=key[:-1] if prefix else key, exact=exact, prefix=prefix)
 
     @classmethod
@@ -56,33 +55,23 @@ class Term:
         return cls(label=f"/{regex}/", key="", regex=regex if case_sensitive else f"(?i){regex}")
 
 
-@dataclass(frozen=True, slots=True)
-class TermNode:
-    term: int
+class Node(Protocol):
+    """A compiled rule node: what `service.rules.operators` builds from a rule's `match`."""
 
+    def positive_terms(self) -> frozenset[int]:
+        """The terms whose presence can make the node hold (those not under a `none`)."""
 
-@dataclass(frozen=True, slots=True)
-class AllOf:
-    children: tuple[Node, ...]
+    def all_terms(self) -> frozenset[int]:
+        """Every term the node looks at, negated ones included."""
 
+    def min_hits(self) -> int:
+        """A lower bound on how many distinct positive terms must occur for the node to hold."""
 
-@dataclass(frozen=True, slots=True)
-class AnyOf:
-    children: tuple[Node, ...]
+    def needs_a_hit(self) -> bool:
+        """True if the node can only hold when at least one of its positive terms occurs."""
 
-
-@dataclass(frozen=True, slots=True)
-class NoneOf:
-    children: tuple[Node, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Near:
-    slots: tuple[tuple[int, ...], ...]  # each slot: alternative terms (a group gives several)
-    within: int
-
-
-Node = TermNode | AllOf | AnyOf | NoneOf | Near
+    def evaluator(self) -> Evaluator:
+        """A function of an item's hits and fields that tells whether the node holds."""
 
 
 @dataclass(frozen=True)
@@ -96,9 +85,6 @@ class Rule:
     fields: tuple[str, ...] = DEFAULT_FIELDS
     feeds: frozenset[str] = frozenset()
     languages: frozenset[str] = frozenset()
-
-
-Hits = dict[int, list[tuple[str, int]]]  # term number -> (field, offset of the key) pairs
 
 
 @dataclass
@@ -121,18 +107,18 @@ class Ruleset:
         self._exact = _automaton(self.terms, exact=True)
         self._regexes = _regex_set(self.terms)
         self._evaluators = [None] * len(self.rules)  # compiled on first use: most rules never are candidates
-        self._positive = [sorted(positive_terms(rule.tree)) for rule in self.rules]
-        self._min_hits = [min_hits(rule.tree) for rule in self.rules]
+        self._positive = [sorted(rule.tree.positive_terms()) for rule in self.rules]
+        self._min_hits = [rule.tree.min_hits() for rule in self.rules]
         by_term: dict[int, list[int]] = defaultdict(list)
-        for r, rule in enumerate(self.rules):
-            for t in sorted(positive_terms(rule.tree)):
+        for r, positive in enumerate(self._positive):
+            for t in positive:
                 by_term[t].append(r)
         self._rules_by_term = dict(by_term)
 
     def match(self, item: Item, feed_tags: Iterable[str] = ()) -> list[RuleMatch]:
         """Return the rules that `item` matches, each with the terms that made it match."""
-        fields = {name: text.Field.of(value) for name, value in _fields(item).items() if value}
-        hits, present = self._hits(fields)
+        fields = item_fields(item)
+        hits, present = self.hits(fields)
         if not hits:
             return []
         counts = Counter(chain.from_iterable(self._rules_by_term.get(t, ()) for t in hits))
@@ -157,12 +143,19 @@ class Ruleset:
                 out.append(self._explain(r, scoped, fields))
         return out
 
+    def hinted_rules(self, item: Item, feed_tags: Iterable[str] = ()) -> list[str]:
+        """The rules in scope for the item that at least one of its terms hit: worth a closer look (the whole article)."""
+        hits, _ = self.hits(item_fields(item))
+        scope = {item.feed_id, *feed_tags}
+        hinted = {r for t in hits for r in self._rules_by_term.get(t, ())}
+        return [self.rules[r].id for r in sorted(hinted) if not self.rules[r].feeds or self.rules[r].feeds & scope]
+
     def _compile(self, r: int) -> Evaluator:
         """The evaluator of rule number `r`, built once."""
-        evaluate = self._evaluators[r] = _evaluator(self.rules[r].tree)
+        evaluate = self._evaluators[r] = self.rules[r].tree.evaluator()
         return evaluate
 
-    def _hits(self, fields: dict[str, text.Field]) -> tuple[Hits, set[str]]:
+    def hits(self, fields: dict[str, text.Field]) -> tuple[Hits, set[str]]:
         """Find every term occurrence in every field; also return the fields with a hit."""
         hits: Hits = defaultdict(list)
         present: set[str] = set()
@@ -170,8 +163,11 @@ class Ruleset:
             for automaton, exact in ((self._folded, False), (self._exact, True)):
                 if automaton is None:
                     continue
-                for end, numbers in automaton.iter(f.exact if exact else f.folded):
+                haystack = f.exact if exact else f.folded
+                for end, (substring, numbers) in automaton.iter(haystack):
                     start = end - len(self.terms[numbers[0]].key) + 1
+                    if substring and not text.on_cluster_boundary(haystack, start, end + 1):
+                        continue
                     present.add(name)
                     for n in numbers:
                         hits[n].append((name, start))
@@ -252,30 +248,36 @@ def detect_language(sample: str) -> str:
 
 
 def _automaton(terms: Sequence[Term], exact: bool) -> ahocorasick.Automaton | None:
-    """Build the automaton of the terms of one normal form, or None if there are none."""
-    keys: dict[str, tuple[int, ...]] = {}
+    """Build the automaton of the terms of one normal form, or None if there are none.
+
+    Each key maps to (substring?, term numbers): substring keys need a cluster-boundary check.
+    """
+    keys: dict[str, tuple[bool, tuple[int, ...]]] = {}
     for i, term in enumerate(terms):
         if term.exact == exact and term.regex is None and term.key.strip():
-            keys[term.key] = (*keys.get(term.key, ()), i)
+            substring, numbers = keys.get(term.key, (term.substring, ()))
+            keys[term.key] = (substring, (*numbers, i))
     if not keys:
         return None
     automaton = ahocorasick.Automaton()
-    for key, numbers in keys.items():
-        automaton.add_word(key, numbers)
+    for key, value in keys.items():
+        automaton.add_word(key, value)
     automaton.make_automaton()
     return automaton
 
 
-def _fields(item: Item) -> dict[str, str]:
-    """The searchable fields of an item."""
-    return {
+def item_fields(item: Item) -> dict[str, text.Field]:
+    """The searchable fields of an item, each normalised once; empty ones left out."""
+    values = {
         "title": item.title,
         "summary": item.summary,
         "content": item.content,
+        "article": item.article,
         "author": item.author,
         "link": item.link,
         "domain": urlsplit(item.link).hostname or "" if item.link else "",
     }
+    return {name: text.Field.of(value) for name, value in values.items() if value}
 
 
 def _scope(hits: Hits, fields: Sequence[str]) -> Hits:
@@ -286,79 +288,3 @@ def _scope(hits: Hits, fields: Sequence[str]) -> Hits:
         if kept:
             scoped[t] = kept
     return scoped
-
-
-Evaluator = Callable[[Hits, dict[str, text.Field]], bool]
-
-
-def _evaluator(node: Node) -> Evaluator:
-    """Compile a rule tree into closures; plain term children become one C-level set test."""
-    if isinstance(node, TermNode):
-        term = node.term
-        return lambda hits, fields: term in hits
-    if isinstance(node, Near):
-        return lambda hits, fields: _near(node, hits, fields)
-    terms = frozenset(c.term for c in node.children if isinstance(c, TermNode))
-    others = [_evaluator(c) for c in node.children if not isinstance(c, TermNode)]
-    if isinstance(node, AllOf):
-        if not others:
-            return lambda hits, fields: hits.keys() >= terms
-        return lambda hits, fields: hits.keys() >= terms and all(c(hits, fields) for c in others)
-    if isinstance(node, AnyOf):
-        if not others:
-            return lambda hits, fields: not hits.keys().isdisjoint(terms)
-        return lambda hits, fields: not hits.keys().isdisjoint(terms) or any(c(hits, fields) for c in others)
-    return lambda hits, fields: hits.keys().isdisjoint(terms) and not any(c(hits, fields) for c in others)
-
-
-def _near(node: Near, hits: Hits, fields: dict[str, text.Field]) -> bool:
-    """True if every slot of `node` occurs within `node.within` words of the first slot, in one field."""
-    places = [[p for t in slot for p in hits.get(t, ())] for slot in node.slots]
-    if not all(places):
-        return False
-    for name, off in places[0]:
-        anchor = fields[name].word_index(off)
-        if all(_close(other, name, anchor, node.within, fields) for other in places[1:]):
-            return True
-    return False
-
-
-def _close(places: list[tuple[str, int]], name: str, anchor: int, within: int, fields: dict[str, text.Field]) -> bool:
-    """True if one of `places` is in field `name` within `within` words of `anchor`."""
-    return any(n == name and abs(fields[n].word_index(o) - anchor) <= within for n, o in places)
-
-
-def positive_terms(node: Node) -> set[int]:
-    """The terms whose presence can make `node` hold (those not under a `none`)."""
-    if isinstance(node, TermNode):
-        return {node.term}
-    if isinstance(node, Near):
-        return {t for slot in node.slots for t in slot}
-    if isinstance(node, NoneOf):
-        return set()
-    return set().union(*(positive_terms(c) for c in node.children))
-
-
-def needs_a_hit(node: Node) -> bool:
-    """True if `node` can only hold when at least one of its positive terms occurs."""
-    if isinstance(node, (TermNode, Near)):
-        return True
-    if isinstance(node, NoneOf):
-        return False
-    if isinstance(node, AllOf):
-        return any(needs_a_hit(c) for c in node.children)
-    return all(needs_a_hit(c) for c in node.children)
-
-
-def min_hits(node: Node) -> int:
-    """A lower bound on how many distinct terms of `node` must occur for it to hold."""
-    if isinstance(node, (TermNode, Near)):
-        return 1
-    if isinstance(node, NoneOf):
-        return 0
-    counts = [min_hits(c) for c in node.children]
-    if isinstance(node, AnyOf):
-        return min(counts)
-    sets = [positive_terms(c) for c in node.children if min_hits(c)]
-    disjoint = sum(len(t) for t in sets) == len(set().union(*sets)) if sets else True
-    return sum(counts) if disjoint else max(counts)

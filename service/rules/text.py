@@ -4,22 +4,42 @@ Rules and items go through the same functions, so a term and a text meet wheneve
 their normalised token sequences meet. A normalised text is its tokens joined by
 single spaces and padded with one space on each side, so that a term's key
 (" viet nam ") can only be found on word boundaries.
+
+Scripts written without spaces between words (Thai, Lao, Khmer, Myanmar, Chinese,
+Japanese) are matched as substrings instead, on grapheme-cluster boundaries
+(`on_cluster_boundary`), and a text is split into sentences and paragraphs for rules
+that ask for nearness within one (`Field.unit_of`).
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
-# Letters, digits and the combining marks of scripts written without precomposed forms
-# (Thai, Khmer), so that a Khmer word stays one token.
-_WORD = re.compile(r"[\w\u0e31-\u0e4e\u17b4-\u17d3]+")
-_WORD_CHAR = re.compile(r"[\w\u0e31-\u0e4e\u17b4-\u17d3]")
+_TABLE_SIZE = 0x3040  # Latin, Greek, Cyrillic, Thai, Lao, Myanmar, Khmer, Vietnamese, punctuation, CJK punctuation
+_MARKS = "".join(chr(c) for c in range(_TABLE_SIZE) if unicodedata.category(chr(c)).startswith("M") and not 0x300 <= c < 0x370)
+_MARK_CLASS = re.escape(_MARKS)
+# Letters, digits and the combining marks of scripts whose marks are not precomposed
+# (Thai, Lao, Khmer, Myanmar, Indic), so that such a word stays one token.
+_WORD = re.compile(rf"[\w{_MARK_CLASS}]+")
+_WORD_CHAR = re.compile(rf"[\w{_MARK_CLASS}]")
 _NOT_LATIN = re.compile(r"[^\x00-\x7f\u0300-\u036f]")
-_TABLE_SIZE = 0x3000  # Latin, Greek, Cyrillic, Thai, Khmer, Vietnamese, punctuation; beyond: unchanged
 _COMMON_PUNCTUATION = "\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u00a0\u00ab\u00bb\u00b7"
+# Invisible characters inside words: soft hyphen, zero-width space (Khmer's word separator), joiners.
+_INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
+# Scripts written without spaces between words: Thai, Lao, Myanmar, Khmer, CJK (kana, ideographs, hangul excluded).
+_UNSEGMENTED = re.compile(
+    "[\u0e00-\u0e7f\u0e80-\u0eff\u1000-\u109f\u1780-\u17ff\u19e0-\u19ff\uaa60-\uaa7f\ua9e0-\ua9ff"
+    "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]"
+)
+# Characters that continue the cluster before them although they are letters (Thai and Lao following vowels),
+# and characters after which the next consonant still belongs to the same cluster (Khmer coeng, Myanmar virama,
+# Thai and Lao leading vowels).
+_CONTINUES = frozenset("\u0e30\u0e32\u0e33\u0e45\u0eb0\u0eb2\u0eb3")
+_JOINS_NEXT = frozenset("\u17d2\u1039\u0e40\u0e41\u0e42\u0e43\u0e44\u0ec0\u0ec1\u0ec2\u0ec3\u0ec4")
 
 
 def _tables() -> tuple[list[str], list[str], bytes]:
@@ -32,7 +52,7 @@ def _tables() -> tuple[list[str], list[str], bytes]:
     for cp in range(_TABLE_SIZE):
         char = chr(cp)
         lower = char.lower()
-        if 0x0300 <= cp < 0x0370:  # a stray combining mark: dropped
+        if 0x0300 <= cp < 0x0370 or char in _INVISIBLE:  # a stray combining mark, an invisible joiner: dropped
             exact, folded = "", ""
         elif not _WORD_CHAR.match(char):
             exact = folded = " "
@@ -89,6 +109,110 @@ def tokens(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
+def unsegmented(term: str) -> bool:
+    """True if `term` is written in a script without spaces between words (Thai, Khmer, Chinese, …)."""
+    return _UNSEGMENTED.search(term) is not None
+
+
+def _is_mark(char: str) -> bool:
+    """True for a combining mark: a dependent vowel, a tone mark, a sign."""
+    return char in _MARK_SET or (ord(char) >= _TABLE_SIZE and unicodedata.category(char).startswith("M"))
+
+
+_MARK_SET = frozenset(_MARKS)
+
+
+def on_cluster_boundary(text: str, start: int, end: int) -> bool:
+    """True if `text[start:end]` begins and ends between grapheme clusters, not inside one.
+
+    In Khmer a subscript consonant (after coeng) and dependent vowels belong to the cluster
+    before them; in Thai and Lao a leading vowel belongs to the consonant after it, and
+    some following vowels are letters that still end the syllable.
+    """
+    if start > 0 and text[start - 1] in _JOINS_NEXT:
+        return False
+    if start < len(text) and _is_mark(text[start]):
+        return False
+    if end > start and text[end - 1] in _JOINS_NEXT:
+        return False
+    return end >= len(text) or not (_is_mark(text[end]) or text[end] in _CONTINUES)
+
+
+# A sentence ends at . ! ? … (and the Khmer, Myanmar and CJK full stops) followed by space, closing quotes allowed.
+_SENTENCE_END = re.compile(r"(?<=[.!?…\u17d4\u17d5\u104b])[\"'\u201d\u2019\u00bb)\]]*\s+|(?<=[\u3002\uff01\uff1f])")
+_ABBREVIATIONS = frozenset(
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "st",
+        "no",
+        "nos",
+        "gen",
+        "lt",
+        "col",
+        "maj",
+        "capt",
+        "sen",
+        "rep",
+        "gov",
+        "jr",
+        "sr",
+        "co",
+        "corp",
+        "inc",
+        "ltd",
+        "vs",
+        "etc",
+        "approx",
+        "dept",
+        "est",
+        "fig",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "tp",
+        "ts",
+        "ths",
+        "pgs",
+        "gs",
+        "ông",
+        "bà",
+    ]
+)
+UNITS = ("sentence", "paragraph")
+
+
+def units(raw: str, kind: str) -> list[str]:
+    """The paragraphs (lines) or sentences of a text, in order."""
+    paragraphs = [p for p in raw.split("\n") if p.strip()]
+    if kind == "paragraph":
+        return paragraphs
+    sentences: list[str] = []
+    for paragraph in paragraphs:
+        start = 0
+        for end in _SENTENCE_END.finditer(paragraph):
+            words = paragraph[start : end.start()].split()
+            last = words[-1].rstrip(".!?…\"'\u201d\u2019\u00bb)]").lower() if words else ""
+            if (len(last) == 1 and last.isalpha()) or last in _ABBREVIATIONS or "." in last:
+                continue  # an initial (H. Sen), an abbreviation (Mr., TP.), or U.S.
+            sentences.append(paragraph[start : end.end()])
+            start = end.end()
+        sentences.append(paragraph[start:])
+    return sentences
+
+
 @dataclass(slots=True)
 class Field:
     """One field of an item, normalised once; the exact form is computed only if asked."""
@@ -98,6 +222,7 @@ class Field:
     _exact: str | None = field(default=None, repr=False)
     _plain: str | None = field(default=None, repr=False)
     _starts: list[int] | None = field(default=None, repr=False)
+    _units: dict[str, list[int]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, raw: str) -> Field:
@@ -132,6 +257,22 @@ class Field:
             else:
                 hi = mid
         return lo - 1
+
+    def unit_of(self, offset: int, kind: str) -> int:
+        """The number of the sentence or paragraph (`kind`) that holds the word at `offset`."""
+        starts = self._units.get(kind)
+        if starts is None:
+            starts = self._units[kind] = _unit_starts(self.raw, self.folded, kind)
+        return bisect.bisect_right(starts, self.word_index(offset)) - 1
+
+
+def _unit_starts(raw: str, folded: str, kind: str) -> list[int]:
+    """The index of the first word of each sentence or paragraph; one unit if the counts cannot be aligned."""
+    starts, words = [], 0
+    for unit in units(raw, kind):
+        starts.append(words)
+        words += len(fold(unit).split())
+    return starts if words == len(folded.split()) and starts else [0]
 
 
 def snippet(raw: str, needles: list[str], width: int = 280) -> tuple[str, list[tuple[int, int]]]:
@@ -173,6 +314,10 @@ def _find_spans(aligned: str, needles: list[str]) -> list[tuple[int, int]]:
     for needle in set(needles):
         words = [re.escape(w) for w in tokens(fold(needle.rstrip().rstrip("*")))]
         if not words:
+            continue
+        if unsegmented(needle):  # found inside words, on cluster boundaries, as the matcher does
+            found = re.finditer(r"\W+".join(words), aligned)
+            spans.extend(m.span() for m in found if on_cluster_boundary(aligned, m.start(), m.end()))
             continue
         tail = r"\w*" if needle.rstrip().endswith("*") else r"(?!\w)"
         spans.extend(m.span() for m in re.finditer(r"(?<!\w)" + r"\W+".join(words) + tail, aligned))

@@ -1,0 +1,194 @@
+"""Check and compile rules: every node through the operator registry, every term interned once, one Ruleset.
+
+Problems come back as (path, message) pairs relative to what was checked; the config
+loader turns them into `file:line:column: message`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+from pydantic import TypeAdapter
+
+from service.rules import text
+from service.rules.match import Node, Rule, Ruleset, Term
+from service.rules.operators import BooleanSpec, Issue, TermSpec, operator_of
+from service.rules.spec import Group, Id
+
+GAZETTEER = Path(__file__).with_name("gazetteer.yaml")
+RESERVED = "places."  # group names of the shipped gazetteer
+
+
+class RuleLike(Protocol):
+    """What the compiler reads of a rule spec (service.config.schema.RuleSpec)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def destinations(self) -> list[str]: ...
+    @property
+    def match(self) -> BooleanSpec: ...
+    @property
+    def fields(self) -> Sequence[str]: ...
+    @property
+    def feeds(self) -> list[str]: ...
+    @property
+    def languages(self) -> list[str]: ...
+    @property
+    def enabled(self) -> bool: ...
+
+
+@functools.cache
+def gazetteer() -> dict[str, list[str | TermSpec]]:
+    """The shipped place groups (`places.*`), validated like a config's groups."""
+    data = yaml.safe_load(GAZETTEER.read_text(encoding="utf-8"))
+    groups: dict[str, list[str | TermSpec]] = TypeAdapter(dict[Id, Group]).validate_python(data["groups"])
+    assert all(name.startswith(RESERVED) for name in groups), "gazetteer groups are named places.*"
+    return groups
+
+
+class Groups:
+    """Term groups by name, the config's own and the gazetteer's; a group may list other groups ("@name")."""
+
+    def __init__(self, own: Mapping[str, Sequence[str | TermSpec]]) -> None:
+        self._groups: dict[str, Sequence[str | TermSpec]] = {**gazetteer(), **own}
+        self._own = list(own)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._groups
+
+    def terms(self, name: str) -> list[str | TermSpec]:
+        """Every term of a group, the groups it lists expanded (each group once)."""
+        out: list[str | TermSpec] = []
+        seen: set[str] = set()
+        todo = [name]
+        while todo:
+            current = todo.pop()
+            if current in seen or current not in self._groups:
+                continue
+            seen.add(current)
+            for term in self._groups[current]:
+                if isinstance(term, str) and term.startswith("@"):
+                    todo.append(term[1:])
+                else:
+                    out.append(term)
+        return out
+
+    def check(self) -> list[Issue]:
+        """Problems of the config's own groups: undefined references, cycles, empty terms (names: `reserved`)."""
+        issues: list[Issue] = []
+        checker = _Checker(self)
+        cyclic: set[str] = set()  # groups of a cycle already reported
+        for name in self._own:
+            for j, term in enumerate(self._groups[name]):
+                at: list[str | int] = ["groups", name, j]
+                issues += checker.term(term, at if isinstance(term, str) else [*at, "term"])
+                if isinstance(term, str) and term.startswith("@") and name not in cyclic and self._reaches(term[1:], name):
+                    issues.append((at, f"group '{name}' includes itself through '{term}'"))
+                    cyclic |= {g for g in self._groups if self._reaches(g, name) and self._reaches(name, g)}
+        return issues
+
+    def reserved(self) -> list[str]:
+        """The config's own groups whose names are kept for the gazetteer."""
+        return [name for name in self._own if name.startswith(RESERVED)]
+
+    def _reaches(self, start: str, target: str) -> bool:
+        """True if group `start` lists `target`, directly or through other groups."""
+        seen: set[str] = set()
+        todo = [start]
+        while todo:
+            current = todo.pop()
+            if current == target:
+                return True
+            if current in seen or current not in self._groups:
+                continue
+            seen.add(current)
+            todo += [t[1:] for t in self._groups[current] if isinstance(t, str) and t.startswith("@")]
+        return False
+
+
+class _Checker:
+    """Checks terms and nodes against the groups in force."""
+
+    def __init__(self, groups: Groups) -> None:
+        self._groups = groups
+
+    def term(self, term: str | TermSpec, at: list[str | int]) -> list[Issue]:
+        """A term must have a letter or digit; a group reference must name a group."""
+        label = term.term if isinstance(term, TermSpec) else term
+        if isinstance(term, str) and label.startswith("@"):
+            return [] if label[1:] in self._groups else [(at, f"undefined term group '{label[1:]}'")]
+        if not text.tokens(text.fold(label.rstrip("*"))):
+            return [(at, f"term '{label}' has no letters or digits")]
+        return []
+
+    def node(self, spec: Any, at: list[str | int]) -> list[Issue]:
+        """Problems of one node, by its operator."""
+        return operator_of(spec).check(spec, self, at)
+
+
+def check_rule(rule: RuleLike, groups: Groups) -> list[Issue]:
+    """Problems of one rule's `match`, paths relative to the rule."""
+    issues = _Checker(groups).node(rule.match, ["match"])
+    if not issues and not _Compiler(groups).node(rule.match).needs_a_hit():
+        issues.append((["match"], f"rule '{rule.id}' would match every item: give it a term outside 'none'"))
+    return issues
+
+
+def compile_rules(rules: Sequence[RuleLike], groups: Groups) -> Ruleset:
+    """Compile every enabled rule into one Ruleset."""
+    compiler = _Compiler(groups)
+    compiled = [
+        Rule(
+            id=rule.id,
+            name=rule.name or rule.id,
+            destinations=tuple(rule.destinations),
+            tree=compiler.node(rule.match),
+            fields=tuple(rule.fields),
+            feeds=frozenset(rule.feeds),
+            languages=frozenset(rule.languages),
+        )
+        for rule in rules
+        if rule.enabled
+    ]
+    return Ruleset(rules=compiled, terms=compiler.terms)
+
+
+class _Compiler:
+    """Interns terms so that every distinct term is searched once for all rules."""
+
+    def __init__(self, groups: Groups) -> None:
+        self._groups = groups
+        self.terms: list[Term] = []
+        self._index: dict[tuple[str, bool, bool, str | None], int] = {}
+
+    def add(self, term: Term) -> int:
+        """Return the number of `term`, adding it if new."""
+        key = (term.key, term.exact, term.prefix, term.regex)
+        if key not in self._index:
+            self._index[key] = len(self.terms)
+            self.terms.append(term)
+        return self._index[key]
+
+    def slot(self, term: str | TermSpec) -> tuple[int, ...]:
+        """The term numbers a term or a group reference stands for."""
+        if isinstance(term, str) and term.startswith("@"):
+            return tuple(dict.fromkeys(self.add(_term(t)) for t in self._groups.terms(term[1:])))
+        return (self.add(_term(term)),)
+
+    def node(self, spec: Any) -> Node:
+        """Compile a node by its operator."""
+        return operator_of(spec).compile(spec, self)
+
+
+def _term(term: str | TermSpec) -> Term:
+    """Build a Term from its config form."""
+    if isinstance(term, TermSpec):
+        return Term.parse(term.term, exact=term.exact)
+    return Term.parse(term)

@@ -1,0 +1,462 @@
+"""The operators of the rule language: the extension point. One class per operator, one entry in OPERATORS.
+
+An operator says how it is written (`Spec`, a strict model, and the mapping `keys` that
+select it), what it checks beyond the model (`check`, with exact messages), and what it
+compiles to: a node that knows which terms it needs and how to evaluate their hits.
+
+The operators, as users write them in `match:`:
+
+- `term`: a word, a phrase (its words in sequence, whatever lies between them) or a prefix
+  (`demarcat*`), written as a string or as `{term: "đường", exact: true}`; `"@name"` stands
+  for every term of a group. Holds when the term occurs in one of the rule's fields, on word
+  boundaries (inside words, on grapheme-cluster boundaries, for scripts written without
+  spaces), case and diacritics folded unless `exact`.
+- `all` / `any` / `none` (one mapping; all the keys given apply): every child holds / at least
+  one holds / no child holds. With `in: sentence` or `in: paragraph`, the whole mapping must
+  hold within one sentence (paragraph) of one field, so `none` there means "not in that
+  sentence": `{in: sentence, all: ["@border", "@vietnam"], none: ["@thailand"]}`.
+- `near`: each listed term or group occurs within `within` words of the first (default 10),
+  or `within: sentence` / `within: paragraph`, in one field.
+- `regex`: an RE2 regular expression (linear time) searched in the text as written, case-
+  insensitive unless `case_sensitive: true`. It gives no positions, so it cannot be used
+  inside `in:` or `near`.
+
+A new operator is one subclass of `Operator` here and one entry in `OPERATORS`; the
+JSON Schema, the YAML discriminator and the error messages follow from the registry.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol, Union
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, WithJsonSchema
+
+from service.rules.match import Evaluator, Hits, Node, Term, regex_error
+from service.rules.text import UNITS
+from service.rules.text import Field as TextField
+
+Path = list[str | int]
+Issue = tuple[Path, str]  # where in the rule (relative to the node) and what is wrong
+
+
+class Strict(BaseModel):
+    """A config section: unknown keys are errors, values are not coerced between types."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class TermSpec(Strict):
+    """A term with options: `{term: "đường", exact: true}` requires the exact diacritics."""
+
+    term: Annotated[str, Field(min_length=1)]
+    exact: bool = False
+
+
+TermLike = Annotated[str | TermSpec, Field(union_mode="left_to_right")]
+
+
+class Compiler(Protocol):
+    """What an operator may ask of the rule compiler."""
+
+    def slot(self, term: str | TermSpec) -> tuple[int, ...]:
+        """The numbers of the terms a term or a group reference stands for."""
+
+    def add(self, term: Term) -> int:
+        """The number of a term, interned."""
+
+    def node(self, spec: Any) -> Node:
+        """Compile a child node."""
+
+
+class Checker(Protocol):
+    """What an operator may ask of the rule checker."""
+
+    def term(self, term: str | TermSpec, at: Path) -> list[Issue]:
+        """Problems of one term or group reference."""
+
+    def node(self, spec: Any, at: Path) -> list[Issue]:
+        """Problems of a child node."""
+
+
+# The node algebra that operators compile into.
+
+
+@dataclass(frozen=True, slots=True)
+class TermNode:
+    """Holds when one term occurs."""
+
+    term: int
+
+    def positive_terms(self) -> frozenset[int]:
+        return frozenset((self.term,))
+
+    def all_terms(self) -> frozenset[int]:
+        return frozenset((self.term,))
+
+    def min_hits(self) -> int:
+        return 1
+
+    def needs_a_hit(self) -> bool:
+        return True
+
+    def evaluator(self) -> Evaluator:
+        term = self.term
+        return lambda hits, fields: term in hits
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf:
+    """Holds when every child holds."""
+
+    children: tuple[Node, ...]
+
+    def positive_terms(self) -> frozenset[int]:
+        return frozenset().union(*(c.positive_terms() for c in self.children))
+
+    def all_terms(self) -> frozenset[int]:
+        return frozenset().union(*(c.all_terms() for c in self.children))
+
+    def min_hits(self) -> int:
+        counts = [c.min_hits() for c in self.children]
+        sets = [c.positive_terms() for c in self.children if c.min_hits()]
+        disjoint = sum(len(t) for t in sets) == len(frozenset().union(*sets)) if sets else True
+        return sum(counts) if disjoint else max(counts, default=0)
+
+    def needs_a_hit(self) -> bool:
+        return any(c.needs_a_hit() for c in self.children)
+
+    def evaluator(self) -> Evaluator:
+        terms, others = _split(self.children)
+        if not others:
+            return lambda hits, fields: hits.keys() >= terms
+        return lambda hits, fields: hits.keys() >= terms and all(c(hits, fields) for c in others)
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    """Holds when at least one child holds."""
+
+    children: tuple[Node, ...]
+
+    def positive_terms(self) -> frozenset[int]:
+        return frozenset().union(*(c.positive_terms() for c in self.children))
+
+    def all_terms(self) -> frozenset[int]:
+        return frozenset().union(*(c.all_terms() for c in self.children))
+
+    def min_hits(self) -> int:
+        return min((c.min_hits() for c in self.children), default=0)
+
+    def needs_a_hit(self) -> bool:
+        return all(c.needs_a_hit() for c in self.children)
+
+    def evaluator(self) -> Evaluator:
+        terms, others = _split(self.children)
+        if not others:
+            return lambda hits, fields: not hits.keys().isdisjoint(terms)
+        return lambda hits, fields: not hits.keys().isdisjoint(terms) or any(c(hits, fields) for c in others)
+
+
+@dataclass(frozen=True, slots=True)
+class NoneOf:
+    """Holds when no child holds."""
+
+    children: tuple[Node, ...]
+
+    def positive_terms(self) -> frozenset[int]:
+        return frozenset()
+
+    def all_terms(self) -> frozenset[int]:
+        return frozenset().union(*(c.all_terms() for c in self.children))
+
+    def min_hits(self) -> int:
+        return 0
+
+    def needs_a_hit(self) -> bool:
+        return False
+
+    def evaluator(self) -> Evaluator:
+        terms, others = _split(self.children)
+        return lambda hits, fields: hits.keys().isdisjoint(terms) and not any(c(hits, fields) for c in others)
+
+
+@dataclass(frozen=True, slots=True)
+class Within:
+    """Holds when `inner` holds on the hits of one sentence or paragraph of one field."""
+
+    unit: str
+    inner: Node
+
+    def positive_terms(self) -> frozenset[int]:
+        return self.inner.positive_terms()
+
+    def all_terms(self) -> frozenset[int]:
+        return self.inner.all_terms()
+
+    def min_hits(self) -> int:
+        return self.inner.min_hits()
+
+    def needs_a_hit(self) -> bool:
+        return self.inner.needs_a_hit()
+
+    def evaluator(self) -> Evaluator:
+        inner, unit = self.inner.evaluator(), self.unit
+        wanted, positive = self.inner.all_terms(), self.inner.positive_terms()
+
+        def evaluate(hits: Hits, fields: dict[str, TextField]) -> bool:
+            groups: dict[tuple[str, int], Hits] = defaultdict(dict)
+            for t in wanted & hits.keys():
+                for name, offset in hits[t]:
+                    groups[name, fields[name].unit_of(offset, unit)].setdefault(t, []).append((name, offset))
+            return any(inner(group, fields) for group in groups.values() if not positive.isdisjoint(group))
+
+        return evaluate
+
+
+def _split(children: Sequence[Node]) -> tuple[frozenset[int], list[Evaluator]]:
+    """Plain term children become one C-level set test; the others keep their evaluators."""
+    terms = frozenset(c.term for c in children if isinstance(c, TermNode))
+    return terms, [c.evaluator() for c in children if not isinstance(c, TermNode)]
+
+
+# The operators.
+
+
+class Operator(ABC):
+    """One operator of the rule language (see the module docstring)."""
+
+    tag: ClassVar[str]  # its name in messages and in the schema's discriminator
+    keys: ClassVar[tuple[str, ...]]  # the mapping keys that select it (the first one found wins, in registry order)
+    Spec: ClassVar[type[BaseModel]]
+
+    @classmethod
+    def check(cls, spec: Any, checker: Checker, at: Path) -> list[Issue]:
+        """Problems the model cannot see: references, compilability."""
+        return []
+
+    @classmethod
+    @abstractmethod
+    def compile(cls, spec: Any, compiler: Compiler) -> Node:
+        """The node this spec compiles to."""
+
+
+class TermOperator(Operator):
+    """A word, a phrase, a prefix or a group reference (a plain string, or a mapping with `term`)."""
+
+    tag = "<term-options>"
+    keys = ("term",)
+    Spec = TermSpec
+
+    @classmethod
+    def check(cls, spec: Any, checker: Checker, at: Path) -> list[Issue]:
+        return checker.term(spec, at if isinstance(spec, str) else [*at, "term"])
+
+    @classmethod
+    def compile(cls, spec: Any, compiler: Compiler) -> Node:
+        slot = compiler.slot(spec)
+        return TermNode(slot[0]) if len(slot) == 1 else AnyOf(tuple(TermNode(t) for t in slot))
+
+
+def _unit(value: Any) -> Any:
+    """`sentence`, `paragraph`, or (for `within`) a number of words from 1 to 100."""
+    if value in UNITS or (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 100):
+        return value
+    raise ValueError("expected a number of words from 1 to 100, sentence or paragraph")
+
+
+Within_ = Annotated[
+    int | str,
+    BeforeValidator(_unit),
+    WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 1, "maximum": 100}, {"enum": list(UNITS)}]}),
+]
+
+
+class BooleanSpec(Strict):
+    """`all` / `any` / `none` children (every key given applies), optionally within one sentence or paragraph."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    all: list[NodeSpec] | None = None
+    any: list[NodeSpec] | None = None
+    none: list[NodeSpec] | None = None
+    in_: Literal["sentence", "paragraph"] | None = Field(default=None, alias="in")
+
+
+class BooleanOperator(Operator):
+    """`all`, `any`, `none`, and `in: sentence | paragraph`."""
+
+    tag = "<match>"
+    keys = ("all", "any", "none", "in")
+    Spec = BooleanSpec
+
+    @classmethod
+    def check(cls, spec: Any, checker: Checker, at: Path) -> list[Issue]:
+        branches = list(_branches(spec))
+        if not branches:
+            return [(at, "expected at least one of 'all', 'any', 'none'")]
+        issues = [issue for key, children in branches for j, c in enumerate(children) for issue in checker.node(c, [*at, key, j])]
+        regexes = any(isinstance(c, RegexOperator.Spec) for _, children in branches for c in _flatten(children))
+        if spec.in_ and regexes and not issues:
+            issues.append(([*at, "in"], f"a regex gives no positions, so it cannot be used within 'in: {spec.in_}'"))
+        return issues
+
+    @classmethod
+    def compile(cls, spec: Any, compiler: Compiler) -> Node:
+        parts: list[Node] = []
+        for key, children in _branches(spec):
+            compiled = tuple(compiler.node(c) for c in children)
+            parts.append(AllOf(compiled) if key == "all" else AnyOf(compiled) if key == "any" else NoneOf(compiled))
+        node = parts[0] if len(parts) == 1 else AllOf(tuple(c for p in parts for c in (p.children if isinstance(p, AllOf) else (p,))))
+        return Within(spec.in_, node) if spec.in_ else node
+
+
+def _branches(spec: BooleanSpec) -> list[tuple[str, list[Any]]]:
+    """The non-empty boolean branches of a mapping."""
+    return [(key, getattr(spec, key)) for key in ("all", "any", "none") if getattr(spec, key) is not None]
+
+
+def _flatten(children: Sequence[Any]) -> list[Any]:
+    """Every spec under these children, nested ones included."""
+    out: list[Any] = []
+    for child in children:
+        out.append(child)
+        if isinstance(child, BooleanSpec):
+            out += _flatten([c for _, cs in _branches(child) for c in cs])
+    return out
+
+
+class NearSpec(Strict):
+    """Terms that must occur within `within` words of the first one, or in the same sentence or paragraph."""
+
+    near: Annotated[list[TermLike], Field(min_length=2)]
+    within: Within_ = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Near:
+    """Holds when a place of the first slot has a place of every other slot close to it in the same field."""
+
+    slots: tuple[tuple[int, ...], ...]  # each slot: alternative terms (a group gives several)
+    within: int | str
+
+    def positive_terms(self) -> frozenset[int]:
+        return frozenset(t for slot in self.slots for t in slot)
+
+    def all_terms(self) -> frozenset[int]:
+        return self.positive_terms()
+
+    def min_hits(self) -> int:
+        return 1
+
+    def needs_a_hit(self) -> bool:
+        return True
+
+    def evaluator(self) -> Evaluator:
+        return self._holds
+
+    def _holds(self, hits: Hits, fields: dict[str, TextField]) -> bool:
+        places = [[p for t in slot for p in hits.get(t, ()) if p[1] >= 0] for slot in self.slots]
+        if not all(places):
+            return False
+        for name, offset in places[0]:
+            anchor = self._position(fields[name], offset)
+            if all(any(n == name and self._close(fields[n], o, anchor) for n, o in other) for other in places[1:]):
+                return True
+        return False
+
+    def _position(self, f: TextField, offset: int) -> int:
+        """A word's number, or its sentence's or paragraph's."""
+        return f.unit_of(offset, self.within) if isinstance(self.within, str) else f.word_index(offset)
+
+    def _close(self, f: TextField, offset: int, anchor: int) -> bool:
+        """Within reach of the anchor."""
+        reach = 0 if isinstance(self.within, str) else self.within
+        return abs(self._position(f, offset) - anchor) <= reach
+
+
+class NearOperator(Operator):
+    """`near: [A, B, …]` with `within: N | sentence | paragraph`."""
+
+    tag = "<near>"
+    keys = ("near",)
+    Spec = NearSpec
+
+    @classmethod
+    def check(cls, spec: Any, checker: Checker, at: Path) -> list[Issue]:
+        return [issue for j, term in enumerate(spec.near) for issue in checker.term(term, _term_path([*at, "near", j], term))]
+
+    @classmethod
+    def compile(cls, spec: Any, compiler: Compiler) -> Node:
+        return Near(tuple(compiler.slot(t) for t in spec.near), spec.within)
+
+
+def _term_path(at: Path, term: str | TermSpec) -> Path:
+    """Where a term's text is: the item itself, or its `term` key."""
+    return [*at, "term"] if isinstance(term, TermSpec) else at
+
+
+class RegexSpec(Strict):
+    """A regular expression (RE2 syntax: linear time, no backreferences), case-insensitive unless asked."""
+
+    regex: Annotated[str, Field(min_length=1)]
+    case_sensitive: bool = False
+
+
+class RegexOperator(Operator):
+    """`regex: PATTERN` with `case_sensitive`."""
+
+    tag = "<regex>"
+    keys = ("regex",)
+    Spec = RegexSpec
+
+    @classmethod
+    def check(cls, spec: Any, checker: Checker, at: Path) -> list[Issue]:
+        error = regex_error(spec.regex)
+        return [([*at, "regex"], f"invalid regular expression: {error}")] if error else []
+
+    @classmethod
+    def compile(cls, spec: Any, compiler: Compiler) -> Node:
+        return TermNode(compiler.add(Term.pattern(spec.regex, spec.case_sensitive)))
+
+
+OPERATORS: tuple[type[Operator], ...] = (TermOperator, NearOperator, RegexOperator, BooleanOperator)
+
+
+def operator_of(spec: Any) -> type[Operator]:
+    """The operator a parsed spec belongs to (a plain string is a term)."""
+    if isinstance(spec, str):
+        return TermOperator
+    for operator in OPERATORS:
+        if isinstance(spec, operator.Spec):
+            return operator
+    raise TypeError(f"not a rule node: {spec!r}")
+
+
+def tag_of(value: Any) -> str | None:
+    """The discriminator tag of a raw YAML value or of a parsed spec, for precise error messages."""
+    if isinstance(value, str):
+        return "<term>"
+    if isinstance(value, dict):
+        for operator in OPERATORS:
+            if any(key in value for key in operator.keys):
+                return operator.tag
+        return BooleanOperator.tag
+    return next((operator.tag for operator in OPERATORS if isinstance(value, operator.Spec)), None)
+
+
+def _node_union() -> Any:
+    """The tagged union of every operator's spec (and the plain string of a term), for pydantic."""
+    choices = [Annotated[str, Tag("<term>")], *(Annotated[op.Spec, Tag(op.tag)] for op in OPERATORS)]
+    keys = ["all", "any", "none", *sorted({key for op in OPERATORS if op is not BooleanOperator for key in op.keys})]
+    message = "expected a term (a string) or a mapping with " + ", ".join(f"'{k}'" for k in keys[:-1]) + f" or '{keys[-1]}'"
+    return Annotated[Union[tuple(choices)], Discriminator(tag_of, custom_error_type="node", custom_error_message=message)]  # noqa: UP007
+
+
+if TYPE_CHECKING:
+    NodeSpec = Any
+else:
+    NodeSpec = _node_union()
+BooleanSpec.model_rebuild()
