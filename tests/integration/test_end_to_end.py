@@ -170,3 +170,23 @@ async def test_slack_outage_delays_alerts_and_delivers_each_exactly_once(
         assert len(slack.messages[channel]) == len(expected)
         assert len(set(links(slack, channel))) == len(expected)
     assert len(slack.messages["vn-kh-border"]) == 2
+
+
+async def test_a_khmer_and_a_thai_item_of_the_labelled_set_alert_through_the_whole_service(
+    tmp_path: Path, feeds: FeedServer, slack: SlackServer, make_app: AppFactory
+) -> None:
+    import json
+
+    from tests.conftest import FIXTURES
+
+    labelled = {e["id"]: e for e in map(json.loads, (FIXTURES / "labelled" / "tuning.jsonl").read_text(encoding="utf-8").splitlines())}
+    khmer, thai, other = labelled["kmth-073"], labelled["kmth-047"], labelled["kmth-081"]  # VN–KH border; KH–TH border; neither
+    assert khmer["lang"] == "km" and thai["lang"] == "th" and not other["labels"]
+    entries = [Entry(e["id"], e["title"], f"https://example.org/{e['id']}", e["summary"]) for e in (khmer, thai, other)]
+    url = feeds.serve("kmth.rss", rss(entries))
+    write_config(tmp_path / "config", [feed("kmth", url, first_poll_alerts="all", max_age="off")])
+    app = await make_app()
+    await app.poll_once()
+    assert links(slack, "vn-kh-border") == ["https://example.org/kmth-073"]
+    assert links(slack, "kh-th-border") == ["https://example.org/kmth-047"]
+    assert "ស្វាយរៀង" in json.dumps(slack.messages["vn-kh-border"][0], ensure_ascii=False)  # the Khmer text reached Slack intact
