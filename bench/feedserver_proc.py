@@ -1,4 +1,9 @@
-"""A feed server in its own process for benchmarks: /f/N.xml serves feed N with ETag, Last-Modified, 304 and gzip."""
+"""A feed server in its own process for benchmarks: /f/N.xml serves feed N with ETag, Last-Modified, 304 and gzip.
+
+For the article benchmark it also serves article pages (/a/N.html, in an outlet's shape, the
+border sentence in paragraph six), listens on several loopback addresses (one "outlet" each),
+and `/bump` makes every tenth feed gain one new item whose page must be fetched.
+"""
 
 from __future__ import annotations
 
@@ -71,37 +76,86 @@ def feed(n: int, items: int, generation: int) -> tuple[bytes, str]:
     return body, '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
 
 
-def serve(port: int, items: int, ready: Any) -> None:
-    """Run the server until killed."""
+CANDIDATE_LEAD = "Officials of the two neighbours met in the province on Monday to review cooperation, Cambodia's state news agency said."
+PARAGRAPHS = [
+    CANDIDATE_LEAD,
+    "The delegations discussed trade, investment, transport links and the fight against the smuggling of goods and drugs.",
+    "They welcomed the growth of two-way trade, which rose by a fifth in the first nine months of the year.",
+    "Both sides agreed to hold more exchanges between their youth unions, universities and chambers of commerce.",
+    "The provincial leaders also visited a new market and a hospital built with the neighbour's help.",
+    "Việt Nam and Cambodia agreed to speed up land border demarcation and marker planting on the remaining sections.",
+    "The next meeting will take place in the neighbouring province next year.",
+]
+
+
+def candidate(n: int, page_base: str) -> str:
+    """The new item feed n gains on /bump: title and a one-sentence lead; the border is only in its page."""
+    when = format_datetime(datetime.now(UTC), usegmt=True)
+    return (
+        f"<item><guid>f{n}-candidate</guid><title>Provincial leaders meet neighbours, feed {n}</title>"
+        f"<link>{page_base}/a/{n}.html</link><pubDate>{when}</pubDate><description>{CANDIDATE_LEAD}</description></item>"
+    )
+
+
+def page(n: int) -> bytes:
+    """Article page n: menu, related links, comments and footer around seven paragraphs."""
+    paragraphs = "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
+    related = "".join(f'<li><a href="/a/{n + k}.html">Vietnam, Cambodia finish border demarcation, part {k}</a></li>' for k in range(5))
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Leaders meet</title><script>var x = 1;</script></head><body>"
+        "<nav><ul>" + "".join(f"<li><a href='/s/{k}'>Section {k}</a></li>" for k in range(12)) + "</ul></nav>"
+        f"<article><h1>Provincial leaders meet neighbours, feed {n}</h1><div class='content'>{paragraphs}</div></article>"
+        f"<aside class='related'><h3>Related</h3><ul>{related}</ul></aside><footer>Contact us</footer></body></html>"
+    ).encode()
+
+
+def serve(port: int, items: int, ready: Any, hosts: int = 1) -> None:
+    """Run the server until killed; with `hosts`, listen on 127.0.0.1 to 127.0.0.<hosts>."""
+    bumped = {"on": False}
 
     async def handler(request: web.Request) -> web.StreamResponse:
         n = int(request.match_info["n"])
         body, etag = feed(n, int(request.query.get("items", items)), int(request.query.get("g", "0")))
+        if bumped["on"] and n % 10 == 0:
+            extra = candidate(n, f"http://127.0.0.{1 + n % hosts}:{port}").encode()
+            body = body.replace(b"</channel>", extra + b"</channel>")
+            etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+
         if request.headers.get("If-None-Match") == etag:
             return web.Response(status=304, headers={"ETag": etag})
         response = web.Response(body=body, content_type="application/rss+xml", headers={"ETag": etag})
         response.enable_compression()
         return response
 
+    async def article(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=page(int(request.match_info["n"])), content_type="text/html", charset="utf-8")
+
+    async def bump(request: web.Request) -> web.StreamResponse:
+        bumped["on"] = True
+        return web.Response(text="ok")
+
     async def main() -> None:
         app = web.Application()
         app.router.add_get("/f/{n}.xml", handler)
+        app.router.add_get("/a/{n}.html", article)
+        app.router.add_get("/bump", bump)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port, backlog=2048).start()
+        for host in range(1, hosts + 1):
+            await web.TCPSite(runner, f"127.0.0.{host}", port, backlog=2048).start()
         ready.send(True)
         await asyncio.Event().wait()
 
     asyncio.run(main())
 
 
-def start(items: int) -> tuple[multiprocessing.Process, str]:
-    """Start the server process; return it and its base URL."""
+def start(items: int, hosts: int = 1) -> tuple[multiprocessing.Process, str]:
+    """Start the server process; return it and its base URL (on 127.0.0.1)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     parent, child = multiprocessing.Pipe()
-    proc = multiprocessing.get_context("spawn").Process(target=serve, args=(port, items, child), daemon=True)
+    proc = multiprocessing.get_context("spawn").Process(target=serve, args=(port, items, child, hosts), daemon=True)
     proc.start()
     parent.recv()
     return proc, f"http://127.0.0.1:{port}"

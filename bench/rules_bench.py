@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from service.config.schema import RulesFile
-from service.model import Item
+from service.ingest.model import Item
 from service.rules import text
 from service.rules.compile import Groups, compile_rules
 

@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from service.parse import parse_article  # noqa: E402
+from service.ingest.parse import parse_article  # noqa: E402
 from tests.support.feedgen import Entry, atom, rss  # noqa: E402
 
 SEEDS = sorted((ROOT / "tests" / "fixtures").glob("0*.txt"))

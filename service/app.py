@@ -25,12 +25,14 @@ from service.config import Config
 from service.config.live import LiveConfig
 from service.config.schema import Console, SlackChannel, SlackWebhook
 from service.db import Database
-from service.fetch import Fetcher, build_client
+from service.ingest.article import Articles, Extractor
+from service.ingest.extract import Extracted, extract_article
+from service.ingest.fetch import Fetcher, build_client
+from service.ingest.model import ParsedFeed
+from service.ingest.parse import parse_feed
+from service.ingest.pipeline import Parser, Pipeline, PollStats
 from service.metrics import Metrics
-from service.model import ParsedFeed
 from service.outbox import SqlOutbox, flood_policy
-from service.parse import parse_feed
-from service.pipeline import Parser, Pipeline, PollStats
 from service.settings import Settings
 from service.store import Store
 
@@ -52,6 +54,17 @@ def parser(executor: Executor | None) -> Parser:
         return await asyncio.get_running_loop().run_in_executor(executor, parse_feed, body, url, feed_id, content_type)
 
     return parse
+
+
+def extractor(executor: Executor | None) -> Extractor:
+    """Extract article text off the event loop, where feeds are parsed."""
+
+    async def extract(body: bytes, url: str, content_type: str) -> Extracted:
+        if executor is None:
+            return await asyncio.to_thread(extract_article, body, url, content_type)
+        return await asyncio.get_running_loop().run_in_executor(executor, extract_article, body, url, content_type)
+
+    return extract
 
 
 @dataclass
@@ -116,8 +129,19 @@ async def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, 
     executor = (
         ProcessPoolExecutor(settings.parse_workers, mp_context=multiprocessing.get_context("spawn")) if settings.parse_workers else None
     )
+    articles = Articles(fetcher, extractor(executor), settings.user_agent, settings.article_timeout, settings.article_pace)
     pipeline = Pipeline(
-        store, fetcher, parser(executor), config, clock, settings.poll_concurrency, lease, observe=metrics.poll, stored=metrics.stored
+        store,
+        fetcher,
+        parser(executor),
+        config,
+        clock,
+        settings.poll_concurrency,
+        lease,
+        observe=metrics.poll,
+        stored=metrics.stored,
+        articles=articles,
+        article_tried=metrics.article,
     )
     outbox = SqlOutbox(engine, settings.instance, clock, lease, policy=lambda destination: flood_policy(config(), destination))
     app = App(

@@ -81,7 +81,13 @@ def _rules_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     check = rsub.add_parser("check", help="validate feeds.yaml and rules.yaml", description="Validate the config; exit 1 on problems.")
     check.add_argument("path", nargs="?", help="config folder (default: NEWSWATCH_CONFIG_DIR or ./config)")
     test = rsub.add_parser("test", help="show which rules match a source, and why", description="Match items against the rules.")
-    test.add_argument("sources", nargs="+", metavar="SOURCE", help="RSS/Atom file, http(s) URL, or plain-text article file")
+    test.add_argument(
+        "sources",
+        nargs="+",
+        metavar="SOURCE",
+        help="a feed (RSS, Atom, JSON Feed), a web page or a plain-text article: a file or an http(s) URL",
+    )
+    test.add_argument("--articles", action="store_true", help="also fetch and extract each item's article page (as `article: always`)")
     test.add_argument("--rule", help="only this rule id")
     test.add_argument("--format", choices=("text", "json"), default="text")
     test.add_argument("--config", help="config folder (default: NEWSWATCH_CONFIG_DIR or ./config)")
@@ -164,7 +170,7 @@ async def _rules(args: argparse.Namespace, settings: Settings) -> int:
     directory = Path(args.config) if args.config else settings.config_dir
     if args.rules_command == "groups":
         return ruletool.groups(directory, args.names)
-    return await ruletool.test(args.sources, directory, settings, args.rule, args.format)
+    return await ruletool.test(args.sources, directory, settings, args.rule, args.format, args.articles)
 
 
 async def _replay(settings: Settings, args: argparse.Namespace) -> int:
@@ -219,19 +225,29 @@ async def _feeds(settings: Settings, fmt: str) -> int:
     finally:
         await engine.dispose()
     if fmt == "text":
-        print(f"{'feed':<28} {'status':<9} {'last success':<17} {'fails':>5} {'next poll':<17} {'items':>6} cond.GET  last error")
+        print(f"{'feed':<28} {'status':<9} {'last success':<17} {'fails':>5} {'next poll':<17} {'items':>6} cond.GET  articles  last error")
+    now = utcnow()
     for r in rows:
         status = r.status if r.active else "removed"
         conditional = "yes" if r.etag or r.last_modified else "no"
+        articles = _article_state(r.article_failures, r.article_retry_at, now)
         if fmt == "json":
             data = {"id": r.id, "status": status, "url": r.fetch_url or r.url, "consecutive_failures": r.consecutive_failures}
             data |= {"last_success": _when(r.last_success_at), "next_poll": _when(r.next_poll_at), "items": r.item_count}
+            data |= {"articles": articles, "article_failures": r.article_failures, "article_error": r.article_error}
             print(json.dumps(data | {"conditional_get": conditional == "yes", "last_error": r.last_error}, ensure_ascii=False))
         else:
-            error = (r.last_error or "")[:60] if r.consecutive_failures else ""
+            error = (r.last_error or "")[:60] if r.consecutive_failures else (r.article_error or "")[:60] if r.article_failures else ""
             when = f"{_when(r.last_success_at) or '-':<17} {r.consecutive_failures:>5} {_when(r.next_poll_at):<17}"
-            print(f"{r.id:<28} {status:<9} {when} {r.item_count:>6} {conditional:<9} {error}")
+            print(f"{r.id:<28} {status:<9} {when} {r.item_count:>6} {conditional:<9} {articles:<9} {error}")
     return EXIT_OK
+
+
+def _article_state(failures: int, retry_at: datetime | None, now: datetime) -> str:
+    """A feed's article pages: ok, failing (pages of its last polls failed) or paused (backing off)."""
+    if retry_at and retry_at > now:
+        return "paused"
+    return "failing" if failures else "ok"
 
 
 def _when(value: datetime | None) -> str:

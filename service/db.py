@@ -86,6 +86,9 @@ feeds = sa.Table(
     sa.Column("failing_since", UTCDateTime),  # the first failure of the current run of failures
     sa.Column("last_polled_at", UTCDateTime),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("article_failures", sa.Integer, nullable=False, server_default="0"),  # polls in a row whose article pages all failed
+    sa.Column("article_error", sa.Text),  # the last article page failure
+    sa.Column("article_retry_at", UTCDateTime),  # article pages paused until then
     sa.Index("ix_feeds_due", "active", "next_poll_at"),
 )
 
@@ -104,7 +107,10 @@ items = sa.Table(
     sa.Column("language", sa.String(16), nullable=False, server_default=""),
     sa.Column("published_at", UTCDateTime),
     sa.Column("first_seen_at", UTCDateTime, nullable=False),
-    sa.Column("signature", sa.LargeBinary),  # service.story fingerprint, for items that may alert
+    sa.Column("signature", sa.LargeBinary),  # service.ingest.story fingerprint, for items that may alert
+    sa.Column("article", sa.Text, nullable=False, server_default=""),  # the article page's main text, if fetched
+    sa.Column("article_status", sa.String(16)),  # service.ingest.article.Status: fetched, or why not
+    sa.Column("article_detail", sa.Text),  # how the article text was obtained, or why there is none
     sa.UniqueConstraint("feed_id", "key", name="uq_items_feed_key"),
     sa.Index("ix_items_first_seen", "first_seen_at"),
     sa.Index("ix_items_feed_link", "feed_id", "link"),

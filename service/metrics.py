@@ -21,6 +21,13 @@ class Metrics:
         self.delivery_seconds = Histogram("newswatch_delivery_seconds", "Time for a sink to accept an alert", ["destination"], registry=r)
         self.reloads = Counter("newswatch_config_reloads", "Config reloads by outcome", ["outcome"], registry=r)
         self.config_ok = Gauge("newswatch_config_valid", "1 if the config files on disk are the ones in force", registry=r)
+        self.article_pages = Counter("newswatch_article_pages", "Article pages fetched for matching, by outcome", ["status"], registry=r)
+        self.article_seconds = Histogram(
+            "newswatch_article_seconds",
+            "Time an article page added to an item before it was matched (robots.txt, pace, fetch, extraction)",
+            buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60),
+            registry=r,
+        )
         self.failing_feeds = Gauge("newswatch_failing_feeds", "Feeds whose last poll failed", registry=r)
         self.failing_destinations = Gauge(
             "newswatch_destination_failing", "1 while a destination's last alert failed permanently", ["destination"], registry=r
@@ -36,6 +43,11 @@ class Metrics:
         self.new_items.inc(items)
         for rule, count in rules.items():
             self.matches.labels(rule=rule).inc(count)
+
+    def article(self, status: str, seconds: float) -> None:
+        """Count one article page the pipeline tried."""
+        self.article_pages.labels(status=status).inc()
+        self.article_seconds.observe(seconds)
 
     def delivery(self, destination: str, outcome: str, seconds: float | None) -> None:
         """Count one delivery attempt."""

@@ -12,9 +12,10 @@ import sqlalchemy as sa
 
 from alerts import flood
 from alerts.base import Alert, AlertRule, Digest, Message, Notice
-from service import silences, story
+from service import silences
 from service.config import Config
 from service.db import Database, deliveries, feeds, insert, items, lease_update, matches, pacing
+from service.ingest import story
 from service.rules import text
 
 SNIPPET_WIDTH = 320

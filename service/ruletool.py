@@ -1,4 +1,4 @@
-"""`newswatch rules check` and `rules test`: validate the config, explain what rules match."""
+"""`newswatch rules check | test | groups | replay`: validate the config, explain what rules match and why."""
 
 from __future__ import annotations
 
@@ -11,14 +11,19 @@ from typing import Any
 
 from service.config import Config, load_config
 from service.config.yamlfile import ConfigError
-from service.fetch import Fetched, Fetcher, build_client
-from service.model import Item, RuleMatch
-from service.parse import is_feed, parse_article, parse_feed
+from service.ingest.article import Articles
+from service.ingest.extract import Extracted, extract_article
+from service.ingest.fetch import Fetched, Fetcher, build_client
+from service.ingest.model import Item, RuleMatch, Status
+from service.ingest.parse import read_document
+from service.ingest.prepare import Prepared, prepare, prepare_now, snippet_source
 from service.rules import text
 from service.rules.compile import RESERVED, Groups, gazetteer
 from service.rules.operators import TermSpec
 from service.settings import Settings
 from service.store import Store
+
+ANY_DOCUMENT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/html;q=0.8, */*;q=0.5"
 
 
 def check(directory: Path) -> int:
@@ -52,57 +57,58 @@ def groups(directory: Path, names: list[str]) -> int:
     return 0
 
 
-async def test(sources: list[str], directory: Path, settings: Settings, rule: str | None, fmt: str) -> int:
-    """Match every item of every source and print which rules match and why."""
+async def test(sources: list[str], directory: Path, settings: Settings, rule: str | None, fmt: str, articles: bool = False) -> int:
+    """Prepare and match every item of every source, as the service would, and print which rules match and why.
+
+    With `articles`, each item's page is fetched and extracted too (what `article: always` does).
+    """
     config = load_config(directory)
     if rule and rule not in {r.id for r in config.ruleset.rules}:
         print(f"newswatch: no enabled rule with id '{rule}'", file=sys.stderr)
         return 2
     status = 0
-    for source in sources:
-        try:
-            found = await _items(source, settings)
-        except (OSError, ValueError) as exc:
-            print(f"{source}: {exc}", file=sys.stderr)
-            status = 1
-            continue
-        for item in found:
-            matches = [m for m in config.ruleset.match(item, _tags(config, item)) if not rule or m.rule_id == rule]
-            print(_json(source, item, matches) if fmt == "json" else _text(source, item, matches))
+    async with build_client(settings.user_agent) as client:
+        fetcher = Fetcher(client, settings.config_dir, settings.max_feed_bytes, settings.per_host, settings.fetch_timeout)
+        pages = Articles(fetcher, _extract_in_thread, settings.user_agent, settings.article_timeout, settings.article_pace)
+        for source in sources:
+            try:
+                found = await _items(source, fetcher)
+            except (OSError, ValueError) as exc:
+                print(f"{source}: {exc}", file=sys.stderr)
+                status = 1
+                continue
+            for prepared in await prepare(found, config.ruleset, _tags(config, found), "always" if articles else "never", pages):
+                matches = [m for m in prepared.matches if not rule or m.rule_id == rule]
+                print(_json(source, prepared, matches) if fmt == "json" else _text(source, prepared, matches))
     return status
 
 
-def _tags(config: Config, item: Item) -> tuple[str, ...]:
-    """The tags of the item's feed, if it is a configured feed."""
-    spec = config.feed(item.feed_id)
+async def _extract_in_thread(body: bytes, url: str, content_type: str) -> Extracted:
+    """Extraction off the event loop (the CLI has no worker processes)."""
+    return await asyncio.to_thread(extract_article, body, url, content_type)
+
+
+def _tags(config: Config, found: list[Item]) -> tuple[str, ...]:
+    """The tags of the items' feed, if it is a configured feed."""
+    spec = config.feed(found[0].feed_id) if found else None
     return tuple(spec.tags) if spec else ()
 
 
-async def _items(source: str, settings: Settings) -> list[Item]:
-    """Read the items of a feed file, a URL or a plain-text article."""
+async def _items(source: str, fetcher: Fetcher) -> list[Item]:
+    """The items of a feed, a web page or a plain-text article, from a URL or a file."""
     if source.startswith(("http://", "https://")):
-        async with build_client(settings.user_agent) as client:
-            result = await Fetcher(client, settings.config_dir, settings.max_feed_bytes).fetch(source)
+        result = await fetcher.fetch(
+            source, accept="application/rss+xml, application/atom+xml, application/xml;q=0.9, text/html;q=0.8, */*;q=0.5"
+        )
         if not isinstance(result, Fetched):
             raise ValueError(getattr(result, "message", "not modified"))
-        return _parse(result.body, source, result.content_type)
+        return read_document(result.body, result.url, source, "test", result.content_type)
     return await asyncio.to_thread(_read_local, Path(source))
 
 
 def _read_local(path: Path) -> list[Item]:
-    """The items of a local feed file or plain-text article."""
-    data = path.read_bytes()
-    if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
-        return _parse(data, path.resolve().as_uri(), "")
-    return [parse_article(data.decode("utf-8", errors="replace"), path.name)]
-
-
-def _parse(body: bytes, url: str, content_type: str) -> list[Item]:
-    """Parse a feed document or say why it is none."""
-    parsed = parse_feed(body, url, "test", content_type)
-    if not is_feed(parsed):
-        raise ValueError("not an RSS or Atom feed: " + "; ".join(parsed.warnings))
-    return parsed.items
+    """The items of a local file."""
+    return read_document(path.read_bytes(), path.resolve().as_uri(), path.name)
 
 
 def _explain(match: RuleMatch) -> list[dict[str, Any]]:
@@ -110,8 +116,9 @@ def _explain(match: RuleMatch) -> list[dict[str, Any]]:
     return [{"term": t.term, "fields": list(t.fields), "positions": list(t.positions[:10])} for t in match.terms]
 
 
-def _json(source: str, item: Item, matches: list[RuleMatch]) -> str:
+def _json(source: str, prepared: Prepared, matches: list[RuleMatch]) -> str:
     """One JSON line per item."""
+    item, article = prepared.item, prepared.article
     return json.dumps(
         {
             "source": source,
@@ -119,27 +126,33 @@ def _json(source: str, item: Item, matches: list[RuleMatch]) -> str:
             "title": item.title,
             "link": item.link,
             "published": item.published.isoformat() if item.published else None,
+            "article": {"status": article.status.value, "chars": len(item.article), "detail": article.detail},
             "matches": [{"rule": m.rule_id, "name": m.rule_name, "terms": m.term_labels, "explain": _explain(m)} for m in matches],
         },
         ensure_ascii=False,
     )
 
 
-def _text(source: str, item: Item, matches: list[RuleMatch]) -> str:
-    """A readable block per item: title, then each matching rule with its terms and a snippet."""
+def _text(source: str, prepared: Prepared, matches: list[RuleMatch]) -> str:
+    """A readable block per item: title, how its text was obtained, then each matching rule with its terms and a snippet."""
+    item, article = prepared.item, prepared.article
     when = item.published.strftime("%Y-%m-%d") if item.published else "no date"
     lines = [f"{source}: {text.truncate(item.title, 100)} ({when})"]
+    if article.status is Status.FETCHED:
+        lines.append(f"  article: {len(item.article):,} characters ({article.detail})")
+    elif article.detail:
+        lines.append(f"  article: {article.status.value} ({article.detail})")
     if not matches:
         lines.append("  no rule matches")
     for m in matches:
         lines.append(f"  MATCH {m.rule_id} ({m.rule_name})")
         for t in m.terms:
             lines.append(f"    {t.term!r} in {', '.join(t.fields)} (word {', '.join(str(p) for p in t.positions[:5])})")
-        body = item.summary or item.content or item.title
+        where, body = snippet_source(item, (t.fields for t in m.terms))
         snippet, spans = text.snippet(body, m.term_labels, 240)
         for start, end in reversed(spans):
             snippet = snippet[:start] + "[" + snippet[start:end] + "]" + snippet[end:]
-        lines.append(f"    {snippet}")
+        lines.append(f"    {'matched in the article: ' if where == 'article' else ''}{snippet}")
     return "\n".join(lines)
 
 
@@ -149,7 +162,7 @@ async def replay(store: Store, config: Config, since: datetime, rule: str | None
     async for batch in store.items_since(since):
         for item, then in batch:
             total += 1
-            now = {m.rule_id for m in config.ruleset.match(item, _tags(config, item))}
+            now = {m.rule_id for m in prepare_now([item], config.ruleset, _tags(config, [item]))[0].matches}
             if rule:
                 now, then = now & {rule}, then & {rule}
             if not now and not then:

@@ -14,6 +14,8 @@
 | NEWSWATCH_FETCH_TIMEOUT | 30 | seconds for one whole fetch |
 | NEWSWATCH_POLL_CONCURRENCY | 20 | feeds fetched at once |
 | NEWSWATCH_PER_HOST | 2 | fetches at once to one host |
+| NEWSWATCH_ARTICLE_TIMEOUT | 20 | seconds an item's article page may take (robots.txt, fetch, extraction) |
+| NEWSWATCH_ARTICLE_PACE | 1 | seconds between two article pages of one host |
 | NEWSWATCH_LEASE_SECONDS | 120 | how long a claimed feed or alert stays with this process if it dies |
 | NEWSWATCH_PARSE_WORKERS | cores, if more than one | processes that parse feeds (0: a thread of the main process) |
 | NEWSWATCH_RETENTION_DAYS | 90 | items that matched nothing are deleted this long after first seen (0 keeps all) |
@@ -54,6 +56,20 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    """Read a number of seconds (0 or more), with a clear error."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not value >= 0:
+        raise SettingsError(f"{name} must be at least 0, got {value}")
+    return value
+
+
 def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
     """Read one of a few words, with a clear error."""
     value = env.get(name, "").strip() or default
@@ -78,6 +94,8 @@ class Settings:
     fetch_timeout: float = 30.0
     poll_concurrency: int = 20
     per_host: int = 2
+    article_timeout: float = 20.0
+    article_pace: float = 1.0
     lease_seconds: int = 120
     retention_days: int = 90
     parse_workers: int = field(default_factory=lambda: (os.cpu_count() or 1) if (os.cpu_count() or 1) > 1 else 0)
@@ -102,6 +120,8 @@ class Settings:
             fetch_timeout=float(_int(env, "NEWSWATCH_FETCH_TIMEOUT", 30, minimum=1)),
             poll_concurrency=_int(env, "NEWSWATCH_POLL_CONCURRENCY", 20, minimum=1),
             per_host=_int(env, "NEWSWATCH_PER_HOST", 2, minimum=1),
+            article_timeout=float(_int(env, "NEWSWATCH_ARTICLE_TIMEOUT", 20, minimum=1)),
+            article_pace=_float(env, "NEWSWATCH_ARTICLE_PACE", 1.0),
             lease_seconds=_int(env, "NEWSWATCH_LEASE_SECONDS", 120, minimum=1),
             retention_days=_int(env, "NEWSWATCH_RETENTION_DAYS", 90),
             parse_workers=_int(env, "NEWSWATCH_PARSE_WORKERS", defaults.parse_workers),

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from service import notices, silences
 from service.config.schema import FeedSpec
 from service.db import Database, deliveries, feeds, insert, items, lease_update, matches
-from service.model import FeedSource, Item, RuleMatch
+from service.ingest.model import Article, FeedSource, Item, RuleMatch
 from service.notices import Notify
 
 SILENCES_TTL = 2.0
@@ -33,7 +33,8 @@ class NewItem:
     item: Item
     matches: list[RuleMatch]
     suppressed: str | None = None  # why it must not alert: "first_poll", "too_old"
-    signature: bytes | None = None  # its story fingerprint (service.story), if it may alert
+    signature: bytes | None = None  # its story fingerprint (service.ingest.story), if it may alert
+    article: Article | None = None  # how its article text was obtained, or why there is none
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ class PollOutcome:
     fetch_url: str | None = None
     warning: str | None = None
     status: str = "ok"
+    article_failures: int = 0
+    article_error: str | None = None
+    article_retry_at: datetime | None = None
 
 
 @dataclass
@@ -109,9 +113,21 @@ class Store:
                 lease_update(conn, feeds, due)
                 .where(sa.or_(feeds.c.lease_until.is_(None), feeds.c.lease_until < now))
                 .values(lease_owner=self.owner, lease_until=now + lease)
-                .returning(feeds.c.id, feeds.c.url, feeds.c.fetch_url, feeds.c.etag, feeds.c.last_modified, feeds.c.caught_up)
+                .returning(
+                    feeds.c.id,
+                    feeds.c.url,
+                    feeds.c.fetch_url,
+                    feeds.c.etag,
+                    feeds.c.last_modified,
+                    feeds.c.caught_up,
+                    feeds.c.article_failures,
+                    feeds.c.article_retry_at,
+                )
             )
-            return [FeedSource(r.id, r.fetch_url or r.url, r.etag, r.last_modified, r.caught_up) for r in rows]
+            return [
+                FeedSource(r.id, r.fetch_url or r.url, r.etag, r.last_modified, r.caught_up, r.article_failures, r.article_retry_at)
+                for r in rows
+            ]
 
     async def known(self, feed_id: str, keys: Iterable[str], links: Iterable[str]) -> tuple[set[str], set[str]]:
         """The keys and the links among those given that this feed already has stored."""
@@ -154,6 +170,9 @@ class Store:
                     consecutive_failures=0,
                     failing_since=None,
                     last_warning=outcome.warning,
+                    article_failures=outcome.article_failures,
+                    article_error=outcome.article_error if outcome.article_error or not outcome.article_failures else feeds.c.article_error,
+                    article_retry_at=outcome.article_retry_at,
                     last_success_at=now,
                     last_polled_at=now,
                     lease_until=None,
@@ -166,9 +185,7 @@ class Store:
         """Insert items that are still new, then the matches and deliveries of those only."""
         by_key = {n.item.key: n for n in new}
         statement = insert(conn, items).on_conflict_do_nothing(index_elements=["feed_id", "key"]).returning(items.c.id, items.c.key)
-        rows = await conn.execute(
-            statement, [_item_row(n.item, now, n.signature) for n in by_key.values()]
-        )  # executemany, batched by SQLAlchemy
+        rows = await conn.execute(statement, [_item_row(n, now) for n in by_key.values()])  # executemany, batched by SQLAlchemy
         stored = [(r.id, by_key[r.key]) for r in rows]
         saved.items = len(stored)
         muted = await self._silences(conn, now)
@@ -301,10 +318,11 @@ class Store:
             return list(await conn.execute(query))
 
     async def prune(self, before: datetime) -> int:
-        """Delete items first seen before `before` that matched no rule; return how many."""
+        """Delete items first seen before `before` that matched no rule, and the article text of the rest; return how many deleted."""
         unmatched = ~sa.exists().where(matches.c.item_id == items.c.id)
         async with self.engine.begin() as conn:
             done = await conn.execute(items.delete().where(items.c.first_seen_at < before, unmatched))
+            await conn.execute(items.update().where(items.c.first_seen_at < before, items.c.article != "").values(article=""))
             return int(done.rowcount)
 
     async def recent_matches(self, since: datetime | None, rule: str | None, limit: int) -> list[sa.Row[Any]]:
@@ -351,11 +369,13 @@ def _item(row: Any) -> Item:
         author=row.author,
         published=row.published_at or row.first_seen_at,
         language=row.language,
+        article=row.article,
     )
 
 
-def _item_row(item: Item, now: datetime, signature: bytes | None = None) -> dict[str, Any]:
-    """The items row of an Item."""
+def _item_row(new: NewItem, now: datetime) -> dict[str, Any]:
+    """The items row of a new item, with its article text and how it was obtained."""
+    item, article = new.item, new.article
     return {
         "feed_id": item.feed_id,
         "key": item.key,
@@ -368,7 +388,10 @@ def _item_row(item: Item, now: datetime, signature: bytes | None = None) -> dict
         "language": item.language,
         "published_at": item.published,
         "first_seen_at": now,
-        "signature": signature,
+        "signature": new.signature,
+        "article": item.article,
+        "article_status": article.status.value if article else None,
+        "article_detail": article.detail[:2000] if article and article.detail else None,
     }
 
 

@@ -15,8 +15,9 @@ from pydantic import BaseModel, ValidationError
 
 from service.config.schema import FeedsFile, FeedSpec, RulesFile
 from service.config.yamlfile import ConfigError, Document, Problem, load
-from service.model import Item
-from service.parse import is_feed, parse_article, parse_feed
+from service.ingest.model import Item
+from service.ingest.parse import parse_article, read_document
+from service.ingest.prepare import prepare_now
 from service.rules import text
 from service.rules.compile import RESERVED, Groups, check_rule, compile_rules
 from service.rules.match import Ruleset
@@ -195,8 +196,8 @@ def _check_examples(spec: RulesFile, doc: Document, ruleset: Ruleset, directory:
                 except (OSError, ValueError) as exc:
                     problems.append(doc.problem(at, f"cannot read example: {exc}"))
                     continue
-                for item in found:
-                    matched = any(m.rule_id == rule.id for m in ruleset.match(item, rule.feeds))
+                for prepared in prepare_now(found, ruleset, rule.feeds):
+                    item, matched = prepared.item, any(m.rule_id == rule.id for m in prepared.matches)
                     if matched != expected:
                         verb = "does not match" if expected else "matches"
                         problems.append(doc.problem(at, f"example {verb} rule '{rule.id}': {text.truncate(item.title, 80)!r}"))
@@ -211,10 +212,4 @@ def _example_items(example: Example, directory: Path) -> list[Item]:
         return [Item(feed_id="example", key="example", **example.model_dump())]
     assert isinstance(example, ExampleFile)
     path = directory / example.file
-    data = path.read_bytes()
-    if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
-        parsed = parse_feed(data, path.resolve().as_uri(), "example")
-        if not is_feed(parsed) or not parsed.items:
-            raise ValueError(f"{example.file} holds no feed items")
-        return parsed.items
-    return [parse_article(data.decode("utf-8", errors="replace"), path.name, feed_id="example")]
+    return read_document(path.read_bytes(), path.resolve().as_uri(), example.file, feed_id="example")

@@ -10,6 +10,8 @@ feeds.yaml::
         interval: 10m                 # seconds or 90s / 10m / 1h / 1d (default 10m)
         first_poll_alerts: 0          # alert on the newest N items of the first poll, or `all`
         max_age: 7d                   # items published earlier never alert; `off` disables
+        language: vi                  # the items' language where the feed does not declare it
+        article: auto                 # match on the article page too: auto (short feed text and a rule term), always, never
 
 rules.yaml::
 
@@ -93,7 +95,8 @@ class FeedSpec(Strict):
     interval: Duration = 600
     first_poll_alerts: Annotated[int, Field(ge=0)] | Literal["all"] = 0
     max_age: OptionalDuration = 7 * 86400
-    language: str | None = None
+    language: Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")] | None = None  # when items do not say
+    article: Literal["auto", "always", "never"] = "auto"  # fetch an item's page for its whole text (service.ingest.prepare)
 
     @property
     def display_name(self) -> str:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import ahocorasick
 import re2
 
-from service.model import Item, MatchedTerm, RuleMatch
+from service.ingest.model import Item, MatchedTerm, RuleMatch
 from service.rules import text
 
 FIELDS = ("title", "summary", "content", "article", "author", "link", "domain")

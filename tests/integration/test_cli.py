@@ -239,3 +239,24 @@ async def test_rules_test_shows_where_khmer_and_thai_terms_matched_and_groups_li
     assert out.startswith("@places.vn-kh.kh-gates (gazetteer): Bavet") and "បាវិត" in out
     code, _, err = await newswatch("rules", "groups", "nope", environ=env(ROOT / "config", "sqlite://"))
     assert code == 2 and "no term group named nope" in err
+
+
+async def test_rules_test_reads_an_article_page_and_a_feed_with_its_articles(tmp_path: Path, feeds: FeedServer) -> None:
+    from tests.integration.test_articles import feed_entry
+
+    entry = feed_entry(feeds, "000_7a1b3c353e3e3acd")
+    feed = feeds.serve("vns.rss", rss([entry]))
+    environ = env(ROOT / "config", "sqlite://", NEWSWATCH_ARTICLE_PACE="0")
+    code, out, err = await newswatch("rules", "test", entry.link, environ=environ)  # an article page, not a feed
+    assert code == 0, err
+    assert "article: " in out and "MATCH vn-kh-border" in out and "[demarcation]" in out
+    code, out, err = await newswatch("rules", "test", feed, environ=environ)  # the feed alone: title and lead
+    assert code == 0 and "no rule matches" in out, err
+    code, out, err = await newswatch("rules", "test", feed, "--articles", "--format", "json", environ=environ)
+    assert code == 0, err
+    [line] = [json.loads(x) for x in out.splitlines()]
+    assert line["article"]["status"] == "fetched" and line["article"]["chars"] > 2000
+    border = next(m for m in line["matches"] if m["rule"] == "vn-kh-border")
+    assert any(e["fields"] == ["article"] for e in border["explain"])
+    code, out, err = await newswatch("rules", "test", feed, "--articles", environ=environ)
+    assert "matched in the article: " in out and "[demarcation]" in out

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.fetch import Fetched, Fetcher, FetchFailed, NotModified, build_client
+from service.ingest.fetch import Fetched, Fetcher, FetchFailed, NotModified, build_client
 from tests.support.feedserver import FeedServer
 
 

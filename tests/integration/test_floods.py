@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from service.db import deliveries
-from service.parse import parse_article
+from service.ingest.parse import parse_article
 from tests.conftest import FIXTURES, AppFactory, FakeClock, write_config
 from tests.support.feedgen import Entry, rss
 from tests.support.feedserver import FeedServer

@@ -30,6 +30,7 @@ class FeedServer:
         self.routes: dict[str, Route] = {}
         self.hits: dict[str, int] = {}
         self.conditional_hits: dict[str, int] = {}
+        self.user_agents: set[str] = set()  # every User-Agent that asked for anything
         self._runner: web.AppRunner | None = None
         self.base = ""
 
@@ -65,6 +66,7 @@ class FeedServer:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = request.match_info["path"]
         self.hits[path] = self.hits.get(path, 0) + 1
+        self.user_agents.add(request.headers.get("User-Agent", ""))
         route = self.routes.get(path)
         if route is None:
             return web.Response(status=404, text="not found")

@@ -10,7 +10,7 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
 def same(a: bytes | None, b: bytes | None) -> bool:
-    """Two fingerprints are one story when they are equal (the real test lives in service.story)."""
+    """Two fingerprints are one story when they are equal (the real test lives in service.ingest.story)."""
     return a is not None and a == b
 
 

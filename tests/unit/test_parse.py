@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from service.parse import canonical_link, html_to_text, is_feed, parse_article, parse_feed
+from service.ingest.parse import canonical_link, html_to_text, is_feed, parse_article, parse_feed
 from tests.conftest import FIXTURES
 
 SEED = FIXTURES / "000_7a1b3c353e3e3acd.txt"

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from service.config import load_config
-from service.model import Item
-from service.parse import parse_article
+from service.ingest.model import Item
+from service.ingest.parse import parse_article
 from tests.conftest import FIXTURES, ROOT
 
 PARTS = {

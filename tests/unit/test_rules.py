@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from service.config.schema import RulesFile
-from service.model import Item
+from service.ingest.model import Item
 from service.rules import match as rules
 from service.rules import operators
 from service.rules.compile import Groups, compile_rules, gazetteer

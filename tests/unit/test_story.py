@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from service import story
-from service.parse import parse_article
+from service.ingest import story
+from service.ingest.parse import parse_article
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 SEED_PHONE_TALKS_FM = "000_7a1b3c353e3e3acd.txt"  # acting FM Trung – DPM Prak Sokhonn, 11 Sept 2025

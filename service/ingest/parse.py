@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import feedparser
 
-from service.model import Item, ParsedFeed
+from service.ingest.model import Item, ParsedFeed
 
 MAX_TITLE = 1_000
 MAX_SUMMARY = 20_000
@@ -224,3 +224,45 @@ def parse_article(text: str, name: str, feed_id: str = "file") -> Item:
         published=published,
         guid=stem,
     )
+
+
+def sniff(data: bytes, content_type: str = "") -> str:
+    """What a document is: "feed" (RSS, Atom, JSON Feed), "html" (a web page) or "text" (a plain-text article)."""
+    kind = content_type.split(";")[0].strip().lower()
+    if kind in ("text/html", "application/xhtml+xml"):
+        return "html"
+    if any(word in kind for word in ("rss", "atom", "xml", "json")):
+        return "feed"
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:2048].lower()
+    if head.startswith(b"{"):
+        return "feed"
+    if not head.startswith(b"<"):
+        return "text"
+    if head.startswith((b"<!doctype html", b"<html")) or (b"<html" in head and b"<rss" not in head and b"<feed" not in head):
+        return "html"
+    return "feed"
+
+
+def read_document(data: bytes, url: str, name: str, feed_id: str = "file", content_type: str = "") -> list[Item]:
+    """The items of one document: a feed's entries, a web page's article, or a plain-text article.
+
+    `rules test` and rule examples read files and URLs through this one function.
+    """
+    kind = sniff(data, content_type)
+    if kind == "feed":
+        parsed = parse_feed(data, url, feed_id, content_type)
+        if not is_feed(parsed):
+            raise ValueError("not an RSS, Atom or JSON feed: " + "; ".join(parsed.warnings))
+        if not parsed.items:
+            raise ValueError(f"{name} holds no feed items")
+        return parsed.items
+    if kind == "html":
+        from service.ingest.extract import extract_article  # trafilatura: only when a page is read
+
+        found = extract_article(data, url, content_type)
+        if not found.text:
+            raise ValueError(f"no article text found in {name}")
+        link = canonical_link(url)
+        title = found.title or found.text.split("\n", 1)[0][:200]
+        return [Item(feed_id=feed_id, key="page:" + (link or name), title=title, link=link, guid=link, article=found.text)]
+    return [parse_article(data.decode("utf-8", errors="replace"), name, feed_id=feed_id)]

@@ -123,22 +123,22 @@ class Fetcher:
         self._total_timeout = total_timeout
         self._per_host: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(per_host))
 
-    async def fetch(self, url: str, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
-        """Fetch `url`, conditionally if validators are given."""
+    async def fetch(self, url: str, etag: str | None = None, last_modified: str | None = None, accept: str | None = None) -> FetchResult:
+        """Fetch `url`, conditionally if validators are given; `accept` replaces the feed types' Accept header."""
         if url.startswith("file:"):
             return await asyncio.to_thread(self._read_file, url, last_modified)
         async with self._per_host[urlsplit(url).netloc.lower()]:
             try:
                 async with asyncio.timeout(self._total_timeout):
-                    return await self._get(url, etag, last_modified)
+                    return await self._get(url, etag, last_modified, accept)
             except TimeoutError:
                 return FetchFailed("timeout", f"no complete answer within {self._total_timeout:g} s")
             except httpx.HTTPError as exc:
                 return _network_failure(exc)
 
-    async def _get(self, url: str, etag: str | None, last_modified: str | None) -> FetchResult:
+    async def _get(self, url: str, etag: str | None, last_modified: str | None, accept: str | None = None) -> FetchResult:
         """GET with manual redirects, so that permanent moves can be remembered."""
-        headers = {}
+        headers = {"Accept": accept} if accept else {}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:

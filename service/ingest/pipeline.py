@@ -13,14 +13,16 @@ import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from service import story
 from service.config import Config
 from service.config.schema import FeedSpec
-from service.fetch import Fetched, Fetcher, FetchFailed, NotModified
-from service.model import FeedSource, Item, ParsedFeed
+from service.ingest import story
+from service.ingest.fetch import Fetched, Fetcher, FetchFailed, NotModified
+from service.ingest.model import FAILURES, FeedSource, Item, ParsedFeed, Status
+from service.ingest.parse import is_feed
+from service.ingest.prepare import ArticleSource, prepare
 from service.notices import Notify
-from service.parse import is_feed
 from service.store import NewItem, PollOutcome, Store
 
 log = logging.getLogger("newswatch.pipeline")
@@ -59,6 +61,8 @@ class Pipeline:
         lease: timedelta = timedelta(minutes=5),
         observe: Callable[[str, str, float], None] | None = None,
         stored: Callable[[int, Mapping[str, int]], None] | None = None,
+        articles: ArticleSource | None = None,
+        article_tried: Callable[[str, float], None] | None = None,
     ) -> None:
         self._store = store
         self._fetcher = fetcher
@@ -69,6 +73,8 @@ class Pipeline:
         self._lease = lease
         self._observe = observe or (lambda feed, outcome, seconds: None)
         self._stored = stored or (lambda items, rules: None)
+        self._articles = articles
+        self._article_tried = article_tried or (lambda status, seconds: None)
         self._unchanged: list[tuple[str, PollOutcome]] = []  # 304s, recorded in batches
 
     @property
@@ -133,8 +139,9 @@ class Pipeline:
         if not is_feed(parsed):
             return await self._fail(source, spec, FetchFailed("not_a_feed", "; ".join(parsed.warnings)[:500]), stats)
         new = await self._new_items(source, parsed.items)
-        found = self._match(source, spec, new, parsed.items)
-        saved = await self._store.save_poll(source.id, found, self._outcome(source, spec, result, parsed), self._clock(), self._notify())
+        found = await self._prepare(source, spec, new, parsed.items)
+        outcome = dataclasses.replace(self._outcome(source, spec, result, parsed), **_article_state(source, found, self._clock()))
+        saved = await self._store.save_poll(source.id, found, outcome, self._clock(), self._notify())
         self._stored(saved.items, saved.rules)
         stats.new_items += saved.items
         stats.matches += saved.matches
@@ -154,25 +161,41 @@ class Pipeline:
         keys, links = await self._store.known(source.id, [i.key for i in unique], [i.link for i in unique])
         return [i for i in unique if i.key not in keys and not (i.link and i.link in links)]
 
-    def _match(self, source: FeedSource, spec: FeedSpec, new: list[Item], everything: list[Item]) -> list[NewItem]:
-        """Match new items and decide which may alert: not the first poll's backlog, not old news.
+    async def _prepare(self, source: FeedSource, spec: FeedSpec, new: list[Item], everything: list[Item]) -> list[NewItem]:
+        """Prepare and match new items (article pages where wanted) and decide which may alert.
 
-        Items that may alert get a story fingerprint, for threading the same story from other outlets.
+        Not the first poll's backlog, not old news. Items that may alert get a story
+        fingerprint, for threading the same story from other outlets.
         """
-        ruleset = self._config().ruleset
         now = self._clock()
         allowed = self._first_poll_allowance(source, spec, new)
-        out = []
-        for item in new:
-            suppressed = None
-            if item.key not in allowed:
-                suppressed = "first_poll"
-            elif spec.max_age is not None and item.published and item.published < now - timedelta(seconds=spec.max_age):
-                suppressed = "too_old"
-            out.append(NewItem(item, ruleset.match(item, spec.tags), suppressed))
+        if spec.language:
+            new = [i if i.language else dataclasses.replace(i, language=spec.language) for i in new]
+        suppressed = {i.key: self._suppressed(i, spec, allowed, now) for i in new}
+        prepared = await prepare(
+            new,
+            self._config().ruleset,
+            spec.tags,
+            spec.article,
+            self._articles,
+            may_alert=lambda item: suppressed[item.key] is None,
+            paused=_paused(source, now),
+        )
+        out = [NewItem(p.item, p.matches, suppressed[p.item.key], article=p.article) for p in prepared]
+        for p in prepared:
+            if p.article.status in FAILURES or (p.article.status is Status.FETCHED and p.article.seconds):
+                self._article_tried(p.article.status.value, p.article.seconds)
         alerting = {n.item.key for n in out if n.matches and n.suppressed is None}
         prints = story.fingerprints([(i.key, i.title, i.summary, i.content) for i in everything], alerting)
         return [dataclasses.replace(n, signature=prints.get(n.item.key)) for n in out]
+
+    def _suppressed(self, item: Item, spec: FeedSpec, allowed: set[str], now: datetime) -> str | None:
+        """Why an item must not alert, if it must not."""
+        if item.key not in allowed:
+            return "first_poll"
+        if spec.max_age is not None and item.published and item.published < now - timedelta(seconds=spec.max_age):
+            return "too_old"
+        return None
 
     def _first_poll_allowance(self, source: FeedSource, spec: FeedSpec, new: list[Item]) -> set[str]:
         """Keys that may alert: all after the first poll; the newest N on it."""
@@ -219,3 +242,29 @@ class Pipeline:
         failures = await self._store.record_failure(source.id, f"{failure.code}: {failure.message}", now, backoff, status, self._notify())
         log.warning("poll failed (%d in a row): %s: %s", failures, failure.code, failure.message, extra={"feed": source.id})
         return failure.code
+
+
+ARTICLE_PAUSE_AFTER = 3  # polls in a row whose article pages all failed before a feed's pages are paused
+ARTICLE_PAUSE = 600  # seconds of the first pause; it doubles, up to MAX_BACKOFF
+
+
+def _paused(source: FeedSource, now: datetime) -> str | None:
+    """Why this feed's article pages are not fetched now, if they are not."""
+    if source.article_retry_at and now < source.article_retry_at:
+        return f"article pages paused until {source.article_retry_at:%Y-%m-%d %H:%M} UTC after {source.article_failures} failed polls"
+    return None
+
+
+def _article_state(source: FeedSource, found: list[NewItem], now: datetime) -> dict[str, Any]:
+    """The feed's article-page state after a poll: reset by a page that worked, counted up when every page failed."""
+    tried = [n.article for n in found if n.article and (n.article.status in FAILURES or n.article.status is Status.FETCHED)]
+    if any(a.status is Status.FETCHED for a in tried):
+        return {"article_failures": 0, "article_error": None, "article_retry_at": None}
+    if not tried:
+        return {"article_failures": source.article_failures, "article_retry_at": source.article_retry_at}
+    failures = source.article_failures + 1
+    pause = None
+    if failures >= ARTICLE_PAUSE_AFTER:
+        pause = now + timedelta(seconds=min(MAX_BACKOFF, ARTICLE_PAUSE * 2 ** (failures - ARTICLE_PAUSE_AFTER)))
+    error = next(a for a in reversed(tried) if a.status in FAILURES)
+    return {"article_failures": failures, "article_error": f"{error.status}: {error.detail}"[:2000], "article_retry_at": pause}

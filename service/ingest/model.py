@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,3 +67,31 @@ class FeedSource:
     etag: str | None = None
     last_modified: str | None = None
     caught_up: bool = True
+    article_failures: int = 0  # polls in a row whose article pages all failed
+    article_retry_at: datetime | None = None  # article pages paused until then
+
+
+class Status(StrEnum):
+    """What became of an item's page."""
+
+    FETCHED = "fetched"  # its main text is in `Article.text`
+    NOT_NEEDED = "not_needed"  # the feed's text was enough (long enough, no rule term, or already matched)
+    DISABLED = "disabled"  # the feed says `article: never`, or the item may not alert
+    PAUSED = "paused"  # the feed's pages failed recently: backing off
+    BLOCKED = "blocked"  # robots.txt disallows it
+    FAILED = "failed"  # fetch error, not HTML, nothing extractable
+    TIMEOUT = "timeout"  # over the time budget
+
+
+FAILURES = frozenset({Status.BLOCKED, Status.FAILED, Status.TIMEOUT})
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """The outcome for one item's page."""
+
+    status: Status
+    text: str = ""
+    detail: str = ""  # how the text was obtained, or why there is none
+    url: str = ""
+    seconds: float = 0.0
