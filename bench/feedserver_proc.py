@@ -117,7 +117,7 @@ def serve(port: int, items: int, ready: Any, hosts: int = 1) -> None:
         n = int(request.match_info["n"])
         body, etag = feed(n, int(request.query.get("items", items)), int(request.query.get("g", "0")))
         if bumped["on"] and n % 10 == 0:
-            extra = candidate(n, f"http://127.0.0.{1 + n % hosts}:{port}").encode()
+            extra = candidate(n, f"http://127.0.0.{1 + (n // 10) % hosts}:{port}").encode()  # 5 pages per host
             body = body.replace(b"</channel>", extra + b"</channel>")
             etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
 
