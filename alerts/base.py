@@ -1,19 +1,31 @@
-"""The sink interface and the alert it delivers.
+"""The sink interface, the messages it delivers, and the Protocols the delivery loop runs on.
 
 A sink turns one `Alert` (or a `Digest` of several) into one message somewhere (Slack, the
 console, ...); an alert with a `thread_ts` is a reply in that thread, where the sink can thread. It either
 returns the remote id of the message (Slack's `ts`, or None where there is none) or raises
-`DeliveryError`, saying whether a retry can help and, if the remote said so, when. Sinks
-never retry, sleep or pace themselves: retries, rate limits and dead-lettering live once,
-in `alerts.delivery`.
+`DeliveryError`, saying whether a retry can help and, if the remote said so, when, with a
+generic `code` (`THREAD_GONE`, `RATE_LIMITED`, `AUTH`) where one applies. Sinks never retry,
+sleep or pace themselves: retries, rate limits and dead-lettering live once, in `alerts.delivery`.
+
+The loop reads and writes through three small Protocols, implemented over the database in
+`service.storage`: a `Queue` of due deliveries (claim, hold, sent, retry, dead, and what
+planning needs), a `Pacer` (one send pace per rate key, shared by every replica), and the
+one `Muter` (silences), which the store also asks when it inserts matches.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from alerts.flood import Plan, Sent
+
+THREAD_GONE = "thread_gone"  # a reply's thread no longer exists (its first message was deleted)
+RATE_LIMITED = "rate_limited"
+AUTH = "auth"  # the credentials were refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +51,7 @@ class Alert:
     highlights: tuple[tuple[int, int], ...]
     rules: tuple[AlertRule, ...]
     attempts: int = 0
+    snippet_from: str = "feed"  # "article": the snippet is from the article page, the feed's text did not hold the match
     mode: str = "alert"  # "alert": a message of its own; "reply": in the thread of an earlier alert of the same story
     thread_ts: str | None = None  # a reply's thread: the remote id of the story's first alert
     reply_to: int | None = None  # a reply whose first alert is in the same batch: that delivery's id
@@ -94,6 +107,33 @@ class Notice:
 Message = Alert | Digest | Notice
 
 
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A due delivery leased to this process, as the queue hands it over."""
+
+    id: int
+    destination: str
+    rule_ids: tuple[str, ...]
+    attempts: int = 0
+    mode: str | None = None  # how an earlier claim planned it; None: never planned
+    thread_ts: str | None = None
+    parent_id: int | None = None
+    signature: bytes | None = None  # the item's story fingerprint
+    notice: str | None = None  # an operations notice's text, instead of an item
+
+
+@dataclass(frozen=True, slots=True)
+class Mutes:
+    """What is muted right now."""
+
+    rules: frozenset[str] = frozenset()
+    destinations: frozenset[str] = frozenset()
+
+    def silences(self, destination: str, rule_ids: Sequence[str]) -> bool:
+        """True if an alert to `destination` for `rule_ids` must not be sent."""
+        return destination in self.destinations or (bool(rule_ids) and all(r in self.rules for r in rule_ids))
+
+
 class DeliveryError(Exception):
     """A sink could not deliver; `retryable` says whether trying again later can help."""
 
@@ -125,3 +165,67 @@ def redact(message: str, secrets: Iterable[str | None]) -> str:
         if secret and len(secret) >= 4:
             message = message.replace(secret, "[redacted]")
     return message
+
+
+class Muter(Protocol):
+    """The silences in force: one source for the store (at insert) and the loop (at claim)."""
+
+    async def mutes(self, fresh: bool = False) -> Mutes:
+        """What is muted now; a cached answer may lag a new silence by a second or two unless `fresh`."""
+        ...
+
+
+class Pacer(Protocol):
+    """One send pace per rate key (a Slack channel, say), shared by every process."""
+
+    async def reserve(self, key: str, interval: float, within: float) -> tuple[float, bool]:
+        """Book the key's next send slot if it starts within `within` seconds: (seconds until it starts, booked)."""
+        ...
+
+    async def pause(self, key: str, seconds: float) -> None:
+        """No sends with this key, from any process, for `seconds` from now."""
+        ...
+
+
+class Queue(Protocol):
+    """Due deliveries, leased so that several processes can share them."""
+
+    async def claim(self, limit: int) -> list[Claimed]:
+        """Lease up to `limit` due deliveries to this process."""
+        ...
+
+    async def claim_more(self, destination: str, limit: int) -> list[Claimed]:
+        """Lease a destination's other due, never-planned deliveries, so that a burst is seen whole."""
+        ...
+
+    async def mute(self, claimed: Sequence[Claimed]) -> None:
+        """Mark deliveries muted: stored, never sent."""
+        ...
+
+    async def recent(self, destination: str, since: datetime) -> list[Sent]:
+        """The alerts the destination was sent on their own since then, newest first."""
+        ...
+
+    async def record(self, destination: str, plan: Plan, window: timedelta) -> None:
+        """Store how each delivery goes out; held ones wait, unleased, for the destination's next digest."""
+        ...
+
+    async def build(self, claimed: Sequence[Claimed]) -> dict[int, Alert]:
+        """The alert of each delivery: its item's title, link, source, time, snippet and rules."""
+        ...
+
+    async def hold(self, message: Message) -> bool:
+        """Renew this process's lease on the message right before sending; False if another took it over."""
+        ...
+
+    async def sent(self, message: Message, remote_id: str | None) -> None:
+        """Record that the sink accepted the message (and how it went out)."""
+        ...
+
+    async def retry(self, message: Message, error: str, at: datetime, count_attempt: bool = True) -> None:
+        """Put the message's deliveries back, due again at `at`."""
+        ...
+
+    async def dead(self, message: Message, error: str) -> None:
+        """Give up on the message: it stays listed, with its error, for a person to re-queue."""
+        ...

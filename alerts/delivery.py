@@ -1,7 +1,10 @@
-"""The delivery loop: claim due alerts from the outbox, pace them per channel, send, record.
+"""Delivery, in one function that reads top to bottom: claim → drop muted → plan → record → build → send → record outcome.
 
-This is the one place that knows retry policy, rate limits and dead-lettering. An alert is
-marked sent only after its sink said so; a crash between the two can send it twice, never lose it.
+This is the one place that knows the order of delivery, retry policy, pacing and
+dead-lettering. It runs on three small Protocols (`alerts.base`): a `Queue` of due
+deliveries, a `Pacer` shared by every replica, and the one `Muter`. Flood control is the
+pure `alerts.flood.plan`. An alert is marked sent only after its sink said so; a crash
+between the two can send it twice, never lose it.
 """
 
 from __future__ import annotations
@@ -12,48 +15,22 @@ import logging
 import random
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from datetime import datetime, timedelta
+from itertools import groupby
 
-from alerts.base import Alert, DeliveryError, Message, Sink
+from alerts import flood
+from alerts.base import THREAD_GONE, Alert, Claimed, DeliveryError, Digest, Message, Muter, Mutes, Notice, Pacer, Queue, Sink
 
 log = logging.getLogger("newswatch.delivery")
-MAX_WAIT = 5.0  # seconds a send waits for its slot; a longer pause sends it back to the outbox
-THREAD_GONE = frozenset({"invalid_thread_ts", "thread_not_found", "message_not_found"})
+MAX_WAIT = 5.0  # seconds a send waits for its slot; a longer pause sends it back to the queue
+DIGEST_SIZE = 15  # alerts per digest message: inside Block Kit's 50 blocks and ~12,000 characters at any content
+MAX_BURST = 300  # due alerts of one destination looked at together when deciding on a digest
 
-
-class Outbox(Protocol):
-    """Where alerts wait: the store implements it over the deliveries table."""
-
-    async def claim(self, limit: int) -> list[Message]:
-        """Lease up to `limit` due deliveries to this process, planned into alerts, replies and digests."""
-        ...
-
-    async def sent(self, message: Message, remote_id: str | None) -> None:
-        """Record that the sink accepted the message."""
-        ...
-
-    async def retry(self, message: Message, error: str, at: datetime, count_attempt: bool = True) -> None:
-        """Put the message's deliveries back, due again at `at`."""
-        ...
-
-    async def dead(self, message: Message, error: str) -> None:
-        """Give up on the message: it stays listed, with its error, for a person to re-queue."""
-        ...
-
-    async def hold(self, message: Message) -> bool:
-        """Renew this process's lease on the message right before sending; False if it was lost."""
-        ...
-
-    async def reserve(self, key: str, interval: float, within: float) -> tuple[datetime, bool]:
-        """Book the next send slot of a rate key, shared by every process, if it starts within `within` s; return (start, booked)."""
-        ...
-
-    async def pause(self, key: str, until: datetime) -> None:
-        """No sends with this rate key, from any process, before `until`."""
-        ...
+Clock = Callable[[], datetime]
+Sleep = Callable[[float], Awaitable[None]]
+PolicyOf = Callable[[str], flood.Policy]
 
 
 @dataclass(frozen=True)
@@ -77,6 +54,7 @@ class DeliveryStats:
     sent: int = 0
     retried: int = 0
     dead: int = 0
+    muted: int = 0
     by_destination: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
 
     def count(self, destination: str, outcome: str) -> None:
@@ -85,27 +63,31 @@ class DeliveryStats:
         self.by_destination[destination][outcome] += 1
 
 
-Clock = Callable[[], datetime]
-Sleep = Callable[[float], Awaitable[None]]
-
-
 class Deliverer:
-    """Sends what the outbox has due, at most one message per `min_interval` per rate key."""
+    """Sends what the queue has due, planned against floods, at most one message per `min_interval` per rate key."""
 
     def __init__(
         self,
-        outbox: Outbox,
+        queue: Queue,
+        pacer: Pacer,
+        muter: Muter,
         sinks: Callable[[], Mapping[str, Sink]],
         clock: Clock,
-        policy: RetryPolicy | None = None,
+        policy_of: PolicyOf = lambda destination: flood.Policy(),
+        same_story: flood.SameStory = lambda a, b: False,
+        retry: RetryPolicy | None = None,
         batch: int = 100,
         sleep: Sleep = asyncio.sleep,
         observe: Callable[[str, str, float | None], None] | None = None,
     ) -> None:
-        self._outbox = outbox
+        self._queue = queue
+        self._pacer = pacer
+        self._muter = muter
         self._sinks = sinks
         self._clock = clock
-        self._policy = policy or RetryPolicy()
+        self._policy_of = policy_of
+        self._same_story = same_story
+        self._retry = retry or RetryPolicy()
         self._batch = batch
         self._sleep = sleep
         self._observe = observe or (lambda destination, outcome, latency: None)
@@ -113,132 +95,171 @@ class Deliverer:
         self.failing: dict[str, str] = {}  # destination -> its last permanent error, until a send succeeds
 
     async def run_once(self) -> DeliveryStats:
-        """Claim one batch of due alerts and deliver it, destinations in parallel."""
+        """One pass: claim → drop muted → plan → record → build → send → record outcome, destinations in parallel."""
         stats = DeliveryStats()
-        messages = await self._outbox.claim(self._batch)
-        if not messages:
+        now = self._clock()
+        claimed = await self._queue.claim(self._batch)
+        if not claimed:
             return stats
-        groups: dict[str, list[Message]] = defaultdict(list)
-        for message in messages:
-            groups[message.destination].append(message)
+        mutes = await self._muter.mutes(fresh=True)
+        claimed = await self._drop_muted(claimed, mutes, stats)
+        outgoing: list[tuple[str, list[Message]]] = []
+        for destination, due in _by_destination(claimed):
+            notices = [Notice(c.id, destination, c.notice, c.attempts) for c in due if c.notice is not None]
+            items = [c for c in due if c.notice is None]
+            policy = self._policy_of(destination)
+            if policy.max_alerts is not None and 0 < sum(1 for c in items if c.mode is None) <= policy.max_alerts:
+                items += await self._drop_muted(await self._queue.claim_more(destination, MAX_BURST), mutes, stats)
+            plan = flood.plan(_pending(items), await self._queue.recent(destination, now - policy.horizon), policy, now, self._same_story)
+            await self._queue.record(destination, plan, policy.window)
+            contents = await self._queue.build([c for c in items if c.id not in set(plan.hold)])
+            outgoing.append((destination, sorted(notices + messages(destination, plan, contents), key=lambda m: m.delivery_id)))
         sinks = self._sinks()
-        await asyncio.gather(*(self._drain(dest, items, sinks.get(dest), stats) for dest, items in groups.items()))
+        await asyncio.gather(*(self._send_all(destination, batch, sinks.get(destination), stats) for destination, batch in outgoing))
         return stats
 
-    async def _drain(self, destination: str, messages: list[Message], sink: Sink | None, stats: DeliveryStats) -> None:
-        """Deliver one destination's messages in order; a reply to one sent just before joins its thread."""
+    async def _drop_muted(self, claimed: list[Claimed], mutes: Mutes, stats: DeliveryStats) -> list[Claimed]:
+        """Mark the deliveries a silence covers muted (a backlog silenced while it waited); return the rest."""
+        muted = [c for c in claimed if mutes.silences(c.destination, c.rule_ids)]
+        if muted:
+            await self._queue.mute(muted)
+            for c in muted:
+                stats.count(c.destination, "muted")
+        return [c for c in claimed if c not in muted]
+
+    async def _send_all(self, destination: str, batch: list[Message], sink: Sink | None, stats: DeliveryStats) -> None:
+        """Send one destination's messages in order; a reply to an alert sent just before joins its thread."""
         if sink is None:
-            for message in messages:
+            for message in batch:
                 await self._give_up(message, f"destination '{destination}' is not configured", stats)
             return
         threads: dict[int, str] = {}  # delivery id -> remote id, of this batch's alerts
         async with self._locks[sink.rate_key]:
-            for message in messages:
+            for message in batch:
                 if isinstance(message, Alert) and message.reply_to is not None:
                     message = _thread(message, threads.get(message.reply_to))
                 remote_id = await self._deliver(message, sink, stats)
                 if remote_id and isinstance(message, Alert):
                     threads[message.delivery_id] = remote_id
 
-    async def _deliver(self, alert: Message, sink: Sink, stats: DeliveryStats) -> str | None:
-        """Send one message, respecting the rate key's pause and pace, and record the outcome."""
-        slot = await self._pace(sink)
-        if slot is not None:  # the rate key is paused for a while (a Retry-After, here or in another replica)
-            await self._outbox.retry(alert, "waiting: destination rate-limited", slot, count_attempt=False)
-            stats.count(alert.destination, "retried")
+    async def _deliver(self, message: Message, sink: Sink, stats: DeliveryStats) -> str | None:
+        """Send one message in its slot and record the outcome."""
+        wait = await self._slot(sink)
+        if wait is not None:  # the rate key is paused for a while (a Retry-After, here or in another replica)
+            await self._queue.retry(message, "waiting: destination rate-limited", self._clock() + timedelta(seconds=wait), False)
+            stats.count(message.destination, "retried")
             return None
-        if not await self._outbox.hold(alert):  # the lease ran out while it waited: another process sends it
-            log.warning("lease lost before sending; left to the process that took it over", extra={"destination": alert.destination})
+        if not await self._queue.hold(message):  # the lease ran out while it waited: another process sends it
+            log.warning("lease lost before sending; left to the process that took it over", extra={"destination": message.destination})
             return None
         started = time.monotonic()
         try:
-            alert, remote_id = await self._send(alert, sink)
+            message, remote_id = await self._send(message, sink)
         except DeliveryError as exc:
-            await self._failed(alert, sink, exc, stats)
+            await self._failed(message, sink, exc, stats)
             await self._spaced(sink)
             return None
         except Exception as exc:  # a sink bug must not stop the loop; retrying may still help
-            log.exception("sink raised unexpectedly", extra={"destination": alert.destination})
-            await self._failed(alert, sink, DeliveryError(f"{type(exc).__name__}: {exc}", retryable=True), stats)
+            log.exception("sink raised unexpectedly", extra={"destination": message.destination})
+            await self._failed(message, sink, DeliveryError(f"{type(exc).__name__}: {exc}", retryable=True), stats)
             return None
-        else:
-            await self._outbox.sent(alert, remote_id)  # first: a crash between sending and this is the one duplicate
-            await self._spaced(sink)
-            if self.failing.pop(alert.destination, None) is not None:
-                log.warning("destination recovered", extra={"destination": alert.destination})
-            stats.count(alert.destination, "sent")
-            self._observe(alert.destination, "sent", time.monotonic() - started)
-            log.info("%s sent", alert.mode, extra={"destination": alert.destination, "delivery": alert.delivery_id})
-            return remote_id
+        await self._queue.sent(message, remote_id)  # first: a crash between sending and this is the one duplicate
+        await self._spaced(sink)
+        if self.failing.pop(message.destination, None) is not None:
+            log.warning("destination recovered", extra={"destination": message.destination})
+        stats.count(message.destination, "sent")
+        self._observe(message.destination, "sent", time.monotonic() - started)
+        log.info("%s sent", message.mode, extra={"destination": message.destination, "delivery": message.delivery_id})
+        return remote_id
+
+    async def _send(self, message: Message, sink: Sink) -> tuple[Message, str | None]:
+        """Send; a reply whose thread is gone (its first message deleted, say) goes out on its own instead."""
+        try:
+            return message, await sink.send(message)
+        except DeliveryError as exc:
+            if not (isinstance(message, Alert) and message.thread_ts and exc.code == THREAD_GONE):
+                raise
+        log.warning("thread not found, sending on its own", extra={"destination": message.destination, "delivery": message.delivery_id})
+        alone = dataclasses.replace(message, mode="alert", thread_ts=None)
+        if await self._slot(sink) is None:
+            return alone, await sink.send(alone)
+        raise DeliveryError("thread not found; the destination is paused before it can go out on its own", retryable=True)
+
+    async def _slot(self, sink: Sink) -> float | None:
+        """Wait for the rate key's next send slot (booked through the pacer, so replicas share one pace).
+
+        Returns None when it is time to send, or, if the slot is further off than `MAX_WAIT`
+        (a pause), the seconds until it, for the message to wait in the queue instead.
+        """
+        if sink.min_interval <= 0:
+            return None
+        wait, booked = await self._pacer.reserve(sink.rate_key, sink.min_interval, MAX_WAIT)
+        if not booked:
+            return wait
+        if wait > 0:
+            await self._sleep(wait)
+        return None
 
     async def _spaced(self, sink: Sink) -> None:
-        """Keep the next send with this rate key a full interval after this one ended, not only after it began.
+        """Keep the next send a full interval after this one ended, not only after it began.
 
         Slack measures the gap between messages as they arrive; a slow request followed by a
         quick one would otherwise arrive closer together than the interval.
         """
         if sink.min_interval > 0:
-            await self._outbox.pause(sink.rate_key, datetime.now(UTC) + timedelta(seconds=sink.min_interval))
+            await self._pacer.pause(sink.rate_key, sink.min_interval)
 
-    async def _send(self, message: Message, sink: Sink) -> tuple[Message, str | None]:
-        """Send; a reply whose thread is gone (its message deleted, say) goes out on its own instead.
-
-        Returns the message as it went out, and its remote id.
-        """
-        try:
-            return message, await sink.send(message)
-        except DeliveryError as exc:
-            if not (isinstance(message, Alert) and message.thread_ts and exc.code in THREAD_GONE):
-                raise
-        log.warning("thread not found, sending on its own", extra={"destination": message.destination, "delivery": message.delivery_id})
-        alone = dataclasses.replace(message, mode="alert", thread_ts=None)
-        if await self._pace(sink) is None:
-            return alone, await sink.send(alone)
-        raise DeliveryError("thread not found; the destination is paused before it can go out on its own", retryable=True)
-
-    async def _pace(self, sink: Sink) -> datetime | None:
-        """Wait for this rate key's next send slot, booked in the outbox so that replicas share one pace.
-
-        Returns None when it is time to send, or, if the slot is further off than `MAX_WAIT`
-        (a pause), the slot's start, for the message to wait in the outbox instead.
-        """
-        if sink.min_interval <= 0:
-            return None
-        slot, booked = await self._outbox.reserve(sink.rate_key, sink.min_interval, MAX_WAIT)
-        wait = (slot - datetime.now(UTC)).total_seconds()
-        if not booked:
-            return self._clock() + timedelta(seconds=wait)
-        if wait > 0:
-            await self._sleep(wait)
-        return None
-
-    async def _failed(self, alert: Message, sink: Sink, exc: DeliveryError, stats: DeliveryStats) -> None:
+    async def _failed(self, message: Message, sink: Sink, exc: DeliveryError, stats: DeliveryStats) -> None:
         """Schedule a retry, or give up on a permanent error or too many attempts."""
-        attempts = alert.attempts + 1
-        if not exc.retryable or attempts >= self._policy.max_attempts:
+        attempts = message.attempts + 1
+        if not exc.retryable or attempts >= self._retry.max_attempts:
             reason = str(exc) if not exc.retryable else f"{exc} (gave up after {attempts} attempts)"
-            await self._give_up(alert, reason, stats)
+            await self._give_up(message, reason, stats)
             return
-        delay = exc.retry_after if exc.retry_after is not None else self._policy.delay(attempts)
-        at = self._clock() + timedelta(seconds=delay)
-        if exc.retry_after is not None:  # one pause, in the outbox, for every process sending with this key
-            await self._outbox.pause(sink.rate_key, datetime.now(UTC) + timedelta(seconds=delay))
-        await self._outbox.retry(alert, str(exc), at)
-        stats.count(alert.destination, "retried")
-        self._observe(alert.destination, "retried", None)
-        log.warning("delivery failed, will retry: %s", exc, extra={"destination": alert.destination, "delivery": alert.delivery_id})
+        delay = exc.retry_after if exc.retry_after is not None else self._retry.delay(attempts)
+        if exc.retry_after is not None:  # one pause for every process sending with this key
+            await self._pacer.pause(sink.rate_key, delay)
+        await self._queue.retry(message, str(exc), self._clock() + timedelta(seconds=delay))
+        stats.count(message.destination, "retried")
+        self._observe(message.destination, "retried", None)
+        log.warning("delivery failed, will retry: %s", exc, extra={"destination": message.destination, "delivery": message.delivery_id})
 
-    async def _give_up(self, alert: Message, reason: str, stats: DeliveryStats) -> None:
-        """Dead-letter one alert; a destination's permanent failure is reported once, not per alert."""
-        await self._outbox.dead(alert, reason)
-        stats.count(alert.destination, "dead")
-        self._observe(alert.destination, "dead", None)
-        extra = {"destination": alert.destination, "delivery": alert.delivery_id}
-        if self.failing.get(alert.destination) != reason:
-            self.failing[alert.destination] = reason
+    async def _give_up(self, message: Message, reason: str, stats: DeliveryStats) -> None:
+        """Dead-letter one message; a destination's permanent failure is reported once, not per alert."""
+        await self._queue.dead(message, reason)
+        stats.count(message.destination, "dead")
+        self._observe(message.destination, "dead", None)
+        extra = {"destination": message.destination, "delivery": message.delivery_id}
+        if self.failing.get(message.destination) != reason:
+            self.failing[message.destination] = reason
             log.error("destination failing, alerts dead-lettered until it works again: %s", reason, extra=extra)
         else:
             log.debug("delivery dead-lettered: %s", reason, extra=extra)
+
+
+def messages(destination: str, plan: flood.Plan, built: Mapping[int, Alert]) -> list[Message]:
+    """The messages a plan makes of built alerts: alerts on their own, thread replies, digests of `DIGEST_SIZE`."""
+    out: list[Message] = [dataclasses.replace(built[i], mode="alert") for i in plan.alerts]
+    for i, reply in plan.replies.items():
+        thread = {"thread_ts": reply.thread_ts} if reply.thread_ts else {"reply_to": reply.parent_id}
+        out.append(dataclasses.replace(built[i], mode="reply", **thread))
+    entries = [built[i] for i in sorted(plan.digest)]
+    for start in range(0, len(entries), DIGEST_SIZE):
+        chunk = tuple(entries[start : start + DIGEST_SIZE])
+        throttled = sum(1 for a in chunk if a.delivery_id in plan.throttled)
+        out.append(Digest(destination, chunk, held=throttled, attempts=max(a.attempts for a in chunk)))
+    return out
+
+
+def _by_destination(claimed: Sequence[Claimed]) -> list[tuple[str, list[Claimed]]]:
+    """Claimed deliveries grouped by destination, each group in id order."""
+    ordered = sorted(claimed, key=lambda c: (c.destination, c.id))
+    return [(destination, list(group)) for destination, group in groupby(ordered, key=lambda c: c.destination)]
+
+
+def _pending(claimed: Sequence[Claimed]) -> list[flood.Pending]:
+    """What flood control needs to know of each delivery."""
+    return [flood.Pending(c.id, c.rule_ids, c.signature, c.mode, c.thread_ts, c.parent_id) for c in sorted(claimed, key=lambda c: c.id)]
 
 
 def _thread(reply: Alert, thread_ts: str | None) -> Alert:

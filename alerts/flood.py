@@ -61,6 +61,11 @@ class Policy:
     thread_window: timedelta = timedelta(hours=72)
     throttles: Mapping[str, Throttle] = field(default_factory=dict)
 
+    @property
+    def horizon(self) -> timedelta:
+        """How far back planning looks at what was sent: the longest window, thread window or throttle period."""
+        return max([self.window, self.thread_window if self.threads else timedelta(0), *(t.per for t in self.throttles.values())])
+
 
 @dataclass(frozen=True)
 class Reply:

@@ -21,6 +21,7 @@ FALLBACK_MAX = 3000
 TITLE_MAX = 300
 SNIPPET_MAX = 600
 DIGEST_TITLE_MAX = 150
+ARTICLE_LABEL = "_Matched in the article:_"  # the feed carried too little: the match came from the page
 DIGEST_LINK_MAX = 300  # a longer link is shown unlinked: a digest's lines stay under ~650 characters each
 
 
@@ -75,7 +76,7 @@ def fallback(message: Message, timezone: str = "UTC") -> str:
     if isinstance(message, Digest):
         titles = "; ".join(cut(a.title or "(untitled)", 80) for a in message.alerts)
         return escape(cut(f"[digest] {len(message.alerts)} alerts ({digest_rules(message)}): {titles}", FALLBACK_MAX))
-    link = safe_link(message.link)
+    link = escape(safe_link(message.link))  # Slack reads `&amp;` in a link as `&`; a raw `&` is left to chance
     prefix = f"Also reported by {message.source}:" if message.mode == "reply" else f"[{rule_names(message)}]"
     line = f"{prefix} {cut(message.title, TITLE_MAX)} ({message.source}, {when(message.published, timezone)})"
     return escape(cut(line, FALLBACK_MAX - len(link) - 3)) + (f" – {link}" if link else "")
@@ -108,7 +109,7 @@ def _context(text: str) -> dict[str, Any]:
 
 def _linked(title: str, url: str, limit: int) -> str:
     """A bold title, linked when the link is safe."""
-    link = safe_link(url)
+    link = escape(safe_link(url))  # Slack reads `&amp;` in a link as `&`; a raw `&` is left to chance
     text = escaped(title or "(untitled)", limit)
     return f"*<{link}|{text}>*" if link else f"*{text}*"
 
@@ -155,7 +156,7 @@ def digest_blocks(digest: Digest, timezone: str = "UTC") -> list[dict[str, Any]]
 
 def _digest_line(alert: Alert, timezone: str) -> str:
     """One alert in a digest."""
-    link = alert.link if len(alert.link) <= DIGEST_LINK_MAX else ""
+    link = alert.link if len(escape(safe_link(alert.link))) <= DIGEST_LINK_MAX else ""
     rules = escaped(rule_names(alert), 100)
     source = escaped(alert.source, 60)
     return f"• {_linked(alert.title, link, DIGEST_TITLE_MAX)} — {source} · {when(alert.published, timezone)} · _{rules}_"
@@ -170,7 +171,8 @@ def alert_blocks(alert: Alert, timezone: str = "UTC") -> list[dict[str, Any]]:
         _context(meta),
     ]
     if alert.snippet:
-        out.append({"type": "section", "text": {"type": "mrkdwn", "text": highlighted(alert)}})
+        label = ARTICLE_LABEL + " " if alert.snippet_from == "article" else ""
+        out.append({"type": "section", "text": {"type": "mrkdwn", "text": label + highlighted(alert, SNIPPET_MAX - len(label))}})
     if alert.terms:
         terms = ", ".join(f"`{escape(t)}`" for t in alert.terms)
         out.append(_context(f"Matched: {terms}"))
@@ -231,7 +233,8 @@ def _console(alert: Alert, timezone: str) -> str:
         f"   {alert.source} · {when(alert.published, timezone)}",
     ]
     if snippet:
-        lines.append(f"   {cut(snippet, SNIPPET_MAX)}")
+        label = "matched in the article: " if alert.snippet_from == "article" else ""
+        lines.append(f"   {label}{cut(snippet, SNIPPET_MAX)}")
     if alert.terms:
         lines.append(f"   Matched: {', '.join(alert.terms)}")
     return "\n".join(lines) + "\n"

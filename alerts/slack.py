@@ -15,11 +15,22 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from alerts import render
-from alerts.base import Alert, DeliveryError, Message, redact
+from alerts.base import AUTH, RATE_LIMITED, THREAD_GONE, Alert, DeliveryError, Message, redact
 
 SLACK_MIN_INTERVAL = 1.0  # Slack allows about one message per second per channel
 RETRYABLE_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+THREAD_ERRORS = {"invalid_thread_ts", "thread_not_found", "message_not_found"}
+AUTH_ERRORS = {"not_authed", "invalid_auth", "account_inactive", "token_revoked", "token_expired", "missing_scope"}
 _NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError)
+
+
+def _code(status: int, error: str) -> str:
+    """Slack's error as the generic code the delivery loop acts on (`alerts.base`), else Slack's own."""
+    if error in THREAD_ERRORS:
+        return THREAD_GONE
+    if status == 429 or error == "ratelimited":
+        return RATE_LIMITED
+    return AUTH if error in AUTH_ERRORS else error
 
 
 def _retry_after(headers: object) -> float | None:
@@ -68,7 +79,7 @@ class SlackBotSink:
         detail = "; ".join(str(m) for m in (data.get("response_metadata") or {}).get("messages", []))
         message = self._clean(f"slack: {error}" + (f" ({detail})" if detail else ""))
         retryable = status == 429 or status >= 500 or error in RETRYABLE_ERRORS
-        return DeliveryError(message, retryable=retryable, retry_after=_retry_after(exc.response.headers), code=error)
+        return DeliveryError(message, retryable=retryable, retry_after=_retry_after(exc.response.headers), code=_code(status, error))
 
     def _clean(self, message: str) -> str:
         """Remove the token from a message."""

@@ -30,9 +30,9 @@ from typing import Any
 import sqlalchemy as sa
 from aiohttp import web
 
-from service import db
 from service.app import build_app
 from service.settings import Settings
+from service.storage import db
 from tests.support.slackserver import TOKEN, SlackServer
 
 ROOT = Path(__file__).parents[1]

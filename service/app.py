@@ -16,15 +16,15 @@ import httpx
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from alerts import flood
 from alerts.base import Sink
 from alerts.console import ConsoleSink
 from alerts.delivery import Deliverer, DeliveryStats
 from alerts.slack import SlackBotSink, SlackWebhookSink
-from service import db
 from service.config import Config
 from service.config.live import LiveConfig
 from service.config.schema import Console, SlackChannel, SlackWebhook
-from service.db import Database
+from service.ingest import story
 from service.ingest.article import Articles, Extractor
 from service.ingest.extract import Extracted, extract_article
 from service.ingest.fetch import Fetcher, build_client
@@ -32,9 +32,13 @@ from service.ingest.model import ParsedFeed
 from service.ingest.parse import parse_feed
 from service.ingest.pipeline import Parser, Pipeline, PollStats
 from service.metrics import Metrics
-from service.outbox import SqlOutbox, flood_policy
 from service.settings import Settings
-from service.store import Store
+from service.storage import db
+from service.storage.db import Database
+from service.storage.outbox import SqlQueue
+from service.storage.pacing import SqlPacer
+from service.storage.silences import SqlMuter
+from service.storage.store import Store
 
 log = logging.getLogger("newswatch")
 SLACK_API = "https://slack.com/api/"
@@ -122,7 +126,8 @@ async def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, 
     metrics = Metrics()
     config = LiveConfig(settings.config_dir, clock)
     engine = db.create_engine(settings.database_url)
-    store = Store(engine, settings.instance)
+    muter = SqlMuter(engine, clock)
+    store = Store(engine, settings.instance, muter)
     http = build_client(settings.user_agent, read_timeout=min(20.0, settings.fetch_timeout))
     fetcher = Fetcher(http, settings.config_dir, settings.max_feed_bytes, settings.per_host, settings.fetch_timeout)
     lease = timedelta(seconds=settings.lease_seconds)
@@ -143,7 +148,17 @@ async def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, 
         articles=articles,
         article_tried=metrics.article,
     )
-    outbox = SqlOutbox(engine, settings.instance, clock, lease, policy=lambda destination: flood_policy(config(), destination))
+    deliverer = Deliverer(
+        SqlQueue(engine, settings.instance, clock, lease),
+        SqlPacer(engine, utcnow),  # Slack counts real seconds, whatever clock the rest runs on
+        muter,
+        lambda: app.sinks,
+        clock,
+        policy_of=lambda destination: flood_policy(config(), destination),
+        same_story=story.same_story,
+        batch=50,
+        observe=metrics.delivery,
+    )
     app = App(
         settings=settings,
         clock=clock,
@@ -153,13 +168,33 @@ async def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, 
         http=http,
         slack_session=aiohttp.ClientSession(),
         pipeline=pipeline,
-        deliverer=Deliverer(outbox, lambda: app.sinks, clock, batch=50, observe=metrics.delivery),
+        deliverer=deliverer,
         metrics=metrics,
         stdout=stdout,
         executor=executor,
     )
     app.rebuild_sinks(config())
     return app
+
+
+def flood_policy(config: Config, destination: str) -> flood.Policy:
+    """A destination's flood settings from the config: digest, threads and the throttles of its rules."""
+    throttles = {
+        r.id: flood.Throttle(r.throttle.max_alerts, timedelta(seconds=r.throttle.per))
+        for r in config.rules_file.rules
+        if r.throttle and destination in r.destinations
+    }
+    spec = config.rules_file.destinations.get(destination)
+    if spec is None:
+        return flood.Policy(throttles=throttles)
+    digest = spec.digest
+    return flood.Policy(
+        max_alerts=digest.max_alerts if digest else None,
+        window=timedelta(seconds=digest.window if digest else 600),
+        threads=spec.threads,
+        thread_window=story.WINDOW,
+        throttles=throttles,
+    )
 
 
 def build_sinks(config: Config, settings: Settings, session: aiohttp.ClientSession, stdout: TextIO | None) -> dict[str, Sink]:

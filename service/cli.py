@@ -17,11 +17,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from service import __version__, db, logs
+from service import __version__, logs
 from service.app import App, build_app, utcnow
 from service.config.schema import parse_duration
 from service.config.yamlfile import ConfigError
 from service.settings import Settings, SettingsError
+from service.storage import db
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger("newswatch")
@@ -177,7 +178,7 @@ async def _replay(settings: Settings, args: argparse.Namespace) -> int:
     """`rules replay`: current rules over stored items, read-only."""
     from service import ruletool
     from service.config import load_config
-    from service.store import Store
+    from service.storage.store import Store
 
     config = load_config(settings.config_dir)
     engine = db.create_engine(settings.database_url)
@@ -191,12 +192,12 @@ async def _replay(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _deliveries(settings: Settings, args: argparse.Namespace) -> int:
     """`deliveries` and `deliveries retry`."""
-    from service.outbox import SqlOutbox
+    from service.storage.outbox import SqlQueue
 
     engine = db.create_engine(settings.database_url)
     try:
         await db.upgrade(engine)
-        outbox = SqlOutbox(engine, settings.instance, utcnow)
+        outbox = SqlQueue(engine, settings.instance, utcnow)
         if args.action == "retry":
             if not args.ids and not args.dead:
                 print("newswatch: give delivery ids or --dead", file=sys.stderr)
@@ -216,7 +217,7 @@ async def _deliveries(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _feeds(settings: Settings, fmt: str) -> int:
     """`feeds`: one line per feed."""
-    from service.store import Store
+    from service.storage.store import Store
 
     engine = db.create_engine(settings.database_url)
     try:
@@ -258,7 +259,7 @@ def _when(value: datetime | None) -> str:
 async def _silences(settings: Settings, args: argparse.Namespace) -> int:
     """`mute`, `mutes` and `unmute`."""
     from service.config import load_config
-    from service.silences import Silences
+    from service.storage.silences import Silences
 
     engine = db.create_engine(settings.database_url)
     try:

@@ -21,7 +21,7 @@ from service.rules import text
 from service.rules.compile import RESERVED, Groups, gazetteer
 from service.rules.operators import TermSpec
 from service.settings import Settings
-from service.store import Store
+from service.storage.store import Store
 
 ANY_DOCUMENT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/html;q=0.8, */*;q=0.5"
 

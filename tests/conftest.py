@@ -144,6 +144,27 @@ async def make_app(tmp_path: Path, database_url: str, clock: FakeClock, slack: S
         await app.aclose()
 
 
+def deliverer(app: App, owner: str, batch: int) -> Any:
+    """A delivery loop over the app's database and sinks as another process (or a smaller batch) would run it."""
+    from alerts.delivery import Deliverer
+    from service.app import flood_policy, utcnow
+    from service.ingest import story
+    from service.storage.outbox import SqlQueue
+    from service.storage.pacing import SqlPacer
+    from service.storage.silences import SqlMuter
+
+    return Deliverer(
+        SqlQueue(app.engine, owner, app.clock),
+        SqlPacer(app.engine, utcnow),
+        SqlMuter(app.engine, app.clock),
+        lambda: app.sinks,
+        app.clock,
+        policy_of=lambda destination: flood_policy(app.config(), destination),
+        same_story=story.same_story,
+        batch=batch,
+    )
+
+
 def seed_entries() -> list[Any]:
     """The seed articles as feed entries, as the fixture script builds them."""
     from scripts.build_fixture_feeds import seed_entries as build

@@ -22,8 +22,8 @@ from service.ingest.fetch import Fetched, Fetcher, FetchFailed, NotModified
 from service.ingest.model import FAILURES, FeedSource, Item, ParsedFeed, Status
 from service.ingest.parse import is_feed
 from service.ingest.prepare import ArticleSource, prepare
-from service.notices import Notify
-from service.store import NewItem, PollOutcome, Store
+from service.storage.notices import Notify
+from service.storage.store import NewItem, PollOutcome, Store
 
 log = logging.getLogger("newswatch.pipeline")
 

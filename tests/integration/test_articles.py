@@ -12,9 +12,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from service.db import feeds as feeds_table
-from service.db import items, matches
 from service.ingest.parse import parse_article
+from service.storage.db import feeds as feeds_table
+from service.storage.db import items, matches
 from tests.conftest import FIXTURES, AppFactory, FakeClock, write_config
 from tests.support.feedgen import Entry, rss
 from tests.support.feedserver import FeedServer
@@ -99,6 +99,9 @@ async def test_seeds_as_their_feed_carries_them_alert_once_each_from_the_article
     assert rice.article_status == "fetched" and "demarcation" not in rice.article  # fetched (it names Vietnam), sidebar left out
     assert "Rice exports to the Philippines rise" not in found
     assert any(agent.startswith("newswatch/") for agent in feeds.user_agents)
+    for message in slack.messages["vn-kh-border"]:  # the alert says the match came from the page, and quotes it
+        section = next(b["text"]["text"] for b in message["blocks"] if "Matched in the article" in b.get("text", {}).get("text", ""))
+        assert "*demarcation*" in section and "*marker planting*" in section
     await app.poll_once()  # nothing new: no page fetched again, no second alert
     assert len(slack.messages["vn-kh-border"]) == 2
     assert feeds.hits["news/000_7a1b3c353e3e3acd.html"] == 1

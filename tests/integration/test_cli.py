@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
-from service import db
+from service.storage import db
 from tests.conftest import FIXTURES, ROOT, seed_entries, write_config
 from tests.support.feedgen import rss
 from tests.support.feedserver import FeedServer

@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from service.db import deliveries
+from service.storage.db import deliveries
 from tests.conftest import AppFactory, FakeClock, write_config
 from tests.support.feedgen import Entry, rss
 from tests.support.feedserver import FeedServer
@@ -99,7 +99,7 @@ async def test_a_failing_destination_is_reported_once_and_its_alerts_can_be_requ
 ) -> None:
     import logging
 
-    from service.outbox import SqlOutbox
+    from service.storage.outbox import SqlQueue
 
     url = feeds.serve("f.rss", rss(entries(3, "Cambodia news")))
     write_config(tmp_path / "config", [{"id": "f", "url": url, "first_poll_alerts": "all"}], RULES)
@@ -112,7 +112,7 @@ async def test_a_failing_destination_is_reported_once_and_its_alerts_can_be_requ
     assert [r.status for r in await rows(app)] == ["dead"] * 3
     slack.channels.add("archived-long-ago")  # someone fixed the channel
     slack.messages["archived-long-ago"] = []
-    outbox = SqlOutbox(app.engine, "cli", app.clock)
+    outbox = SqlQueue(app.engine, "cli", app.clock)
     assert await outbox.requeue(dead=True) == 3
     await app.poll_once()
     assert len(slack.messages["archived-long-ago"]) == 3
@@ -124,7 +124,7 @@ async def test_replicas_share_one_pace_per_channel(tmp_path: Path, feeds: FeedSe
     import asyncio
 
     from alerts.delivery import Deliverer
-    from service.outbox import SqlOutbox
+    from tests.conftest import deliverer as replica
 
     url = feeds.serve("f.rss", rss(entries(6)))
     write_config(
@@ -135,10 +135,7 @@ async def test_replicas_share_one_pace_per_channel(tmp_path: Path, feeds: FeedSe
     )
     one, two = await make_app(), await make_app()
     await one.pipeline.poll_due(force=True)
-    replicas = [
-        Deliverer(SqlOutbox(app.engine, f"replica-{i}", app.clock), lambda app=app: app.sinks, app.clock, batch=2)
-        for i, app in enumerate((one, two))
-    ]  # type: ignore[misc]
+    replicas = [replica(app, f"replica-{i}", batch=2) for i, app in enumerate((one, two))]
 
     async def drain(deliverer: Deliverer) -> None:
         while (await deliverer.run_once()).sent:
@@ -151,16 +148,16 @@ async def test_replicas_share_one_pace_per_channel(tmp_path: Path, feeds: FeedSe
 
 async def test_a_claim_leases_no_more_than_its_limit(tmp_path: Path, feeds: FeedServer, make_app: AppFactory) -> None:
     """PostgreSQL once leased all 12 here: it re-ran `id IN (SELECT ... LIMIT 3)` for each row."""
-    from service.outbox import SqlOutbox
+    from service.storage.outbox import SqlQueue
 
     url = feeds.serve("f.rss", rss(entries(12)))
     write_config(tmp_path / "config", [{"id": "f", "url": url, "first_poll_alerts": "all"}], RULES)
     app = await make_app()
     await app.pipeline.poll_due(force=True)
-    first, second = SqlOutbox(app.engine, "a", app.clock), SqlOutbox(app.engine, "b", app.clock)
-    claimed = [m.delivery_id for m in await first.claim(3)]
+    first, second = SqlQueue(app.engine, "a", app.clock), SqlQueue(app.engine, "b", app.clock)
+    claimed = [c.id for c in await first.claim(3)]
     assert claimed == [1, 2, 3]
-    assert [m.delivery_id for m in await second.claim(100)] == list(range(4, 13))
+    assert [c.id for c in await second.claim(100)] == list(range(4, 13))
     assert {r.lease_owner for r in await rows(app)} == {"a", "b"}
 
 

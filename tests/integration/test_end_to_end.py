@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from service.db import deliveries, feeds, items, matches
+from service.storage.db import deliveries, feeds, items, matches
 from tests.conftest import AppFactory, FakeClock, seed_entries, write_config
 from tests.support.feedgen import Entry, rss
 from tests.support.feedserver import FeedServer

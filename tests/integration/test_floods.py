@@ -9,8 +9,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from service.db import deliveries
 from service.ingest.parse import parse_article
+from service.storage.db import deliveries
 from tests.conftest import FIXTURES, AppFactory, FakeClock, write_config
 from tests.support.feedgen import Entry, rss
 from tests.support.feedserver import FeedServer
@@ -225,14 +225,12 @@ async def test_an_operations_destination_hears_once_when_a_feed_fails_and_once_w
 async def test_a_burst_is_seen_whole_even_when_a_claim_takes_only_part_of_it(
     tmp_path: Path, feeds: FeedServer, slack: SlackServer, make_app: AppFactory
 ) -> None:
-    from alerts.delivery import Deliverer
-    from service.outbox import SqlOutbox, flood_policy
+    from tests.conftest import deliverer as replica
 
     write_config(tmp_path / "config", [feed("f", feeds.serve("f.rss", rss(news(12))))], rules(digest={"max_alerts": 10, "window": "10m"}))
     app = await make_app()
     await app.pipeline.poll_due(force=True)
-    outbox = SqlOutbox(app.engine, "small", app.clock, policy=lambda d: flood_policy(app.config(), d))
-    deliverer = Deliverer(outbox, lambda: app.sinks, app.clock, batch=3)  # a claim of 3, as when many destinations share one batch
+    deliverer = replica(app, "small", batch=3)  # a claim of 3, as when many destinations share one batch
     while (await deliverer.run_once()).sent:
         pass
     [digest] = slack.messages["desk"]
@@ -242,9 +240,8 @@ async def test_a_burst_is_seen_whole_even_when_a_claim_takes_only_part_of_it(
 async def test_a_silence_holds_every_alert_of_a_burst_seen_whole(
     tmp_path: Path, feeds: FeedServer, slack: SlackServer, make_app: AppFactory, clock: FakeClock
 ) -> None:
-    from alerts.delivery import Deliverer
-    from service.outbox import SqlOutbox, flood_policy
-    from service.silences import Silences
+    from service.storage.silences import Silences
+    from tests.conftest import deliverer as replica
 
     now = datetime.now(UTC)
     entries = [Entry(f"a{i}", f"alpha report {i}", f"https://example.org/a{i}", published=now) for i in range(2)]
@@ -258,8 +255,7 @@ async def test_a_silence_holds_every_alert_of_a_burst_seen_whole(
     app = await make_app()
     await app.pipeline.poll_due(force=True)
     await Silences(app.engine).add("rule", "beta", clock() + timedelta(hours=1), "", clock())  # after the deliveries were queued
-    outbox = SqlOutbox(app.engine, "small", app.clock, policy=lambda d: flood_policy(app.config(), d))
-    deliverer = Deliverer(outbox, lambda: app.sinks, app.clock, batch=3)
+    deliverer = replica(app, "small", batch=3)
     while (await deliverer.run_once()).sent:
         pass
     sent = str(slack.messages["desk"])

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from service.db import feeds as feeds_table
-from service.db import items
+from service.storage.db import feeds as feeds_table
+from service.storage.db import items
 from tests.conftest import FIXTURES, AppFactory, write_config
 from tests.support.feedserver import FeedServer
 from tests.support.slackserver import SlackServer

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from service import db
+from service.storage import db
 from tests.conftest import ROOT
 from tests.integration.test_cli import env
 from tests.support.feedgen import Entry, rss

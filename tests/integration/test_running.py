@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from service import logs, web
-from service.db import metadata
+from service.storage.db import metadata
 from service.worker import Worker
 from tests.conftest import AppFactory, write_config
 from tests.support.feedgen import Entry, rss

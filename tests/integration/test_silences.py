@@ -8,8 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from service.db import deliveries, matches
-from service.silences import Silences
+from service.storage.db import deliveries, matches
+from service.storage.silences import Silences
 from tests.conftest import AppFactory, FakeClock, write_config
 from tests.integration.test_cli import env, newswatch
 from tests.support.feedgen import Entry, rss

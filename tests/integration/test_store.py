@@ -10,10 +10,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from service import db
 from service.config.schema import FeedSpec
 from service.ingest.model import Item, MatchedTerm, RuleMatch
-from service.store import NewItem, PollOutcome, Store
+from service.storage import db
+from service.storage.store import NewItem, PollOutcome, Store
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 HEAD = ScriptDirectory(str(db.MIGRATIONS)).get_current_head()

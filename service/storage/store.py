@@ -6,23 +6,23 @@ new state) is one transaction, so a crash leaves either all of a poll or none of
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from service import notices, silences
+from alerts.base import Muter
 from service.config.schema import FeedSpec
-from service.db import Database, deliveries, feeds, insert, items, lease_update, matches
 from service.ingest.model import Article, FeedSource, Item, RuleMatch
-from service.notices import Notify
+from service.storage import notices
+from service.storage.db import Database, deliveries, feeds, insert, items, lease_update, matches
+from service.storage.notices import Notify
+from service.storage.silences import SqlMuter
 
-SILENCES_TTL = 2.0
 _CHUNK = 500  # rows per INSERT, well under both databases' parameter limits
 
 
@@ -65,21 +65,10 @@ class Saved:
 class Store:
     """Feeds, items and matches over one engine."""
 
-    def __init__(self, engine: Database, owner: str) -> None:
+    def __init__(self, engine: Database, owner: str, muter: Muter | None = None) -> None:
         self.engine = engine
         self.owner = owner
-        self._muted: tuple[float, datetime, silences.Active] | None = None
-
-    async def _silences(self, conn: AsyncConnection, now: datetime) -> silences.Active:
-        """The silences in force, read at most once per `SILENCES_TTL` seconds.
-
-        Marking a new match muted may lag a new silence by that long; delivery checks the
-        silences again when it claims an alert, so nothing muted is ever sent.
-        """
-        cached = self._muted
-        if cached is None or time.monotonic() - cached[0] > SILENCES_TTL or not 0 <= (now - cached[1]).total_seconds() <= SILENCES_TTL:
-            cached = self._muted = (time.monotonic(), now, await silences.active(conn, now))
-        return cached[2]
+        self._muter = muter or SqlMuter(engine, lambda: datetime.now(UTC))
 
     async def sync_feeds(self, specs: Sequence[FeedSpec], now: datetime) -> None:
         """Make the feeds table follow the config: add new feeds, update changed, retire removed."""
@@ -188,7 +177,7 @@ class Store:
         rows = await conn.execute(statement, [_item_row(n, now) for n in by_key.values()])  # executemany, batched by SQLAlchemy
         stored = [(r.id, by_key[r.key]) for r in rows]
         saved.items = len(stored)
-        muted = await self._silences(conn, now)
+        muted = await self._muter.mutes()  # may lag a new silence by a second or two: delivery asks again, fresh
         match_rows = [
             _match_row(i, m, n.suppressed or ("muted" if m.rule_id in muted.rules else None), now) for i, n in stored for m in n.matches
         ]

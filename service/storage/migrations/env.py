@@ -1,10 +1,10 @@
-"""Alembic environment: migrations run on the connection that `service.db.upgrade` passes in."""
+"""Alembic environment: migrations run on the connection that `service.storage.db.upgrade` passes in."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from service.db import metadata
+from service.storage.db import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(

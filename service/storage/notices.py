@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from service.db import deliveries, feeds
+from service.storage.db import deliveries, feeds
 
 CHUNK = 500
 

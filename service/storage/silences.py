@@ -1,34 +1,46 @@
-"""Silences: a rule or a destination muted until a time. Muted matches are stored, never sent."""
+"""Silences: a rule or a destination muted until a time. Muted matches are stored, never sent.
+
+`SqlMuter` is the one Muter: the store asks it when it inserts matches, the delivery loop when
+it claims them (fresh, so nothing muted is ever sent).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from service.db import Database, mutes
+from alerts.base import Mutes
+from service.storage.db import Database, mutes
 
 
-@dataclass(frozen=True)
-class Active:
-    """What is muted right now."""
-
-    rules: frozenset[str] = frozenset()
-    destinations: frozenset[str] = frozenset()
-
-    def silences(self, destination: str, rule_ids: list[str]) -> bool:
-        """True if an alert to `destination` for `rule_ids` must not be sent."""
-        return destination in self.destinations or (bool(rule_ids) and all(r in self.rules for r in rule_ids))
-
-
-async def active(conn: AsyncConnection, now: datetime) -> Active:
+async def active(conn: AsyncConnection, now: datetime) -> Mutes:
     """The silences in force at `now`."""
     rows = await conn.execute(sa.select(mutes.c.kind, mutes.c.target).where(mutes.c.until > now))
     found = [(r.kind, r.target) for r in rows]
-    return Active(frozenset(t for k, t in found if k == "rule"), frozenset(t for k, t in found if k == "destination"))
+    return Mutes(frozenset(t for k, t in found if k == "rule"), frozenset(t for k, t in found if k == "destination"))
+
+
+class SqlMuter:
+    """Implements alerts.base.Muter over the mutes table, cached for `ttl` seconds unless asked fresh."""
+
+    def __init__(self, engine: Database, clock: Callable[[], datetime], ttl: float = 2.0) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._ttl = ttl
+        self._cached: tuple[float, datetime, Mutes] | None = None
+
+    async def mutes(self, fresh: bool = False) -> Mutes:
+        """The silences in force; a cached answer (at most `ttl` seconds old) unless `fresh`."""
+        now, cached = self._clock(), self._cached
+        if fresh or cached is None or time.monotonic() - cached[0] > self._ttl or not 0 <= (now - cached[1]).total_seconds() <= self._ttl:
+            async with self._engine.connect() as conn:
+                cached = self._cached = (time.monotonic(), now, await active(conn, now))
+        return cached[2]
 
 
 class Silences:

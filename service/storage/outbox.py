@@ -1,0 +1,319 @@
+"""The outbox over the deliveries table: the queue primitives `alerts.delivery` runs on.
+
+Claims lease rows so that several replicas share the table; planning is `alerts.flood`'s and
+the order of the steps `alerts.delivery`'s. This module only reads and writes rows, and builds
+each alert's content (title, link, source, snippet) from its item and matches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from alerts import flood
+from alerts.base import Alert, AlertRule, Claimed, Message
+from service.ingest.model import Item
+from service.ingest.prepare import snippet_source
+from service.rules import text
+from service.storage.db import Database, deliveries, feeds, items, lease_update, matches
+
+SNIPPET_WIDTH = 320
+RECENT_LIMIT = 5000  # recent alerts of one destination that flood control looks at
+
+
+class SqlQueue:
+    """Implements alerts.base.Queue with leases, so several replicas can share it; plus the CLI's views of it."""
+
+    def __init__(self, engine: Database, owner: str, clock: Callable[[], datetime], lease: timedelta = timedelta(seconds=120)) -> None:
+        self._engine = engine
+        self._owner = owner
+        self._clock = clock
+        self._lease = lease
+
+    async def claim(self, limit: int) -> list[Claimed]:
+        """Lease up to `limit` due deliveries, oldest due first."""
+        now = self._clock()
+        due = (
+            sa.select(deliveries.c.id)
+            .where(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now, _free(now))
+            .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return await self._lease_rows(due, now)
+
+    async def claim_more(self, destination: str, limit: int) -> list[Claimed]:
+        """Lease the rest of a destination's due, never-planned deliveries, so that a burst is seen whole.
+
+        A claim takes a batch across destinations; without this, a burst of 300 alerts to 10
+        channels would arrive 5 per channel per claim and never look like a burst.
+        """
+        now = self._clock()
+        more = (
+            sa.select(deliveries.c.id)
+            .where(
+                deliveries.c.destination == destination,
+                deliveries.c.status == "pending",
+                deliveries.c.mode.is_(None),
+                deliveries.c.next_attempt_at <= now,
+                _free(now),
+            )
+            .order_by(deliveries.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return await self._lease_rows(more, now)
+
+    async def _lease_rows(self, chosen: sa.Select[Any], now: datetime) -> list[Claimed]:
+        """Lease the rows `chosen` selects, returning them with their item's story fingerprint."""
+        async with self._engine.begin() as conn:
+            leased = await conn.execute(
+                lease_update(conn, deliveries, chosen)
+                .where(deliveries.c.status == "pending", _free(now))
+                .values(lease_owner=self._owner, lease_until=now + self._lease)
+                .returning(*_CLAIMED)
+            )
+            rows = sorted(leased, key=lambda r: r.id)
+            ids = {r.item_id for r in rows if r.item_id is not None}
+            signatures: dict[int, bytes | None] = {}
+            if ids:
+                found = await conn.execute(sa.select(items.c.id, items.c.signature).where(items.c.id.in_(ids)))
+                signatures = {row.id: row.signature for row in found}
+        return [
+            Claimed(
+                r.id, r.destination, tuple(r.rule_ids), r.attempts, r.mode, r.thread_ts, r.parent_id, signatures.get(r.item_id), r.notice
+            )
+            for r in rows
+        ]
+
+    async def mute(self, claimed: Sequence[Claimed]) -> None:
+        """Mark deliveries muted: stored, never sent."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                deliveries.update()
+                .where(deliveries.c.id.in_([c.id for c in claimed]), deliveries.c.status == "pending")
+                .values(status="muted", lease_until=None, lease_owner=None)
+            )
+
+    async def recent(self, destination: str, since: datetime) -> list[flood.Sent]:
+        """The destination's alerts sent on their own since `since`, newest first."""
+        async with self._engine.connect() as conn:
+            found = await conn.execute(
+                sa.select(deliveries.c.id, deliveries.c.remote_id, deliveries.c.rule_ids, deliveries.c.sent_at, items.c.signature)
+                .join(items, items.c.id == deliveries.c.item_id)
+                .where(
+                    deliveries.c.destination == destination,
+                    deliveries.c.status == "sent",
+                    sa.or_(deliveries.c.mode == "alert", deliveries.c.mode.is_(None)),
+                    deliveries.c.sent_at >= since,
+                )
+                .order_by(deliveries.c.sent_at.desc())
+                .limit(RECENT_LIMIT)
+            )
+            return [flood.Sent(r.id, r.remote_id, tuple(r.rule_ids), r.sent_at, r.signature) for r in found]
+
+    async def record(self, destination: str, plan: flood.Plan, window: timedelta) -> None:
+        """Store each delivery's mode; held ones wait, unleased, for the destination's next digest."""
+        now = self._clock()
+        by_id = deliveries.c.id
+        digest = [i for i in plan.digest if i not in plan.throttled]
+        throttled = [i for i in plan.digest if i in plan.throttled]
+        async with self._engine.begin() as conn:
+            for mode, ids in (("alert", plan.alerts), ("digest", digest), ("throttled", throttled)):
+                if ids:
+                    await conn.execute(deliveries.update().where(by_id.in_(ids)).values(mode=mode))
+            for i, reply in plan.replies.items():
+                await conn.execute(
+                    deliveries.update().where(by_id == i).values(mode="reply", parent_id=reply.parent_id, thread_ts=reply.thread_ts)
+                )
+            if plan.hold:
+                await self._hold(conn, destination, plan, now + window, now)
+
+    async def _hold(self, conn: Any, destination: str, plan: flood.Plan, fallback: datetime, now: datetime) -> None:
+        """Held deliveries join the destination's waiting digest (or start one that flushes after the window)."""
+        waiting = await conn.execute(
+            sa.select(sa.func.min(deliveries.c.next_attempt_at)).where(
+                deliveries.c.destination == destination,
+                deliveries.c.status == "pending",
+                deliveries.c.mode.in_(("digest", "throttled")),
+                deliveries.c.next_attempt_at > now,
+            )
+        )
+        flush = waiting.scalar() or fallback
+        for mode, ids in (
+            ("digest", [i for i in plan.hold if i not in plan.throttled]),
+            ("throttled", [i for i in plan.hold if i in plan.throttled]),
+        ):
+            if ids:
+                await conn.execute(
+                    deliveries.update()
+                    .where(deliveries.c.id.in_(ids))
+                    .values(mode=mode, next_attempt_at=flush, lease_until=None, lease_owner=None)
+                )
+
+    async def build(self, claimed: Sequence[Claimed]) -> dict[int, Alert]:
+        """The alert of each delivery: its item, feed and matches joined."""
+        if not claimed:
+            return {}
+        ids = [c.id for c in claimed]
+        async with self._engine.connect() as conn:
+            rows = list(
+                await conn.execute(
+                    sa.select(deliveries.c.id, deliveries.c.destination, deliveries.c.rule_ids, deliveries.c.attempts, *_ITEM, feeds.c.name)
+                    .join(items, items.c.id == deliveries.c.item_id)
+                    .join(feeds, feeds.c.id == items.c.feed_id)
+                    .where(deliveries.c.id.in_(ids))
+                )
+            )
+            item_ids = {r.item_id for r in rows}
+            found = await conn.execute(
+                sa.select(matches.c.item_id, matches.c.rule_id, matches.c.rule_name, matches.c.terms).where(matches.c.item_id.in_(item_ids))
+            )
+            match_rows = {(m.item_id, m.rule_id): m for m in found}
+        return {r.id: _alert(r, match_rows) for r in rows}
+
+    async def hold(self, message: Message) -> bool:
+        """Renew this process's lease on a message's deliveries; False if another process has taken them over."""
+        now = self._clock()
+        async with self._engine.begin() as conn:
+            renewed = await conn.execute(
+                deliveries.update()
+                .where(
+                    deliveries.c.id.in_(message.delivery_ids),
+                    deliveries.c.status == "pending",
+                    deliveries.c.lease_owner == self._owner,
+                    deliveries.c.lease_until >= now,
+                )
+                .values(lease_until=now + self._lease)
+            )
+        return int(renewed.rowcount) == len(message.delivery_ids)
+
+    async def sent(self, message: Message, remote_id: str | None) -> None:
+        """Mark delivered, with how it went out (a reply that found no thread went out on its own)."""
+        thread_ts = message.thread_ts if isinstance(message, Alert) else None
+        values = {"mode": message.mode, "thread_ts": thread_ts} if isinstance(message, Alert) else {}
+        await self._finish(message, status="sent", remote_id=remote_id, sent_at=self._clock(), last_error=None, **values)
+
+    async def retry(self, message: Message, error: str, at: datetime, count_attempt: bool = True) -> None:
+        """Due again at `at`."""
+        attempts = deliveries.c.attempts + (1 if count_attempt else 0)
+        await self._finish(message, status="pending", next_attempt_at=at, attempts=attempts, last_error=error[:2000])
+
+    async def dead(self, message: Message, error: str) -> None:
+        """Dead-lettered."""
+        await self._finish(message, status="dead", attempts=deliveries.c.attempts + 1, last_error=error[:2000])
+
+    async def listing(self, status: str | None, destination: str | None, limit: int) -> list[Any]:
+        """Deliveries with their item, newest first; status 'failed' means pending after an error."""
+        query = (
+            sa.select(deliveries, sa.func.coalesce(items.c.title, deliveries.c.notice).label("title"), items.c.link)
+            .outerjoin(items, items.c.id == deliveries.c.item_id)  # a notice has no item
+            .order_by(deliveries.c.id.desc())
+            .limit(limit)
+        )
+        if status == "failed":
+            query = query.where(deliveries.c.status == "pending", deliveries.c.attempts > 0)
+        elif status:
+            query = query.where(deliveries.c.status == status)
+        if destination:
+            query = query.where(deliveries.c.destination == destination)
+        async with self._engine.connect() as conn:
+            return list(await conn.execute(query))
+
+    async def summary(self) -> list[Any]:
+        """Counts by destination and status, with the latest error of each destination."""
+        async with self._engine.connect() as conn:
+            return list(
+                await conn.execute(
+                    sa.select(deliveries.c.destination, deliveries.c.status, sa.func.count(), sa.func.max(deliveries.c.last_error))
+                    .group_by(deliveries.c.destination, deliveries.c.status)
+                    .order_by(deliveries.c.destination, deliveries.c.status)
+                )
+            )
+
+    async def requeue(self, ids: list[int] | None = None, dead: bool = False) -> int:
+        """Make deliveries due now with a fresh attempt count: the given ids, or every dead one."""
+        query = deliveries.update().values(
+            status="pending",
+            attempts=0,
+            next_attempt_at=self._clock(),
+            lease_until=None,
+            lease_owner=None,
+            mode=None,
+            thread_ts=None,
+            parent_id=None,
+        )
+        if ids:
+            query = query.where(deliveries.c.id.in_(ids), deliveries.c.status != "sent")
+        elif dead:
+            query = query.where(deliveries.c.status == "dead")
+        else:
+            return 0
+        async with self._engine.begin() as conn:
+            return int((await conn.execute(query)).rowcount)
+
+    async def _finish(self, message: Message, **values: Any) -> None:
+        """Update the deliveries of a message this process holds and release their lease."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                deliveries.update()
+                .where(deliveries.c.id.in_(message.delivery_ids), deliveries.c.status == "pending")
+                .values(lease_until=None, lease_owner=None, **values)
+            )
+
+
+def _free(now: datetime) -> Any:
+    """Rows no live lease holds."""
+    return sa.or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < now)
+
+
+_CLAIMED = (
+    deliveries.c.id,
+    deliveries.c.item_id,
+    deliveries.c.destination,
+    deliveries.c.rule_ids,
+    deliveries.c.attempts,
+    deliveries.c.mode,
+    deliveries.c.thread_ts,
+    deliveries.c.parent_id,
+    deliveries.c.notice,
+)
+_ITEM = (
+    items.c.id.label("item_id"),
+    items.c.title,
+    items.c.link,
+    items.c.summary,
+    items.c.content,
+    items.c.article,
+    items.c.published_at,
+    items.c.first_seen_at,
+)
+
+
+def _alert(row: Any, match_rows: dict[tuple[int, str], Any]) -> Alert:
+    """Build the alert of one delivery; its snippet comes from the article when the feed's text did not hold the match."""
+    rules, fields = [], []
+    for rule_id in row.rule_ids:
+        m = match_rows.get((row.item_id, rule_id))
+        terms = tuple(t["term"] for t in m.terms) if m else ()
+        fields += [tuple(t.get("fields", ())) for t in m.terms] if m else []
+        rules.append(AlertRule(id=rule_id, name=(m.rule_name if m else "") or rule_id, terms=terms))
+    item = Item(feed_id="", key="", title=row.title, summary=row.summary, content=row.content, article=row.article)
+    where, body = snippet_source(item, fields)
+    snippet, spans = text.snippet(body, [t for r in rules for t in r.terms], SNIPPET_WIDTH) if body else ("", [])
+    return Alert(
+        delivery_id=row.id,
+        destination=row.destination,
+        title=row.title,
+        link=row.link,
+        source=row.name,
+        published=row.published_at or row.first_seen_at,  # an undated item is shown at its first sighting
+        snippet=snippet,
+        highlights=tuple(spans),
+        rules=tuple(rules),
+        attempts=row.attempts,
+        snippet_from=where,
+    )

@@ -1,0 +1,192 @@
+"""Strict in-memory fakes of the delivery loop's Protocols (alerts.base): they refuse what the real ones refuse.
+
+`FakeQueue` holds deliveries like the outbox table: a delivery must be claimed (leased) before
+it can be held, and held before it is marked sent; a finished delivery cannot be finished
+again. `FakePacer` books slots on a fake clock. `FakeSink` records what it was asked to send and
+fails on demand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from alerts import flood
+from alerts.base import Alert, AlertRule, Claimed, DeliveryError, Message, Mutes
+
+
+class FakeTime:
+    """A clock that moves only when the code under test sleeps (or the test says so)."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+        self.slept: list[float] = []
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += timedelta(seconds=seconds)
+
+
+@dataclass
+class Row:
+    """One delivery as the outbox stores it."""
+
+    claimed: Claimed
+    status: str = "pending"
+    leased: bool = False
+    held: bool = False
+    remote_id: str | None = None
+    error: str | None = None
+    due: datetime | None = None
+    attempts: int = 0
+    mode: str | None = None
+    thread_ts: str | None = None
+
+
+class FakeQueue:
+    """An outbox in memory."""
+
+    def __init__(self, time: FakeTime, deliveries: Sequence[Claimed], lose_leases: Sequence[int] = ()) -> None:
+        self.time = time
+        self.rows = {c.id: Row(c, due=time(), attempts=c.attempts, mode=c.mode) for c in deliveries}
+        self.lose_leases = set(lose_leases)  # ids whose lease another process takes over before they are sent
+        self.recorded: list[flood.Plan] = []
+
+    async def claim(self, limit: int) -> list[Claimed]:
+        due = [r for r in self.rows.values() if r.status == "pending" and not r.leased and r.due is not None and r.due <= self.time()]
+        for r in due[:limit]:
+            r.leased = True
+        return [replace(r.claimed, attempts=r.attempts, mode=r.mode) for r in due[:limit]]
+
+    async def claim_more(self, destination: str, limit: int) -> list[Claimed]:
+        more = [r for r in self.rows.values() if r.claimed.destination == destination and r.mode is None]
+        return await self._claim_some([r for r in more if r.status == "pending" and not r.leased][:limit])
+
+    async def _claim_some(self, rows: list[Row]) -> list[Claimed]:
+        for r in rows:
+            r.leased = True
+        return [r.claimed for r in rows]
+
+    async def mute(self, claimed: Sequence[Claimed]) -> None:
+        for c in claimed:
+            self._leased(c.id).status = "muted"
+
+    async def recent(self, destination: str, since: datetime) -> list[flood.Sent]:
+        return []
+
+    async def record(self, destination: str, plan: flood.Plan, window: timedelta) -> None:
+        self.recorded.append(plan)
+        for i in plan.hold:
+            row = self._leased(i)
+            row.leased, row.due, row.mode = False, self.time() + window, "digest"
+
+    async def build(self, claimed: Sequence[Claimed]) -> dict[int, Alert]:
+        return {c.id: alert(c.id, c.destination, c.attempts) for c in claimed}
+
+    async def hold(self, message: Message) -> bool:
+        if set(message.delivery_ids) & self.lose_leases:
+            return False
+        for i in message.delivery_ids:
+            self._leased(i).held = True
+        return True
+
+    async def sent(self, message: Message, remote_id: str | None) -> None:
+        for i in message.delivery_ids:
+            row = self._leased(i)
+            if not row.held:
+                raise AssertionError(f"delivery {i} marked sent without being held right before")
+            row.status, row.remote_id, row.leased, row.mode = "sent", remote_id, False, message.mode
+            row.thread_ts = getattr(message, "thread_ts", None)
+
+    async def retry(self, message: Message, error: str, at: datetime, count_attempt: bool = True) -> None:
+        for i in message.delivery_ids:
+            row = self._leased(i)
+            row.leased, row.held, row.error, row.due = False, False, error, at
+            row.attempts += 1 if count_attempt else 0
+
+    async def dead(self, message: Message, error: str) -> None:
+        for i in message.delivery_ids:
+            row = self._leased(i)
+            row.status, row.leased, row.error = "dead", False, error
+            row.attempts += 1
+
+    def _leased(self, delivery_id: int) -> Row:
+        row = self.rows[delivery_id]
+        if not row.leased or row.status != "pending":
+            raise AssertionError(f"delivery {delivery_id} is not leased to this process (status {row.status})")
+        return row
+
+
+class FakePacer:
+    """One pace per key on the fake clock."""
+
+    def __init__(self, time: FakeTime) -> None:
+        self.time = time
+        self.next_at: dict[str, datetime] = {}
+        self.paused: list[tuple[str, float]] = []
+
+    async def reserve(self, key: str, interval: float, within: float) -> tuple[float, bool]:
+        now = self.time()
+        start = max(self.next_at.get(key, now), now)
+        wait = (start - now).total_seconds()
+        if wait > within:
+            return wait, False
+        self.next_at[key] = start + timedelta(seconds=interval)
+        return wait, True
+
+    async def pause(self, key: str, seconds: float) -> None:
+        self.paused.append((key, seconds))
+        until = self.time() + timedelta(seconds=seconds)
+        self.next_at[key] = max(self.next_at.get(key, until), until)
+
+
+@dataclass
+class FakeMuter:
+    """Silences set by the test."""
+
+    current: Mutes = field(default_factory=Mutes)
+    asked_fresh: int = 0
+
+    async def mutes(self, fresh: bool = False) -> Mutes:
+        self.asked_fresh += fresh
+        return self.current
+
+
+class FakeSink:
+    """Records messages; raises the errors queued in `failures`, one per send."""
+
+    min_interval = 1.0
+
+    def __init__(self, rate_key: str = "slack:#desk") -> None:
+        self.rate_key = rate_key
+        self.sent: list[Message] = []
+        self.failures: list[DeliveryError | Exception] = []
+
+    async def send(self, message: Message) -> str | None:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append(message)
+        return f"ts-{len(self.sent)}"
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+
+def alert(delivery_id: int, destination: str = "desk", attempts: int = 0) -> Alert:
+    """A built alert."""
+    return Alert(
+        delivery_id=delivery_id,
+        destination=destination,
+        title=f"Border news {delivery_id}",
+        link=f"https://example.org/{delivery_id}",
+        source="Example",
+        published=datetime(2026, 12, 1, tzinfo=UTC),
+        snippet="",
+        highlights=(),
+        rules=(AlertRule("r", "Rule", ("border",)),),
+        attempts=attempts,
+    )
