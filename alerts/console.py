@@ -1,16 +1,23 @@
-"""A sink that prints alerts to a text stream (standard output by default)."""
+"""The console sink: alerts printed readably to a text stream (standard output by default), control characters removed.
+
+Used when no Slack credentials are configured, and by `make run`.
+"""
 
 from __future__ import annotations
 
 import sys
 from typing import TextIO
 
-from alerts import render
-from alerts.base import Message
+from alerts.base import Alert, Digest, Message, Notice
+from alerts.format import cut, digest_rules, printable, rule_names, safe_link, when
+
+TITLE_MAX = 300
+SNIPPET_MAX = 600
+DIGEST_TITLE_MAX = 150
 
 
 class ConsoleSink:
-    """Prints each alert readably; used when no Slack credentials are configured."""
+    """Prints each alert readably; never fails, never threads."""
 
     min_interval = 0.0
 
@@ -22,9 +29,62 @@ class ConsoleSink:
     async def send(self, message: Message) -> str | None:
         """Print the alert or digest; a console has no message id, so it never threads."""
         stream = self._stream or sys.stdout
-        stream.write(render.console(message, self._timezone))
+        stream.write(render(message, self._timezone))
         stream.flush()
         return None
 
     async def aclose(self) -> None:
         """Nothing to release."""
+
+
+def render(message: Message, timezone: str = "UTC") -> str:
+    """A readable multi-line rendering for terminals; control characters removed."""
+    if isinstance(message, Notice):
+        return printable(f"━━ newswatch notice → {message.destination} · {message.text}\n")
+    if isinstance(message, Digest):
+        return printable(_console_digest(message, timezone))
+    if message.mode == "reply":
+        return printable(_console_reply(message, timezone))
+    return printable(_console(message, timezone))
+
+
+def _console_digest(digest: Digest, timezone: str) -> str:
+    """A digest for terminals: one block of three lines per alert."""
+    held = f", {digest.held} held back by a rule's throttle" if digest.held else ""
+    lines = [f"━━ newswatch digest → {digest.destination} · {len(digest.alerts)} alerts{held} · {digest_rules(digest)}"]
+    for a in digest.alerts:
+        lines += [
+            f"   • {cut(a.title or '(untitled)', DIGEST_TITLE_MAX)}",
+            f"     {safe_link(a.link) or '(no link)'}",
+            f"     {a.source} · {when(a.published, timezone)} · {rule_names(a)}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _console_reply(alert: Alert, timezone: str) -> str:
+    """A thread reply for terminals."""
+    return (
+        f"   ↳ also reported by {alert.source} · {when(alert.published, timezone)} (thread {alert.thread_ts})\n"
+        f"     {cut(alert.title or '(untitled)', TITLE_MAX)}\n"
+        f"     {safe_link(alert.link) or '(no link)'}\n"
+    )
+
+
+def _console(alert: Alert, timezone: str) -> str:
+    """The console text before control characters are removed."""
+    rules = ", ".join(f"{r.name} ({r.id})" for r in alert.rules)
+    snippet = alert.snippet
+    for start, end in reversed(alert.highlights):
+        snippet = snippet[:start] + "**" + snippet[start:end] + "**" + snippet[end:]
+    lines = [
+        f"━━ newswatch alert → {alert.destination} · {rules}",
+        f"   {cut(alert.title or '(untitled)', TITLE_MAX)}",
+        f"   {safe_link(alert.link) or '(no link)'}",
+        f"   {alert.source} · {when(alert.published, timezone)}",
+    ]
+    if snippet:
+        label = "matched in the article: " if alert.snippet_from == "article" else ""
+        lines.append(f"   {label}{cut(snippet, SNIPPET_MAX)}")
+    if alert.terms:
+        lines.append(f"   Matched: {', '.join(alert.terms)}")
+    return "\n".join(lines) + "\n"

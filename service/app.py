@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -13,17 +13,14 @@ from typing import TextIO
 
 import aiohttp
 import httpx
-from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from alerts import flood
 from alerts.base import Sink
 from alerts.console import ConsoleSink
 from alerts.delivery import Deliverer, DeliveryStats
-from alerts.slack import SlackBotSink, SlackWebhookSink
 from service.config import Config
 from service.config.live import LiveConfig
-from service.config.schema import Console, SlackChannel, SlackWebhook
+from service.destinations import SinkContext, Unavailable, build_sink
 from service.ingest import story
 from service.ingest.article import Articles, Extractor
 from service.ingest.extract import Extracted, extract_article
@@ -41,7 +38,6 @@ from service.storage.silences import SqlMuter
 from service.storage.store import Store
 
 log = logging.getLogger("newswatch")
-SLACK_API = "https://slack.com/api/"
 
 
 def utcnow() -> datetime:
@@ -198,32 +194,13 @@ def flood_policy(config: Config, destination: str) -> flood.Policy:
 
 
 def build_sinks(config: Config, settings: Settings, session: aiohttp.ClientSession, stdout: TextIO | None) -> dict[str, Sink]:
-    """One sink per destination; Slack without credentials falls back to the console."""
-    client = None
-    if settings.slack_bot_token:
-        base = (settings.slack_api_url or SLACK_API).rstrip("/") + "/"
-        client = AsyncWebClient(token=settings.slack_bot_token, base_url=base, session=session, timeout=15, retry_handlers=[])
+    """One sink per destination, from the registry; a destination without its credentials prints to the console."""
+    context = SinkContext(settings, session, stdout)
     sinks: dict[str, Sink] = {}
     for name, dest in config.rules_file.destinations.items():
-        sinks[name] = _sink(name, dest, client, settings.webhook_urls, session, stdout)
+        try:
+            sinks[name] = build_sink(name, dest, context)
+        except Unavailable as exc:
+            log.warning("%s: alerts for this destination are printed to the console", exc, extra={"destination": name})
+            sinks[name] = ConsoleSink(name, stdout, dest.timezone)
     return sinks
-
-
-def _sink(
-    name: str,
-    dest: SlackChannel | SlackWebhook | Console,
-    client: AsyncWebClient | None,
-    webhooks: Mapping[str, str],
-    session: aiohttp.ClientSession,
-    stdout: TextIO | None,
-) -> Sink:
-    """The sink of one destination."""
-    if isinstance(dest, SlackChannel) and client is not None:
-        return SlackBotSink(client, dest.channel, dest.timezone)
-    if isinstance(dest, SlackWebhook) and webhooks.get(dest.url_env):
-        hook = AsyncWebhookClient(webhooks[dest.url_env], session=session, timeout=15, retry_handlers=[])
-        return SlackWebhookSink(hook, dest.timezone)
-    if not isinstance(dest, Console):
-        missing = "SLACK_BOT_TOKEN" if isinstance(dest, SlackChannel) else dest.url_env
-        log.warning("%s is not set: alerts for this destination are printed to the console", missing, extra={"destination": name})
-    return ConsoleSink(name, stdout, dest.timezone)

@@ -18,6 +18,11 @@ class _Redactor(logging.Filter):
         super().__init__()
         self._secrets = [s for s in secrets if len(s) >= 4]
 
+    def add(self, secret: str) -> None:
+        """Redact one more secret from now on."""
+        if len(secret) >= 4 and secret not in self._secrets:
+            self._secrets.append(secret)
+
     def filter(self, record: logging.LogRecord) -> bool:
         if self._secrets:
             message = record.getMessage()
@@ -53,11 +58,21 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False, default=str)
 
 
+_REDACTOR = _Redactor([])
+
+
+def redact_also(secret: str) -> None:
+    """Redact a secret read after start-up (a webhook URL named by the config) from every log line."""
+    _REDACTOR.add(secret)
+
+
 def setup(level: str, fmt: str, secrets: Sequence[str]) -> None:
     """Configure the root logger to write to standard error."""
+    global _REDACTOR
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
-    handler.addFilter(_Redactor(secrets))
+    _REDACTOR = _Redactor([*secrets, *_REDACTOR._secrets])
+    handler.addFilter(_REDACTOR)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -21,7 +21,7 @@
 | NEWSWATCH_RETENTION_DAYS | 90 | items that matched nothing are deleted this long after first seen (0 keeps all) |
 | SLACK_BOT_TOKEN | (none) | bot token; without it Slack destinations print to the console |
 | SLACK_API_URL | https://slack.com/api/ | Slack's Web API base URL (a proxy or compatible server) |
-| SLACK_WEBHOOK_URL | (none) | default incoming webhook for `slack_webhook` destinations |
+| SLACK_WEBHOOK_URL | (none) | default incoming webhook for `slack_webhook` destinations (`url_env` names any other variable) |
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ class Settings:
     parse_workers: int = field(default_factory=lambda: (os.cpu_count() or 1) if (os.cpu_count() or 1) > 1 else 0)
     slack_bot_token: str | None = field(default=None, repr=False)
     slack_api_url: str | None = None
-    webhook_urls: Mapping[str, str] = field(default_factory=dict, repr=False)
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False)  # where destinations read their secrets (url_env)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -127,10 +127,11 @@ class Settings:
             parse_workers=_int(env, "NEWSWATCH_PARSE_WORKERS", defaults.parse_workers),
             slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
             slack_api_url=env.get("SLACK_API_URL") or None,
-            webhook_urls={k: v for k, v in env.items() if k.startswith("SLACK_WEBHOOK") and v},
+            environ=dict(env),
         )
 
     @property
     def secrets(self) -> list[str]:
         """Values that must never appear in logs, errors or the database."""
-        return [s for s in (self.slack_bot_token, *self.webhook_urls.values()) if s]
+        webhooks = [v for k, v in self.environ.items() if k.startswith("SLACK_WEBHOOK")]  # others are redacted when a sink reads them
+        return [s for s in (self.slack_bot_token, *webhooks) if s]

@@ -130,7 +130,7 @@ async def make_app(tmp_path: Path, database_url: str, clock: FakeClock, slack: S
             slack_bot_token=slack_token,
             slack_api_url=slack.url,
             fetch_timeout=overrides.pop("fetch_timeout", 5.0),
-            webhook_urls=overrides.pop("webhook_urls", {}),
+            environ=overrides.pop("environ", {}),
             parse_workers=overrides.pop("parse_workers", 0),  # in-process tests parse in a thread; the CLI tests use processes
             **overrides,
         )

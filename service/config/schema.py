@@ -37,52 +37,15 @@ rules.yaml::
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, WithJsonSchema
+from pydantic import Field
 
+from service.config.types import DestinationBase, Duration, OptionalDuration, parse_duration
+from service.destinations import destination_union
 from service.rules.spec import DEFAULT_FIELDS, BooleanSpec, ExamplesSpec, FieldName, Group, Id, Strict
 
-_DURATION = re.compile(r"^\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?\s*$")
-
-
-def parse_duration(value: Any) -> int:
-    """Read seconds from an integer or a duration such as '90s', '10m', '1h30m', '2d'."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 600, 90s, 10m, 1h or 1d")
-    if isinstance(value, int):
-        if value <= 0:
-            raise ValueError("a duration must be positive")
-        return value
-    match = _DURATION.match(value) if isinstance(value, str) and value.strip() else None
-    if not match or not any(match.groups()):
-        raise ValueError(f"'{value}' is not a duration: use seconds or 90s, 10m, 1h, 1d")
-    d, h, m, s = (int(g or 0) for g in match.groups())
-    seconds = ((d * 24 + h) * 60 + m) * 60 + s
-    if seconds <= 0:
-        raise ValueError("a duration must be positive")
-    return seconds
-
-
-def _optional_duration(value: Any) -> int | None:
-    """A duration, or None for `off`."""
-    return None if value in ("off", "none", False) else parse_duration(value)
-
-
-_DURATION_SCHEMA = {"type": "string", "pattern": r"^\s*(\d+d)?\s*(\d+h)?\s*(\d+m)?\s*(\d+s)?\s*$"}
-Duration = Annotated[
-    int,
-    BeforeValidator(parse_duration),
-    WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 1}, _DURATION_SCHEMA], "description": "seconds, or 90s, 10m, 1h, 1d"}),
-]
-OptionalDuration = Annotated[
-    int | None,
-    BeforeValidator(_optional_duration),
-    WithJsonSchema(
-        {"anyOf": [{"type": "integer", "minimum": 1}, _DURATION_SCHEMA, {"enum": ["off", False]}], "description": "a duration, or off"}
-    ),
-]
+__all__ = ["Duration", "parse_duration"]
 
 
 class FeedSpec(Strict):
@@ -110,13 +73,6 @@ class FeedsFile(Strict):
     feeds: list[FeedSpec]
 
 
-class DigestSpec(Strict):
-    """Flood control: more than `max_alerts` alerts within `window` go out as one digest message."""
-
-    max_alerts: Annotated[int, Field(ge=1, le=1000)] = 10
-    window: Duration = 600
-
-
 class ThrottleSpec(Strict):
     """At most `max_alerts` alerts per `per` from one rule to one destination; the rest join the next digest."""
 
@@ -124,47 +80,10 @@ class ThrottleSpec(Strict):
     per: Annotated[Duration, Field(le=7 * 86400)] = 3600
 
 
-def _optional_digest(value: Any) -> Any:
-    """`off` (or false) disables digests."""
-    return None if value in ("off", False) else value
-
-
-OptionalDigest = Annotated[
-    DigestSpec | None,
-    BeforeValidator(_optional_digest),
-    WithJsonSchema({"anyOf": [DigestSpec.model_json_schema(), {"enum": ["off", False]}], "description": "digest settings, or off"}),
-]
-
-
-class DestinationBase(Strict):
-    """What every destination has: a time zone for dates, flood control and story threading."""
-
-    timezone: str = "UTC"
-    digest: OptionalDigest = DigestSpec()
-    threads: bool = True  # a near-duplicate of a story alerted in the last 72 h goes into its thread
-
-
-class SlackChannel(DestinationBase):
-    """Post with the bot token (SLACK_BOT_TOKEN) to a channel name or id."""
-
-    type: Literal["slack"]
-    channel: Annotated[str, Field(min_length=1)]
-
-
-class SlackWebhook(DestinationBase):
-    """Post to an incoming webhook whose URL is in the named environment variable (webhooks cannot thread)."""
-
-    type: Literal["slack_webhook"]
-    url_env: Annotated[str, Field(pattern=r"^SLACK_WEBHOOK[A-Z0-9_]*$")] = "SLACK_WEBHOOK_URL"
-
-
-class Console(DestinationBase):
-    """Print alerts to standard output."""
-
-    type: Literal["console"]
-
-
-DestinationSpec = Annotated[SlackChannel | SlackWebhook | Console, Field(discriminator="type")]
+if TYPE_CHECKING:
+    DestinationSpec = DestinationBase
+else:
+    DestinationSpec = destination_union()  # every kind of service.destinations.KINDS, by `type`
 
 
 class RuleSpec(Strict):

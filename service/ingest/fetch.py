@@ -18,6 +18,8 @@ import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
+from alerts.format import retry_after_seconds
+
 MAX_REDIRECTS = 5
 PERMANENT = {301, 308}
 REDIRECTS = {301, 302, 303, 307, 308}
@@ -72,22 +74,6 @@ def build_client(
         transport=AiohttpTransport(limits=limits, verify=True),  # httpx's own pool tops out near 200 requests/s here
         follow_redirects=False,
     )
-
-
-def retry_after_seconds(value: str | None, now: datetime) -> float | None:
-    """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
 
 
 def _max_age(cache_control: str | None) -> int | None:

@@ -75,7 +75,7 @@ async def test_secrets_never_reach_logs_errors_or_the_database(
     write_config(tmp_path / "config", [{"id": "f", "url": url, "first_poll_alerts": "all"}], rules)
     root = logging.getLogger()
     saved = root.handlers[:], root.level
-    app = await make_app(webhook_urls={"SLACK_WEBHOOK_URL": slack.webhook_url + "-wrong"})
+    app = await make_app(environ={"SLACK_WEBHOOK_URL": slack.webhook_url + "-wrong"})
     logs.setup("DEBUG", "json", app.settings.secrets)  # as the entry point does, at the most talkative level
     try:
         await app.poll_once()

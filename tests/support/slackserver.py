@@ -39,6 +39,7 @@ class Faults:
 
     fail_next: int = 0
     fail_status: int = 500
+    fail_headers: dict[str, str] = field(default_factory=dict)  # Retry-After, say
     outage: bool = False
     drop_after_store: int = 0
     random_5xx: float = 0.0
@@ -88,12 +89,17 @@ class SlackServer:
         """Every accepted message, all channels."""
         return [m for msgs in self.messages.values() for m in msgs]
 
-    def _fault(self) -> web.Response | None:
-        """An injected 5xx, if one is due."""
+    def _fault(self, api: bool = True) -> web.Response | None:
+        """An injected 5xx (or 429, as Slack sends it), if one is due."""
         f = self.faults
         if f.outage or f.fail_next > 0 or (f.random_5xx and f.rng.random() < f.random_5xx):
             f.fail_next = max(0, f.fail_next - 1)
-            return web.Response(status=f.fail_status if not f.outage else 503, text="upstream trouble")
+            status = f.fail_status if not f.outage else 503
+            if status == 429:
+                if api:
+                    return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers=f.fail_headers)
+                return web.Response(status=429, text="rate_limited", headers=f.fail_headers)
+            return web.Response(status=status, text="upstream trouble", headers=f.fail_headers)
         return None
 
     async def _auth_test(self, request: web.Request) -> web.Response:
@@ -169,7 +175,7 @@ class SlackServer:
 
     async def _webhook(self, request: web.Request) -> web.Response:
         self.requests += 1
-        fault = self._fault()
+        fault = self._fault(api=False)
         if fault is not None:
             return fault
         try:

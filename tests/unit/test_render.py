@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from alerts import render
+from alerts import console
 from alerts.base import Alert, AlertRule, Digest
 from alerts.delivery import DIGEST_SIZE
+from alerts.slack import blocks as render
 from tests.support.slackserver import validate_blocks
 
 
@@ -72,7 +73,7 @@ def test_huge_fields_are_cut_at_word_boundaries_within_slack_limits() -> None:
 
 
 def test_console_rendering_is_readable_and_strips_terminal_escapes() -> None:
-    out = render.console(alert(title="Title \x1b[31mred\x1b[0m"))
+    out = console.render(alert(title="Title \x1b[31mred\x1b[0m"))
     assert "\x1b" not in out
     assert "**border**" in out and "VNA · 2025-09-11 03:00 UTC" in out and "https://example.org/a?x=1&y=2" in out
 
@@ -106,13 +107,13 @@ def test_a_digest_shows_an_overlong_link_unlinked_and_a_javascript_link_not_at_a
 
 def test_a_digest_says_how_many_a_throttle_held_back() -> None:
     held = Digest("desk", digest(3).alerts, held=2)
-    assert "2 held back" in all_text(render.blocks(held)) and "2 held back" in render.console(held)
+    assert "2 held back" in all_text(render.blocks(held)) and "2 held back" in console.render(held)
 
 
 def test_digest_fallback_and_console_name_every_title() -> None:
     d = Digest("desk", (alert(delivery_id=1, title="First <b>"), alert(delivery_id=2, title="Second")))
     assert "First &lt;b&gt;" in render.fallback(d) and "Second" in render.fallback(d)
-    printed = render.console(d)
+    printed = console.render(d)
     assert printed.count("https://example.org/a?x=1&y=2") == 2 and "First <b>" in printed
 
 
@@ -123,7 +124,7 @@ def test_a_reply_says_also_reported_by_with_the_linked_title() -> None:
     text = all_text(blocks)
     assert "Also reported by *Vietnam+ &lt;!here&gt;*" in text and "<https://example.org/a?x=1&amp;y=2|" in text
     assert render.fallback(reply).startswith("Also reported by Vietnam+ &lt;!here&gt;:")
-    assert "also reported by Vietnam+" in render.console(reply)
+    assert "also reported by Vietnam+" in console.render(reply)
 
 
 def test_a_digest_of_worst_case_text_stays_within_slacks_total() -> None:

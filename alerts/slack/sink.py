@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from datetime import UTC, datetime
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from alerts import render
 from alerts.base import AUTH, RATE_LIMITED, THREAD_GONE, Alert, DeliveryError, Message, redact
+from alerts.format import retry_after_seconds
+from alerts.slack import blocks as render
 
 SLACK_MIN_INTERVAL = 1.0  # Slack allows about one message per second per channel
 RETRYABLE_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
@@ -34,12 +36,9 @@ def _code(status: int, error: str) -> str:
 
 
 def _retry_after(headers: object) -> float | None:
-    """Seconds from a Retry-After header, if there is a usable one."""
+    """Seconds from a Retry-After header (seconds or an HTTP date), if there is a usable one."""
     value = headers.get("Retry-After") if hasattr(headers, "get") else None
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
+    return retry_after_seconds(str(value) if value is not None else None, datetime.now(UTC))
 
 
 class SlackBotSink:

@@ -1,4 +1,4 @@
-"""Render an alert, a thread reply or a digest as Slack Block Kit with a plain-text fallback, or as console text.
+"""Slack's rendering: an alert, a thread reply, a digest or a notice as Block Kit with a plain-text fallback.
 
 Feed content is untrusted: everything from a feed is escaped for mrkdwn (`&`, `<`, `>`), so a
 title like `<!channel>` pings nobody and `<http://evil|Reuters>` is no link; only http(s)
@@ -7,12 +7,10 @@ links are linked; every text respects Block Kit's limits, cut at word boundaries
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
-from zoneinfo import ZoneInfo
 
 from alerts.base import Alert, Digest, Message, Notice
+from alerts.format import cut, digest_rules, rule_names, safe_link, when
 
 HEADER_MAX = 150
 SECTION_MAX = 3000
@@ -30,15 +28,6 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def cut(text: str, limit: int) -> str:
-    """Shorten `text` to at most `limit` characters at a word boundary, with an ellipsis."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    space = text.rfind(" ", 0, limit - 1)
-    return text[: space if space > limit // 2 else limit - 1].rstrip(" ,;:") + "…"
-
-
 def escaped(text: str, limit: int) -> str:
     """`text` cut at a word boundary and escaped, at most `limit` characters once escaped."""
     size = limit
@@ -47,26 +36,6 @@ def escaped(text: str, limit: int) -> str:
         size = max(1, size - (len(out) - limit))
         out = escape(cut(text, size))
     return out
-
-
-def safe_link(url: str) -> str:
-    """The URL if it is a plain http(s) URL, percent-encoding characters that would break mrkdwn."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return ""
-    return quote(url.strip(), safe=":/?#[]@!$&'()*+,;=%~-._")
-
-
-def when(published: datetime | None, timezone: str = "UTC") -> str:
-    """The publication time in the destination's time zone."""
-    if published is None:
-        return "time unknown"
-    return published.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M %Z")
-
-
-def rule_names(alert: Alert) -> str:
-    """The names of the rules that matched."""
-    return ", ".join(r.name for r in alert.rules)
 
 
 def fallback(message: Message, timezone: str = "UTC") -> str:
@@ -80,11 +49,6 @@ def fallback(message: Message, timezone: str = "UTC") -> str:
     prefix = f"Also reported by {message.source}:" if message.mode == "reply" else f"[{rule_names(message)}]"
     line = f"{prefix} {cut(message.title, TITLE_MAX)} ({message.source}, {when(message.published, timezone)})"
     return escape(cut(line, FALLBACK_MAX - len(link) - 3)) + (f" – {link}" if link else "")
-
-
-def digest_rules(digest: Digest) -> str:
-    """The names of the rules behind a digest's alerts, each once."""
-    return ", ".join(dict.fromkeys(r.name for a in digest.alerts for r in a.rules))
 
 
 def highlighted(alert: Alert, limit: int = SNIPPET_MAX) -> str:
@@ -177,64 +141,3 @@ def alert_blocks(alert: Alert, timezone: str = "UTC") -> list[dict[str, Any]]:
         terms = ", ".join(f"`{escape(t)}`" for t in alert.terms)
         out.append(_context(f"Matched: {terms}"))
     return out
-
-
-_CONTROL = {cp: None for cp in [*range(0x00, 0x20), *range(0x7F, 0xA0)] if cp != 0x0A}
-
-
-def printable(text: str) -> str:
-    """Drop control characters (terminal escape sequences) from untrusted text."""
-    return text.translate(_CONTROL)
-
-
-def console(message: Message, timezone: str = "UTC") -> str:
-    """A readable multi-line rendering for terminals; control characters removed."""
-    if isinstance(message, Notice):
-        return printable(f"━━ newswatch notice → {message.destination} · {message.text}\n")
-    if isinstance(message, Digest):
-        return printable(_console_digest(message, timezone))
-    if message.mode == "reply":
-        return printable(_console_reply(message, timezone))
-    return printable(_console(message, timezone))
-
-
-def _console_digest(digest: Digest, timezone: str) -> str:
-    """A digest for terminals: one block of three lines per alert."""
-    held = f", {digest.held} held back by a rule's throttle" if digest.held else ""
-    lines = [f"━━ newswatch digest → {digest.destination} · {len(digest.alerts)} alerts{held} · {digest_rules(digest)}"]
-    for a in digest.alerts:
-        lines += [
-            f"   • {cut(a.title or '(untitled)', DIGEST_TITLE_MAX)}",
-            f"     {safe_link(a.link) or '(no link)'}",
-            f"     {a.source} · {when(a.published, timezone)} · {rule_names(a)}",
-        ]
-    return "\n".join(lines) + "\n"
-
-
-def _console_reply(alert: Alert, timezone: str) -> str:
-    """A thread reply for terminals."""
-    return (
-        f"   ↳ also reported by {alert.source} · {when(alert.published, timezone)} (thread {alert.thread_ts})\n"
-        f"     {cut(alert.title or '(untitled)', TITLE_MAX)}\n"
-        f"     {safe_link(alert.link) or '(no link)'}\n"
-    )
-
-
-def _console(alert: Alert, timezone: str) -> str:
-    """The console text before control characters are removed."""
-    rules = ", ".join(f"{r.name} ({r.id})" for r in alert.rules)
-    snippet = alert.snippet
-    for start, end in reversed(alert.highlights):
-        snippet = snippet[:start] + "**" + snippet[start:end] + "**" + snippet[end:]
-    lines = [
-        f"━━ newswatch alert → {alert.destination} · {rules}",
-        f"   {cut(alert.title or '(untitled)', TITLE_MAX)}",
-        f"   {safe_link(alert.link) or '(no link)'}",
-        f"   {alert.source} · {when(alert.published, timezone)}",
-    ]
-    if snippet:
-        label = "matched in the article: " if alert.snippet_from == "article" else ""
-        lines.append(f"   {label}{cut(snippet, SNIPPET_MAX)}")
-    if alert.terms:
-        lines.append(f"   Matched: {', '.join(alert.terms)}")
-    return "\n".join(lines) + "\n"

@@ -1,0 +1,71 @@
+"""Formatting every sink shares: times in a destination's zone, safe links, cut text, rule names, Retry-After.
+
+A sink renders its own messages (`alerts.slack.blocks`, `alerts.console`) with these.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from datetime import UTC, datetime
+from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
+
+from alerts.base import Alert, Digest
+
+
+def cut(text: str, limit: int) -> str:
+    """Shorten `text` to at most `limit` characters at a word boundary, with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    space = text.rfind(" ", 0, limit - 1)
+    return text[: space if space > limit // 2 else limit - 1].rstrip(" ,;:") + "…"
+
+
+def safe_link(url: str) -> str:
+    """The URL if it is a plain http(s) URL, percent-encoding characters that would break mrkdwn."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return ""
+    return quote(url.strip(), safe=":/?#[]@!$&'()*+,;=%~-._")
+
+
+def when(published: datetime | None, timezone: str = "UTC") -> str:
+    """The publication time in the destination's time zone."""
+    if published is None:
+        return "time unknown"
+    return published.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def rule_names(alert: Alert) -> str:
+    """The names of the rules that matched."""
+    return ", ".join(r.name for r in alert.rules)
+
+
+def digest_rules(digest: Digest) -> str:
+    """The names of the rules behind a digest's alerts, each once."""
+    return ", ".join(dict.fromkeys(r.name for a in digest.alerts for r in a.rules))
+
+
+_CONTROL = {cp: None for cp in [*range(0x00, 0x20), *range(0x7F, 0xA0)] if cp != 0x0A}
+
+
+def printable(text: str) -> str:
+    """Drop control characters (terminal escape sequences) from untrusted text."""
+    return text.translate(_CONTROL)
+
+
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """Seconds from a Retry-After header (RFC 9110): delta-seconds or an HTTP date; None if absent or unusable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when_ = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when_.tzinfo is None:
+        when_ = when_.replace(tzinfo=UTC)
+    return max(0.0, (when_ - now).total_seconds())
