@@ -1,6 +1,6 @@
 """Story fingerprints: tell when two items are the same story, across outlets and updates.
 
-An item's fingerprint is a MinHash (datasketch) of the word 3-grams of its lead: the first
+An item's fingerprint is a MinHash of the word 3-grams of its lead: the first
 `LEAD_WORDS` words of its summary (or content), folded like rule matching folds text
 (case, diacritics), plus the title when the body is too short to say much. Titles are
 otherwise left out: outlets rewrite headlines, while a syndicated wire story keeps its lead.
@@ -11,6 +11,7 @@ feed that carries only the first paragraph still matches one that carries the wh
 
 from __future__ import annotations
 
+import hashlib
 import re
 import struct
 from collections.abc import Collection, Sequence
@@ -18,7 +19,6 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
-from datasketch import MinHash
 
 from service.rules import text
 
@@ -34,7 +34,40 @@ BOILERPLATE = 2  # an item alike to this many others in its own feed has boilerp
 WINDOW = timedelta(hours=72)  # a story's thread stays open this long after its first alert
 SCHEME = "affine32"
 _SEED = 20251122
-_PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme=SCHEME).permutations
+_FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16))  # MurmurHash3's finalizer
+
+
+def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray[Any, np.dtype[np.uint32]], np.ndarray[Any, np.dtype[np.uint32]]]:
+    """The affine permutations h -> a·h + b (mod 2³², a odd) of datasketch 2.0's "affine32" scheme, drawn the same way."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
+
+
+_A, _B = _permutations(NUM_PERM, _SEED)
+
+
+def minhash(shingles: Collection[bytes]) -> np.ndarray[Any, np.dtype[np.uint32]]:
+    """The MinHash values of a set of shingles, bit for bit those of datasketch 2.0's MinHash(scheme="affine32").
+
+    Each shingle is hashed to 32 bits (SHA-1), mixed once by MurmurHash3's finalizer, then put
+    through every permutation; the minimum per permutation is kept. numpy alone does this,
+    without datasketch's import of scipy (215 MB of the image, a second of start-up).
+    """
+    digests = (hashlib.sha1(s, usedforsecurity=False).digest() for s in shingles)  # a hash to spread shingles, not a secret
+    hv = np.array([struct.unpack_from("<I", d)[0] for d in digests], dtype=np.uint32).reshape(-1, 1)
+    s1, m1, s2, m2, s3 = _FMIX32
+    with np.errstate(over="ignore"):  # multiplication wraps around: arithmetic modulo 2³² is the point
+        hv = hv ^ (hv >> s1)
+        hv = hv * m1
+        hv = hv ^ (hv >> s2)
+        hv = hv * m2
+        hv = hv ^ (hv >> s3)
+        values: np.ndarray[Any, np.dtype[np.uint32]] = (hv * _A + _B).min(axis=0)
+    return values
+
+
 _CAPTION = re.compile(r"\((?:photo|ảnh|nguồn|source)\b[^)]*\)\W*$", re.IGNORECASE)
 _HEADER = struct.Struct("<I")
 
@@ -95,9 +128,7 @@ def signature(title: str, summary: str, content: str) -> bytes | None:
     shingles = {" ".join(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)}
     if len(shingles) < MIN_SHINGLES:
         return None
-    sketch = MinHash(num_perm=NUM_PERM, scheme=SCHEME, permutations=_PERMUTATIONS)
-    sketch.update_batch([s.encode() for s in shingles])
-    values: bytes = sketch.hashvalues.astype("<u4").tobytes()
+    values: bytes = minhash([s.encode() for s in shingles]).astype("<u4").tobytes()
     return _HEADER.pack(len(shingles)) + values
 
 
@@ -108,7 +139,7 @@ def similarity(a: bytes, b: bytes) -> float:
     values_a, values_b = _values(a), _values(b)
     if len(values_a) != len(values_b):
         return 0.0
-    # MinHash's Jaccard estimate (what MinHash.jaccard computes), without building two objects per pair.
+    # MinHash's Jaccard estimate: the share of permutations whose minima agree.
     jaccard = float(np.count_nonzero(values_a == values_b)) / len(values_a)
     shared = jaccard * (size_a + size_b) / (1.0 + jaccard)  # |A ∩ B| from J = |A ∩ B| / |A ∪ B|
     return min(1.0, shared / min(size_a, size_b))
