@@ -28,7 +28,7 @@ from service.ingest.fetch import Fetcher, build_client
 from service.ingest.model import ParsedFeed
 from service.ingest.parse import parse_feed
 from service.ingest.pipeline import Parser, Pipeline, PollStats
-from service.metrics import Metrics
+from service.ops.metrics import Metrics
 from service.settings import Settings
 from service.storage import db
 from service.storage.db import Database

@@ -48,7 +48,7 @@ class SinkContext:
 
     def secret(self, name: str) -> str:
         """A secret from the environment variable `name`; raises Unavailable if it is unset. It is redacted from logs."""
-        from service import logs
+        from service.ops import logs
 
         value = self.settings.environ.get(name, "")
         if not value:

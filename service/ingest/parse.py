@@ -16,8 +16,6 @@ from pathlib import PurePath
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-import feedparser
-
 from service.ingest.model import Item, ParsedFeed
 
 MAX_TITLE = 1_000
@@ -109,6 +107,8 @@ def parse_feed(body: bytes, url: str, feed_id: str, content_type: str = "") -> P
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
+    import feedparser  # on first use: `rules check` reads no feed
+
     doc = feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
     feed = doc.get("feed", {})
     language = str(feed.get("language", ""))[:16]

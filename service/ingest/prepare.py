@@ -17,7 +17,6 @@ costs a page.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -71,6 +70,8 @@ async def prepare(
 
     `paused` says why this feed's pages are not fetched for now (after failures), if so.
     """
+    import asyncio  # here, not at import: `rules check` loads this module and needs no event loop
+
     scope = tuple(tags)
     first = [(item, ruleset.match(item, scope)) for item in items]
     wanted = [_wanted(item, matches, ruleset, scope, mode, may_alert(item), articles is not None, paused) for item, matches in first]

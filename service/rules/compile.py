@@ -47,7 +47,7 @@ class RuleLike(Protocol):
 @functools.cache
 def gazetteer() -> dict[str, list[str | TermSpec]]:
     """The shipped place groups (`places.*`), validated like a config's groups."""
-    data = yaml.safe_load(GAZETTEER.read_text(encoding="utf-8"))
+    data = yaml.load(GAZETTEER.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
     groups: dict[str, list[str | TermSpec]] = TypeAdapter(dict[Id, Group]).validate_python(data["groups"])
     assert all(name.startswith(RESERVED) for name in groups), "gazetteer groups are named places.*"
     return groups
@@ -190,5 +190,11 @@ class _Compiler:
 def _term(term: str | TermSpec) -> Term:
     """Build a Term from its config form."""
     if isinstance(term, TermSpec):
-        return Term.parse(term.term, exact=term.exact)
-    return Term.parse(term)
+        return _parsed(term.term, term.exact)
+    return _parsed(term, False)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _parsed(label: str, exact: bool) -> Term:
+    """Parse a term once: groups are referenced by many rules, and every reload compiles them all."""
+    return Term.parse(label, exact=exact)

@@ -11,9 +11,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from service import logs, web
+from service.ops import logs, web
+from service.ops.worker import Worker
 from service.storage.db import metadata
-from service.worker import Worker
 from tests.conftest import AppFactory, write_config
 from tests.support.feedgen import Entry, rss
 from tests.support.feedserver import FeedServer

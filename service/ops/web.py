@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from service.worker import Worker
+from service.ops.worker import Worker
 
 WORKER = web.AppKey("worker", Worker)
 

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
+import argparse
 import json
 import sys
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from service.config import Config, load_config
+from service.config.types import parse_duration
 from service.config.yamlfile import ConfigError
-from service.ingest.article import Articles
-from service.ingest.extract import Extracted, extract_article
-from service.ingest.fetch import Fetched, Fetcher, build_client
 from service.ingest.model import Item, RuleMatch, Status
 from service.ingest.parse import read_document
 from service.ingest.prepare import Prepared, prepare, prepare_now, snippet_source
@@ -21,7 +19,11 @@ from service.rules import text
 from service.rules.compile import RESERVED, Groups, gazetteer
 from service.rules.operators import TermSpec
 from service.settings import Settings
-from service.storage.store import Store
+
+if TYPE_CHECKING:  # the network and the database are loaded only by the commands that use them
+    from service.ingest.extract import Extracted
+    from service.ingest.fetch import Fetcher
+    from service.storage.store import Store
 
 ANY_DOCUMENT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/html;q=0.8, */*;q=0.5"
 
@@ -66,6 +68,9 @@ async def test(sources: list[str], directory: Path, settings: Settings, rule: st
     if rule and rule not in {r.id for r in config.ruleset.rules}:
         print(f"newswatch: no enabled rule with id '{rule}'", file=sys.stderr)
         return 2
+    from service.ingest.article import Articles
+    from service.ingest.fetch import Fetcher, build_client
+
     status = 0
     async with build_client(settings.user_agent) as client:
         fetcher = Fetcher(client, settings.config_dir, settings.max_feed_bytes, settings.per_host, settings.fetch_timeout)
@@ -85,6 +90,10 @@ async def test(sources: list[str], directory: Path, settings: Settings, rule: st
 
 async def _extract_in_thread(body: bytes, url: str, content_type: str) -> Extracted:
     """Extraction off the event loop (the CLI has no worker processes)."""
+    import asyncio
+
+    from service.ingest.extract import extract_article
+
     return await asyncio.to_thread(extract_article, body, url, content_type)
 
 
@@ -96,10 +105,12 @@ def _tags(config: Config, found: list[Item]) -> tuple[str, ...]:
 
 async def _items(source: str, fetcher: Fetcher) -> list[Item]:
     """The items of a feed, a web page or a plain-text article, from a URL or a file."""
+    import asyncio
+
+    from service.ingest.fetch import Fetched
+
     if source.startswith(("http://", "https://")):
-        result = await fetcher.fetch(
-            source, accept="application/rss+xml, application/atom+xml, application/xml;q=0.9, text/html;q=0.8, */*;q=0.5"
-        )
+        result = await fetcher.fetch(source, accept=ANY_DOCUMENT)
         if not isinstance(result, Fetched):
             raise ValueError(getattr(result, "message", "not modified"))
         return read_document(result.body, result.url, source, "test", result.content_type)
@@ -183,3 +194,34 @@ def _replay_line(item: Item, now: set[str], then: set[str], fmt: str) -> str:
         return json.dumps(data | {"would_match": sorted(now), "matched_then": sorted(then)}, ensure_ascii=False)
     marks = [f"+{r}" for r in sorted(now - then)] + [f"={r}" for r in sorted(now & then)] + [f"-{r}" for r in sorted(then - now)]
     return f"{' '.join(marks):<30} {item.feed_id:<20} {text.truncate(item.title, 90)}"
+
+
+def check_command(args: argparse.Namespace, settings: Settings) -> int:
+    """`rules check [PATH]`."""
+    return check(Path(args.path) if args.path else settings.config_dir)
+
+
+async def test_command(args: argparse.Namespace, settings: Settings) -> int:
+    """`rules test SOURCE...`."""
+    return await test(args.sources, _directory(args, settings), settings, args.rule, args.format, args.articles)
+
+
+def groups_command(args: argparse.Namespace, settings: Settings) -> int:
+    """`rules groups [NAME...]`."""
+    return groups(_directory(args, settings), args.names)
+
+
+async def replay_command(args: argparse.Namespace, settings: Settings) -> int:
+    """`rules replay`: the current rules over stored items, read-only."""
+    from service.storage import db
+    from service.storage.store import Store
+
+    config = load_config(settings.config_dir)
+    since = datetime.now(UTC) - timedelta(seconds=parse_duration(args.since))
+    async with db.opened(settings.database_url) as engine:
+        return await replay(Store(engine, settings.instance), config, since, args.rule, args.format)
+
+
+def _directory(args: argparse.Namespace, settings: Settings) -> Path:
+    """The config folder a command reads: --config, else the settings'."""
+    return Path(args.config) if args.config else settings.config_dir

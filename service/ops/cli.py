@@ -1,0 +1,162 @@
+"""The `newswatch` command line. This is the entry point: the only module that reads the environment.
+
+Each subcommand names its handler (`set_defaults(handler="module.function")`), imported only
+when it runs, so that `newswatch --help` and `rules check` do not load the whole service.
+The handlers are in `service.ops.commands` and `service.ops.rulecmds`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import os
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from service import __version__
+from service.settings import Settings, SettingsError
+
+EXIT_OK, EXIT_USAGE = 0, 2
+Handler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int] | int]
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    top = argparse.ArgumentParser(prog="newswatch", description="Watch news feeds, match watch rules, alert Slack.")
+    top.add_argument("--version", action="version", version=f"newswatch {__version__}")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser(
+        "run", help="run the scheduler until SIGTERM or SIGINT", description="Poll, match and deliver until stopped."
+    ).set_defaults(handler="commands.run")
+    poll = sub.add_parser(
+        "poll", help="poll every feed once and deliver (with --once)", description="Poll every feed once, deliver what is due, exit."
+    )
+    poll.add_argument("--once", action="store_true", required=True, help="poll once and exit (required)")
+    poll.set_defaults(handler="commands.poll_once")
+    _rules_parsers(sub)
+    found = sub.add_parser("matches", help="list recent matches", description="Recent stored matches with their delivery status.")
+    found.add_argument("--rule", help="only this rule id")
+    found.add_argument("--since", default="7d", help="how far back: 90m, 24h, 7d (default 7d)")
+    found.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    found.add_argument("--format", choices=("text", "json"), default="text")
+    found.set_defaults(handler="commands.matches")
+    fds = sub.add_parser("feeds", help="the state of every feed", description="Status, last success and error, next poll, items.")
+    fds.add_argument("--format", choices=("text", "json"), default="text")
+    fds.set_defaults(handler="commands.feeds")
+    dlv = sub.add_parser(
+        "deliveries",
+        help="list alerts in the outbox, or re-queue them",
+        description="`deliveries [--status S]` lists alerts with their errors; `deliveries retry ID... | --dead` re-queues them.",
+    )
+    dlv.add_argument("action", nargs="?", choices=("list", "retry"), default="list")
+    dlv.add_argument("ids", nargs="*", type=int, metavar="ID", help="delivery ids to re-queue")
+    dlv.add_argument(
+        "--status", choices=("pending", "failed", "dead", "sent", "muted"), help="only this status (failed = pending after an error)"
+    )
+    dlv.add_argument("--destination", help="only this destination")
+    dlv.add_argument("--dead", action="store_true", help="with retry: re-queue every dead delivery")
+    dlv.add_argument("--limit", type=int, default=50)
+    dlv.add_argument("--format", choices=("text", "json"), default="text")
+    dlv.set_defaults(handler="commands.deliveries")
+    mute = sub.add_parser("mute", help="silence a rule or a destination for a while", description="Silence a rule or destination.")
+    mute.add_argument(
+        "target", metavar="RULE|DESTINATION", help="a rule id or destination name (prefix rule: or destination: if both exist)"
+    )
+    mute.add_argument("--for", dest="duration", required=True, help="how long: 30m, 2h, 1d")
+    mute.add_argument("--reason", default="", help="why, for the record")
+    mute.set_defaults(handler="commands.silences")
+    sub.add_parser("mutes", help="list silences in force", description="List silences in force.").set_defaults(handler="commands.silences")
+    unmute = sub.add_parser("unmute", help="end a silence now", description="End a silence now.")
+    unmute.add_argument("id", type=int, metavar="ID")
+    unmute.set_defaults(handler="commands.silences")
+    dbp = sub.add_parser("db", help="database maintenance", description="Database maintenance.")
+    dbsub = dbp.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    dbsub.add_parser("upgrade", help="apply pending migrations", description="Apply pending schema migrations.").set_defaults(
+        handler="commands.upgrade"
+    )
+    return top
+
+
+def _rules_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`rules check` and `rules test`."""
+    rules = sub.add_parser("rules", help="check and test watch rules", description="Check and test watch rules.")
+    rsub = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    check = rsub.add_parser("check", help="validate feeds.yaml and rules.yaml", description="Validate the config; exit 1 on problems.")
+    check.add_argument("path", nargs="?", help="config folder (default: NEWSWATCH_CONFIG_DIR or ./config)")
+    check.set_defaults(handler="rulecmds.check_command")
+    test = rsub.add_parser("test", help="show which rules match a source, and why", description="Match items against the rules.")
+    test.add_argument(
+        "sources",
+        nargs="+",
+        metavar="SOURCE",
+        help="a feed (RSS, Atom, JSON Feed), a web page or a plain-text article: a file or an http(s) URL",
+    )
+    test.add_argument("--articles", action="store_true", help="also fetch and extract each item's article page (as `article: always`)")
+    test.add_argument("--rule", help="only this rule id")
+    test.add_argument("--format", choices=("text", "json"), default="text")
+    test.add_argument("--config", help="config folder (default: NEWSWATCH_CONFIG_DIR or ./config)")
+    test.set_defaults(handler="rulecmds.test_command")
+    groups = rsub.add_parser(
+        "groups",
+        help="list term groups: the config's own and the shipped place groups (places.*)",
+        description="List the term groups rules can use as @name, with their terms.",
+    )
+    groups.add_argument("names", nargs="*", metavar="NAME", help="only these groups (default: all, terms abridged)")
+    groups.add_argument("--config", help="config folder (default: NEWSWATCH_CONFIG_DIR or ./config)")
+    groups.set_defaults(handler="rulecmds.groups_command")
+    replay = rsub.add_parser(
+        "replay",
+        help="run the current rules over stored items",
+        description="Report what the current rules would have matched among stored items (+ new, = same, - no longer). Sends nothing.",
+    )
+    replay.add_argument("--since", default="7d", help="items first seen this long ago: 90m, 24h, 7d (default 7d)")
+    replay.add_argument("--rule", help="only this rule id")
+    replay.add_argument("--format", choices=("text", "json"), default="text")
+    replay.set_defaults(handler="rulecmds.replay_command")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return the process exit code."""
+    args = parser().parse_args(argv)
+    try:
+        settings = Settings.from_env(os.environ)
+    except SettingsError as exc:
+        print(f"newswatch: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    from service.config.yamlfile import ConfigError
+    from service.ops import logs
+
+    logs.setup(settings.log_level, settings.log_format, settings.secrets)
+    try:
+        return run(handler(args.handler), args, settings)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except BrokenPipeError:  # the reader went away (`newswatch feeds | head`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+def run(command: Handler, args: argparse.Namespace, settings: Settings) -> int:
+    """Call a handler: in an event loop if it is a coroutine function (a plain one, like `rules check`, needs none)."""
+    if not inspect.iscoroutinefunction(command):
+        return int(command(args, settings))  # type: ignore[arg-type]
+    import asyncio
+
+    result: int = asyncio.run(command(args, settings))
+    return result
+
+
+def handler(name: str) -> Handler:
+    """The handler a subcommand names ("module.function" under service.ops)."""
+    module, function = name.rsplit(".", 1)
+    found: Handler = getattr(importlib.import_module(f"service.ops.{module}"), function)
+    return found
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,254 @@
+"""The operator's commands: the service (run, poll --once), feeds, deliveries, silences, matches, db upgrade.
+
+Each takes the parsed arguments and the settings and returns the exit code; `service.ops.cli`
+dispatches to them. A one-off command opens the database with `db.opened` (migrated, closed
+afterwards); only `run` and `poll --once` build the whole service.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from service import __version__
+from service.config.types import parse_duration
+from service.settings import Settings
+from service.storage import db
+
+if TYPE_CHECKING:
+    from service.app import App
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+log = logging.getLogger("newswatch")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware."""
+    return datetime.now(UTC)
+
+
+async def deliveries(args: argparse.Namespace, settings: Settings) -> int:
+    """`deliveries` and `deliveries retry`."""
+    from service.storage.outbox import SqlQueue
+
+    async with db.opened(settings.database_url) as engine:
+        outbox = SqlQueue(engine, settings.instance, utcnow)
+        if args.action == "retry":
+            if not args.ids and not args.dead:
+                print("newswatch: give delivery ids or --dead", file=sys.stderr)
+                return EXIT_USAGE
+            print(f"re-queued {await outbox.requeue(args.ids, args.dead)} deliveries")
+            return EXIT_OK
+        for row in await outbox.listing(args.status, args.destination, args.limit):
+            print(_delivery_line(row, args.format))
+        if args.format == "text":
+            print("\nby destination:")
+            for destination, status, count, error in await outbox.summary():
+                print(f"  {destination:<20} {status:<8} {count:>6}" + (f"  last error: {error}" if error and status != "sent" else ""))
+        return EXIT_OK
+
+
+async def feeds(args: argparse.Namespace, settings: Settings) -> int:
+    """`feeds`: one line per feed."""
+    from service.storage.store import Store
+
+    fmt = args.format
+    async with db.opened(settings.database_url) as engine:
+        rows = await Store(engine, settings.instance).feed_report()
+    if fmt == "text":
+        print(f"{'feed':<28} {'status':<9} {'last success':<17} {'fails':>5} {'next poll':<17} {'items':>6} cond.GET  articles  last error")
+    now = utcnow()
+    for r in rows:
+        status = r.status if r.active else "removed"
+        conditional = "yes" if r.etag or r.last_modified else "no"
+        articles = _article_state(r.article_failures, r.article_retry_at, now)
+        if fmt == "json":
+            data = {"id": r.id, "status": status, "url": r.fetch_url or r.url, "consecutive_failures": r.consecutive_failures}
+            data |= {"last_success": _when(r.last_success_at), "next_poll": _when(r.next_poll_at), "items": r.item_count}
+            data |= {"articles": articles, "article_failures": r.article_failures, "article_error": r.article_error}
+            print(json.dumps(data | {"conditional_get": conditional == "yes", "last_error": r.last_error}, ensure_ascii=False))
+        else:
+            error = (r.last_error or "")[:60] if r.consecutive_failures else (r.article_error or "")[:60] if r.article_failures else ""
+            when = f"{_when(r.last_success_at) or '-':<17} {r.consecutive_failures:>5} {_when(r.next_poll_at):<17}"
+            print(f"{r.id:<28} {status:<9} {when} {r.item_count:>6} {conditional:<9} {articles:<9} {error}")
+    return EXIT_OK
+
+
+def _article_state(failures: int, retry_at: datetime | None, now: datetime) -> str:
+    """A feed's article pages: ok, failing (pages of its last polls failed) or paused (backing off)."""
+    if retry_at and retry_at > now:
+        return "paused"
+    return "failing" if failures else "ok"
+
+
+def _when(value: datetime | None) -> str:
+    """A short UTC time, or '' for none."""
+    return f"{value:%Y-%m-%d %H:%M}" if value else ""
+
+
+async def silences(args: argparse.Namespace, settings: Settings) -> int:
+    """`mute`, `mutes` and `unmute`."""
+    from service.config import load_config
+    from service.storage.silences import Silences
+
+    async with db.opened(settings.database_url) as engine:
+        store, now = Silences(engine), utcnow()
+        if args.command == "mute":
+            target = _mute_target(args.target, load_config(settings.config_dir))
+            if isinstance(target, str):
+                print(f"newswatch: {target}", file=sys.stderr)
+                return EXIT_USAGE
+            until = now + timedelta(seconds=parse_duration(args.duration))
+            mute_id = await store.add(*target, until, args.reason, now)
+            print(f"muted {target[0]} {target[1]} until {until:%Y-%m-%d %H:%M} UTC (silence {mute_id})")
+        elif args.command == "unmute":
+            if not await store.end(args.id, now):
+                print(f"newswatch: no silence {args.id} in force", file=sys.stderr)
+                return EXIT_PROBLEMS
+            print(f"silence {args.id} ended")
+        else:
+            rows = await store.listing(now)
+            for r in rows:
+                print(f"{r.id:>5} {r.kind:<12} {r.target:<20} until {r.until:%Y-%m-%d %H:%M} UTC  {r.reason}")
+            if not rows:
+                print("no silences in force")
+        return EXIT_OK
+
+
+def _mute_target(name: str, config: Any) -> tuple[str, str] | str:
+    """(kind, target) for a mute, or an error message."""
+    kind, _, plain = name.partition(":") if name.startswith(("rule:", "destination:")) else ("", "", name)
+    rules = {r.id for r in config.rules_file.rules}
+    destinations = set(config.rules_file.destinations)
+    found = [k for k, names in (("rule", rules), ("destination", destinations)) if plain in names and kind in ("", k)]
+    if not found:
+        return f"'{plain}' is neither a rule id nor a destination"
+    if len(found) > 1:
+        return f"'{plain}' is both a rule and a destination: write rule:{plain} or destination:{plain}"
+    return found[0], plain
+
+
+def _delivery_line(row: object, fmt: str) -> str:
+    """One delivery for `deliveries`."""
+    r: Any = row
+    if fmt == "json":
+        keys = ("id", "destination", "status", "mode", "attempts", "last_error", "remote_id", "thread_ts", "title", "link")
+        data = {k: getattr(r, k) for k in keys} | {"rules": r.rule_ids, "next_attempt_at": _iso(r.next_attempt_at)}
+        return json.dumps(data, ensure_ascii=False)
+    due = f"next {r.next_attempt_at:%Y-%m-%d %H:%M}" if r.status == "pending" else ""
+    error = f"\n{'':8}error: {r.last_error}" if r.last_error and r.status != "sent" else ""
+    mode = r.mode or ""
+    return f"{r.id:>7} {r.status:<8} {mode:<9} {r.destination:<16} tries {r.attempts:<3} {due:<22} {r.title[:70]}{error}"
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    """`run`: until SIGTERM or SIGINT, then finish in-flight work and exit 0."""
+    async with started(settings) as app:
+        return await _run(app)
+
+
+async def poll_once(args: argparse.Namespace, settings: Settings) -> int:
+    """`poll --once`: poll every feed once and deliver what is due."""
+    async with started(settings) as app:
+        polled, delivered = await app.poll_once()
+    print(
+        f"polled {polled.feeds} feeds ({polled.failed} failed, {polled.not_modified} not modified): "
+        f"{polled.new_items} new items, {polled.matches} matches; "
+        f"alerts sent {delivered.sent}, to retry {delivered.retried}, dead {delivered.dead}",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+@asynccontextmanager
+async def started(settings: Settings) -> AsyncIterator[App]:
+    """The whole service, migrated and with its feeds registered; closed afterwards."""
+    from service.app import build_app
+
+    app = await build_app(settings)
+    try:
+        await app.start()
+        yield app
+    finally:
+        await app.aclose()
+
+
+async def upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    """`db upgrade`."""
+    async with db.opened(settings.database_url) as engine:
+        print(f"database at revision {await db.current_revision(engine)} ({db.safe_url(settings.database_url)})")
+    return EXIT_OK
+
+
+async def _run(app: App) -> int:
+    """Run until SIGTERM or SIGINT, then finish in-flight work and exit 0."""
+    from service.ops import web
+    from service.ops.worker import Worker
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    worker = Worker(app)
+    worker.start()
+    runner = None
+    if app.settings.http_port:
+        try:
+            runner = await web.serve(worker, app.settings.http_host, app.settings.http_port)
+        except OSError as exc:  # polling and alerting go on; the missing endpoint is loud in the log
+            log.error("health server cannot listen on %s:%s: %s", app.settings.http_host, app.settings.http_port, exc.strerror)
+    print(
+        f"newswatch {__version__} running: config {app.config().version}, database {db.safe_url(app.settings.database_url)}",
+        file=sys.stderr,
+    )
+    await stop.wait()
+    print("newswatch: stopping", file=sys.stderr)
+    await worker.stop(grace=8.0)
+    if runner is not None:
+        await runner.cleanup()
+    return EXIT_OK
+
+
+async def matches(args: argparse.Namespace, settings: Settings) -> int:
+    """`matches`: recent matches with their delivery status."""
+    from service.storage.store import Store
+
+    since = utcnow() - timedelta(seconds=parse_duration(args.since))
+    async with db.opened(settings.database_url) as engine:
+        rows = await Store(engine, settings.instance).recent_matches(since, args.rule, args.limit)
+    for row in rows:
+        status = (row.suppressed and f"not alerted ({row.suppressed})") or row.delivery or "no destination"
+        if args.format == "json":
+            terms = [t["term"] for t in row.terms]
+            print(
+                json.dumps(
+                    {
+                        "time": _iso(row.created_at),
+                        "rule": row.rule_id,
+                        "title": row.title,
+                        "link": row.link,
+                        "feed": row.feed_id,
+                        "status": status,
+                        "terms": terms,
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        else:
+            print(f"{row.created_at:%Y-%m-%d %H:%M} {row.rule_id:<16} {status:<24} {row.title[:80]}\n{'':17}{row.link}")
+    if not rows and args.format == "text":
+        print("no matches in that period")
+    return EXIT_OK
+
+
+def _iso(value: datetime) -> str:
+    """ISO 8601 text."""
+    return value.isoformat()
