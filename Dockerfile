@@ -8,8 +8,10 @@ WORKDIR /src
 COPY pyproject.toml constraints.txt README.md ./
 COPY service ./service
 COPY alerts ./alerts
+# pip and setuptools are only needed to install: removed from the image (23 MB)
 RUN python3 -m venv /opt/newswatch \
- && /opt/newswatch/bin/pip install --no-cache-dir --disable-pip-version-check -c constraints.txt .
+ && /opt/newswatch/bin/pip install --no-cache-dir --disable-pip-version-check -c constraints.txt . \
+ && /opt/newswatch/bin/python -m pip uninstall -y -q pip setuptools
 
 FROM docker.io/library/debian:bookworm-slim
 RUN apt-get update \
