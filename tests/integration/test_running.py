@@ -136,3 +136,31 @@ async def _until_async(fetch, needles: tuple[str, ...], timeout: float = 20.0) -
             return body
         await asyncio.sleep(0.05)
     raise AssertionError(f"never saw {[n for n in needles if n not in body]!r}")
+
+
+@pytest.mark.parametrize(("level", "shown"), [("INFO", False), ("DEBUG", True)])
+async def test_a_tick_skipped_while_the_last_run_goes_on_is_not_a_warning(
+    tmp_path: Path, feeds: FeedServer, make_app: AppFactory, capfd: pytest.CaptureFixture[str], level: str, shown: bool
+) -> None:
+    url = feeds.serve("slow.rss", rss([Entry("1", "weather", "https://example.org/1")]), delay=0.6)  # a poll outlasts its ticks
+    rules = {"destinations": {"d": {"type": "console"}}, "rules": [{"id": "r", "destinations": ["d"], "match": {"any": ["border"]}}]}
+    write_config(tmp_path / "config", [{"id": "slow", "url": url}], rules)
+    app = await make_app()
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    logs.setup(level, "text", [])
+    worker = Worker(app, poll_every=0.1, deliver_every=3600, reload_every=3600)
+    chunks: list[str] = []
+
+    def logged(text: str) -> bool:
+        chunks.append(capfd.readouterr().err)
+        return text in "".join(chunks)
+
+    try:
+        worker.start()
+        await _until(lambda: logged("polled: 1 new items"), timeout=10)  # the first poll, ticks skipped while it waited
+    finally:
+        await worker.stop()
+        root.handlers[:], root.level = saved
+    logged("")
+    assert ("maximum number of running instances" in "".join(chunks)) is shown
