@@ -125,7 +125,10 @@ async def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, 
     muter = SqlMuter(engine, clock)
     store = Store(engine, settings.instance, muter)
     http = build_client(settings.user_agent, read_timeout=min(20.0, settings.fetch_timeout))
-    fetcher = Fetcher(http, settings.config_dir, settings.max_feed_bytes, settings.per_host, settings.fetch_timeout)
+    limit = settings.per_host
+    fetcher = Fetcher(
+        http, settings.config_dir, settings.max_feed_bytes, lambda host: config().host_limit(host, limit), settings.fetch_timeout
+    )
     lease = timedelta(seconds=settings.lease_seconds)
     executor = (
         ProcessPoolExecutor(settings.parse_workers, mp_context=multiprocessing.get_context("spawn")) if settings.parse_workers else None

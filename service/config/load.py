@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from service.config.schema import FeedsFile, FeedSpec, RulesFile
+from service.config.schema import FeedsFile, FeedSpec, HostSpec, RulesFile
 from service.config.yamlfile import ConfigError, Document, Problem, load
 from service.ingest.model import Item
 from service.ingest.parse import parse_article, read_document
@@ -37,6 +37,12 @@ class Config:
     rules_file: RulesFile
     ruleset: Ruleset
     version: str
+    hosts: dict[str, HostSpec] = field(default_factory=dict)
+
+    def host_limit(self, host: str, default: int) -> int:
+        """How many fetches may run at once to `host` ("name" or "name:port"): its own limit, else `default`."""
+        spec = self.hosts.get(host) or self.hosts.get(host.rsplit(":", 1)[0])
+        return spec.concurrency if spec else default
 
     def feed(self, feed_id: str) -> FeedSpec | None:
         """The feed with this id, if configured."""
@@ -74,7 +80,7 @@ def load_config(directory: Path) -> Config:
     if problems:
         raise ConfigError(problems)
     ruleset.version = fingerprint(directory)
-    return Config(feeds=feeds.feeds, rules_file=rules_file, ruleset=ruleset, version=ruleset.version)
+    return Config(feeds=feeds.feeds, rules_file=rules_file, ruleset=ruleset, version=ruleset.version, hosts=feeds.hosts)
 
 
 def _load_model(path: Path, model: type[M], problems: list[Problem]) -> tuple[Document | None, M | None]:

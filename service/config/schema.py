@@ -67,10 +67,17 @@ class FeedSpec(Strict):
         return self.name or self.id
 
 
+class HostSpec(Strict):
+    """What one host may take: `concurrency` fetches at once (feeds, pages and robots.txt), instead of NEWSWATCH_PER_HOST."""
+
+    concurrency: Annotated[int, Field(ge=1, le=100)]
+
+
 class FeedsFile(Strict):
     """The whole of feeds.yaml."""
 
     feeds: list[FeedSpec]
+    hosts: dict[Annotated[str, Field(pattern=r"^[a-z0-9.-]+(:[0-9]{1,5})?$")], HostSpec] = {}  # by host name (and port)
 
 
 class ThrottleSpec(Strict):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -98,22 +98,28 @@ def _network_failure(exc: httpx.HTTPError) -> FetchFailed:
 
 
 class Fetcher:
-    """Fetches one URL at a time per call; at most `per_host` at once per host, `total` overall."""
+    """Fetches one URL at a time per call; at most `per_host` at once to one host (a number, or a host's own limit)."""
 
     def __init__(
-        self, client: httpx.AsyncClient, config_dir: Path, max_bytes: int = 10_000_000, per_host: int = 2, total_timeout: float = 60.0
+        self,
+        client: httpx.AsyncClient,
+        config_dir: Path,
+        max_bytes: int = 10_000_000,
+        per_host: int | Callable[[str], int] = 2,
+        total_timeout: float = 60.0,
     ) -> None:
         self._client = client
         self._config_dir = config_dir
         self._max_bytes = max_bytes
         self._total_timeout = total_timeout
-        self._per_host: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(per_host))
+        self._limit = per_host if callable(per_host) else (lambda host: per_host)
+        self._gates: dict[tuple[str, int], asyncio.Semaphore] = {}
 
     async def fetch(self, url: str, etag: str | None = None, last_modified: str | None = None, accept: str | None = None) -> FetchResult:
         """Fetch `url`, conditionally if validators are given; `accept` replaces the feed types' Accept header."""
         if url.startswith("file:"):
             return await asyncio.to_thread(self._read_file, url, last_modified)
-        async with self._per_host[urlsplit(url).netloc.lower()]:
+        async with self._gate(urlsplit(url).netloc.lower()):
             try:
                 async with asyncio.timeout(self._total_timeout):
                     return await self._get(url, etag, last_modified, accept)
@@ -121,6 +127,14 @@ class Fetcher:
                 return FetchFailed("timeout", f"no complete answer within {self._total_timeout:g} s")
             except httpx.HTTPError as exc:
                 return _network_failure(exc)
+
+    def _gate(self, host: str) -> asyncio.Semaphore:
+        """The host's semaphore at its current limit (a changed limit takes effect for the next requests)."""
+        limit = max(1, self._limit(host))
+        gate = self._gates.get((host, limit))
+        if gate is None:
+            gate = self._gates[host, limit] = asyncio.Semaphore(limit)
+        return gate
 
     async def _get(self, url: str, etag: str | None, last_modified: str | None, accept: str | None = None) -> FetchResult:
         """GET with manual redirects, so that permanent moves can be remembered."""

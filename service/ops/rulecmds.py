@@ -73,7 +73,10 @@ async def test(sources: list[str], directory: Path, settings: Settings, rule: st
 
     status = 0
     async with build_client(settings.user_agent) as client:
-        fetcher = Fetcher(client, settings.config_dir, settings.max_feed_bytes, settings.per_host, settings.fetch_timeout)
+        limit = settings.per_host
+        fetcher = Fetcher(
+            client, settings.config_dir, settings.max_feed_bytes, lambda host: config.host_limit(host, limit), settings.fetch_timeout
+        )
         pages = Articles(fetcher, _extract_in_thread, settings.user_agent, settings.article_timeout, settings.article_pace)
         for source in sources:
             try:

@@ -81,3 +81,19 @@ def test_durations(text: str | int, seconds: int) -> None:
 def test_bad_durations(text: object) -> None:
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+def test_a_host_may_have_its_own_concurrency(tmp_path: Path) -> None:
+    from service.ingest.fetch import Fetcher
+
+    feeds = GOOD_FEEDS + "hosts:\n  feeds.example.org: {concurrency: 8}\n  127.0.0.1:8000: {concurrency: 50}\n"
+    (tmp_path / "feeds.yaml").write_text(feeds, encoding="utf-8")
+    (tmp_path / "rules.yaml").write_text(GOOD_RULES, encoding="utf-8")
+    config = load_config(tmp_path)
+    assert [config.host_limit(h, 2) for h in ("feeds.example.org", "feeds.example.org:443", "127.0.0.1:8000", "other.org")] == [8, 8, 50, 2]
+    fetcher = Fetcher(None, tmp_path, per_host=lambda host: config.host_limit(host, 2))  # type: ignore[arg-type]
+    assert fetcher._gate("feeds.example.org")._value == 8 and fetcher._gate("other.org")._value == 2
+    (tmp_path / "feeds.yaml").write_text(feeds.replace("{concurrency: 8}", "{concurrency: 0}"), encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        load_config(tmp_path)
+    assert [p.message for p in error.value.problems] == ["must be at least 1"]
