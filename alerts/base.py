@@ -18,10 +18,31 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from alerts.flood import Plan, Sent
+
+
+class Mode(StrEnum):
+    """How a delivery goes out (stored on its row once planned)."""
+
+    ALERT = "alert"  # a message of its own
+    REPLY = "reply"  # in the thread of an earlier alert of the same story
+    DIGEST = "digest"  # in a digest message
+    THROTTLED = "throttled"  # in a digest, held back by a rule's throttle
+    NOTICE = "notice"  # an operations notice
+
+
+class DeliveryStatus(StrEnum):
+    """Where a delivery stands."""
+
+    PENDING = "pending"  # due at next_attempt_at (a retry, or held for a digest, counts)
+    SENT = "sent"
+    DEAD = "dead"  # given up; `deliveries retry` re-queues it
+    MUTED = "muted"  # a silence covered it: stored, never sent
+
 
 THREAD_GONE = "thread_gone"  # a reply's thread no longer exists (its first message was deleted)
 RATE_LIMITED = "rate_limited"
@@ -52,7 +73,7 @@ class Alert:
     rules: tuple[AlertRule, ...]
     attempts: int = 0
     snippet_from: str = "feed"  # "article": the snippet is from the article page, the feed's text did not hold the match
-    mode: str = "alert"  # "alert": a message of its own; "reply": in the thread of an earlier alert of the same story
+    mode: str = Mode.ALERT
     thread_ts: str | None = None  # a reply's thread: the remote id of the story's first alert
     reply_to: int | None = None  # a reply whose first alert is in the same batch: that delivery's id
 
@@ -75,7 +96,7 @@ class Digest:
     alerts: tuple[Alert, ...]
     held: int = 0  # how many of them were held back by a rule's throttle
     attempts: int = 0
-    mode: str = "digest"
+    mode: str = Mode.DIGEST
 
     @property
     def delivery_id(self) -> int:
@@ -96,7 +117,7 @@ class Notice:
     destination: str
     text: str
     attempts: int = 0
-    mode: str = "notice"
+    mode: str = Mode.NOTICE
 
     @property
     def delivery_ids(self) -> tuple[int, ...]:

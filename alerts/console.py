@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from alerts.base import Alert, Digest, Message, Notice
+from alerts.base import Alert, Digest, Message, Mode, Notice
 from alerts.format import cut, digest_rules, printable, rule_names, safe_link, when
 
 TITLE_MAX = 300
@@ -43,7 +43,7 @@ def render(message: Message, timezone: str = "UTC") -> str:
         return printable(f"━━ newswatch notice → {message.destination} · {message.text}\n")
     if isinstance(message, Digest):
         return printable(_console_digest(message, timezone))
-    if message.mode == "reply":
+    if message.mode == Mode.REPLY:
         return printable(_console_reply(message, timezone))
     return printable(_console(message, timezone))
 

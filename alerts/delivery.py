@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from itertools import groupby
 
 from alerts import flood
-from alerts.base import THREAD_GONE, Alert, Claimed, DeliveryError, Digest, Message, Muter, Mutes, Notice, Pacer, Queue, Sink
+from alerts.base import THREAD_GONE, Alert, Claimed, DeliveryError, Digest, Message, Mode, Muter, Mutes, Notice, Pacer, Queue, Sink
 
 log = logging.getLogger("newswatch.delivery")
 MAX_WAIT = 5.0  # seconds a send waits for its slot; a longer pause sends it back to the queue
@@ -180,7 +180,7 @@ class Deliverer:
             if not (isinstance(message, Alert) and message.thread_ts and exc.code == THREAD_GONE):
                 raise
         log.warning("thread not found, sending on its own", extra={"destination": message.destination, "delivery": message.delivery_id})
-        alone = dataclasses.replace(message, mode="alert", thread_ts=None)
+        alone = dataclasses.replace(message, mode=Mode.ALERT, thread_ts=None)
         if await self._slot(sink) is None:
             return alone, await sink.send(alone)
         raise DeliveryError("thread not found; the destination is paused before it can go out on its own", retryable=True)
@@ -239,10 +239,10 @@ class Deliverer:
 
 def messages(destination: str, plan: flood.Plan, built: Mapping[int, Alert]) -> list[Message]:
     """The messages a plan makes of built alerts: alerts on their own, thread replies, digests of `DIGEST_SIZE`."""
-    out: list[Message] = [dataclasses.replace(built[i], mode="alert") for i in plan.alerts]
+    out: list[Message] = [dataclasses.replace(built[i], mode=Mode.ALERT) for i in plan.alerts]
     for i, reply in plan.replies.items():
         thread = {"thread_ts": reply.thread_ts} if reply.thread_ts else {"reply_to": reply.parent_id}
-        out.append(dataclasses.replace(built[i], mode="reply", **thread))
+        out.append(dataclasses.replace(built[i], mode=Mode.REPLY, **thread))
     entries = [built[i] for i in sorted(plan.digest)]
     for start in range(0, len(entries), DIGEST_SIZE):
         chunk = tuple(entries[start : start + DIGEST_SIZE])
@@ -265,5 +265,5 @@ def _pending(claimed: Sequence[Claimed]) -> list[flood.Pending]:
 def _thread(reply: Alert, thread_ts: str | None) -> Alert:
     """A reply to an alert of the same batch: into its thread, or on its own if that alert was not sent."""
     if thread_ts is None:
-        return dataclasses.replace(reply, mode="alert", reply_to=None)
+        return dataclasses.replace(reply, mode=Mode.ALERT, reply_to=None)
     return dataclasses.replace(reply, thread_ts=thread_ts, reply_to=None)

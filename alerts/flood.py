@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from alerts.base import Mode
+
 SameStory = Callable[[bytes | None, bytes | None], bool]
 
 
@@ -112,13 +114,13 @@ def plan(due: Sequence[Pending], sent: Sequence[Sent], policy: Policy, now: date
 
 def _replanned(d: Pending, sent: Mapping[int, Sent], result: Plan) -> bool:
     """Keep the plan of a delivery planned before (a retry); False if it must be planned afresh."""
-    if d.mode in ("digest", "throttled"):
+    if d.mode in (Mode.DIGEST, Mode.THROTTLED):
         result.digest.append(d.id)
-        if d.mode == "throttled":
+        if d.mode == Mode.THROTTLED:
             result.throttled.add(d.id)
-    elif d.mode == "alert":
+    elif d.mode == Mode.ALERT:
         result.alerts.append(d.id)
-    elif d.mode == "reply" and d.parent_id is not None and (thread := d.thread_ts or _remote_id(sent.get(d.parent_id))):
+    elif d.mode == Mode.REPLY and d.parent_id is not None and (thread := d.thread_ts or _remote_id(sent.get(d.parent_id))):
         result.replies[d.id] = Reply(d.parent_id, thread)
     else:
         return False

@@ -58,14 +58,26 @@ def vocabulary(size: int = 5_000) -> list[str]:
 VOCABULARY = vocabulary()
 
 
+def description(rng: random.Random, n: int, i: int, html: bool) -> str:
+    """An item's description: 140 plain words, or (`html`) what news feeds carry: a linked photo and ~800 characters of HTML."""
+    if not html:
+        return " ".join(rng.choice(VOCABULARY) for _ in range(140))
+    words = " ".join(rng.choice(VOCABULARY) for _ in range(90))
+    markup = (
+        f'<a href="https://e.org/{n}/{i}"><img src="https://e.org/img/{n}-{i}.jpg" alt="Photo {i}" width="500" height="300"></a>'
+        f"<br/><p>{words}</p>"
+    )
+    return markup.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 @lru_cache(maxsize=20_000)
-def feed(n: int, items: int, generation: int) -> tuple[bytes, str]:
+def feed(n: int, items: int, generation: int, html: bool = False) -> tuple[bytes, str]:
     """Feed n's RSS document (about 1 KB per item before compression) and its ETag."""
     base = datetime(2026, 11, 1, tzinfo=UTC)
     rng = random.Random(n)
     parts = [f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Feed {n}</title><link>https://e.org/{n}</link>']
     for i in range(items + generation):
-        words = " ".join(rng.choice(VOCABULARY) for _ in range(140))
+        words = description(rng, n, i, html)
         when = format_datetime(base + timedelta(minutes=n + i), usegmt=True)
         parts.append(
             f"<item><guid>f{n}-i{i}</guid><title>Item {i} of feed {n}: {WORDS[(n + i) % len(WORDS)]} news</title>"
@@ -115,7 +127,7 @@ def serve(port: int, items: int, ready: Any, hosts: int = 1) -> None:
 
     async def handler(request: web.Request) -> web.StreamResponse:
         n = int(request.match_info["n"])
-        body, etag = feed(n, int(request.query.get("items", items)), int(request.query.get("g", "0")))
+        body, etag = feed(n, int(request.query.get("items", items)), int(request.query.get("g", "0")), request.query.get("html") == "1")
         if bumped["on"] and n % 10 == 0:
             extra = candidate(n, f"http://127.0.0.{1 + (n // 10) % hosts}:{port}").encode()  # 5 pages per host
             body = body.replace(b"</channel>", extra + b"</channel>")

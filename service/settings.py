@@ -1,27 +1,8 @@
-"""Process settings from the environment; only the entry point calls `Settings.from_env`.
+"""Process settings from the environment, as one table: each field names its variable, default, meaning and secrecy.
 
-| variable | default | meaning |
-|---|---|---|
-| NEWSWATCH_CONFIG_DIR | ./config | folder with feeds.yaml and rules.yaml |
-| NEWSWATCH_DATABASE_URL | sqlite:///./data/newswatch.db | SQLite file or postgresql://… URL |
-| NEWSWATCH_HTTP_HOST | 127.0.0.1 | address of the health and metrics server |
-| NEWSWATCH_HTTP_PORT | 8080 | its port; 0 disables it |
-| NEWSWATCH_LOG_LEVEL | INFO | DEBUG, INFO, WARNING, ERROR |
-| NEWSWATCH_LOG_FORMAT | text | text or json |
-| NEWSWATCH_INSTANCE | host-pid | the name this replica uses for its leases |
-| NEWSWATCH_USER_AGENT | newswatch/VERSION (+URL) | the User-Agent of feed requests |
-| NEWSWATCH_MAX_FEED_BYTES | 10000000 | largest feed body read |
-| NEWSWATCH_FETCH_TIMEOUT | 30 | seconds for one whole fetch |
-| NEWSWATCH_POLL_CONCURRENCY | 20 | feeds fetched at once |
-| NEWSWATCH_PER_HOST | 2 | fetches at once to one host |
-| NEWSWATCH_ARTICLE_TIMEOUT | 20 | seconds an item's article page may take (robots.txt, fetch, extraction) |
-| NEWSWATCH_ARTICLE_PACE | 1 | seconds between two article pages of one host |
-| NEWSWATCH_LEASE_SECONDS | 120 | how long a claimed feed or alert stays with this process if it dies |
-| NEWSWATCH_PARSE_WORKERS | cores, if more than one | processes that parse feeds (0: a thread of the main process) |
-| NEWSWATCH_RETENTION_DAYS | 90 | items that matched nothing are deleted this long after first seen (0 keeps all) |
-| SLACK_BOT_TOKEN | (none) | bot token; without it Slack destinations print to the console |
-| SLACK_API_URL | https://slack.com/api/ | Slack's Web API base URL (a proxy or compatible server) |
-| SLACK_WEBHOOK_URL | (none) | default incoming webhook for `slack_webhook` destinations (`url_env` names any other variable) |
+Only the entry point calls `Settings.from_env(os.environ)`; everything else receives a
+`Settings`. The README's table of variables is `markdown_table()`'s output (a test keeps them
+equal), so a default is written once.
 """
 
 from __future__ import annotations
@@ -29,109 +10,154 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from service import __version__
 
 PROJECT_URL = "https://github.com/newswatch/newswatch"
-DEFAULT_DATABASE = "sqlite:///./data/newswatch.db"
 
 
 class SettingsError(ValueError):
     """An environment variable has a value that cannot be used."""
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
-    """Read a whole number, with a clear error."""
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < minimum:
-        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
-    return value
+def _var(env: str, doc: str, shown: str | None = None, secret: bool = False) -> dict[str, Any]:
+    """A field's table entry: its variable, what it means, how its default is shown, whether it is secret."""
+    return {"env": env, "doc": doc, "shown": shown, "secret": secret}
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    """Read a number of seconds (0 or more), with a clear error."""
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if not value >= 0:
-        raise SettingsError(f"{name} must be at least 0, got {value}")
-    return value
+def _cores() -> int:
+    """Parse workers by default: the machine's cores, if more than one (else a thread of the main process)."""
+    cores = os.cpu_count() or 1
+    return cores if cores > 1 else 0
 
 
-def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
-    """Read one of a few words, with a clear error."""
-    value = env.get(name, "").strip() or default
-    if value.lower() not in choices and value.upper() not in choices:
-        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
-    return value
-
-
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseModel):
     """Everything the process reads from its environment."""
 
-    config_dir: Path = Path("config")
-    database_url: str = DEFAULT_DATABASE
-    http_host: str = "127.0.0.1"
-    http_port: int = 8080
-    log_level: str = "INFO"
-    log_format: str = "text"
-    instance: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
-    user_agent: str = f"newswatch/{__version__} (+{PROJECT_URL})"
-    max_feed_bytes: int = 10_000_000
-    fetch_timeout: float = 30.0
-    poll_concurrency: int = 20
-    per_host: int = 2
-    article_timeout: float = 20.0
-    article_pace: float = 1.0
-    lease_seconds: int = 120
-    retention_days: int = 90
-    parse_workers: int = field(default_factory=lambda: (os.cpu_count() or 1) if (os.cpu_count() or 1) > 1 else 0)
-    slack_bot_token: str | None = field(default=None, repr=False)
-    slack_api_url: str | None = None
-    environ: Mapping[str, str] = field(default_factory=dict, repr=False)  # where destinations read their secrets (url_env)
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    config_dir: Path = Field(
+        Path("config"), json_schema_extra=_var("NEWSWATCH_CONFIG_DIR", "folder with `feeds.yaml` and `rules.yaml`", "`./config`")
+    )
+    database_url: str = Field(
+        "sqlite:///./data/newswatch.db",
+        json_schema_extra=_var(
+            "NEWSWATCH_DATABASE_URL",
+            "SQLite file, or `postgresql://user:pass@host/db` (add `?search_path=SCHEMA` to use a schema)",
+        ),
+    )
+    http_host: str = Field("127.0.0.1", json_schema_extra=_var("NEWSWATCH_HTTP_HOST", "address of the health and metrics server"))
+    http_port: Annotated[int, Field(ge=0, le=65535)] = Field(
+        8080, json_schema_extra=_var("NEWSWATCH_HTTP_PORT", "its port; `0` disables it")
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", json_schema_extra=_var("NEWSWATCH_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR")
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", json_schema_extra=_var("NEWSWATCH_LOG_FORMAT", "`json` for one JSON object per line")
+    )
+    instance: str = Field(
+        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}",
+        json_schema_extra=_var("NEWSWATCH_INSTANCE", "this replica's name in leases", "`hostname-pid`"),
+    )
+    user_agent: str = Field(
+        f"newswatch/{__version__} (+{PROJECT_URL})",
+        json_schema_extra=_var("NEWSWATCH_USER_AGENT", "User-Agent of feed, page and robots.txt requests", "`newswatch/VERSION (+URL)`"),
+    )
+    max_feed_bytes: Annotated[int, Field(ge=1024)] = Field(
+        10_000_000, json_schema_extra=_var("NEWSWATCH_MAX_FEED_BYTES", "largest feed or page body read (decompressed)")
+    )
+    fetch_timeout: Annotated[float, Field(gt=0)] = Field(
+        30.0, json_schema_extra=_var("NEWSWATCH_FETCH_TIMEOUT", "seconds for one whole fetch", "`30`")
+    )
+    poll_concurrency: Annotated[int, Field(ge=1)] = Field(20, json_schema_extra=_var("NEWSWATCH_POLL_CONCURRENCY", "feeds fetched at once"))
+    per_host: Annotated[int, Field(ge=1)] = Field(2, json_schema_extra=_var("NEWSWATCH_PER_HOST", "fetches at once to one host"))
+    article_timeout: Annotated[float, Field(gt=0)] = Field(
+        20.0,
+        json_schema_extra=_var(
+            "NEWSWATCH_ARTICLE_TIMEOUT", "seconds an item's article page may take in all (robots.txt, pace, fetch, extract)", "`20`"
+        ),
+    )
+    article_pace: Annotated[float, Field(ge=0)] = Field(
+        1.0, json_schema_extra=_var("NEWSWATCH_ARTICLE_PACE", "seconds between two article pages of one host", "`1`")
+    )
+    lease_seconds: Annotated[int, Field(ge=1)] = Field(
+        120,
+        json_schema_extra=_var(
+            "NEWSWATCH_LEASE_SECONDS", "how long a dead process's claimed feeds and alerts wait before another takes them"
+        ),
+    )
+    retention_days: Annotated[int, Field(ge=0)] = Field(
+        90,
+        json_schema_extra=_var(
+            "NEWSWATCH_RETENTION_DAYS", "unmatched items are deleted after this, and the article text of the rest (`0`: never)"
+        ),
+    )
+    parse_workers: Annotated[int, Field(ge=0)] = Field(
+        default_factory=_cores,
+        json_schema_extra=_var(
+            "NEWSWATCH_PARSE_WORKERS", "processes that parse feeds and extract pages (`0`: a thread)", "the cores, if more than one"
+        ),
+    )
+    slack_bot_token: str | None = Field(
+        None,
+        repr=False,
+        json_schema_extra=_var(
+            "SLACK_BOT_TOKEN", "bot token (`chat:write`); without it Slack destinations print to the console", secret=True
+        ),
+    )
+    slack_api_url: str | None = Field(
+        None,
+        json_schema_extra=_var(
+            "SLACK_API_URL", "Slack Web API base URL (a proxy or a Slack-compatible server)", "`https://slack.com/api/`"
+        ),
+    )
+    environ: Mapping[str, str] = Field(default_factory=dict, repr=False, exclude=True)  # where destinations read secrets (`url_env`)
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _case(cls, value: Any, info: ValidationInfo) -> Any:
+        """Levels are upper case and formats lower case, however they were written."""
+        if not isinstance(value, str):
+            return value
+        return value.upper() if info.field_name == "log_level" else value.lower()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        """Read settings from an environment mapping (os.environ at the entry point)."""
-        defaults = cls()
-        return cls(
-            config_dir=Path(env.get("NEWSWATCH_CONFIG_DIR") or "config"),
-            database_url=env.get("NEWSWATCH_DATABASE_URL") or DEFAULT_DATABASE,
-            http_host=env.get("NEWSWATCH_HTTP_HOST") or "127.0.0.1",
-            http_port=_int(env, "NEWSWATCH_HTTP_PORT", 8080),
-            log_level=_choice(env, "NEWSWATCH_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")).upper(),
-            log_format=_choice(env, "NEWSWATCH_LOG_FORMAT", "text", ("text", "json")).lower(),
-            instance=env.get("NEWSWATCH_INSTANCE") or defaults.instance,
-            user_agent=env.get("NEWSWATCH_USER_AGENT") or defaults.user_agent,
-            max_feed_bytes=_int(env, "NEWSWATCH_MAX_FEED_BYTES", 10_000_000, minimum=1024),
-            fetch_timeout=float(_int(env, "NEWSWATCH_FETCH_TIMEOUT", 30, minimum=1)),
-            poll_concurrency=_int(env, "NEWSWATCH_POLL_CONCURRENCY", 20, minimum=1),
-            per_host=_int(env, "NEWSWATCH_PER_HOST", 2, minimum=1),
-            article_timeout=float(_int(env, "NEWSWATCH_ARTICLE_TIMEOUT", 20, minimum=1)),
-            article_pace=_float(env, "NEWSWATCH_ARTICLE_PACE", 1.0),
-            lease_seconds=_int(env, "NEWSWATCH_LEASE_SECONDS", 120, minimum=1),
-            retention_days=_int(env, "NEWSWATCH_RETENTION_DAYS", 90),
-            parse_workers=_int(env, "NEWSWATCH_PARSE_WORKERS", defaults.parse_workers),
-            slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
-            slack_api_url=env.get("SLACK_API_URL") or None,
-            environ=dict(env),
-        )
+        """Read every setting from an environment mapping (os.environ at the entry point); unset or empty means the default."""
+        given = {name: env[f.json_schema_extra["env"]] for name, f in _table() if env.get(f.json_schema_extra["env"], "").strip()}
+        try:
+            return cls.model_validate({k: v.strip() for k, v in given.items()} | {"environ": dict(env)}, strict=False)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            name = str(error["loc"][0])
+            variable = dict(_table())[name].json_schema_extra["env"]
+            raise SettingsError(f"{variable}: {error['msg'].lower()}, got {given.get(name)!r}") from None
 
     @property
     def secrets(self) -> list[str]:
-        """Values that must never appear in logs, errors or the database."""
-        webhooks = [v for k, v in self.environ.items() if k.startswith("SLACK_WEBHOOK")]  # others are redacted when a sink reads them
-        return [s for s in (self.slack_bot_token, *webhooks) if s]
+        """Values that must never appear in logs, errors or the database (a sink adds the ones it reads later)."""
+        secret = [str(getattr(self, name) or "") for name, f in _table() if f.json_schema_extra["secret"]]
+        webhooks = [v for k, v in self.environ.items() if k.startswith("SLACK_WEBHOOK")]
+        return [s for s in (*secret, *webhooks) if s]
+
+
+def _table() -> list[tuple[str, Any]]:
+    """The fields that come from variables, in order."""
+    return [(name, f) for name, f in Settings.model_fields.items() if isinstance(f.json_schema_extra, dict)]
+
+
+def markdown_table() -> str:
+    """The README's table of environment variables."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for _, f in _table():
+        extra = f.json_schema_extra
+        shown = extra["shown"] or ("unset" if f.default is None else f"`{f.default}`")
+        lines.append(f"| `{extra['env']}` | {shown} | {extra['doc']} |")
+    webhook = "`SLACK_WEBHOOK_URL`, or the variable a destination's `url_env` names"
+    lines.append(f"| {webhook} | unset | incoming webhook URL of a `slack_webhook` destination |")
+    return "\n".join(lines)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerts.base import Alert, Digest, Message, Notice
+from alerts.base import Alert, Digest, Message, Mode, Notice
 from alerts.format import cut, digest_rules, rule_names, safe_link, when
 
 HEADER_MAX = 150
@@ -46,7 +46,7 @@ def fallback(message: Message, timezone: str = "UTC") -> str:
         titles = "; ".join(cut(a.title or "(untitled)", 80) for a in message.alerts)
         return escape(cut(f"[digest] {len(message.alerts)} alerts ({digest_rules(message)}): {titles}", FALLBACK_MAX))
     link = escape(safe_link(message.link))  # Slack reads `&amp;` in a link as `&`; a raw `&` is left to chance
-    prefix = f"Also reported by {message.source}:" if message.mode == "reply" else f"[{rule_names(message)}]"
+    prefix = f"Also reported by {message.source}:" if message.mode == Mode.REPLY else f"[{rule_names(message)}]"
     line = f"{prefix} {cut(message.title, TITLE_MAX)} ({message.source}, {when(message.published, timezone)})"
     return escape(cut(line, FALLBACK_MAX - len(link) - 3)) + (f" – {link}" if link else "")
 
@@ -85,7 +85,7 @@ def blocks(message: Message, timezone: str = "UTC") -> list[dict[str, Any]]:
         return [{"type": "section", "text": {"type": "mrkdwn", "text": f"{icon} {escaped(message.text, SECTION_MAX - 30)}"}}]
     if isinstance(message, Digest):
         return digest_blocks(message, timezone)
-    if message.mode == "reply":
+    if message.mode == Mode.REPLY:
         return reply_blocks(message, timezone)
     return alert_blocks(message, timezone)
 

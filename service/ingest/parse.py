@@ -21,8 +21,8 @@ from service.ingest.model import Item, ParsedFeed
 MAX_TITLE = 1_000
 MAX_SUMMARY = 20_000
 MAX_CONTENT = 100_000
-MAX_ITEMS = 2_000
-NOT_A_FEED = "no RSS, Atom or JSON feed found in the document"  # items read from one document; a feed never legitimately carries more
+MAX_ITEMS = 2_000  # items read from one document; a feed never legitimately carries more
+NOT_A_FEED = "no RSS, Atom or JSON feed found in the document"  # the warning that says so, last in ParsedFeed.warnings
 _BLOCK_TAGS = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote", "section", "article"}
 _SKIP_TAGS = {"script", "style", "noscript", "template", "iframe", "object"}
 _TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid)$", re.I)

@@ -22,6 +22,7 @@ from service.ingest.fetch import Fetched, Fetcher, FetchFailed, NotModified
 from service.ingest.model import FAILURES, FeedSource, Item, ParsedFeed, Status
 from service.ingest.parse import is_feed
 from service.ingest.prepare import ArticleSource, prepare
+from service.settings import Settings
 from service.storage.notices import Notify
 from service.storage.store import NewItem, PollOutcome, Store
 
@@ -58,7 +59,7 @@ class Pipeline:
         config: Callable[[], Config],
         clock: Callable[[], datetime],
         concurrency: int = 20,
-        lease: timedelta = timedelta(minutes=5),
+        lease: timedelta = timedelta(seconds=Settings.model_fields["lease_seconds"].default),
         observe: Callable[[str, str, float], None] | None = None,
         stored: Callable[[int, Mapping[str, int]], None] | None = None,
         articles: ArticleSource | None = None,

@@ -53,7 +53,14 @@ def parser() -> argparse.ArgumentParser:
     dlv.add_argument("action", nargs="?", choices=("list", "retry"), default="list")
     dlv.add_argument("ids", nargs="*", type=int, metavar="ID", help="delivery ids to re-queue")
     dlv.add_argument(
-        "--status", choices=("pending", "failed", "dead", "sent", "muted"), help="only this status (failed = pending after an error)"
+        "--status",
+        choices=(
+            "pending",
+            "failed",
+            "dead",
+            "sent",
+            "muted",
+        ),  # DeliveryStatus, and "failed", help="only this status (failed = pending after an error)"
     )
     dlv.add_argument("--destination", help="only this destination")
     dlv.add_argument("--dead", action="store_true", help="with retry: re-queue every dead delivery")

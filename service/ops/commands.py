@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from alerts.base import DeliveryStatus
 from service import __version__
 from service.config.types import parse_duration
 from service.settings import Settings
@@ -52,7 +53,10 @@ async def deliveries(args: argparse.Namespace, settings: Settings) -> int:
         if args.format == "text":
             print("\nby destination:")
             for destination, status, count, error in await outbox.summary():
-                print(f"  {destination:<20} {status:<8} {count:>6}" + (f"  last error: {error}" if error and status != "sent" else ""))
+                print(
+                    f"  {destination:<20} {status:<8} {count:>6}"
+                    + (f"  last error: {error}" if error and status != DeliveryStatus.SENT else "")
+                )
         return EXIT_OK
 
 
@@ -143,8 +147,8 @@ def _delivery_line(row: object, fmt: str) -> str:
         keys = ("id", "destination", "status", "mode", "attempts", "last_error", "remote_id", "thread_ts", "title", "link")
         data = {k: getattr(r, k) for k in keys} | {"rules": r.rule_ids, "next_attempt_at": _iso(r.next_attempt_at)}
         return json.dumps(data, ensure_ascii=False)
-    due = f"next {r.next_attempt_at:%Y-%m-%d %H:%M}" if r.status == "pending" else ""
-    error = f"\n{'':8}error: {r.last_error}" if r.last_error and r.status != "sent" else ""
+    due = f"next {r.next_attempt_at:%Y-%m-%d %H:%M}" if r.status == DeliveryStatus.PENDING else ""
+    error = f"\n{'':8}error: {r.last_error}" if r.last_error and r.status != DeliveryStatus.SENT else ""
     mode = r.mode or ""
     return f"{r.id:>7} {r.status:<8} {mode:<9} {r.destination:<16} tries {r.attempts:<3} {due:<22} {r.title[:70]}{error}"
 

@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from alerts.base import DeliveryStatus, Mode
 from service.storage.db import deliveries, feeds
 
 CHUNK = 500
@@ -57,8 +58,8 @@ def notice_row(destination: str, text: str, now: datetime) -> dict[str, Any]:
         "destination": destination,
         "rule_ids": [],
         "notice": text,
-        "mode": "notice",
-        "status": "pending",
+        "mode": Mode.NOTICE,
+        "status": DeliveryStatus.PENDING,
         "next_attempt_at": now,
         "created_at": now,
     }

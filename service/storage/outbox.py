@@ -14,10 +14,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from alerts import flood
-from alerts.base import Alert, AlertRule, Claimed, Message
+from alerts.base import Alert, AlertRule, Claimed, DeliveryStatus, Message, Mode
 from service.ingest.model import Item
 from service.ingest.prepare import snippet_source
 from service.rules import text
+from service.settings import Settings
 from service.storage.db import Database, deliveries, feeds, items, lease_update, matches
 
 SNIPPET_WIDTH = 320
@@ -27,7 +28,13 @@ RECENT_LIMIT = 5000  # recent alerts of one destination that flood control looks
 class SqlQueue:
     """Implements alerts.base.Queue with leases, so several replicas can share it; plus the CLI's views of it."""
 
-    def __init__(self, engine: Database, owner: str, clock: Callable[[], datetime], lease: timedelta = timedelta(seconds=120)) -> None:
+    def __init__(
+        self,
+        engine: Database,
+        owner: str,
+        clock: Callable[[], datetime],
+        lease: timedelta = timedelta(seconds=Settings.model_fields["lease_seconds"].default),
+    ) -> None:
         self._engine = engine
         self._owner = owner
         self._clock = clock
@@ -38,7 +45,7 @@ class SqlQueue:
         now = self._clock()
         due = (
             sa.select(deliveries.c.id)
-            .where(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now, _free(now))
+            .where(deliveries.c.status == DeliveryStatus.PENDING, deliveries.c.next_attempt_at <= now, _free(now))
             .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -56,7 +63,7 @@ class SqlQueue:
             sa.select(deliveries.c.id)
             .where(
                 deliveries.c.destination == destination,
-                deliveries.c.status == "pending",
+                deliveries.c.status == DeliveryStatus.PENDING,
                 deliveries.c.mode.is_(None),
                 deliveries.c.next_attempt_at <= now,
                 _free(now),
@@ -72,7 +79,7 @@ class SqlQueue:
         async with self._engine.begin() as conn:
             leased = await conn.execute(
                 lease_update(conn, deliveries, chosen)
-                .where(deliveries.c.status == "pending", _free(now))
+                .where(deliveries.c.status == DeliveryStatus.PENDING, _free(now))
                 .values(lease_owner=self._owner, lease_until=now + self._lease)
                 .returning(*_CLAIMED)
             )
@@ -94,8 +101,8 @@ class SqlQueue:
         async with self._engine.begin() as conn:
             await conn.execute(
                 deliveries.update()
-                .where(deliveries.c.id.in_([c.id for c in claimed]), deliveries.c.status == "pending")
-                .values(status="muted", lease_until=None, lease_owner=None)
+                .where(deliveries.c.id.in_([c.id for c in claimed]), deliveries.c.status == DeliveryStatus.PENDING)
+                .values(status=DeliveryStatus.MUTED, lease_until=None, lease_owner=None)
             )
 
     async def recent(self, destination: str, since: datetime) -> list[flood.Sent]:
@@ -106,8 +113,8 @@ class SqlQueue:
                 .join(items, items.c.id == deliveries.c.item_id)
                 .where(
                     deliveries.c.destination == destination,
-                    deliveries.c.status == "sent",
-                    sa.or_(deliveries.c.mode == "alert", deliveries.c.mode.is_(None)),
+                    deliveries.c.status == DeliveryStatus.SENT,
+                    sa.or_(deliveries.c.mode == Mode.ALERT, deliveries.c.mode.is_(None)),
                     deliveries.c.sent_at >= since,
                 )
                 .order_by(deliveries.c.sent_at.desc())
@@ -122,12 +129,12 @@ class SqlQueue:
         digest = [i for i in plan.digest if i not in plan.throttled]
         throttled = [i for i in plan.digest if i in plan.throttled]
         async with self._engine.begin() as conn:
-            for mode, ids in (("alert", plan.alerts), ("digest", digest), ("throttled", throttled)):
+            for mode, ids in ((Mode.ALERT, plan.alerts), (Mode.DIGEST, digest), (Mode.THROTTLED, throttled)):
                 if ids:
                     await conn.execute(deliveries.update().where(by_id.in_(ids)).values(mode=mode))
             for i, reply in plan.replies.items():
                 await conn.execute(
-                    deliveries.update().where(by_id == i).values(mode="reply", parent_id=reply.parent_id, thread_ts=reply.thread_ts)
+                    deliveries.update().where(by_id == i).values(mode=Mode.REPLY, parent_id=reply.parent_id, thread_ts=reply.thread_ts)
                 )
             if plan.hold:
                 await self._hold(conn, destination, plan, now + window, now)
@@ -137,15 +144,15 @@ class SqlQueue:
         waiting = await conn.execute(
             sa.select(sa.func.min(deliveries.c.next_attempt_at)).where(
                 deliveries.c.destination == destination,
-                deliveries.c.status == "pending",
-                deliveries.c.mode.in_(("digest", "throttled")),
+                deliveries.c.status == DeliveryStatus.PENDING,
+                deliveries.c.mode.in_((Mode.DIGEST, Mode.THROTTLED)),
                 deliveries.c.next_attempt_at > now,
             )
         )
         flush = waiting.scalar() or fallback
         for mode, ids in (
-            ("digest", [i for i in plan.hold if i not in plan.throttled]),
-            ("throttled", [i for i in plan.hold if i in plan.throttled]),
+            (Mode.DIGEST, [i for i in plan.hold if i not in plan.throttled]),
+            (Mode.THROTTLED, [i for i in plan.hold if i in plan.throttled]),
         ):
             if ids:
                 await conn.execute(
@@ -183,7 +190,7 @@ class SqlQueue:
                 deliveries.update()
                 .where(
                     deliveries.c.id.in_(message.delivery_ids),
-                    deliveries.c.status == "pending",
+                    deliveries.c.status == DeliveryStatus.PENDING,
                     deliveries.c.lease_owner == self._owner,
                     deliveries.c.lease_until >= now,
                 )
@@ -195,16 +202,16 @@ class SqlQueue:
         """Mark delivered, with how it went out (a reply that found no thread went out on its own)."""
         thread_ts = message.thread_ts if isinstance(message, Alert) else None
         values = {"mode": message.mode, "thread_ts": thread_ts} if isinstance(message, Alert) else {}
-        await self._finish(message, status="sent", remote_id=remote_id, sent_at=self._clock(), last_error=None, **values)
+        await self._finish(message, status=DeliveryStatus.SENT, remote_id=remote_id, sent_at=self._clock(), last_error=None, **values)
 
     async def retry(self, message: Message, error: str, at: datetime, count_attempt: bool = True) -> None:
         """Due again at `at`."""
         attempts = deliveries.c.attempts + (1 if count_attempt else 0)
-        await self._finish(message, status="pending", next_attempt_at=at, attempts=attempts, last_error=error[:2000])
+        await self._finish(message, status=DeliveryStatus.PENDING, next_attempt_at=at, attempts=attempts, last_error=error[:2000])
 
     async def dead(self, message: Message, error: str) -> None:
         """Dead-lettered."""
-        await self._finish(message, status="dead", attempts=deliveries.c.attempts + 1, last_error=error[:2000])
+        await self._finish(message, status=DeliveryStatus.DEAD, attempts=deliveries.c.attempts + 1, last_error=error[:2000])
 
     async def listing(self, status: str | None, destination: str | None, limit: int) -> list[Any]:
         """Deliveries with their item, newest first; status 'failed' means pending after an error."""
@@ -215,7 +222,7 @@ class SqlQueue:
             .limit(limit)
         )
         if status == "failed":
-            query = query.where(deliveries.c.status == "pending", deliveries.c.attempts > 0)
+            query = query.where(deliveries.c.status == DeliveryStatus.PENDING, deliveries.c.attempts > 0)
         elif status:
             query = query.where(deliveries.c.status == status)
         if destination:
@@ -237,7 +244,7 @@ class SqlQueue:
     async def requeue(self, ids: list[int] | None = None, dead: bool = False) -> int:
         """Make deliveries due now with a fresh attempt count: the given ids, or every dead one."""
         query = deliveries.update().values(
-            status="pending",
+            status=DeliveryStatus.PENDING,
             attempts=0,
             next_attempt_at=self._clock(),
             lease_until=None,
@@ -247,9 +254,9 @@ class SqlQueue:
             parent_id=None,
         )
         if ids:
-            query = query.where(deliveries.c.id.in_(ids), deliveries.c.status != "sent")
+            query = query.where(deliveries.c.id.in_(ids), deliveries.c.status != DeliveryStatus.SENT)
         elif dead:
-            query = query.where(deliveries.c.status == "dead")
+            query = query.where(deliveries.c.status == DeliveryStatus.DEAD)
         else:
             return 0
         async with self._engine.begin() as conn:
@@ -260,7 +267,7 @@ class SqlQueue:
         async with self._engine.begin() as conn:
             await conn.execute(
                 deliveries.update()
-                .where(deliveries.c.id.in_(message.delivery_ids), deliveries.c.status == "pending")
+                .where(deliveries.c.id.in_(message.delivery_ids), deliveries.c.status == DeliveryStatus.PENDING)
                 .values(lease_until=None, lease_owner=None, **values)
             )
 

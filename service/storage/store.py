@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alerts.base import Muter
+from alerts.base import DeliveryStatus, Muter
 from service.config.schema import FeedSpec
 from service.ingest.model import Article, FeedSource, Item, RuleMatch
 from service.storage import notices
@@ -263,7 +263,7 @@ class Store:
             return int((await conn.execute(query)).scalar_one())
 
     async def release_feed(self, feed_id: str) -> None:
-        """Give a claimed feed back without polling it (on shutdown)."""
+        """Give back a claimed feed this process will not poll (it was removed from the config)."""
         async with self.engine.begin() as conn:
             await conn.execute(
                 feeds.update().where(feeds.c.id == feed_id, feeds.c.lease_owner == self.owner).values(lease_until=None, lease_owner=None)
@@ -408,7 +408,7 @@ def _delivery_rows(item_id: int, found: Sequence[RuleMatch], now: datetime, mute
             "item_id": item_id,
             "destination": d,
             "rule_ids": rules,
-            "status": "muted" if d in muted else "pending",
+            "status": DeliveryStatus.MUTED if d in muted else DeliveryStatus.PENDING,
             "next_attempt_at": now,
             "created_at": now,
         }
