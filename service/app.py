@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
@@ -21,7 +20,7 @@ from alerts.delivery import Deliverer, DeliveryStats
 from service.config import Config
 from service.config.live import LiveConfig
 from service.destinations import SinkContext, Unavailable, build_sink
-from service.ingest import story
+from service.ingest import story, workers
 from service.ingest.article import Articles, Extractor
 from service.ingest.extract import Extracted, extract_article
 from service.ingest.fetch import Fetcher, build_client
@@ -130,9 +129,7 @@ async def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, 
         http, settings.config_dir, settings.max_feed_bytes, lambda host: config().host_limit(host, limit), settings.fetch_timeout
     )
     lease = timedelta(seconds=settings.lease_seconds)
-    executor = (
-        ProcessPoolExecutor(settings.parse_workers, mp_context=multiprocessing.get_context("spawn")) if settings.parse_workers else None
-    )
+    executor = workers.pool(settings.parse_workers) if settings.parse_workers else None
     articles = Articles(fetcher, extractor(executor), settings.user_agent, settings.article_timeout, settings.article_pace)
     pipeline = Pipeline(
         store,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
 import signal
 import socket
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -35,8 +37,27 @@ async def newswatch(*args: str, environ: dict[str, str], timeout: float = 60) ->
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "service", *args, env=environ, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    finally:
+        if proc.returncode is None:  # timed out: leave no service behind
+            proc.kill()
+            await proc.wait()
     return proc.returncode or 0, out.decode(), err.decode()
+
+
+@contextlib.asynccontextmanager
+async def service_run(environ: dict[str, str], stderr: int = asyncio.subprocess.DEVNULL) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`newswatch run` in a subprocess, killed on the way out if the test has not stopped it."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "service", "run", env=environ, cwd=ROOT, stdout=asyncio.subprocess.DEVNULL, stderr=stderr
+    )
+    try:
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
 
 
 def free_port() -> int:
@@ -86,26 +107,17 @@ async def test_sigterm_during_run_exits_zero_with_nothing_half_written(
         ],
     )
     port = free_port()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "service",
-        "run",
-        env=env(config, database_url, slack, NEWSWATCH_HTTP_PORT=str(port)),
-        cwd=ROOT,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    async with httpx.AsyncClient() as client:
-        for _ in range(200):
-            if slack.messages["vn-kh-border"] and feeds.hits.get("slow.rss"):
-                break
-            await asyncio.sleep(0.05)
-        health = await client.get(f"http://127.0.0.1:{port}/healthz")
-    assert health.status_code == 200 and health.json()["scheduler"] == "running"
-    proc.send_signal(signal.SIGTERM)  # the slow feed's poll is in flight
-    _, err = await asyncio.wait_for(proc.communicate(), 10)
-    assert proc.returncode == 0, err.decode()
+    async with service_run(env(config, database_url, slack, NEWSWATCH_HTTP_PORT=str(port)), stderr=asyncio.subprocess.PIPE) as proc:
+        async with httpx.AsyncClient() as client:
+            for _ in range(200):
+                if slack.messages["vn-kh-border"] and feeds.hits.get("slow.rss"):
+                    break
+                await asyncio.sleep(0.05)
+            health = await client.get(f"http://127.0.0.1:{port}/healthz")
+        assert health.status_code == 200 and health.json()["scheduler"] == "running"
+        proc.send_signal(signal.SIGTERM)  # the slow feed's poll is in flight
+        _, err = await asyncio.wait_for(proc.communicate(), 10)
+        assert proc.returncode == 0, err.decode()
     engine = db.create_engine(database_url)
     try:
         async with engine.connect() as conn:
@@ -193,15 +205,13 @@ async def test_kill_9_during_delivery_loses_nothing_and_duplicates_at_most_the_m
     (config / "rules.yaml").write_text(rules, encoding="utf-8")
     environ = env(config, database_url, slack, NEWSWATCH_LEASE_SECONDS="2")
     slack.faults.answer_delay = 0.5  # every send is in flight for half a second
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "service", "run", env=environ, cwd=ROOT, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
-    )
-    for _ in range(400):
-        if len(slack.messages["desk"]) >= 2:
-            break
-        await asyncio.sleep(0.02)
-    proc.kill()  # SIGKILL: no chance to finish or release anything
-    await proc.wait()
+    async with service_run(environ) as proc:
+        for _ in range(400):
+            if len(slack.messages["desk"]) >= 2:
+                break
+            await asyncio.sleep(0.02)
+        proc.kill()  # SIGKILL: no chance to finish or release anything
+        await proc.wait()
     assert 2 <= len(slack.messages["desk"]) < 6
     slack.faults.answer_delay = 0
     await asyncio.sleep(2.5)  # the dead process's leases expire
@@ -260,3 +270,55 @@ async def test_rules_test_reads_an_article_page_and_a_feed_with_its_articles(tmp
     assert any(e["fields"] == ["article"] for e in border["explain"])
     code, out, err = await newswatch("rules", "test", feed, "--articles", environ=environ)
     assert "matched in the article: " in out and "[demarcation]" in out
+
+
+def descendants(pid: int) -> set[int]:
+    """The pids of `pid`'s children, their children, and so on (from /proc)."""
+    found: set[int] = set()
+    stack = [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            tasks = os.listdir(f"/proc/{current}/task")
+        except FileNotFoundError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{current}/task/{task}/children") as children:
+                    kids = {int(c) for c in children.read().split()}
+            except FileNotFoundError:
+                continue
+            stack.extend(kids - found)
+            found |= kids
+    return found
+
+
+async def test_kill_9_of_the_service_leaves_no_parse_worker_behind(tmp_path: Path, feeds: FeedServer) -> None:
+    url = feeds.serve("seeds.rss", rss(seed_entries()))
+    config = write_config(tmp_path / "config", [{"id": "seeds", "url": url}])
+    environ = env(config, f"sqlite:///{tmp_path}/nw.db", NEWSWATCH_PARSE_WORKERS="2")
+    workers: set[int] = set()
+    async with service_run(environ) as proc:
+        for _ in range(1500):  # the pool starts its workers at the first parse
+            workers = descendants(proc.pid)
+            if len(workers) >= 2:  # a worker (the pool starts them as needed) and multiprocessing's resource tracker
+                break
+            await asyncio.sleep(0.02)
+        proc.kill()  # SIGKILL: the service cannot shut its pool down
+        await proc.wait()
+    assert len(workers) >= 2, workers
+    for _ in range(1500):
+        alive = {pid for pid in workers if os.path.exists(f"/proc/{pid}") and "Z" not in _state(pid)}
+        if not alive:
+            break
+        await asyncio.sleep(0.02)
+    assert not alive, f"orphaned workers still running: {alive}"
+
+
+def _state(pid: int) -> str:
+    """A process's state letter from /proc (Z: a zombie, already dead), or '' once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return "Z"
