@@ -101,8 +101,10 @@ class Ruleset:
     _min_hits: list[int] = field(default_factory=list, repr=False)
     _positive: list[list[int]] = field(default_factory=list, repr=False)
     _regexes: tuple[Any, list[int]] | None = field(default=None, repr=False)
+    _searched: tuple[str, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
+        self._searched = tuple(f for f in FIELDS if any(f in rule.fields for rule in self.rules))
         self._folded = _automaton(self.terms, exact=False)
         self._exact = _automaton(self.terms, exact=True)
         self._regexes = _regex_set(self.terms)
@@ -117,7 +119,7 @@ class Ruleset:
 
     def match(self, item: Item, feed_tags: Iterable[str] = ()) -> list[RuleMatch]:
         """Return the rules that `item` matches, each with the terms that made it match."""
-        fields = item_fields(item)
+        fields = item_fields(item, self._searched)
         hits, present = self.hits(fields)
         if not hits:
             return []
@@ -145,7 +147,7 @@ class Ruleset:
 
     def hinted_rules(self, item: Item, feed_tags: Iterable[str] = ()) -> list[str]:
         """The rules in scope for the item that at least one of its terms hit: worth a closer look (the whole article)."""
-        hits, _ = self.hits(item_fields(item))
+        hits, _ = self.hits(item_fields(item, self._searched))
         scope = {item.feed_id, *feed_tags}
         hinted = {r for t in hits for r in self._rules_by_term.get(t, ())}
         return [self.rules[r].id for r in sorted(hinted) if not self.rules[r].feeds or self.rules[r].feeds & scope]
@@ -266,18 +268,22 @@ def _automaton(terms: Sequence[Term], exact: bool) -> ahocorasick.Automaton | No
     return automaton
 
 
-def item_fields(item: Item) -> dict[str, text.Field]:
-    """The searchable fields of an item, each normalised once; empty ones left out."""
-    values = {
-        "title": item.title,
-        "summary": item.summary,
-        "content": item.content,
-        "article": item.article,
-        "author": item.author,
-        "link": item.link,
-        "domain": urlsplit(item.link).hostname or "" if item.link else "",
-    }
-    return {name: text.Field.of(value) for name, value in values.items() if value}
+def item_fields(item: Item, names: Sequence[str] = FIELDS) -> dict[str, text.Field]:
+    """The searchable fields of an item (those in `names`: what some rule reads), each normalised once; empty ones left out."""
+    fields = {}
+    for name in names:
+        value = _value(item, name)
+        if value:
+            fields[name] = text.Field.of(value)
+    return fields
+
+
+def _value(item: Item, name: str) -> str:
+    """The text of one searchable field."""
+    if name == "domain":
+        return (urlsplit(item.link).hostname or "") if item.link else ""
+    value: str = getattr(item, name)
+    return value
 
 
 def _scope(hits: Hits, fields: Sequence[str]) -> Hits:

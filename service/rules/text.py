@@ -233,7 +233,8 @@ class Field:
     def exact(self) -> str:
         """The diacritic-preserving form, aligned with `folded` token for token."""
         if self._exact is None:
-            self._exact = exact(self.raw)
+            # ASCII has no diacritics to keep: both forms come from the same byte table.
+            self._exact = self.folded if self.raw.isascii() else exact(self.raw)
             if len(self._exact) != len(self.folded):  # cannot happen with 1:1 tables; stay safe
                 self._exact = self.folded
         return self._exact

@@ -35,6 +35,36 @@ async def test_migrations_produce_exactly_the_declared_schema(engine: sa.ext.asy
     assert await db.current_revision(engine) == HEAD
 
 
+def test_the_schema_version_the_service_expects_is_alembics_head() -> None:
+    assert db.HEAD == HEAD  # a new migration must move db.HEAD, or a started service would skip it
+
+
+async def test_a_database_behind_head_is_migrated_at_start(database_url: str) -> None:
+    engine = db.create_engine(database_url)
+    try:
+        await _upgrade_to(engine, "0004")
+        assert await db.current_revision(engine) == "0004"
+        await db.upgrade(engine)
+        assert await db.current_revision(engine) == HEAD
+    finally:
+        await engine.dispose()
+
+
+async def _upgrade_to(engine: db.Database, revision: str) -> None:
+    """Migrate a fresh database only up to `revision`."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    def run(connection: sa.Connection) -> None:
+        config = AlembicConfig()
+        config.set_main_option("script_location", str(db.MIGRATIONS))
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    async with engine.begin() as conn:
+        await conn.run_sync(run)
+
+
 async def test_concurrent_upgrades_are_safe(database_url: str) -> None:
     import asyncio
 

@@ -38,6 +38,20 @@ def test_entries_without_guid_or_link_get_a_content_key_and_links_are_resolved()
     assert second.link == "https://example.org/news/1?id=3" and second.key == "link:https://example.org/news/1?id=3"
 
 
+def test_links_follow_xml_base_absolute_relative_and_nested_and_unsafe_schemes_are_dropped() -> None:
+    doc = b"""<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom" xml:base="%s"><title>t</title>
+    <entry><id>1</id><title>x</title><link href="post1?utm_source=rss"/></entry>
+    <entry xml:base="sub/"><id>2</id><title>y</title><link href="post2"/></entry>
+    <entry><id>3</id><title>z</title><link href="javascript:alert(1)"/></entry></feed>"""
+    url = "https://news.example.com/feeds/atom.xml"
+    absolute = [i.link for i in parse_feed(doc % b"https://example.org/blog/", url, "f").items]
+    assert absolute == ["https://example.org/blog/post1", "https://example.org/blog/sub/post2", ""]
+    relative = [i.link for i in parse_feed(doc % b"/blog/", url, "f").items]
+    assert relative == ["https://news.example.com/blog/post1", "https://news.example.com/blog/sub/post2", ""]
+    plain = doc.replace(b' xml:base="%s"', b"").replace(b' xml:base="sub/"', b"")
+    assert [i.link for i in parse_feed(plain, url, "f").items] == [f"https://news.example.com/feeds/post{n}" for n in (1, 2)] + [""]
+
+
 def test_html_page_is_not_a_feed() -> None:
     parsed = parse_feed(b"<html><body><h1>Welcome</h1></body></html>", "https://example.org/", "f", "text/html")
     assert not is_feed(parsed)
