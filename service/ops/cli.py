@@ -13,13 +13,15 @@ import inspect
 import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from service import __version__
-from service.settings import Settings, SettingsError
+
+if TYPE_CHECKING:  # pydantic and the settings model load after argument parsing: `--help` needs neither
+    from service.settings import Settings
 
 EXIT_OK, EXIT_USAGE = 0, 2
-Handler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int] | int]
+Handler = Callable[[argparse.Namespace, "Settings"], Coroutine[Any, Any, int] | int]
 
 
 def parser() -> argparse.ArgumentParser:
@@ -127,6 +129,8 @@ def _rules_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the process exit code."""
     args = parser().parse_args(argv)
+    from service.settings import Settings, SettingsError
+
     try:
         settings = Settings.from_env(os.environ)
     except SettingsError as exc:
