@@ -1,11 +1,13 @@
-"""`make bench`: run every benchmark and print its figures (about 12 minutes)."""
+"""`make bench`: run every benchmark and print its figures (about 18 minutes)."""
 
-from bench import article_bench, ingest_bench, rules_bench, service_bench
+from bench import article_bench, ingest_bench, process_bench, rules_bench, service_bench
 
 if __name__ == "__main__":
     rules_bench.main()
     print()
     ingest_bench.main()
+    print()
+    process_bench.main()
     print()
     article_bench.main()
     print()
