@@ -30,9 +30,8 @@ def _var(env: str, doc: str, shown: str | None = None, secret: bool = False) -> 
 
 
 def _cores() -> int:
-    """Parse workers by default: the machine's cores, if more than one (else a thread of the main process)."""
-    cores = os.cpu_count() or 1
-    return cores if cores > 1 else 0
+    """Parse workers by default: one core fewer than the machine has (the main process needs one), else a thread."""
+    return max(0, (os.cpu_count() or 1) - 1)
 
 
 class Settings(BaseModel):
@@ -100,7 +99,7 @@ class Settings(BaseModel):
     parse_workers: Annotated[int, Field(ge=0)] = Field(
         default_factory=_cores,
         json_schema_extra=_var(
-            "NEWSWATCH_PARSE_WORKERS", "processes that parse feeds and extract pages (`0`: a thread)", "the cores, if more than one"
+            "NEWSWATCH_PARSE_WORKERS", "processes that parse feeds and extract pages (`0`: a thread)", "the cores less one"
         ),
     )
     slack_bot_token: str | None = Field(
