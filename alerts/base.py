@@ -141,6 +141,7 @@ class Claimed:
     parent_id: int | None = None
     signature: bytes | None = None  # the item's story fingerprint
     notice: str | None = None  # an operations notice's text, instead of an item
+    feed_id: str | None = None  # the item's feed (a source can be muted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,10 +150,13 @@ class Mutes:
 
     rules: frozenset[str] = frozenset()
     destinations: frozenset[str] = frozenset()
+    feeds: frozenset[str] = frozenset()  # sources: every alert of their items is muted
 
-    def silences(self, destination: str, rule_ids: Sequence[str]) -> bool:
-        """True if an alert to `destination` for `rule_ids` must not be sent."""
-        return destination in self.destinations or (bool(rule_ids) and all(r in self.rules for r in rule_ids))
+    def silences(self, destination: str, rule_ids: Sequence[str], feed_id: str | None = None) -> bool:
+        """True if an alert to `destination` for `rule_ids` (about an item of `feed_id`) must not be sent."""
+        if destination in self.destinations or (feed_id is not None and feed_id in self.feeds):
+            return True
+        return bool(rule_ids) and all(r in self.rules for r in rule_ids)
 
 
 class DeliveryError(Exception):

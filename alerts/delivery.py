@@ -120,7 +120,7 @@ class Deliverer:
 
     async def _drop_muted(self, claimed: list[Claimed], mutes: Mutes, stats: DeliveryStats) -> list[Claimed]:
         """Mark the deliveries a silence covers muted (a backlog silenced while it waited); return the rest."""
-        muted = [c for c in claimed if mutes.silences(c.destination, c.rule_ids)]
+        muted = [c for c in claimed if mutes.silences(c.destination, c.rule_ids, c.feed_id)]
         if muted:
             await self._queue.mute(muted)
             for c in muted:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import aiohttp
 import httpx
@@ -35,6 +35,9 @@ from service.storage.outbox import SqlQueue
 from service.storage.pacing import SqlPacer
 from service.storage.silences import SqlMuter
 from service.storage.store import Store
+
+if TYPE_CHECKING:
+    from alerts.slack.interactive import SlackInteractions
 
 log = logging.getLogger("newswatch")
 
@@ -83,6 +86,7 @@ class App:
     stdout: TextIO | None = None
     executor: Executor | None = None
     sinks: dict[str, Sink] = field(default_factory=dict)
+    interactions: SlackInteractions | None = None  # Slack's buttons over Socket Mode, with SLACK_APP_TOKEN
 
     async def start(self) -> None:
         """Migrate the database and register the configured feeds."""
@@ -107,6 +111,8 @@ class App:
 
     async def aclose(self) -> None:
         """Close connections and the database."""
+        if self.interactions is not None:
+            await self.interactions.aclose()
         for sink in self.sinks.values():
             await sink.aclose()
         await self.http.aclose()
@@ -170,7 +176,26 @@ async def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, 
         executor=executor,
     )
     app.rebuild_sinks(config())
+    app.interactions = interactions(app)
     return app
+
+
+def interactions(app: App) -> SlackInteractions | None:
+    """The Socket Mode connection for Slack's buttons, when both the app token and the bot token are set."""
+    settings = app.settings
+    bot = settings.slack_bot_token or settings.environ.get("SLACK_BOT_TOKEN")
+    if not settings.slack_app_token or not bot:
+        return None
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from alerts.slack.interactive import SlackInteractions
+    from service.destinations import SLACK_API
+    from service.ops.interactions import Interactions
+
+    base = (settings.slack_api_url or SLACK_API).rstrip("/") + "/"
+    web = AsyncWebClient(token=bot, base_url=base, session=app.slack_session, timeout=15, retry_handlers=[])
+    handler = Interactions(app.engine, app.config, app.clock, web)
+    return SlackInteractions(settings.slack_app_token, web, handler.handle)
 
 
 def flood_policy(config: Config, destination: str) -> flood.Policy:

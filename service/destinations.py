@@ -86,7 +86,7 @@ def slack_bot(name: str, spec: Any, context: SinkContext) -> Sink:
     token = context.settings.slack_bot_token or context.secret("SLACK_BOT_TOKEN")
     base = (context.settings.slack_api_url or SLACK_API).rstrip("/") + "/"
     client = AsyncWebClient(token=token, base_url=base, session=context.session, timeout=15, retry_handlers=[])
-    return SlackBotSink(client, spec.channel, spec.timezone)
+    return SlackBotSink(client, spec.channel, spec.timezone, buttons=bool(context.settings.slack_app_token))
 
 
 def slack_webhook(name: str, spec: Any, context: SinkContext) -> Sink:

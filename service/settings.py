@@ -109,6 +109,15 @@ class Settings(BaseModel):
             "SLACK_BOT_TOKEN", "bot token (`chat:write`); without it Slack destinations print to the console", secret=True
         ),
     )
+    slack_app_token: str | None = Field(
+        None,
+        repr=False,
+        json_schema_extra=_var(
+            "SLACK_APP_TOKEN",
+            "app-level token (`connections:write`): buttons on alerts, over Socket Mode; without it, alerts carry no buttons",
+            secret=True,
+        ),
+    )
     slack_api_url: str | None = Field(
         None,
         json_schema_extra=_var(

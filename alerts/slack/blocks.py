@@ -21,6 +21,10 @@ SNIPPET_MAX = 600
 DIGEST_TITLE_MAX = 150
 ARTICLE_LABEL = "_Matched in the article:_"  # the feed carried too little: the match came from the page
 DIGEST_LINK_MAX = 300  # a longer link is shown unlinked: a digest's lines stay under ~650 characters each
+BLOCK_PREFIX = "newswatch:"  # the actions block of an alert: "newswatch:<delivery id>"
+OUTCOME_BLOCK = "newswatch-outcome"
+RELEVANT, NOT_RELEVANT, MUTE_RULE, MUTE_SOURCE = "relevant", "not_relevant", "mute_rule", "mute_source"
+DURATIONS = (("1 hour", 3600), ("1 day", 86_400), ("1 week", 604_800))
 
 
 def escape(text: str) -> str:
@@ -78,8 +82,8 @@ def _linked(title: str, url: str, limit: int) -> str:
     return f"*<{link}|{text}>*" if link else f"*{text}*"
 
 
-def blocks(message: Message, timezone: str = "UTC") -> list[dict[str, Any]]:
-    """The Block Kit message: an alert, a thread reply or a digest."""
+def blocks(message: Message, timezone: str = "UTC", buttons: bool = False) -> list[dict[str, Any]]:
+    """The Block Kit message: an alert (with the feedback buttons if `buttons`), a thread reply or a digest."""
     if isinstance(message, Notice):
         icon = ":white_check_mark:" if " recovered " in message.text else ":warning:"
         return [{"type": "section", "text": {"type": "mrkdwn", "text": f"{icon} {escaped(message.text, SECTION_MAX - 30)}"}}]
@@ -87,7 +91,7 @@ def blocks(message: Message, timezone: str = "UTC") -> list[dict[str, Any]]:
         return digest_blocks(message, timezone)
     if message.mode == Mode.REPLY:
         return reply_blocks(message, timezone)
-    return alert_blocks(message, timezone)
+    return alert_blocks(message, timezone) + ([actions_block(message.delivery_id)] if buttons else [])
 
 
 def reply_blocks(alert: Alert, timezone: str = "UTC") -> list[dict[str, Any]]:
@@ -141,3 +145,22 @@ def alert_blocks(alert: Alert, timezone: str = "UTC") -> list[dict[str, Any]]:
         terms = ", ".join(f"`{escape(t)}`" for t in alert.terms)
         out.append(_context(f"Matched: {terms}"))
     return out
+
+
+def actions_block(delivery_id: int) -> dict[str, Any]:
+    """The buttons under an alert."""
+
+    def menu(action: str, label: str) -> dict[str, Any]:
+        options = [{"text": {"type": "plain_text", "text": text}, "value": str(seconds)} for text, seconds in DURATIONS]
+        return {"type": "static_select", "action_id": action, "placeholder": {"type": "plain_text", "text": label}, "options": options}
+
+    return {
+        "type": "actions",
+        "block_id": f"{BLOCK_PREFIX}{delivery_id}",
+        "elements": [
+            {"type": "button", "action_id": RELEVANT, "text": {"type": "plain_text", "text": "Relevant"}, "value": RELEVANT},
+            {"type": "button", "action_id": NOT_RELEVANT, "text": {"type": "plain_text", "text": "Not relevant"}, "value": NOT_RELEVANT},
+            menu(MUTE_RULE, "Mute rule…"),
+            menu(MUTE_SOURCE, "Mute source…"),
+        ],
+    }

@@ -116,11 +116,21 @@ class OperationsSpec(Strict):
     after_failures: Annotated[int, Field(ge=1, le=1000)] = 5
 
 
+SlackUserOrGroup = Annotated[str, Field(pattern=r"^[UWS][A-Z0-9]{2,}$")]
+
+
+class SlackSpec(Strict):
+    """What people may do from Slack (the buttons on alerts need SLACK_APP_TOKEN)."""
+
+    admins: list[SlackUserOrGroup] | None = None  # user (U…, W…) or user-group (S…) ids allowed to mute; None: everyone
+
+
 class RulesFile(Strict):
     """The whole of rules.yaml."""
 
     destinations: dict[Id, DestinationSpec]
     operations: OperationsSpec | None = None
+    slack: SlackSpec = SlackSpec()
     groups: dict[Id, Group] = {}
     rules: list[RuleSpec]
 

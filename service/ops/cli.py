@@ -44,6 +44,13 @@ def parser() -> argparse.ArgumentParser:
     found.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     found.add_argument("--format", choices=("text", "json"), default="text")
     found.set_defaults(handler="commands.matches")
+    said = sub.add_parser(
+        "feedback", help="what people said about alerts in Slack", description="Relevant / not relevant, as clicked in Slack."
+    )
+    said.add_argument("--rule", help="only alerts of this rule id")
+    said.add_argument("--since", default="30d", help="how far back: 24h, 7d, 30d (default 30d)")
+    said.add_argument("--format", choices=("text", "json"), default="text")
+    said.set_defaults(handler="commands.feedback")
     fds = sub.add_parser("feeds", help="the state of every feed", description="Status, last success and error, next poll, items.")
     fds.add_argument("--format", choices=("text", "json"), default="text")
     fds.set_defaults(handler="commands.feeds")
@@ -69,9 +76,13 @@ def parser() -> argparse.ArgumentParser:
     dlv.add_argument("--limit", type=int, default=50)
     dlv.add_argument("--format", choices=("text", "json"), default="text")
     dlv.set_defaults(handler="commands.deliveries")
-    mute = sub.add_parser("mute", help="silence a rule or a destination for a while", description="Silence a rule or destination.")
+    mute = sub.add_parser(
+        "mute", help="silence a rule, a destination or a feed for a while", description="Silence a rule, a destination or a feed."
+    )
     mute.add_argument(
-        "target", metavar="RULE|DESTINATION", help="a rule id or destination name (prefix rule: or destination: if both exist)"
+        "target",
+        metavar="RULE|DESTINATION|FEED",
+        help="a rule id, destination name or feed id (prefix rule:, destination: or feed: if the name is ambiguous)",
     )
     mute.add_argument("--for", dest="duration", required=True, help="how long: 30m, 2h, 1d")
     mute.add_argument("--reason", default="", help="why, for the record")

@@ -121,7 +121,8 @@ async def silences(args: argparse.Namespace, settings: Settings) -> int:
         else:
             rows = await store.listing(now)
             for r in rows:
-                print(f"{r.id:>5} {r.kind:<12} {r.target:<20} until {r.until:%Y-%m-%d %H:%M} UTC  {r.reason}")
+                by = f" (by {r.created_by})" if r.created_by else ""
+                print(f"{r.id:>5} {r.kind:<12} {r.target:<20} until {r.until:%Y-%m-%d %H:%M} UTC  {r.reason}{by}")
             if not rows:
                 print("no silences in force")
         return EXIT_OK
@@ -129,14 +130,17 @@ async def silences(args: argparse.Namespace, settings: Settings) -> int:
 
 def _mute_target(name: str, config: Any) -> tuple[str, str] | str:
     """(kind, target) for a mute, or an error message."""
-    kind, _, plain = name.partition(":") if name.startswith(("rule:", "destination:")) else ("", "", name)
-    rules = {r.id for r in config.rules_file.rules}
-    destinations = set(config.rules_file.destinations)
-    found = [k for k, names in (("rule", rules), ("destination", destinations)) if plain in names and kind in ("", k)]
+    kind, _, plain = name.partition(":") if name.startswith(("rule:", "destination:", "feed:")) else ("", "", name)
+    known = {
+        "rule": {r.id for r in config.rules_file.rules},
+        "destination": set(config.rules_file.destinations),
+        "feed": {f.id for f in config.feeds},
+    }
+    found = [k for k, names in known.items() if plain in names and kind in ("", k)]
     if not found:
-        return f"'{plain}' is neither a rule id nor a destination"
+        return f"'{plain}' is not a rule id, a destination or a feed id"
     if len(found) > 1:
-        return f"'{plain}' is both a rule and a destination: write rule:{plain} or destination:{plain}"
+        return f"'{plain}' is a {' and a '.join(found)}: write {' or '.join(f'{k}:{plain}' for k in found)}"
     return found[0], plain
 
 
@@ -251,6 +255,40 @@ async def matches(args: argparse.Namespace, settings: Settings) -> int:
     if not rows and args.format == "text":
         print("no matches in that period")
     return EXIT_OK
+
+
+async def feedback(args: argparse.Namespace, settings: Settings) -> int:
+    """`feedback`: what people said about alerts in Slack, newest first, then precision per rule."""
+    from service.storage.feedback import Choice, FeedbackStore
+
+    since = utcnow() - timedelta(seconds=parse_duration(args.since))
+    async with db.opened(settings.database_url) as engine:
+        rows = await FeedbackStore(engine).listing(since, args.rule)
+    for r in rows:
+        if args.format == "json":
+            keys = ("delivery_id", "user_id", "choice", "destination", "title", "link", "feed_id")
+            print(json.dumps({k: getattr(r, k) for k in keys} | {"rules": r.rule_ids, "time": _iso(r.updated_at)}, ensure_ascii=False))
+        else:
+            print(f"{r.updated_at:%Y-%m-%d %H:%M} {r.choice:<13} {','.join(r.rule_ids):<16} {r.user_id:<12} {(r.title or '')[:70]}")
+    if args.format == "text":
+        if not rows:
+            print("no feedback in that period")
+        for rule, (good, rated) in sorted(_precision(rows, Choice.RELEVANT).items()):
+            print(f"{rule}: {rated} alerts rated, {good} relevant (precision {good / rated:.2f})")
+    return EXIT_OK
+
+
+def _precision(rows: list[Any], relevant: str) -> dict[str, tuple[int, int]]:
+    """Per rule: (alerts rated relevant, alerts rated), each alert counted once with its latest rating."""
+    latest: dict[int, Any] = {}
+    for r in rows:  # newest first: the first row of an alert is its latest rating
+        latest.setdefault(r.delivery_id, r)
+    counts: dict[str, tuple[int, int]] = {}
+    for r in latest.values():
+        for rule in r.rule_ids:
+            good, rated = counts.get(rule, (0, 0))
+            counts[rule] = (good + (r.choice == relevant), rated + 1)
+    return counts
 
 
 def _iso(value: datetime) -> str:

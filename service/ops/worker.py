@@ -28,6 +28,7 @@ class Worker:
         self._every = {"poll": poll_every, "deliver": deliver_every, "reload": reload_every, "prune": 3600.0}
         self._scheduler: AsyncIOScheduler | None = None
         self._active: set[asyncio.Task[Any]] = set()
+        self._connecting: asyncio.Future[None] | None = None
         self.stopping = False
 
     @property
@@ -48,6 +49,8 @@ class Worker:
             scheduler.add_job(self._tracked(name, job), "interval", seconds=self._every[name], id=name, next_run_time=datetime.now(UTC))
         scheduler.start()
         self._scheduler = scheduler
+        if self.app.interactions is not None:  # connects in the background; slack-sdk retries until it can
+            self._connecting = asyncio.ensure_future(self.app.interactions.start())
 
     def _tracked(self, name: str, job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
         """Wrap a job so that stop() can wait for it and no exception kills the scheduler."""
@@ -116,6 +119,8 @@ class Worker:
             await asyncio.gather(*pending, return_exceptions=True)
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
+        if self.app.interactions is not None:
+            await self.app.interactions.aclose()
         try:
             await self.app.store.release_all()
         except Exception:  # the leases expire by themselves; a stop must not fail on this

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0005"  # the newest migration's revision (a test checks it against Alembic's head)
+HEAD = "0006"  # the newest migration's revision (a test checks it against Alembic's head)
 _MIGRATION_LOCK = 0x6E657773  # "news": the PostgreSQL advisory lock taken while migrating
 
 
@@ -165,15 +165,33 @@ pacing = sa.Table(
 )
 
 
+feedback = sa.Table(
+    "feedback",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("delivery_id", Id, sa.ForeignKey("deliveries.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("item_id", Id),
+    sa.Column("destination", sa.String(64), nullable=False),
+    sa.Column("rule_ids", sa.JSON, nullable=False),
+    sa.Column("user_id", sa.String(64), nullable=False),  # the Slack user who clicked
+    sa.Column("choice", sa.String(16), nullable=False),  # relevant or not_relevant; a later click by the same user replaces it
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("delivery_id", "user_id", name="uq_feedback_delivery_user"),
+    sa.Index("ix_feedback_updated", "updated_at"),
+)
+
+
 mutes = sa.Table(
     "mutes",
     metadata,
     sa.Column("id", Id, primary_key=True, autoincrement=True),
-    sa.Column("kind", sa.String(16), nullable=False),  # "rule" or "destination"
+    sa.Column("kind", sa.String(16), nullable=False),  # "rule", "destination" or "feed"
     sa.Column("target", sa.String(64), nullable=False),
     sa.Column("reason", sa.Text, nullable=False, server_default=""),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("until", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False, server_default=""),  # "" from the CLI; "slack:U…" from Slack's buttons
     sa.Index("ix_mutes_until", "until"),
 )
 

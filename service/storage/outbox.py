@@ -75,7 +75,7 @@ class SqlQueue:
         return await self._lease_rows(more, now)
 
     async def _lease_rows(self, chosen: sa.Select[Any], now: datetime) -> list[Claimed]:
-        """Lease the rows `chosen` selects, returning them with their item's story fingerprint."""
+        """Lease the rows `chosen` selects, returning them with their item's story fingerprint and feed."""
         async with self._engine.begin() as conn:
             leased = await conn.execute(
                 lease_update(conn, deliveries, chosen)
@@ -85,16 +85,11 @@ class SqlQueue:
             )
             rows = sorted(leased, key=lambda r: r.id)
             ids = {r.item_id for r in rows if r.item_id is not None}
-            signatures: dict[int, bytes | None] = {}
+            found: dict[int, Any] = {}
             if ids:
-                found = await conn.execute(sa.select(items.c.id, items.c.signature).where(items.c.id.in_(ids)))
-                signatures = {row.id: row.signature for row in found}
-        return [
-            Claimed(
-                r.id, r.destination, tuple(r.rule_ids), r.attempts, r.mode, r.thread_ts, r.parent_id, signatures.get(r.item_id), r.notice
-            )
-            for r in rows
-        ]
+                selected = await conn.execute(sa.select(items.c.id, items.c.signature, items.c.feed_id).where(items.c.id.in_(ids)))
+                found = {row.id: row for row in selected}
+        return [_claimed(r, found.get(r.item_id)) for r in rows]
 
     async def mute(self, claimed: Sequence[Claimed]) -> None:
         """Mark deliveries muted: stored, never sent."""
@@ -323,4 +318,12 @@ def _alert(row: Any, match_rows: dict[tuple[int, str], Any]) -> Alert:
         rules=tuple(rules),
         attempts=row.attempts,
         snippet_from=where,
+    )
+
+
+def _claimed(row: Any, item: Any) -> Claimed:
+    """A leased delivery row, with its item's fingerprint and feed."""
+    signature, feed_id = (item.signature, item.feed_id) if item is not None else (None, None)
+    return Claimed(
+        row.id, row.destination, tuple(row.rule_ids), row.attempts, row.mode, row.thread_ts, row.parent_id, signature, row.notice, feed_id
     )

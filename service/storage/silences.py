@@ -1,4 +1,4 @@
-"""Silences: a rule or a destination muted until a time. Muted matches are stored, never sent.
+"""Silences: a rule, a destination or a feed (a source) muted until a time. Muted matches are stored, never sent.
 
 `SqlMuter` is the one Muter: the store asks it when it inserts matches, the delivery loop when
 it claims them (fresh, so nothing muted is ever sent).
@@ -22,7 +22,8 @@ async def active(conn: AsyncConnection, now: datetime) -> Mutes:
     """The silences in force at `now`."""
     rows = await conn.execute(sa.select(mutes.c.kind, mutes.c.target).where(mutes.c.until > now))
     found = [(r.kind, r.target) for r in rows]
-    return Mutes(frozenset(t for k, t in found if k == "rule"), frozenset(t for k, t in found if k == "destination"))
+    of = {kind: frozenset(t for k, t in found if k == kind) for kind in ("rule", "destination", "feed")}
+    return Mutes(of["rule"], of["destination"], of["feed"])
 
 
 class SqlMuter:
@@ -54,6 +55,26 @@ class Silences:
         async with self._engine.begin() as conn:
             row = await conn.execute(
                 mutes.insert().values(kind=kind, target=target, until=until, reason=reason, created_at=now).returning(mutes.c.id)
+            )
+            return int(row.scalar_one())
+
+    async def set_by(self, kind: str, target: str, until: datetime, reason: str, by: str, now: datetime) -> int:
+        """Mute `target` until `until` on behalf of `by`, replacing a silence made the same way (the last click wins)."""
+        async with self._engine.begin() as conn:
+            found = await conn.execute(
+                sa.select(mutes.c.id)
+                .where(mutes.c.kind == kind, mutes.c.target == target, mutes.c.until > now, mutes.c.created_by.like("slack:%"))
+                .order_by(mutes.c.id)
+                .limit(1)
+            )
+            mute_id = found.scalar_one_or_none()
+            if mute_id is not None:
+                await conn.execute(mutes.update().where(mutes.c.id == mute_id).values(until=until, reason=reason, created_by=by))
+                return int(mute_id)
+            row = await conn.execute(
+                mutes.insert()
+                .values(kind=kind, target=target, until=until, reason=reason, created_at=now, created_by=by)
+                .returning(mutes.c.id)
             )
             return int(row.scalar_one())
 

@@ -178,13 +178,16 @@ class Store:
         stored = [(r.id, by_key[r.key]) for r in rows]
         saved.items = len(stored)
         muted = await self._muter.mutes()  # may lag a new silence by a second or two: delivery asks again, fresh
+        source_muted = feed_id in muted.feeds
         match_rows = [
-            _match_row(i, m, n.suppressed or ("muted" if m.rule_id in muted.rules else None), now) for i, n in stored for m in n.matches
+            _match_row(i, m, n.suppressed or ("muted" if source_muted or m.rule_id in muted.rules else None), now)
+            for i, n in stored
+            for m in n.matches
         ]
         delivery_rows = [
             row
             for i, n in stored
-            if n.suppressed is None
+            if n.suppressed is None and not source_muted
             for row in _delivery_rows(i, [m for m in n.matches if m.rule_id not in muted.rules], now, muted.destinations)
         ]
         for table, rows_ in ((matches, match_rows), (deliveries, delivery_rows)):

@@ -74,12 +74,20 @@ async def test_a_backlog_waiting_on_an_outage_is_silenced_too(
 
 
 async def test_mute_commands(tmp_path: Path, database_url: str) -> None:
-    config = write_config(tmp_path / "config", [], RULES)
+    config = write_config(tmp_path / "config", [{"id": "desk", "url": "http://127.0.0.1:9/f.rss"}], RULES)
     environ = env(config, database_url)
     code, out, err = await newswatch("mute", "border", "--for", "2h", "--reason", "drill", environ=environ)
     assert code == 0 and out.startswith("muted rule border until"), err
-    code, out, _ = await newswatch("mute", "nowhere", "--for", "1h", environ=environ)
-    assert code == 2
+    code, _, err = await newswatch("mute", "nowhere", "--for", "1h", environ=environ)
+    assert code == 2 and "'nowhere' is not a rule id, a destination or a feed id" in err
+    code, _, err = await newswatch("mute", "desk", "--for", "1h", environ=environ)  # a destination and a feed
+    assert code == 2 and "write destination:desk or feed:desk" in err
+    code, out, err = await newswatch("mute", "feed:desk", "--for", "1h", environ=environ)
+    assert code == 0 and out.startswith("muted feed desk until"), err
+    code, out, _ = await newswatch("mutes", environ=environ)
+    assert [line.split()[1:3] for line in out.splitlines()] == [["feed", "desk"], ["rule", "border"]]  # soonest to end first
+    code, out, _ = await newswatch("unmute", out.split()[0], environ=environ)
+    assert code == 0
     code, out, _ = await newswatch("mutes", environ=environ)
     [line] = out.splitlines()
     assert "rule" in line and "border" in line and "drill" in line

@@ -4,6 +4,13 @@ It enforces what Slack enforces (../shared/notes/slack.md): the bearer token, kn
 text or blocks, Block Kit limits, one message per second per channel (429 + Retry-After),
 `thread_ts` that exists; and it can inject faults: 5xx answers, outages, and connections
 dropped after the message was stored.
+
+Socket Mode as Slack runs it: `apps.connections.open` takes only the app-level token and
+hands out a WebSocket URL; the socket says hello, then carries the envelopes the test sends
+(`click` builds a `block_actions` payload from a stored message, as Slack does when a button
+or menu of that message is used) and records each ack, and an envelope not acknowledged within
+3 seconds as `missed_acks`. `chat.update` needs a message that exists; `chat.postEphemeral` a
+known channel and a user; `usergroups.users.list` a known group.
 """
 
 from __future__ import annotations
@@ -16,9 +23,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 TOKEN = "xoxb-test-0000-secret-token"
+APP_TOKEN = "xapp-1-A000-test-secret-app-token"
+ACK_DEADLINE = 3.0
 WEBHOOK_PATH = "/services/T000/B000/webhooksecret123"
 TEXT_LIMIT = 40_000
 BLOCKS_TEXT_LIMIT = 12_000
@@ -64,12 +73,27 @@ class SlackServer:
         self._ts = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.url = ""
+        self.updates: list[dict[str, Any]] = []  # chat.update calls accepted, in order
+        self.ephemeral: list[dict[str, Any]] = []  # chat.postEphemeral calls accepted
+        self.groups: dict[str, list[str]] = {}  # user group id -> members
+        self.sockets: list[web.WebSocketResponse] = []  # open Socket Mode connections
+        self.connections_opened = 0
+        self.acks: dict[str, float] = {}  # envelope id -> seconds from sending to its ack
+        self.missed_acks: list[str] = []  # envelopes not acknowledged within ACK_DEADLINE
+        self._sent_at: dict[str, float] = {}
+        self._envelopes = itertools.count(1)
+        self._connected = asyncio.Event()
 
     async def start(self) -> str:
         """Listen on a free loopback port; return the API base URL."""
         app = web.Application()
         app.router.add_post("/api/chat.postMessage", self._post_message)
         app.router.add_post("/api/auth.test", self._auth_test)
+        app.router.add_post("/api/chat.update", self._update)
+        app.router.add_post("/api/chat.postEphemeral", self._ephemeral)
+        app.router.add_post("/api/apps.connections.open", self._connections_open)
+        app.router.add_route("*", "/api/usergroups.users.list", self._group_members)  # slack-sdk reads it with GET
+        app.router.add_get("/link", self._socket)
         app.router.add_post(WEBHOOK_PATH, self._webhook)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -77,11 +101,14 @@ class SlackServer:
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"http://127.0.0.1:{port}/api/"
+        self.socket_url = f"ws://127.0.0.1:{port}/link"
         self.webhook_url = f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
         return self.url
 
     async def stop(self) -> None:
         """Stop listening."""
+        for socket in list(self.sockets):
+            await socket.close()
         if self._runner:
             await self._runner.cleanup()
 
@@ -145,6 +172,8 @@ class SlackServer:
         """Arguments from a JSON or form body, after the token check."""
         if request.headers.get("Authorization", "") != f"Bearer {TOKEN}":
             raise Invalid("not_authed" if "Authorization" not in request.headers else "invalid_auth")
+        if request.method == "GET":
+            return dict(request.query)
         if request.content_type == "application/json":
             return dict(await request.json())
         form = await request.post()
@@ -172,6 +201,145 @@ class SlackServer:
         thread = args.get("thread_ts")
         if thread and not any(m["ts"] == thread for m in self.messages[channel]):
             raise Invalid("invalid_thread_ts")
+
+    def message(self, channel: str, ts: str) -> dict[str, Any]:
+        """The stored message `ts` of `channel` (as last updated)."""
+        return next(m for m in self.messages[channel] if m["ts"] == ts)
+
+    async def wait_connected(self) -> None:
+        """Until a Socket Mode client has connected."""
+        await self._connected.wait()
+
+    async def click(self, channel: str, ts: str, action_id: str, user: str, option: str | None = None) -> str:
+        """Send the `block_actions` envelope Slack sends when `user` uses `action_id` on a message; return its envelope id."""
+        message = self.message(channel, ts)
+        found = [
+            (block, element)
+            for block in message.get("blocks") or []
+            if block.get("type") == "actions"
+            for element in block.get("elements", [])
+            if element.get("action_id") == action_id
+        ]
+        assert found, f"message {ts} has no element {action_id}: Slack cannot send this click"
+        block, element = found[0]
+        action: dict[str, Any] = {
+            "type": element["type"],
+            "action_id": action_id,
+            "block_id": block["block_id"],
+            "action_ts": f"{time.time():.6f}",
+        }
+        if element["type"] == "button":
+            action["value"] = element.get("value")
+        else:
+            chosen = [o for o in element["options"] if o["value"] == option]
+            assert chosen, f"{action_id} has no option {option}"
+            action["selected_option"] = chosen[0]
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user, "username": user.lower(), "team_id": "T000"},
+            "team": {"id": "T000"},
+            "channel": {"id": channel, "name": channel},
+            "container": {"type": "message", "message_ts": ts, "channel_id": channel, "is_ephemeral": False},
+            "message": {"type": "message", "ts": ts, "text": message.get("text", ""), "blocks": message.get("blocks")},
+            "actions": [action],
+            "trigger_id": "1.2.3",
+        }
+        return await self.send_envelope("interactive", payload)
+
+    async def send_envelope(self, kind: str, payload: dict[str, Any]) -> str:
+        """Send one envelope on the open socket; a missing ack is recorded after ACK_DEADLINE."""
+        assert self.sockets, "no Socket Mode client is connected"
+        envelope_id = f"env-{next(self._envelopes)}"
+        self._sent_at[envelope_id] = time.monotonic()
+        await self.sockets[-1].send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": kind,
+                "payload": payload,
+                "accepts_response_payload": False,
+                "retry_attempt": 0,
+                "retry_reason": "",
+            }
+        )
+        asyncio.get_running_loop().call_later(ACK_DEADLINE, self._check_ack, envelope_id)
+        return envelope_id
+
+    def _check_ack(self, envelope_id: str) -> None:
+        if envelope_id not in self.acks:
+            self.missed_acks.append(envelope_id)
+
+    async def _connections_open(self, request: web.Request) -> web.Response:
+        auth = request.headers.get("Authorization", "")
+        if auth == f"Bearer {TOKEN}":
+            return web.json_response({"ok": False, "error": "not_allowed_token_type"})
+        if auth != f"Bearer {APP_TOKEN}":
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        self.connections_opened += 1
+        return web.json_response({"ok": True, "url": self.socket_url})
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse(autoping=True)
+        await socket.prepare(request)
+        self.sockets.append(socket)
+        await socket.send_json({"type": "hello", "num_connections": len(self.sockets), "connection_info": {"app_id": "A000"}})
+        self._connected.set()
+        try:
+            async for frame in socket:
+                if frame.type != WSMsgType.TEXT:
+                    continue
+                ack = json.loads(frame.data)
+                envelope_id = ack.get("envelope_id")
+                if envelope_id not in self._sent_at or envelope_id in self.acks:
+                    self.rejected.append("unknown_envelope")
+                    continue
+                self.acks[envelope_id] = time.monotonic() - self._sent_at[envelope_id]
+        finally:
+            self.sockets.remove(socket)
+            if not self.sockets:
+                self._connected.clear()
+        return socket
+
+    async def _update(self, request: web.Request) -> web.Response:
+        try:
+            args = await self._args(request)
+            channel = self._channel(args)
+            matching = [m for m in self.messages[channel] if m["ts"] == args.get("ts")]
+            if not matching:
+                raise Invalid("message_not_found")
+            if not args.get("text") and not args.get("blocks"):
+                raise Invalid("no_text")
+            if args.get("blocks") is not None:
+                validate_blocks(args["blocks"])
+        except Invalid as exc:
+            self.rejected.append(exc.error)
+            return web.json_response({"ok": False, "error": exc.error})
+        matching[0].update({k: v for k, v in args.items() if k in ("text", "blocks")})
+        self.updates.append({"channel": channel, **args})
+        return web.json_response({"ok": True, "channel": channel, "ts": args["ts"], "text": args.get("text", "")})
+
+    async def _ephemeral(self, request: web.Request) -> web.Response:
+        try:
+            args = await self._args(request)
+            channel = self._channel(args)
+            if not args.get("user"):
+                raise Invalid("user_not_in_channel")
+            if not args.get("text") and not args.get("blocks"):
+                raise Invalid("no_text")
+        except Invalid as exc:
+            self.rejected.append(exc.error)
+            return web.json_response({"ok": False, "error": exc.error})
+        self.ephemeral.append({"channel": channel, **args})
+        return web.json_response({"ok": True, "message_ts": f"{time.time():.6f}"})
+
+    async def _group_members(self, request: web.Request) -> web.Response:
+        try:
+            args = await self._args(request)
+        except Invalid as exc:
+            return web.json_response({"ok": False, "error": exc.error})
+        group = str(args.get("usergroup", ""))
+        if group not in self.groups:
+            return web.json_response({"ok": False, "error": "no_such_subteam"})
+        return web.json_response({"ok": True, "users": self.groups[group]})
 
     async def _webhook(self, request: web.Request) -> web.Response:
         self.requests += 1
@@ -232,13 +400,49 @@ def _check_block(block: dict[str, Any], i: int) -> int:
             raise Invalid("invalid_blocks", f"must provide text or fields [json-pointer:/blocks/{i}]")
         return size
     if kind == "context":
-        elements = block.get("elements", [])
-        if not 1 <= len(elements) <= 10:
-            raise Invalid("invalid_blocks", f"must have 1 to 10 elements [json-pointer:/blocks/{i}/elements]")
-        return sum(len(_text_object(e, f"/blocks/{i}/elements/{j}", 2000)) for j, e in enumerate(elements) if e.get("type") != "image")
+        return _context_size(block, i)
     if kind in ("divider", "actions", "image"):
+        if kind == "actions":
+            _check_actions(block, i)
         return 0
     raise Invalid("invalid_blocks", f"unknown block type [json-pointer:/blocks/{i}/type]")
+
+
+def _context_size(block: dict[str, Any], i: int) -> int:
+    """A context block: 1 to 10 elements; return the length of its text."""
+    elements = block.get("elements", [])
+    if not 1 <= len(elements) <= 10:
+        raise Invalid("invalid_blocks", f"must have 1 to 10 elements [json-pointer:/blocks/{i}/elements]")
+    return sum(len(_text_object(e, f"/blocks/{i}/elements/{j}", 2000)) for j, e in enumerate(elements) if e.get("type") != "image")
+
+
+def _check_actions(block: dict[str, Any], i: int) -> None:
+    """An actions block: 1 to 25 interactive elements with unique action ids, Slack's lengths for texts and options."""
+    elements = block.get("elements", [])
+    if not 1 <= len(elements) <= 25:
+        raise Invalid("invalid_blocks", f"must have 1 to 25 elements [json-pointer:/blocks/{i}/elements]")
+    seen: set[str] = set()
+    for j, element in enumerate(elements):
+        pointer = f"/blocks/{i}/elements/{j}"
+        action_id = element.get("action_id")
+        if not isinstance(action_id, str) or not 0 < len(action_id) <= 255 or action_id in seen:
+            raise Invalid("invalid_blocks", f"invalid action_id [json-pointer:{pointer}/action_id]")
+        seen.add(action_id)
+        if element.get("type") == "button":
+            _text_object(element.get("text"), f"{pointer}/text", 75, plain_only=True)
+            if len(str(element.get("value", ""))) > 2000:
+                raise Invalid("invalid_blocks", f"must be less than 2001 characters [json-pointer:{pointer}/value]")
+        elif element.get("type") == "static_select":
+            _text_object(element.get("placeholder"), f"{pointer}/placeholder", 150, plain_only=True)
+            options = element.get("options", [])
+            if not 1 <= len(options) <= 100:
+                raise Invalid("invalid_blocks", f"must have 1 to 100 options [json-pointer:{pointer}/options]")
+            for k, option in enumerate(options):
+                _text_object(option.get("text"), f"{pointer}/options/{k}/text", 75, plain_only=True)
+                if not 0 < len(str(option.get("value", ""))) <= 150:
+                    raise Invalid("invalid_blocks", f"invalid option value [json-pointer:{pointer}/options/{k}/value]")
+        else:
+            raise Invalid("invalid_blocks", f"unsupported element type [json-pointer:{pointer}/type]")
 
 
 def _text_object(obj: Any, pointer: str, limit: int, plain_only: bool = False) -> str:

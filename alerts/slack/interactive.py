@@ -1,0 +1,133 @@
+"""Slack's buttons on alerts, over Socket Mode: acknowledge each click at once, act on it, show the outcome in place.
+
+The app-level token (SLACK_APP_TOKEN) opens an outbound WebSocket with slack-sdk's own Socket
+Mode client, so a container behind NAT needs no public URL. Every envelope is acknowledged
+before anything else happens (Slack wants the ack within 3 seconds); the click then goes to
+a handler the service provides (`Click` in, `Answer` out), and the answer either updates the
+alert in place (`chat.update`, one outcome line under the buttons, the last click's) or, when
+only the clicker should see it ("not allowed"), is posted ephemerally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
+from slack_sdk.web.async_client import AsyncWebClient
+
+from alerts.slack.blocks import BLOCK_PREFIX, DURATIONS, MUTE_RULE, MUTE_SOURCE, NOT_RELEVANT, OUTCOME_BLOCK, RELEVANT
+
+log = logging.getLogger("newswatch.slack")
+
+
+@dataclass(frozen=True)
+class Click:
+    """One button pressed on an alert: which alert, what choice, by whom (and for how long, for a mute)."""
+
+    delivery_id: int
+    choice: str  # RELEVANT, NOT_RELEVANT, MUTE_RULE or MUTE_SOURCE
+    user: str
+    seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the clicker is told: in the alert for everyone (`public`), or only to them."""
+
+    text: str
+    public: bool = True
+
+
+Handler = Callable[[Click], Awaitable[Answer]]
+
+
+def parse_click(payload: dict[str, Any]) -> Click | None:
+    """The click in a `block_actions` payload, or None if it is not one of ours."""
+    if payload.get("type") != "block_actions" or not payload.get("actions"):
+        return None
+    action = payload["actions"][0]
+    block_id, choice = str(action.get("block_id", "")), action.get("action_id")
+    if not block_id.startswith(BLOCK_PREFIX) or choice not in (RELEVANT, NOT_RELEVANT, MUTE_RULE, MUTE_SOURCE):
+        return None
+    try:
+        delivery_id = int(block_id.removeprefix(BLOCK_PREFIX))
+        seconds = int(action["selected_option"]["value"]) if choice in (MUTE_RULE, MUTE_SOURCE) else None
+    except (KeyError, TypeError, ValueError):
+        return None
+    if seconds is not None and seconds not in {s for _, s in DURATIONS}:
+        return None
+    user = str((payload.get("user") or {}).get("id", ""))
+    return Click(delivery_id, choice, user, seconds) if user else None
+
+
+def with_outcome(blocks: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
+    """The message's blocks with `text` as its one outcome line (replacing an earlier one)."""
+    kept = [b for b in blocks if b.get("block_id") != OUTCOME_BLOCK]
+    line = {"type": "context", "block_id": OUTCOME_BLOCK, "elements": [{"type": "mrkdwn", "text": text}]}
+    return [*kept, line]
+
+
+class SlackInteractions:
+    """The Socket Mode connection: receives clicks, acknowledges them, runs the handler, shows its answer."""
+
+    def __init__(self, app_token: str, web: AsyncWebClient, handler: Handler, ping_interval: float = 5.0) -> None:
+        self._web = web
+        self._handler = handler
+        self._client = SocketModeClient(app_token=app_token, web_client=web, ping_interval=ping_interval, logger=log)
+        self._client.socket_mode_request_listeners.append(self._on_request)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    async def start(self) -> None:
+        """Open the connection (slack-sdk reconnects by itself when it drops)."""
+        await self._client.connect()  # type: ignore[no-untyped-call]
+
+    async def aclose(self) -> None:
+        """Close the connection; let clicks being handled finish."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=5)
+        await self._client.close()  # type: ignore[no-untyped-call]
+
+    async def _on_request(self, client: Any, request: SocketModeRequest) -> None:
+        """Acknowledge first, then act (in a task of its own, so a slow database never delays the next ack)."""
+        await client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
+        if request.type != "interactive":
+            return
+        task = asyncio.create_task(self._act(request.payload))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _act(self, payload: dict[str, Any]) -> None:
+        """Run the handler for one click and show its answer."""
+        click = parse_click(payload)
+        if click is None:
+            return
+        channel = str((payload.get("channel") or {}).get("id") or (payload.get("container") or {}).get("channel_id") or "")
+        message = payload.get("message") or {}
+        try:
+            answer = await self._handler(click)
+            if answer.public:
+                await self._web.chat_update(
+                    channel=channel,
+                    ts=str(message.get("ts", "")),
+                    text=message.get("text") or answer.text,
+                    blocks=with_outcome(list(message.get("blocks") or []), answer.text),
+                )
+            else:
+                await self._web.chat_postEphemeral(channel=channel, user=click.user, text=answer.text)
+        except SlackApiError as exc:
+            log.warning(
+                "could not show the outcome of a click in Slack: %s", exc.response.get("error"), extra={"delivery": click.delivery_id}
+            )
+        except Exception:
+            log.exception("a click could not be handled", extra={"delivery": click.delivery_id})

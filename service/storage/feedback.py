@@ -1,0 +1,87 @@
+"""Feedback on sent alerts (Slack's "Relevant" / "Not relevant"): one row per alert and person, the last click wins."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from service.storage.db import Database, deliveries, feedback, feeds, insert, items
+
+
+class Choice:
+    """What a person said about an alert."""
+
+    RELEVANT = "relevant"
+    NOT_RELEVANT = "not_relevant"
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The alert a click is about: its delivery, item, feed and rules."""
+
+    delivery_id: int
+    destination: str
+    rule_ids: tuple[str, ...]
+    item_id: int | None
+    feed_id: str | None
+    title: str
+
+
+class FeedbackStore:
+    """Reads the alert a click is about; records and lists feedback."""
+
+    def __init__(self, engine: Database) -> None:
+        self._engine = engine
+
+    async def subject(self, delivery_id: int) -> Subject | None:
+        """The alert of a delivery, or None if there is no such delivery (or it carries no item)."""
+        query = (
+            sa.select(
+                deliveries.c.id,
+                deliveries.c.destination,
+                deliveries.c.rule_ids,
+                items.c.id.label("item_id"),
+                items.c.feed_id,
+                items.c.title,
+            )
+            .select_from(deliveries.join(items, deliveries.c.item_id == items.c.id))
+            .where(deliveries.c.id == delivery_id)
+        )
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return None
+        return Subject(row.id, row.destination, tuple(row.rule_ids), row.item_id, row.feed_id, row.title)
+
+    async def record(self, subject: Subject, user: str, choice: str, now: datetime) -> None:
+        """Store `user`'s choice about the alert, replacing an earlier one of theirs."""
+        values = {
+            "delivery_id": subject.delivery_id,
+            "item_id": subject.item_id,
+            "destination": subject.destination,
+            "rule_ids": list(subject.rule_ids),
+            "user_id": user,
+            "choice": choice,
+            "created_at": now,
+            "updated_at": now,
+        }
+        async with self._engine.begin() as conn:
+            statement = insert(conn, feedback).values(**values)
+            await conn.execute(
+                statement.on_conflict_do_update(index_elements=["delivery_id", "user_id"], set_={"choice": choice, "updated_at": now})
+            )
+
+    async def listing(self, since: datetime, rule: str | None = None) -> list[Any]:
+        """Feedback given since `since`, newest first, with the alert's title, link and feed."""
+        query = (
+            sa.select(feedback, items.c.title, items.c.link, items.c.feed_id, feeds.c.name.label("feed_name"))
+            .select_from(feedback.outerjoin(items, feedback.c.item_id == items.c.id).outerjoin(feeds, items.c.feed_id == feeds.c.id))
+            .where(feedback.c.updated_at >= since)
+            .order_by(feedback.c.updated_at.desc(), feedback.c.id.desc())
+        )
+        async with self._engine.connect() as conn:
+            rows = list(await conn.execute(query))
+        return [r for r in rows if rule is None or rule in r.rule_ids]
