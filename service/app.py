@@ -194,8 +194,7 @@ def interactions(app: App) -> SlackInteractions | None:
 
     base = (settings.slack_api_url or SLACK_API).rstrip("/") + "/"
     web = AsyncWebClient(token=bot, base_url=base, session=app.slack_session, timeout=15, retry_handlers=[])
-    handler = Interactions(app.engine, app.config, app.clock, web)
-    return SlackInteractions(settings.slack_app_token, web, handler.handle)
+    return SlackInteractions(settings.slack_app_token, web, Interactions(app.engine, app.config, app.clock, settings, web))
 
 
 def flood_policy(config: Config, destination: str) -> flood.Policy:

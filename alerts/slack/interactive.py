@@ -1,26 +1,27 @@
-"""Slack's buttons on alerts, over Socket Mode: acknowledge each click at once, act on it, show the outcome in place.
+"""Slack's buttons on alerts and the `/newswatch` command, over Socket Mode: acknowledge at once, act, answer.
 
 The app-level token (SLACK_APP_TOKEN) opens an outbound WebSocket with slack-sdk's own Socket
 Mode client, so a container behind NAT needs no public URL. Every envelope is acknowledged
-before anything else happens (Slack wants the ack within 3 seconds); the click then goes to
-a handler the service provides (`Click` in, `Answer` out), and the answer either updates the
-alert in place (`chat.update`, one outcome line under the buttons, the last click's) or, when
-only the clicker should see it ("not allowed"), is posted ephemerally.
+before anything else happens (Slack wants the ack within 3 seconds); the work then goes to
+the `Actions` the service provides. A click's `Answer` either updates the alert in place
+(`chat.update`, one outcome line under the buttons, the last click's) or, when only the
+clicker should see it ("not allowed"), is posted ephemerally; a command's answer goes to the
+command's `response_url`, seen only by whoever typed it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from alerts.slack.blocks import BLOCK_PREFIX, DURATIONS, MUTE_RULE, MUTE_SOURCE, NOT_RELEVANT, OUTCOME_BLOCK, RELEVANT
 
@@ -45,7 +46,16 @@ class Answer:
     public: bool = True
 
 
-Handler = Callable[[Click], Awaitable[Answer]]
+class Actions(Protocol):
+    """What the service does with clicks and commands."""
+
+    async def click(self, click: Click) -> Answer:
+        """Act on a click on an alert."""
+        ...
+
+    async def command(self, user: str, text: str) -> str:
+        """Run `/newswatch TEXT` for `user`; return the answer (mrkdwn)."""
+        ...
 
 
 def parse_click(payload: dict[str, Any]) -> Click | None:
@@ -75,11 +85,11 @@ def with_outcome(blocks: list[dict[str, Any]], text: str) -> list[dict[str, Any]
 
 
 class SlackInteractions:
-    """The Socket Mode connection: receives clicks, acknowledges them, runs the handler, shows its answer."""
+    """The Socket Mode connection: receives clicks and commands, acknowledges them, acts, shows the answer."""
 
-    def __init__(self, app_token: str, web: AsyncWebClient, handler: Handler, ping_interval: float = 5.0) -> None:
+    def __init__(self, app_token: str, web: AsyncWebClient, actions: Actions, ping_interval: float = 5.0) -> None:
         self._web = web
-        self._handler = handler
+        self._actions = actions
         self._client = SocketModeClient(app_token=app_token, web_client=web, ping_interval=ping_interval, logger=log)
         self._client.socket_mode_request_listeners.append(self._on_request)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -101,21 +111,43 @@ class SlackInteractions:
     async def _on_request(self, client: Any, request: SocketModeRequest) -> None:
         """Acknowledge first, then act (in a task of its own, so a slow database never delays the next ack)."""
         await client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
-        if request.type != "interactive":
+        if request.type == "interactive":
+            work = self._act(request.payload)
+        elif request.type == "slash_commands":
+            work = self._command(request.payload)
+        else:
             return
-        task = asyncio.create_task(self._act(request.payload))
+        task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def _command(self, payload: dict[str, Any]) -> None:
+        """Run a `/newswatch` command and answer whoever typed it."""
+        user, url = str(payload.get("user_id", "")), str(payload.get("response_url", ""))
+        try:
+            answer = await self._actions.command(user, str(payload.get("text", "")))
+        except Exception:
+            log.exception("the command %r failed", str(payload.get("text", ""))[:100])
+            answer = "Sorry, that failed inside newswatch; its log says why."
+        try:
+            if url.startswith(("https://", "http://")):  # Slack's own, received over the authenticated socket
+                response = await AsyncWebhookClient(url, session=self._web.session, timeout=15).send(text=answer, response_type="ephemeral")
+                if response.status_code != 200:
+                    log.warning("could not answer a command: HTTP %s", response.status_code)
+            else:
+                await self._web.chat_postEphemeral(channel=str(payload.get("channel_id", "")), user=user, text=answer)
+        except Exception as exc:
+            log.warning("could not answer a command: %s", exc)
+
     async def _act(self, payload: dict[str, Any]) -> None:
-        """Run the handler for one click and show its answer."""
+        """Act on one click and show the answer."""
         click = parse_click(payload)
         if click is None:
             return
         channel = str((payload.get("channel") or {}).get("id") or (payload.get("container") or {}).get("channel_id") or "")
         message = payload.get("message") or {}
         try:
-            answer = await self._handler(click)
+            answer = await self._actions.click(click)
             if answer.public:
                 await self._web.chat_update(
                     channel=channel,

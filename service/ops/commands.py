@@ -101,12 +101,12 @@ def _when(value: datetime | None) -> str:
 async def silences(args: argparse.Namespace, settings: Settings) -> int:
     """`mute`, `mutes` and `unmute`."""
     from service.config import load_config
-    from service.storage.silences import Silences
+    from service.storage.silences import Silences, mute_target
 
     async with db.opened(settings.database_url) as engine:
         store, now = Silences(engine), utcnow()
         if args.command == "mute":
-            target = _mute_target(args.target, load_config(settings.config_dir))
+            target = mute_target(args.target, load_config(settings.config_dir))
             if isinstance(target, str):
                 print(f"newswatch: {target}", file=sys.stderr)
                 return EXIT_USAGE
@@ -126,22 +126,6 @@ async def silences(args: argparse.Namespace, settings: Settings) -> int:
             if not rows:
                 print("no silences in force")
         return EXIT_OK
-
-
-def _mute_target(name: str, config: Any) -> tuple[str, str] | str:
-    """(kind, target) for a mute, or an error message."""
-    kind, _, plain = name.partition(":") if name.startswith(("rule:", "destination:", "feed:")) else ("", "", name)
-    known = {
-        "rule": {r.id for r in config.rules_file.rules},
-        "destination": set(config.rules_file.destinations),
-        "feed": {f.id for f in config.feeds},
-    }
-    found = [k for k, names in known.items() if plain in names and kind in ("", k)]
-    if not found:
-        return f"'{plain}' is not a rule id, a destination or a feed id"
-    if len(found) > 1:
-        return f"'{plain}' is a {' and a '.join(found)}: write {' or '.join(f'{k}:{plain}' for k in found)}"
-    return found[0], plain
 
 
 def _delivery_line(row: object, fmt: str) -> str:

@@ -1,9 +1,11 @@
-"""What a click on an alert does: feedback recorded, or a rule or source muted; the answer Slack shows.
+"""What a click on an alert or a `/newswatch` command does, and the answer Slack shows.
 
-A mute from Slack is the same silence as `newswatch mute` (listed by `newswatch mutes`,
-ended by `unmute`, expiring by itself); a second click on the same alert moves that silence's
-end instead of adding another, so clicking twice, or two people clicking, leaves one silence
-and the last choice shown. `slack.admins` in rules.yaml, when set, says who may mute.
+A click records feedback, or mutes the alert's rule or source. A mute from Slack is the same
+silence as `newswatch mute` (listed by `newswatch mutes`, ended by `unmute`, expiring by
+itself); a second click on the same alert moves that silence's end instead of adding another,
+so clicking twice, or two people clicking, leaves one silence and the last choice shown.
+`slack.admins` in rules.yaml, when set, says who may mute, unmute and test URLs (a test makes
+the service fetch a URL from its own network).
 """
 
 from __future__ import annotations
@@ -17,26 +19,38 @@ from typing import Any
 from alerts.slack.blocks import DURATIONS, MUTE_RULE, NOT_RELEVANT, RELEVANT
 from alerts.slack.interactive import Answer, Click
 from service.config.live import LiveConfig
+from service.config.types import parse_duration
+from service.settings import Settings
 from service.storage.db import Database
 from service.storage.feedback import FeedbackStore, Subject
-from service.storage.silences import Silences
+from service.storage.silences import Silences, mute_target
+from service.storage.store import Store
 
 log = logging.getLogger("newswatch.slack")
 GROUP_TTL = 300.0  # seconds a user group's members are cached
+ANSWER_MAX = 3000  # characters of a command's answer
+USAGE = """\
+`/newswatch status` – failing feeds and alerts waiting
+`/newswatch mutes` – silences in force
+`/newswatch mute RULE|DESTINATION|FEED 2h [reason]` – silence one (also `rule:`, `destination:` or `feed:` before the name)
+`/newswatch unmute ID` – end a silence now
+`/newswatch test URL` – run the rules on a page or feed, whole article included, and say what matched and why"""
 
 
 class Interactions:
     """Turns clicks into feedback rows and silences."""
 
-    def __init__(self, engine: Database, config: LiveConfig, clock: Callable[[], datetime], web: Any = None) -> None:
+    def __init__(self, engine: Database, config: LiveConfig, clock: Callable[[], datetime], settings: Settings, web: Any = None) -> None:
         self._feedback = FeedbackStore(engine)
         self._silences = Silences(engine)
+        self._store = Store(engine, settings.instance)
+        self._settings = settings
         self._config = config
         self._clock = clock
         self._web = web  # slack-sdk's AsyncWebClient, to read user groups named in slack.admins
         self._groups: dict[str, tuple[float, frozenset[str]]] = {}
 
-    async def handle(self, click: Click) -> Answer:
+    async def click(self, click: Click) -> Answer:
         """Act on one click; say what was done."""
         subject = await self._feedback.subject(click.delivery_id)
         if subject is None:
@@ -67,6 +81,77 @@ class Interactions:
             what = f"Source {self._feed_name(subject.feed_id)}"
         log.info("%s muted for %s from Slack by %s", what, span, click.user, extra={"delivery": subject.delivery_id})
         return Answer(f"{what} muted for {span} by <@{click.user}>, until {until:%Y-%m-%d %H:%M} UTC")
+
+    async def command(self, user: str, text: str) -> str:
+        """`/newswatch status | mutes | mute TARGET 2h [reason] | unmute ID | test URL`; anything else: the usage."""
+        words = text.split()
+        verb, rest = (words[0].lower(), words[1:]) if words else ("help", [])
+        if verb == "status":
+            return await self._status()
+        if verb == "mutes":
+            return await self._mutes()
+        if verb in ("mute", "unmute", "test") and not await self.may_mute(user):
+            return "Only the admins named in newswatch's rules.yaml (`slack.admins`) may do that."
+        if verb == "mute" and len(rest) >= 2:
+            return await self._mute_command(user, rest[0], rest[1], " ".join(rest[2:]))
+        if verb == "unmute" and len(rest) == 1 and rest[0].isdigit():
+            ended = await self._silences.end(int(rest[0]), self._clock())
+            return f"Silence {rest[0]} ended." if ended else f"No silence {rest[0]} is in force."
+        if verb == "test" and len(rest) == 1:
+            return await self._test(_unwrap(rest[0]))
+        return USAGE
+
+    async def _status(self) -> str:
+        """Failing feeds and the outbox, in a few lines."""
+        failing = await self._store.failing_list(10)
+        counts = await self._store.delivery_counts()
+        lines = [f"*{len(failing)}{'+' if len(failing) == 10 else ''} feeds failing*" if failing else "No feed is failing."]
+        lines += [f"• {_plain(name)} (`{feed_id}`): {_plain((error or '')[:150])}" for feed_id, name, error in failing]
+        waiting = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()) if status in ("pending", "dead"))
+        lines.append(f"Alerts: {waiting or 'none pending'}.")
+        return "\n".join(lines)
+
+    async def _mutes(self) -> str:
+        """The silences in force."""
+        rows = await self._silences.listing(self._clock())
+        if not rows:
+            return "No silences in force."
+        return "\n".join(
+            f"`{r.id}` {r.kind} *{_plain(r.target)}* until {r.until:%Y-%m-%d %H:%M} UTC"
+            + (f" – {_plain(r.reason)}" if r.reason else "")
+            + (f" (by <@{r.created_by.removeprefix('slack:')}>)" if r.created_by.startswith("slack:") else "")
+            for r in rows
+        )
+
+    async def _mute_command(self, user: str, name: str, duration: str, reason: str) -> str:
+        """`mute TARGET 2h [reason]`."""
+        target = mute_target(name, self._config())
+        if isinstance(target, str):
+            return target
+        try:
+            seconds = parse_duration(duration)
+        except ValueError as exc:
+            return _plain(str(exc))
+        now = self._clock()
+        until = now + timedelta(seconds=seconds)
+        mute_id = await self._silences.add(*target, until, reason or "from Slack", now, by=f"slack:{user}")
+        return f"Muted {target[0]} *{_plain(target[1])}* until {until:%Y-%m-%d %H:%M} UTC (silence `{mute_id}`)."
+
+    async def _test(self, url: str) -> str:
+        """Run the rules on a page or feed, as the service would; say what matched."""
+        from service.ops.rulecmds import results
+
+        if not url.startswith(("http://", "https://")):
+            return "Give an http(s) URL of a page or a feed."
+        lines: list[str] = []
+        async for _, result in results([url], self._config(), self._settings):
+            if isinstance(result, str):
+                return f"Could not read {_plain(url)}: {_plain(result)}"
+            found = ", ".join(f"*{_plain(m.rule_name)}* ({', '.join(f'`{_plain(t)}`' for t in m.term_labels[:6])})" for m in result.matches)
+            where = " (whole article)" if result.item.article else ""
+            lines.append(f"• {_plain(result.item.title[:120] or '(untitled)')}{where}: {found or 'no rule matches'}")
+        text = "\n".join(lines) or "No items found there."
+        return text if len(text) <= ANSWER_MAX else text[: ANSWER_MAX - 20].rsplit("\n", 1)[0] + "\n…and more."
 
     def _rule_names(self, rule_ids: Sequence[str]) -> str:
         """Rule names as the config gives them (their ids if gone)."""
@@ -108,3 +193,8 @@ class Interactions:
 def _plain(text: str) -> str:
     """Config text made safe for mrkdwn."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("*", "")
+
+
+def _unwrap(word: str) -> str:
+    """A URL as Slack may escape it in a command's text: `<https://…>` or `<https://…|label>`."""
+    return word.strip("<>").split("|", 1)[0]

@@ -21,6 +21,8 @@ from service.rules.operators import TermSpec
 from service.settings import Settings
 
 if TYPE_CHECKING:  # the network and the database are loaded only by the commands that use them
+    from collections.abc import AsyncIterator
+
     from service.ingest.extract import Extracted
     from service.ingest.fetch import Fetcher
     from service.storage.store import Store
@@ -68,10 +70,24 @@ async def test(sources: list[str], directory: Path, settings: Settings, rule: st
     if rule and rule not in {r.id for r in config.ruleset.rules}:
         print(f"newswatch: no enabled rule with id '{rule}'", file=sys.stderr)
         return 2
+    status = 0
+    async for source, result in results(sources, config, settings, articles):
+        if isinstance(result, str):
+            print(f"{source}: {result}", file=sys.stderr)
+            status = 1
+            continue
+        matches = [m for m in result.matches if not rule or m.rule_id == rule]
+        print(_json(source, result, matches) if fmt == "json" else _text(source, result, matches))
+    return status
+
+
+async def results(
+    sources: list[str], config: Config, settings: Settings, articles: bool = False
+) -> AsyncIterator[tuple[str, Prepared | str]]:
+    """Each item of each source, prepared and matched as the service would, or why the source could not be read."""
     from service.ingest.article import Articles
     from service.ingest.fetch import Fetcher, build_client
 
-    status = 0
     async with build_client(settings.user_agent) as client:
         limit = settings.per_host
         fetcher = Fetcher(
@@ -82,13 +98,10 @@ async def test(sources: list[str], directory: Path, settings: Settings, rule: st
             try:
                 found = await _items(source, fetcher)
             except (OSError, ValueError) as exc:
-                print(f"{source}: {exc}", file=sys.stderr)
-                status = 1
+                yield source, str(exc)
                 continue
             for prepared in await prepare(found, config.ruleset, _tags(config, found), "always" if articles else "never", pages):
-                matches = [m for m in prepared.matches if not rule or m.rule_id == rule]
-                print(_json(source, prepared, matches) if fmt == "json" else _text(source, prepared, matches))
-    return status
+                yield source, prepared
 
 
 async def _extract_in_thread(body: bytes, url: str, content_type: str) -> Extracted:
@@ -116,7 +129,7 @@ async def _items(source: str, fetcher: Fetcher) -> list[Item]:
         result = await fetcher.fetch(source, accept=ANY_DOCUMENT)
         if not isinstance(result, Fetched):
             raise ValueError(getattr(result, "message", "not modified"))
-        return read_document(result.body, result.url, source, "test", result.content_type)
+        return await asyncio.to_thread(read_document, result.body, result.url, source, "test", result.content_type)
     return await asyncio.to_thread(_read_local, Path(source))
 
 

@@ -50,11 +50,13 @@ class Silences:
     def __init__(self, engine: Database) -> None:
         self._engine = engine
 
-    async def add(self, kind: str, target: str, until: datetime, reason: str, now: datetime) -> int:
-        """Mute `target` until `until`; return the silence's id."""
+    async def add(self, kind: str, target: str, until: datetime, reason: str, now: datetime, by: str = "") -> int:
+        """Mute `target` until `until` (`by`: who, if not the CLI); return the silence's id."""
         async with self._engine.begin() as conn:
             row = await conn.execute(
-                mutes.insert().values(kind=kind, target=target, until=until, reason=reason, created_at=now).returning(mutes.c.id)
+                mutes.insert()
+                .values(kind=kind, target=target, until=until, reason=reason, created_at=now, created_by=by)
+                .returning(mutes.c.id)
             )
             return int(row.scalar_one())
 
@@ -88,3 +90,19 @@ class Silences:
         async with self._engine.begin() as conn:
             done = await conn.execute(mutes.update().where(mutes.c.id == mute_id, mutes.c.until > now).values(until=now))
             return bool(done.rowcount)
+
+
+def mute_target(name: str, config: Any) -> tuple[str, str] | str:
+    """(kind, target) for a mute of a rule id, destination or feed id (`kind:` prefix optional), or an error message."""
+    kind, _, plain = name.partition(":") if name.startswith(("rule:", "destination:", "feed:")) else ("", "", name)
+    known = {
+        "rule": {r.id for r in config.rules_file.rules},
+        "destination": set(config.rules_file.destinations),
+        "feed": {f.id for f in config.feeds},
+    }
+    found = [k for k, names in known.items() if plain in names and kind in ("", k)]
+    if not found:
+        return f"'{plain}' is not a rule id, a destination or a feed id"
+    if len(found) > 1:
+        return f"'{plain}' is a {' and a '.join(found)}: write {' or '.join(f'{k}:{plain}' for k in found)}"
+    return found[0], plain

@@ -265,6 +265,23 @@ class Store:
             query = sa.select(sa.func.count()).select_from(feeds).where(feeds.c.active, feeds.c.consecutive_failures > 0)
             return int((await conn.execute(query)).scalar_one())
 
+    async def failing_list(self, limit: int) -> list[tuple[str, str, str | None]]:
+        """Up to `limit` active feeds that failed their last poll, longest failing first: (id, name, last error)."""
+        query = (
+            sa.select(feeds.c.id, feeds.c.name, feeds.c.last_error)
+            .where(feeds.c.active, feeds.c.consecutive_failures > 0)
+            .order_by(feeds.c.failing_since, feeds.c.id)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return [(r.id, r.name or r.id, r.last_error) for r in await conn.execute(query)]
+
+    async def delivery_counts(self) -> dict[str, int]:
+        """How many deliveries stand in each status."""
+        query = sa.select(deliveries.c.status, sa.func.count()).group_by(deliveries.c.status)
+        async with self.engine.connect() as conn:
+            return {status: int(n) for status, n in await conn.execute(query)}
+
     async def release_feed(self, feed_id: str) -> None:
         """Give back a claimed feed this process will not poll (it was removed from the config)."""
         async with self.engine.begin() as conn:

@@ -209,3 +209,72 @@ async def test_the_running_service_connects_over_socket_mode_and_without_an_app_
     finally:
         await worker.stop(grace=1)
     await until(lambda: not slack.sockets)  # stopping closes the socket
+
+
+async def command(slack: SlackServer, text: str, user: str = "U1") -> str:
+    """Type `/newswatch TEXT` in Slack; return the answer posted to the command's response_url."""
+    answer_id = await slack.command(text, user)
+    await until(lambda: len(slack.command_answers[answer_id]) == 1)
+    [answer] = slack.command_answers[answer_id]
+    assert answer["response_type"] == "ephemeral"
+    return str(answer["text"])
+
+
+async def test_slash_command_status_mutes_mute_and_unmute(
+    tmp_path: Path, feeds: FeedServer, slack: SlackServer, make_app: AppFactory, clock: FakeClock
+) -> None:
+    good = feeds.serve("f.rss", rss([entry(0)]))
+    config = [
+        {"id": "f", "name": "Phnom Penh Wire", "url": good, "first_poll_alerts": "all"},
+        {"id": "gone", "name": "Gone Daily", "url": feeds.url("missing.rss")},
+    ]
+    write_config(tmp_path / "config", config, RULES)
+    app = await make_app(slack_app_token=APP_TOKEN)
+    assert app.interactions is not None
+    await app.interactions.start()
+    slack.faults.outage = True  # the alert waits in the outbox
+    await app.poll_once()
+    status = await command(slack, "status")
+    lines = status.splitlines()
+    assert lines[0] == "*1 feeds failing*" and lines[1].startswith("• Gone Daily (`gone`): ") and "404" in lines[1]
+    assert status.splitlines()[-1] == "Alerts: 1 pending."
+    slack.faults.outage = False
+
+    assert await command(slack, "mutes") == "No silences in force."
+    answer = await command(slack, "mute border 2h drill")
+    until_text = f"{clock() + timedelta(hours=2):%Y-%m-%d %H:%M} UTC"
+    assert answer.startswith(f"Muted rule *border* until {until_text} (silence `")
+    [silence] = await Silences(app.engine).listing(clock())
+    assert (silence.kind, silence.target, silence.reason, silence.created_by) == ("rule", "border", "drill", "slack:U1")
+    assert await command(slack, "mutes") == f"`{silence.id}` rule *border* until {until_text} – drill (by <@U1>)"
+    assert await command(slack, "mute nowhere 2h") == "'nowhere' is not a rule id, a destination or a feed id"
+    assert "is not a duration" in await command(slack, "mute border soon")
+    assert await command(slack, f"unmute {silence.id}") == f"Silence {silence.id} ended."
+    assert await command(slack, f"unmute {silence.id}") == f"No silence {silence.id} is in force."
+    assert (await command(slack, "frobnicate")).startswith("`/newswatch status`")  # the usage
+    assert slack.missed_acks == []
+
+
+async def test_slash_command_test_runs_the_rules_on_a_page_with_its_whole_article_and_only_admins_may(
+    tmp_path: Path, feeds: FeedServer, slack: SlackServer, make_app: AppFactory
+) -> None:
+    from tests.support.pages import outlet_page
+
+    html = {"content_type": "text/html; charset=utf-8"}
+    about = feeds.serve(
+        "news/border.html", outlet_page("Acting FM holds talks", ["Both sides agreed to finish border demarcation."] * 3), **html
+    )
+    sidebar = feeds.serve("news/rice.html", outlet_page("Rice exports rise", ["Rice exports to the Philippines rose again."] * 3), **html)
+    write_config(tmp_path / "config", [], {**RULES, "slack": {"admins": ["U0ADMIN"]}})
+    app = await make_app(slack_app_token=APP_TOKEN)
+    assert app.interactions is not None
+    await app.interactions.start()
+    assert await command(slack, f"test <{about}>", user="U0ADMIN") == "• Acting FM holds talks (whole article): *Border news* (`border`)"
+    assert (
+        await command(slack, f"test {sidebar}", user="U0ADMIN") == "• Rice exports rise (whole article): no rule matches"
+    )  # the sidebar's border headlines are not the article
+    assert (await command(slack, "test file:/etc/passwd", user="U0ADMIN")) == "Give an http(s) URL of a page or a feed."
+    assert "Could not read" in await command(slack, f"test {feeds.url('missing.html')}", user="U0ADMIN")
+    assert (await command(slack, f"test {about}", user="U1")).startswith("Only the admins")
+    assert (await command(slack, "mute border 1h", user="U1")).startswith("Only the admins")
+    assert (await command(slack, "status", user="U1")).startswith("No feed is failing.")  # reading is open to everyone

@@ -83,6 +83,7 @@ class SlackServer:
         self._sent_at: dict[str, float] = {}
         self._envelopes = itertools.count(1)
         self._connected = asyncio.Event()
+        self.command_answers: dict[str, list[dict[str, Any]]] = {}  # response_url id -> what was posted to it
 
     async def start(self) -> str:
         """Listen on a free loopback port; return the API base URL."""
@@ -94,6 +95,7 @@ class SlackServer:
         app.router.add_post("/api/apps.connections.open", self._connections_open)
         app.router.add_route("*", "/api/usergroups.users.list", self._group_members)  # slack-sdk reads it with GET
         app.router.add_get("/link", self._socket)
+        app.router.add_post("/commands/{id}", self._command_answer)
         app.router.add_post(WEBHOOK_PATH, self._webhook)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -245,6 +247,37 @@ class SlackServer:
             "trigger_id": "1.2.3",
         }
         return await self.send_envelope("interactive", payload)
+
+    async def command(self, text: str, user: str, channel: str = "desk") -> str:
+        """Send the `slash_commands` envelope of `/newswatch TEXT` typed by `user`; return its response_url's id."""
+        answer_id = f"cmd-{len(self.command_answers) + 1}"
+        self.command_answers[answer_id] = []
+        payload = {
+            "command": "/newswatch",
+            "text": text,
+            "user_id": user,
+            "channel_id": channel,
+            "team_id": "T000",
+            "response_url": self.url.removesuffix("/api/") + f"/commands/{answer_id}",
+            "trigger_id": "1.2.3",
+        }
+        await self.send_envelope("slash_commands", payload)
+        return answer_id
+
+    async def _command_answer(self, request: web.Request) -> web.Response:
+        """A post to a command's response_url: JSON with text or blocks, at most five per URL (as Slack allows)."""
+        posted = self.command_answers.get(request.match_info["id"])
+        if posted is None:
+            return web.Response(status=404, text="no_such_response_url")
+        if len(posted) >= 5:
+            return web.Response(status=400, text="used_too_many_times")
+        body = await request.json()
+        if not body.get("text") and not body.get("blocks"):
+            return web.Response(status=400, text="no_text")
+        if len(str(body.get("text", ""))) > TEXT_LIMIT:
+            return web.Response(status=400, text="msg_too_long")
+        posted.append(body)
+        return web.Response(text="ok")
 
     async def send_envelope(self, kind: str, payload: dict[str, Any]) -> str:
         """Send one envelope on the open socket; a missing ack is recorded after ACK_DEADLINE."""
