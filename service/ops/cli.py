@@ -45,7 +45,12 @@ def parser() -> argparse.ArgumentParser:
     found.add_argument("--format", choices=("text", "json"), default="text")
     found.set_defaults(handler="commands.matches")
     said = sub.add_parser(
-        "feedback", help="what people said about alerts in Slack", description="Relevant / not relevant, as clicked in Slack."
+        "feedback",
+        help="what people said about alerts in Slack",
+        description="Relevant / not relevant, as clicked in Slack: listed, or exported in the labelled-set format.",
+    )
+    said.add_argument(
+        "action", nargs="?", choices=("list", "export"), default="list", help="list (default), or export as labelled-set JSON lines"
     )
     said.add_argument("--rule", help="only alerts of this rule id")
     said.add_argument("--since", default="30d", help="how far back: 24h, 7d, 30d (default 30d)")
@@ -135,6 +140,14 @@ def _rules_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     replay.add_argument("--rule", help="only this rule id")
     replay.add_argument("--format", choices=("text", "json"), default="text")
     replay.set_defaults(handler="rulecmds.replay_command")
+    stats = rsub.add_parser(
+        "stats",
+        help="alerts sent per rule and what people said about them in Slack",
+        description="Per rule: alerts sent, rated in Slack, precision by those ratings, the last false alarm.",
+    )
+    stats.add_argument("--since", default="30d", help="how far back: 7d, 30d, 90d (default 30d)")
+    stats.add_argument("--format", choices=("text", "json"), default="text")
+    stats.set_defaults(handler="commands.rule_stats")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

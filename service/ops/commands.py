@@ -242,12 +242,17 @@ async def matches(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def feedback(args: argparse.Namespace, settings: Settings) -> int:
-    """`feedback`: what people said about alerts in Slack, newest first, then precision per rule."""
-    from service.storage.feedback import Choice, FeedbackStore
+    """`feedback [list|export]`: what people said about alerts in Slack, newest first; or the labelled-set lines."""
+    from service.storage.feedback import FeedbackStore
 
     since = utcnow() - timedelta(seconds=parse_duration(args.since))
     async with db.opened(settings.database_url) as engine:
-        rows = await FeedbackStore(engine).listing(since, args.rule)
+        store = FeedbackStore(engine)
+        rows, stats = await store.listing(since, args.rule), await store.rule_stats(since)
+    if args.action == "export":
+        for line in _labelled(rows):
+            print(line)
+        return EXIT_OK
     for r in rows:
         if args.format == "json":
             keys = ("delivery_id", "user_id", "choice", "destination", "title", "link", "feed_id")
@@ -257,22 +262,62 @@ async def feedback(args: argparse.Namespace, settings: Settings) -> int:
     if args.format == "text":
         if not rows:
             print("no feedback in that period")
-        for rule, (good, rated) in sorted(_precision(rows, Choice.RELEVANT).items()):
-            print(f"{rule}: {rated} alerts rated, {good} relevant (precision {good / rated:.2f})")
+        for rule, s in sorted(stats.items()):
+            if s.rated and (args.rule is None or rule == args.rule):
+                print(f"{rule}: {s.rated} alerts rated, {s.relevant} relevant (precision {s.precision:.2f})")
     return EXIT_OK
 
 
-def _precision(rows: list[Any], relevant: str) -> dict[str, tuple[int, int]]:
-    """Per rule: (alerts rated relevant, alerts rated), each alert counted once with its latest rating."""
+def _labelled(rows: list[Any]) -> list[str]:
+    """Each rated alert once (its latest rating) as a line of tests/fixtures/labelled/: relevant ones labelled with their rules."""
     latest: dict[int, Any] = {}
-    for r in rows:  # newest first: the first row of an alert is its latest rating
+    for r in rows:  # newest first
         latest.setdefault(r.delivery_id, r)
-    counts: dict[str, tuple[int, int]] = {}
-    for r in latest.values():
-        for rule in r.rule_ids:
-            good, rated = counts.get(rule, (0, 0))
-            counts[rule] = (good + (r.choice == relevant), rated + 1)
-    return counts
+    lines = []
+    for r in sorted(latest.values(), key=lambda r: r.delivery_id):
+        relevant = r.choice == "relevant"
+        item = {
+            "id": f"feedback-{r.delivery_id}",
+            "source": r.link or "",
+            "lang": r.language or "",
+            "title": r.title or "",
+            "summary": r.summary or "",
+            "labels": list(r.rule_ids) if relevant else [],
+            "class": "feedback-relevant" if relevant else "feedback-false-alarm",
+            "published": r.published_at.date().isoformat() if r.published_at else "",
+        }
+        lines.append(json.dumps(item, ensure_ascii=False))
+    return lines
+
+
+async def rule_stats(args: argparse.Namespace, settings: Settings) -> int:
+    """`rules stats`: per rule, alerts sent, rated in Slack, precision by the ratings, the last false alarm."""
+    from service.storage.feedback import FeedbackStore
+
+    since = utcnow() - timedelta(seconds=parse_duration(args.since))
+    async with db.opened(settings.database_url) as engine:
+        stats = await FeedbackStore(engine).rule_stats(since)
+    if args.format == "json":
+        for rule, s in sorted(stats.items()):
+            last = _iso(s.last_false_alarm) if s.last_false_alarm else None
+            data = {
+                "rule": rule,
+                "sent": s.sent,
+                "rated": s.rated,
+                "relevant": s.relevant,
+                "precision": s.precision,
+                "last_false_alarm": last,
+            }
+            print(json.dumps(data | {"last_false_alarm_title": s.last_false_title}, ensure_ascii=False))
+        return EXIT_OK
+    print(f"{'rule':<20} {'sent':>6} {'rated':>6} {'precision':>9}  last false alarm")
+    for rule, s in sorted(stats.items()):
+        precision = f"{s.precision:.2f}" if s.precision is not None else "-"
+        last = f"{s.last_false_alarm:%Y-%m-%d %H:%M} {s.last_false_title[:50]}" if s.last_false_alarm else "-"
+        print(f"{rule:<20} {s.sent:>6} {s.rated:>6} {precision:>9}  {last}")
+    if not stats:
+        print("no alerts sent in that period")
+    return EXIT_OK
 
 
 def _iso(value: datetime) -> str:

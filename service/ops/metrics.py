@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -32,6 +33,22 @@ class Metrics:
         self.failing_destinations = Gauge(
             "newswatch_destination_failing", "1 while a destination's last alert failed permanently", ["destination"], registry=r
         )
+
+        self.rule_sent = Gauge("newswatch_rule_alerts_sent", "Alerts sent on their own in the last 30 days, by rule", ["rule"], registry=r)
+        self.rule_rated = Gauge(
+            "newswatch_rule_alerts_rated", "Of those, alerts rated relevant or not in Slack, by rule", ["rule"], registry=r
+        )
+        self.rule_precision = Gauge(
+            "newswatch_rule_precision", "Rated alerts marked relevant over rated alerts, last 30 days, by rule", ["rule"], registry=r
+        )
+
+    def rule_feedback(self, stats: Mapping[str, Any]) -> None:
+        """Per-rule figures from Slack feedback (`service.storage.feedback.RuleStats` by rule)."""
+        for rule, s in stats.items():
+            self.rule_sent.labels(rule=rule).set(s.sent)
+            self.rule_rated.labels(rule=rule).set(s.rated)
+            if s.precision is not None:
+                self.rule_precision.labels(rule=rule).set(s.precision)
 
     def poll(self, feed: str, outcome: str, seconds: float) -> None:
         """Count one poll."""

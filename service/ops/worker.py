@@ -25,7 +25,7 @@ class Worker:
 
     def __init__(self, app: App, poll_every: float = 5.0, deliver_every: float = 1.0, reload_every: float = 2.0) -> None:
         self.app = app
-        self._every = {"poll": poll_every, "deliver": deliver_every, "reload": reload_every, "prune": 3600.0}
+        self._every = {"poll": poll_every, "deliver": deliver_every, "reload": reload_every, "prune": 3600.0, "feedback": 60.0}
         self._scheduler: AsyncIOScheduler | None = None
         self._active: set[asyncio.Task[Any]] = set()
         self._connecting: asyncio.Future[None] | None = None
@@ -44,6 +44,7 @@ class Worker:
             "deliver": self.deliver,
             "reload": self.reload,
             "prune": self.prune,
+            "feedback": self.feedback,
         }
         for name, job in jobs.items():
             scheduler.add_job(self._tracked(name, job), "interval", seconds=self._every[name], id=name, next_run_time=datetime.now(UTC))
@@ -103,6 +104,13 @@ class Worker:
             removed = await self.app.store.prune(self.app.clock() - timedelta(days=days))
             if removed:
                 log.info("pruned %d unmatched items older than %d days", removed, days)
+
+    async def feedback(self) -> None:
+        """Refresh the per-rule figures from Slack feedback on /metrics (last 30 days)."""
+        from service.storage.feedback import FeedbackStore
+
+        stats = await FeedbackStore(self.app.engine).rule_stats(self.app.clock() - timedelta(days=30))
+        self.app.metrics.rule_feedback(stats)
 
     async def stop(self, grace: float = 8.0) -> None:
         """Stop starting jobs, let running ones finish for up to `grace` seconds, cancel the rest."""

@@ -18,6 +18,22 @@ class Choice:
     NOT_RELEVANT = "not_relevant"
 
 
+@dataclass
+class RuleStats:
+    """One rule's alerts and what people said about them."""
+
+    sent: int = 0  # alerts sent on their own (not in digests)
+    rated: int = 0  # of those, alerts someone rated (each once, with its latest rating)
+    relevant: int = 0
+    last_false_alarm: datetime | None = None
+    last_false_title: str = ""
+
+    @property
+    def precision(self) -> float | None:
+        """Relevant over rated, or None before any rating."""
+        return self.relevant / self.rated if self.rated else None
+
+
 @dataclass(frozen=True)
 class Subject:
     """The alert a click is about: its delivery, item, feed and rules."""
@@ -74,10 +90,42 @@ class FeedbackStore:
                 statement.on_conflict_do_update(index_elements=["delivery_id", "user_id"], set_={"choice": choice, "updated_at": now})
             )
 
+    async def rule_stats(self, since: datetime) -> dict[str, RuleStats]:
+        """Per rule, since `since`: alerts sent, alerts rated (latest rating of each), relevant, the last false alarm."""
+        stats: dict[str, RuleStats] = {}
+        sent = sa.select(deliveries.c.rule_ids).where(
+            deliveries.c.status == "sent", deliveries.c.sent_at >= since, deliveries.c.item_id.is_not(None)
+        )
+        async with self._engine.connect() as conn:
+            for row in await conn.execute(sent):
+                for rule in row.rule_ids:
+                    stats.setdefault(rule, RuleStats()).sent += 1
+            rated = await self.listing(since)
+        latest: dict[int, Any] = {}
+        for r in rated:  # newest first: an alert's first row is its latest rating
+            latest.setdefault(r.delivery_id, r)
+        for r in latest.values():
+            for rule in r.rule_ids:
+                s = stats.setdefault(rule, RuleStats())
+                s.rated += 1
+                s.relevant += r.choice == Choice.RELEVANT
+                if r.choice == Choice.NOT_RELEVANT and (s.last_false_alarm is None or r.updated_at > s.last_false_alarm):
+                    s.last_false_alarm, s.last_false_title = r.updated_at, r.title or ""
+        return stats
+
     async def listing(self, since: datetime, rule: str | None = None) -> list[Any]:
         """Feedback given since `since`, newest first, with the alert's title, link and feed."""
         query = (
-            sa.select(feedback, items.c.title, items.c.link, items.c.feed_id, feeds.c.name.label("feed_name"))
+            sa.select(
+                feedback,
+                items.c.title,
+                items.c.link,
+                items.c.summary,
+                items.c.language,
+                items.c.published_at,
+                items.c.feed_id,
+                feeds.c.name.label("feed_name"),
+            )
             .select_from(feedback.outerjoin(items, feedback.c.item_id == items.c.id).outerjoin(feeds, items.c.feed_id == feeds.c.id))
             .where(feedback.c.updated_at >= since)
             .order_by(feedback.c.updated_at.desc(), feedback.c.id.desc())

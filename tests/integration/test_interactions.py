@@ -278,3 +278,42 @@ async def test_slash_command_test_runs_the_rules_on_a_page_with_its_whole_articl
     assert (await command(slack, f"test {about}", user="U1")).startswith("Only the admins")
     assert (await command(slack, "mute border 1h", user="U1")).startswith("Only the admins")
     assert (await command(slack, "status", user="U1")).startswith("No feed is failing.")  # reading is open to everyone
+
+
+async def test_feedback_becomes_per_rule_precision_metrics_and_labelled_set_lines(
+    tmp_path: Path, feeds: FeedServer, slack: SlackServer, make_app: AppFactory, database_url: str
+) -> None:
+    import json
+
+    from prometheus_client import generate_latest
+
+    url = feeds.serve("f.rss", rss([entry(1), entry(0)]))
+    write_config(tmp_path / "config", [{"id": "f", "url": url, "first_poll_alerts": "all"}], RULES)
+    app = await make_app(slack_app_token=APP_TOKEN)
+    assert app.interactions is not None
+    await app.interactions.start()
+    await app.poll_once()
+    first, second = sorted(slack.messages["desk"], key=lambda m: m["text"])  # story 0, story 1
+    await slack.click("desk", first["ts"], "relevant", "U1")
+    await slack.click("desk", second["ts"], "not_relevant", "U1")
+    await until(lambda: len(slack.updates) == 2)
+
+    environ = env(tmp_path / "config", database_url)
+    code, out, err = await newswatch("rules", "stats", "--format", "json", environ=environ)
+    assert code == 0, err
+    [stats] = [json.loads(line) for line in out.splitlines()]
+    assert (stats["rule"], stats["sent"], stats["rated"], stats["relevant"], stats["precision"]) == ("border", 2, 2, 1, 0.5)
+    assert stats["last_false_alarm_title"] == "Cambodia border story 1"
+
+    code, out, err = await newswatch("feedback", "export", environ=environ)
+    assert code == 0, err
+    exported = {item["title"]: item for item in map(json.loads, out.splitlines())}
+    assert (
+        exported["Cambodia border story 0"]["labels"] == ["border"] and exported["Cambodia border story 0"]["class"] == "feedback-relevant"
+    )
+    assert exported["Cambodia border story 1"]["labels"] == [] and exported["Cambodia border story 1"]["source"] == "https://example.org/s1"
+    assert set(exported["Cambodia border story 1"]) == {"id", "source", "lang", "title", "summary", "labels", "class", "published"}
+
+    await Worker(app).feedback()
+    text = generate_latest(app.metrics.registry).decode()
+    assert 'newswatch_rule_precision{rule="border"} 0.5' in text and 'newswatch_rule_alerts_rated{rule="border"} 2.0' in text
