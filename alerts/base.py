@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from alerts.briefing import SameStory
     from alerts.flood import Plan, Sent
 
 
@@ -33,6 +34,8 @@ class Mode(StrEnum):
     DIGEST = "digest"  # in a digest message
     THROTTLED = "throttled"  # in a digest, held back by a rule's throttle
     NOTICE = "notice"  # an operations notice
+    BRIEFED = "briefed"  # an alert waiting for its destination's next briefing (not claimed on its own)
+    BRIEFING = "briefing"  # a briefing message (a page of one), listing briefed alerts
 
 
 class DeliveryStatus(StrEnum):
@@ -125,7 +128,41 @@ class Notice:
         return (self.delivery_id,)
 
 
-Message = Alert | Digest | Notice
+@dataclass(frozen=True, slots=True)
+class Story:
+    """One story in a briefing: its newest report, and how many other reports of it were folded in."""
+
+    alert: Alert
+    also: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Briefing:
+    """A daily or weekly briefing (or one page of it): stories grouped by rule, newest first."""
+
+    delivery_id: int
+    destination: str
+    title: str
+    sections: tuple[tuple[str, tuple[Story, ...]], ...]  # (rule name, its stories)
+    page: int = 1
+    pages: int = 1
+    attempts: int = 0
+    thread_ts: str | None = None  # a later page: the first page's remote id
+    reply_to: int | None = None  # a later page whose first page is in the same batch: that delivery's id
+    mode: str = Mode.BRIEFING
+
+    @property
+    def delivery_ids(self) -> tuple[int, ...]:
+        """The deliveries this message settles (the alerts it lists follow it: `Queue.sent`)."""
+        return (self.delivery_id,)
+
+    @property
+    def count(self) -> int:
+        """How many stories this page lists."""
+        return sum(len(stories) for _, stories in self.sections)
+
+
+Message = Alert | Digest | Notice | Briefing
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +274,10 @@ class Queue(Protocol):
 
     async def build(self, claimed: Sequence[Claimed]) -> dict[int, Alert]:
         """The alert of each delivery: its item's title, link, source, time, snippet and rules."""
+        ...
+
+    async def briefing(self, claimed: Claimed, same_story: SameStory, rule_order: Sequence[str]) -> Briefing:
+        """A briefing page with the stories it lists, folded and grouped; a later page with its first page's thread."""
         ...
 
     async def hold(self, message: Message) -> bool:

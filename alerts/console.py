@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from alerts.base import Alert, Digest, Message, Mode, Notice
+from alerts.base import Alert, Briefing, Digest, Message, Mode, Notice
 from alerts.format import cut, digest_rules, printable, rule_names, safe_link, when
 
 TITLE_MAX = 300
@@ -43,6 +43,8 @@ def render(message: Message, timezone: str = "UTC") -> str:
         return printable(f"━━ newswatch notice → {message.destination} · {message.text}\n")
     if isinstance(message, Digest):
         return printable(_console_digest(message, timezone))
+    if isinstance(message, Briefing):
+        return printable(_console_briefing(message, timezone))
     if message.mode == Mode.REPLY:
         return printable(_console_reply(message, timezone))
     return printable(_console(message, timezone))
@@ -58,6 +60,22 @@ def _console_digest(digest: Digest, timezone: str) -> str:
             f"     {safe_link(a.link) or '(no link)'}",
             f"     {a.source} · {when(a.published, timezone)} · {rule_names(a)}",
         ]
+    return "\n".join(lines) + "\n"
+
+
+def _console_briefing(briefing: Briefing, timezone: str) -> str:
+    """A briefing for terminals: its rules, and under each its stories."""
+    part = f" · part {briefing.page} of {briefing.pages}" if briefing.pages > 1 else ""
+    lines = [f"━━ newswatch {briefing.title} → {briefing.destination} · {briefing.count} stories{part}"]
+    if not briefing.sections:
+        lines.append("   Nothing matched the rules in this period.")
+    for rule, stories in briefing.sections:
+        lines.append(f"   {rule}")
+        for story in stories:
+            a = story.alert
+            also = f" (+{story.also} other report{'s' if story.also > 1 else ''})" if story.also else ""
+            lines += [f"   • {cut(a.title or '(untitled)', DIGEST_TITLE_MAX)}{also}", f"     {safe_link(a.link) or '(no link)'}"]
+            lines.append(f"     {a.source} · {when(a.published, timezone)}")
     return "\n".join(lines) + "\n"
 
 

@@ -21,12 +21,28 @@ from datetime import datetime, timedelta
 from itertools import groupby
 
 from alerts import flood
-from alerts.base import THREAD_GONE, Alert, Claimed, DeliveryError, Digest, Message, Mode, Muter, Mutes, Notice, Pacer, Queue, Sink
+from alerts.base import (
+    THREAD_GONE,
+    Alert,
+    Briefing,
+    Claimed,
+    DeliveryError,
+    Digest,
+    Message,
+    Mode,
+    Muter,
+    Mutes,
+    Notice,
+    Pacer,
+    Queue,
+    Sink,
+)
 
 log = logging.getLogger("newswatch.delivery")
 MAX_WAIT = 5.0  # seconds a send waits for its slot; a longer pause sends it back to the queue
 DIGEST_SIZE = 15  # alerts per digest message: inside Block Kit's 50 blocks and ~12,000 characters at any content
 MAX_BURST = 300  # due alerts of one destination looked at together when deciding on a digest
+FIRST_PAGE_WAIT = 30.0  # seconds a briefing's later page waits, unsent, for its first page to go out
 
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
@@ -79,6 +95,7 @@ class Deliverer:
         batch: int = 100,
         sleep: Sleep = asyncio.sleep,
         observe: Callable[[str, str, float | None], None] | None = None,
+        rule_order: Callable[[], Sequence[str]] = tuple,
     ) -> None:
         self._queue = queue
         self._pacer = pacer
@@ -91,6 +108,7 @@ class Deliverer:
         self._batch = batch
         self._sleep = sleep
         self._observe = observe or (lambda destination, outcome, latency: None)
+        self._rule_order = rule_order  # how a briefing orders its rules (the config's order)
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.failing: dict[str, str] = {}  # destination -> its last permanent error, until a send succeeds
 
@@ -105,7 +123,8 @@ class Deliverer:
         claimed = await self._drop_muted(claimed, mutes, stats)
         outgoing: list[tuple[str, list[Message]]] = []
         for destination, due in _by_destination(claimed):
-            notices = [Notice(c.id, destination, c.notice, c.attempts) for c in due if c.notice is not None]
+            notices: list[Message] = [Notice(c.id, destination, c.notice, c.attempts) for c in due if c.notice and c.mode != Mode.BRIEFING]
+            notices += [await self._queue.briefing(c, self._same_story, self._rule_order()) for c in due if c.mode == Mode.BRIEFING]
             items = [c for c in due if c.notice is None]
             policy = self._policy_of(destination)
             if policy.max_alerts is not None and 0 < sum(1 for c in items if c.mode is None) <= policy.max_alerts:
@@ -133,13 +152,19 @@ class Deliverer:
             for message in batch:
                 await self._give_up(message, f"destination '{destination}' is not configured", stats)
             return
-        threads: dict[int, str] = {}  # delivery id -> remote id, of this batch's alerts
+        threads: dict[int, str] = {}  # delivery id -> remote id, of this batch's alerts and briefing pages
         async with self._locks[sink.rate_key]:
             for message in batch:
                 if isinstance(message, Alert) and message.reply_to is not None:
                     message = _thread(message, threads.get(message.reply_to))
+                elif isinstance(message, Briefing) and message.reply_to is not None:
+                    if message.reply_to not in threads:  # its first page has not gone out yet: wait for it
+                        at = self._clock() + timedelta(seconds=FIRST_PAGE_WAIT)
+                        await self._queue.retry(message, "waiting for the briefing's first page", at, False)
+                        continue
+                    message = dataclasses.replace(message, thread_ts=threads[message.reply_to], reply_to=None)
                 remote_id = await self._deliver(message, sink, stats)
-                if remote_id and isinstance(message, Alert):
+                if remote_id and isinstance(message, Alert | Briefing):
                     threads[message.delivery_id] = remote_id
 
     async def _deliver(self, message: Message, sink: Sink, stats: DeliveryStats) -> str | None:
@@ -177,10 +202,14 @@ class Deliverer:
         try:
             return message, await sink.send(message)
         except DeliveryError as exc:
-            if not (isinstance(message, Alert) and message.thread_ts and exc.code == THREAD_GONE):
+            if not (isinstance(message, Alert | Briefing) and message.thread_ts and exc.code == THREAD_GONE):
                 raise
         log.warning("thread not found, sending on its own", extra={"destination": message.destination, "delivery": message.delivery_id})
-        alone = dataclasses.replace(message, mode=Mode.ALERT, thread_ts=None)
+        alone: Message = (
+            dataclasses.replace(message, mode=Mode.ALERT, thread_ts=None)
+            if isinstance(message, Alert)
+            else dataclasses.replace(message, thread_ts=None)
+        )
         if await self._slot(sink) is None:
             return alone, await sink.send(alone)
         raise DeliveryError("thread not found; the destination is paused before it can go out on its own", retryable=True)

@@ -30,6 +30,7 @@ from service.ingest.pipeline import Parser, Pipeline, PollStats
 from service.ops.metrics import Metrics
 from service.settings import Settings
 from service.storage import db
+from service.storage.briefings import SqlBriefings
 from service.storage.db import Database
 from service.storage.outbox import SqlQueue
 from service.storage.pacing import SqlPacer
@@ -86,6 +87,7 @@ class App:
     stdout: TextIO | None = None
     executor: Executor | None = None
     sinks: dict[str, Sink] = field(default_factory=dict)
+    briefings: SqlBriefings | None = None  # makes the daily and weekly briefings that are due
     interactions: SlackInteractions | None = None  # Slack's buttons over Socket Mode, with SLACK_APP_TOKEN
 
     async def start(self) -> None:
@@ -100,6 +102,7 @@ class App:
     async def poll_once(self) -> tuple[PollStats, DeliveryStats]:
         """Poll every feed once, then deliver everything that is due."""
         polled = await self.pipeline.poll_due(force=True, limit=100_000)
+        await self.brief()
         delivered = DeliveryStats()
         while True:
             stats = await self.deliverer.run_once()
@@ -108,6 +111,10 @@ class App:
             delivered.sent += stats.sent
             delivered.retried += stats.retried
             delivered.dead += stats.dead
+
+    async def brief(self) -> int:
+        """Make the briefings that are due (each once, whatever the replicas); the delivery loop sends them."""
+        return await self.briefings.run() if self.briefings is not None else 0
 
     async def aclose(self) -> None:
         """Close connections and the database."""
@@ -128,7 +135,7 @@ async def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, 
     config = LiveConfig(settings.config_dir, clock)
     engine = db.create_engine(settings.database_url)
     muter = SqlMuter(engine, clock)
-    store = Store(engine, settings.instance, muter)
+    store = Store(engine, settings.instance, muter, briefed=lambda: config().briefed)
     http = build_client(settings.user_agent, read_timeout=min(20.0, settings.fetch_timeout))
     limit = settings.per_host
     fetcher = Fetcher(
@@ -160,6 +167,7 @@ async def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, 
         same_story=story.same_story,
         batch=50,
         observe=metrics.delivery,
+        rule_order=lambda: config().rule_order,
     )
     app = App(
         settings=settings,
@@ -174,6 +182,7 @@ async def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, 
         metrics=metrics,
         stdout=stdout,
         executor=executor,
+        briefings=SqlBriefings(engine, clock, config, story.same_story),
     )
     app.rebuild_sinks(config())
     app.interactions = interactions(app)

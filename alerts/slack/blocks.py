@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerts.base import Alert, Digest, Message, Mode, Notice
+from alerts.base import Alert, Briefing, Digest, Message, Mode, Notice
 from alerts.format import cut, digest_rules, rule_names, safe_link, when
 
 HEADER_MAX = 150
@@ -46,6 +46,9 @@ def fallback(message: Message, timezone: str = "UTC") -> str:
     """The plain `text` of a Slack message: notifications and screen readers read this."""
     if isinstance(message, Notice):
         return escaped(f"[newswatch] {message.text}", FALLBACK_MAX)
+    if isinstance(message, Briefing):
+        titles = "; ".join(cut(s.alert.title or "(untitled)", 80) for _, stories in message.sections for s in stories)
+        return escape(cut(f"{message.title}: {message.count} stories" + (f": {titles}" if titles else ""), FALLBACK_MAX))
     if isinstance(message, Digest):
         titles = "; ".join(cut(a.title or "(untitled)", 80) for a in message.alerts)
         return escape(cut(f"[digest] {len(message.alerts)} alerts ({digest_rules(message)}): {titles}", FALLBACK_MAX))
@@ -89,6 +92,8 @@ def blocks(message: Message, timezone: str = "UTC", buttons: bool = False) -> li
         return [{"type": "section", "text": {"type": "mrkdwn", "text": f"{icon} {escaped(message.text, SECTION_MAX - 30)}"}}]
     if isinstance(message, Digest):
         return digest_blocks(message, timezone)
+    if isinstance(message, Briefing):
+        return briefing_blocks(message, timezone)
     if message.mode == Mode.REPLY:
         return reply_blocks(message, timezone)
     return alert_blocks(message, timezone) + ([actions_block(message.delivery_id)] if buttons else [])
@@ -122,12 +127,36 @@ def digest_blocks(digest: Digest, timezone: str = "UTC") -> list[dict[str, Any]]
     return out
 
 
-def _digest_line(alert: Alert, timezone: str) -> str:
-    """One alert in a digest."""
+def briefing_blocks(briefing: Briefing, timezone: str = "UTC") -> list[dict[str, Any]]:
+    """A briefing: headline, count, then each rule's stories (linked title, source, time, other reports) in sections."""
+    part = f" · part {briefing.page} of {briefing.pages}" if briefing.pages > 1 else ""
+    out: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": cut(briefing.title, HEADER_MAX)}},
+        _context(f":newspaper: {briefing.count} stories{part}"),
+    ]
+    if not briefing.sections:
+        out.append({"type": "section", "text": {"type": "mrkdwn", "text": "Nothing matched the rules in this period."}})
+    for rule, stories in briefing.sections:
+        section = f"*{escaped(rule, 200)}*"
+        for story in stories:
+            line = _digest_line(story.alert, timezone, rules=False)
+            if story.also:
+                line += f" · _+{story.also} other report{'s' if story.also > 1 else ''}_"
+            if len(section) + 1 + len(line) > SECTION_MAX:
+                out.append({"type": "section", "text": {"type": "mrkdwn", "text": section}})
+                section = line
+            else:
+                section = f"{section}\n{line}"
+        out.append({"type": "section", "text": {"type": "mrkdwn", "text": section}})
+    return out
+
+
+def _digest_line(alert: Alert, timezone: str, rules: bool = True) -> str:
+    """One alert in a digest (or a briefing, where the rule heads the section)."""
     link = alert.link if len(escape(safe_link(alert.link))) <= DIGEST_LINK_MAX else ""
-    rules = escaped(rule_names(alert), 100)
+    names = f" · _{escaped(rule_names(alert), 100)}_" if rules else ""
     source = escaped(alert.source, 60)
-    return f"• {_linked(alert.title, link, DIGEST_TITLE_MAX)} — {source} · {when(alert.published, timezone)} · _{rules}_"
+    return f"• {_linked(alert.title, link, DIGEST_TITLE_MAX)} — {source} · {when(alert.published, timezone)}{names}"
 
 
 def alert_blocks(alert: Alert, timezone: str = "UTC") -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from alerts.base import AUTH, RATE_LIMITED, THREAD_GONE, Alert, DeliveryError, Message, Mode, redact
+from alerts.base import AUTH, RATE_LIMITED, THREAD_GONE, Alert, Briefing, DeliveryError, Message, Mode, redact
 from alerts.format import retry_after_seconds
 from alerts.slack import blocks as render
 
@@ -56,6 +56,8 @@ class SlackBotSink:
     async def send(self, message: Message) -> str | None:
         """Post the alert, reply or digest; map Slack's answers to sent, retry later or give up."""
         thread_ts = message.thread_ts if isinstance(message, Alert) and message.mode == Mode.REPLY else None
+        if isinstance(message, Briefing):  # a later page goes into the first page's thread
+            thread_ts = message.thread_ts
         try:
             response = await self._client.chat_postMessage(
                 channel=self._channel,

@@ -49,6 +49,16 @@ class Config:
         return self._feeds_by_id.get(feed_id)
 
     @functools.cached_property
+    def briefed(self) -> frozenset[str]:
+        """The destinations that get daily or weekly briefings instead of alerts."""
+        return frozenset(name for name, spec in self.rules_file.destinations.items() if spec.delivery != "instant")
+
+    @functools.cached_property
+    def rule_order(self) -> tuple[str, ...]:
+        """The enabled rules' ids, in the order rules.yaml lists them."""
+        return tuple(r.id for r in self.ruleset.rules)
+
+    @functools.cached_property
     def _feeds_by_id(self) -> dict[str, FeedSpec]:
         """Feeds by id: every poll looks its feed up, and a scan was quadratic at 10,000 feeds."""
         return {f.id: f for f in self.feeds}

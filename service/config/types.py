@@ -7,7 +7,7 @@ can define each destination's model without importing the schemas built from it.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, WithJsonSchema
 
@@ -73,9 +73,30 @@ OptionalDigest = Annotated[
 ]
 
 
-class DestinationBase(Strict):
-    """What every destination has: a time zone for dates, flood control and story threading."""
+def _zone(value: Any) -> Any:
+    """An IANA time zone name, checked against the zone database."""
+    if isinstance(value, str):
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    timezone: str = "UTC"
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'{value}' is not a time zone: use an IANA name such as Asia/Ho_Chi_Minh or UTC") from None
+    return value
+
+
+TimeZone = Annotated[str, BeforeValidator(_zone)]
+ClockTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+class DestinationBase(Strict):
+    """What every destination has: a time zone for dates, flood control, story threading, instant alerts or briefings."""
+
+    timezone: TimeZone = "UTC"
     digest: OptionalDigest = DigestSpec()
     threads: bool = True  # a near-duplicate of a story alerted in the last 72 h goes into its thread
+    delivery: Literal["instant", "daily", "weekly"] = "instant"  # daily / weekly: one briefing per period instead of alerts
+    at: ClockTime = "08:00"  # when a briefing goes out, in `timezone`
+    weekday: Weekday = "monday"  # the day of a weekly briefing
+    briefing_when_empty: bool = False  # send a briefing that says "nothing matched" rather than nothing

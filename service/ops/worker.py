@@ -25,7 +25,14 @@ class Worker:
 
     def __init__(self, app: App, poll_every: float = 5.0, deliver_every: float = 1.0, reload_every: float = 2.0) -> None:
         self.app = app
-        self._every = {"poll": poll_every, "deliver": deliver_every, "reload": reload_every, "prune": 3600.0, "feedback": 60.0}
+        self._every = {
+            "poll": poll_every,
+            "deliver": deliver_every,
+            "reload": reload_every,
+            "prune": 3600.0,
+            "feedback": 60.0,
+            "brief": 20.0,
+        }
         self._scheduler: AsyncIOScheduler | None = None
         self._active: set[asyncio.Task[Any]] = set()
         self._connecting: asyncio.Future[None] | None = None
@@ -45,6 +52,7 @@ class Worker:
             "reload": self.reload,
             "prune": self.prune,
             "feedback": self.feedback,
+            "brief": self.brief,
         }
         for name, job in jobs.items():
             scheduler.add_job(self._tracked(name, job), "interval", seconds=self._every[name], id=name, next_run_time=datetime.now(UTC))
@@ -104,6 +112,12 @@ class Worker:
             removed = await self.app.store.prune(self.app.clock() - timedelta(days=days))
             if removed:
                 log.info("pruned %d unmatched items older than %d days", removed, days)
+
+    async def brief(self) -> None:
+        """Make the daily and weekly briefings that are due; the next delivery tick sends them."""
+        made = await self.app.brief()
+        if made:
+            log.info("made %d briefing page%s", made, "s" if made > 1 else "")
 
     async def feedback(self) -> None:
         """Refresh the per-rule figures from Slack feedback on /metrics (last 30 days)."""

@@ -165,6 +165,15 @@ pacing = sa.Table(
 )
 
 
+briefings = sa.Table(
+    "briefings",
+    metadata,
+    sa.Column("destination", sa.String(64), primary_key=True),
+    sa.Column("due_at", UTCDateTime, primary_key=True),  # the period's end: one row per destination and period, made once
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+
 feedback = sa.Table(
     "feedback",
     metadata,

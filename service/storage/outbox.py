@@ -12,9 +12,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerts import flood
-from alerts.base import Alert, AlertRule, Claimed, DeliveryStatus, Message, Mode
+from alerts.base import Alert, AlertRule, Briefing, Claimed, DeliveryStatus, Message, Mode, Story
+from alerts.briefing import Member, SameStory, grouped, stories
 from service.ingest.model import Item
 from service.ingest.prepare import snippet_source
 from service.rules import text
@@ -92,13 +94,63 @@ class SqlQueue:
         return [_claimed(r, found.get(r.item_id)) for r in rows]
 
     async def mute(self, claimed: Sequence[Claimed]) -> None:
-        """Mark deliveries muted: stored, never sent."""
+        """Mark deliveries muted: stored, never sent (a muted briefing page, with the alerts it lists)."""
+        ids = [c.id for c in claimed]
         async with self._engine.begin() as conn:
             await conn.execute(
                 deliveries.update()
-                .where(deliveries.c.id.in_([c.id for c in claimed]), deliveries.c.status == DeliveryStatus.PENDING)
+                .where(
+                    sa.or_(deliveries.c.id.in_(ids), sa.and_(deliveries.c.parent_id.in_(ids), deliveries.c.mode == Mode.BRIEFED)),
+                    deliveries.c.status == DeliveryStatus.PENDING,
+                )
                 .values(status=DeliveryStatus.MUTED, lease_until=None, lease_owner=None)
             )
+
+    async def briefing(self, claimed: Claimed, same_story: SameStory, rule_order: Sequence[str]) -> Briefing:
+        """A briefing page with its stories; a later page names the first page's thread, or waits for it (`reply_to`)."""
+        root_id = claimed.parent_id or claimed.id
+        async with self._engine.connect() as conn:
+            sheets = list(
+                await conn.execute(
+                    sa.select(deliveries.c.id, deliveries.c.status, deliveries.c.remote_id)
+                    .where(sa.or_(deliveries.c.id == root_id, deliveries.c.parent_id == root_id), deliveries.c.mode == Mode.BRIEFING)
+                    .order_by(deliveries.c.id)
+                )
+            )
+            listed = await conn.execute(
+                sa.select(*_CLAIMED, items.c.signature, items.c.feed_id)
+                .join(items, items.c.id == deliveries.c.item_id)
+                .where(deliveries.c.parent_id == claimed.id, deliveries.c.mode == Mode.BRIEFED)
+            )
+            members = [_claimed(r, r) for r in listed]
+        alerts = await self.build(members)
+        found = stories(
+            [Member(c.id, c.rule_ids, c.signature, alerts[c.id].published or self._clock()) for c in members if c.id in alerts], same_story
+        )
+        names = {r.id: r.name for a in alerts.values() for r in a.rules}
+        sections = tuple(
+            (names.get(rule, rule), tuple(Story(alerts[s[0].id], also=len(s) - 1) for s in group))
+            for rule, group in grouped(found, rule_order)
+        )
+        page = [s.id for s in sheets].index(claimed.id) + 1 if claimed.id in [s.id for s in sheets] else 1
+        root = sheets[0] if sheets and sheets[0].id == root_id else None
+        thread_ts, reply_to = None, None
+        if claimed.parent_id is not None:
+            if root is not None and root.status == DeliveryStatus.SENT:
+                thread_ts = root.remote_id  # None where the sink cannot thread: the page goes out on its own
+            else:
+                reply_to = root_id
+        return Briefing(
+            claimed.id,
+            claimed.destination,
+            claimed.notice or "Briefing",
+            sections,
+            page,
+            max(1, len(sheets)),
+            claimed.attempts,
+            thread_ts,
+            reply_to,
+        )
 
     async def recent(self, destination: str, since: datetime) -> list[flood.Sent]:
         """The destination's alerts sent on their own since `since`, newest first."""
@@ -194,10 +246,22 @@ class SqlQueue:
         return int(renewed.rowcount) == len(message.delivery_ids)
 
     async def sent(self, message: Message, remote_id: str | None) -> None:
-        """Mark delivered, with how it went out (a reply that found no thread went out on its own)."""
+        """Mark delivered, with how it went out (a reply that found no thread went out on its own); a briefing's alerts with it."""
         thread_ts = message.thread_ts if isinstance(message, Alert) else None
         values = {"mode": message.mode, "thread_ts": thread_ts} if isinstance(message, Alert) else {}
-        await self._finish(message, status=DeliveryStatus.SENT, remote_id=remote_id, sent_at=self._clock(), last_error=None, **values)
+        now = self._clock()
+        async with self._engine.begin() as conn:  # one transaction: a briefing and the alerts it lists are sent together
+            await self._finish(message, conn, status=DeliveryStatus.SENT, remote_id=remote_id, sent_at=now, last_error=None, **values)
+            if isinstance(message, Briefing):
+                await conn.execute(
+                    deliveries.update()
+                    .where(
+                        deliveries.c.parent_id == message.delivery_id,
+                        deliveries.c.mode == Mode.BRIEFED,
+                        deliveries.c.status == DeliveryStatus.PENDING,
+                    )
+                    .values(status=DeliveryStatus.SENT, sent_at=now)
+                )
 
     async def retry(self, message: Message, error: str, at: datetime, count_attempt: bool = True) -> None:
         """Due again at `at`."""
@@ -257,14 +321,18 @@ class SqlQueue:
         async with self._engine.begin() as conn:
             return int((await conn.execute(query)).rowcount)
 
-    async def _finish(self, message: Message, **values: Any) -> None:
-        """Update the deliveries of a message this process holds and release their lease."""
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                deliveries.update()
-                .where(deliveries.c.id.in_(message.delivery_ids), deliveries.c.status == DeliveryStatus.PENDING)
-                .values(lease_until=None, lease_owner=None, **values)
-            )
+    async def _finish(self, message: Message, conn: AsyncConnection | None = None, **values: Any) -> None:
+        """Update the deliveries of a message this process holds and release their lease (in `conn`'s transaction, if given)."""
+        statement = (
+            deliveries.update()
+            .where(deliveries.c.id.in_(message.delivery_ids), deliveries.c.status == DeliveryStatus.PENDING)
+            .values(lease_until=None, lease_owner=None, **values)
+        )
+        if conn is not None:
+            await conn.execute(statement)
+            return
+        async with self._engine.begin() as own:
+            await own.execute(statement)
 
 
 def _free(now: datetime) -> Any:

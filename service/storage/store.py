@@ -15,10 +15,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alerts.base import DeliveryStatus, Muter
+from alerts.base import DeliveryStatus, Mode, Muter
 from service.config.schema import FeedSpec
 from service.ingest.model import Article, FeedSource, Item, RuleMatch
 from service.storage import notices
+from service.storage.briefings import NEVER
 from service.storage.db import Database, deliveries, feeds, insert, items, lease_update, matches
 from service.storage.notices import Notify
 from service.storage.silences import SqlMuter
@@ -65,10 +66,11 @@ class Saved:
 class Store:
     """Feeds, items and matches over one engine."""
 
-    def __init__(self, engine: Database, owner: str, muter: Muter | None = None) -> None:
+    def __init__(self, engine: Database, owner: str, muter: Muter | None = None, briefed: Callable[[], frozenset[str]] = frozenset) -> None:
         self.engine = engine
         self.owner = owner
         self._muter = muter or SqlMuter(engine, lambda: datetime.now(UTC))
+        self._briefed = briefed  # destinations that get briefings: their alerts wait for the next one
 
     async def sync_feeds(self, specs: Sequence[FeedSpec], now: datetime) -> None:
         """Make the feeds table follow the config: add new feeds, update changed, retire removed."""
@@ -188,7 +190,7 @@ class Store:
             row
             for i, n in stored
             if n.suppressed is None and not source_muted
-            for row in _delivery_rows(i, [m for m in n.matches if m.rule_id not in muted.rules], now, muted.destinations)
+            for row in _delivery_rows(i, [m for m in n.matches if m.rule_id not in muted.rules], now, muted.destinations, self._briefed())
         ]
         for table, rows_ in ((matches, match_rows), (deliveries, delivery_rows)):
             if rows_:
@@ -417,8 +419,13 @@ def _match_row(item_id: int, match: RuleMatch, suppressed: str | None, now: date
     }
 
 
-def _delivery_rows(item_id: int, found: Sequence[RuleMatch], now: datetime, muted: frozenset[str]) -> list[dict[str, Any]]:
-    """One delivery per destination, naming every rule that routes the item there; muted ones are kept, not sent."""
+def _delivery_rows(
+    item_id: int, found: Sequence[RuleMatch], now: datetime, muted: frozenset[str], briefed: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
+    """One delivery per destination, naming every rule that routes the item there; muted ones are kept, not sent.
+
+    A destination that gets briefings stores its alerts `briefed`: never due on their own, listed by the next briefing.
+    """
     by_destination: dict[str, list[str]] = {}
     for match in found:
         for destination in match.destinations:
@@ -429,7 +436,8 @@ def _delivery_rows(item_id: int, found: Sequence[RuleMatch], now: datetime, mute
             "destination": d,
             "rule_ids": rules,
             "status": DeliveryStatus.MUTED if d in muted else DeliveryStatus.PENDING,
-            "next_attempt_at": now,
+            "next_attempt_at": NEVER if d in briefed else now,
+            "mode": Mode.BRIEFED if d in briefed else None,
             "created_at": now,
         }
         for d, rules in by_destination.items()

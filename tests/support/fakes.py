@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from alerts import flood
 from alerts.base import Alert, AlertRule, Claimed, DeliveryError, Message, Mutes
@@ -86,6 +87,10 @@ class FakeQueue:
 
     async def build(self, claimed: Sequence[Claimed]) -> dict[int, Alert]:
         return {c.id: alert(c.id, c.destination, c.attempts) for c in claimed}
+
+    async def briefing(self, claimed: Claimed, same_story: Any, rule_order: Sequence[str]) -> Any:
+        """The fake holds alerts only: a briefing page reaching it is a bug in the test."""
+        raise AssertionError("FakeQueue holds no briefings")
 
     async def hold(self, message: Message) -> bool:
         if set(message.delivery_ids) & self.lose_leases:
