@@ -16,7 +16,7 @@ RUN python3 -m venv /opt/newswatch \
 FROM docker.io/library/debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 ca-certificates \
- && rm -rf /var/lib/apt/lists/* \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/* \
  && useradd --system --uid 10001 --user-group --home-dir /data --shell /usr/sbin/nologin newswatch \
  && mkdir -p /data \
  && chown newswatch:newswatch /data

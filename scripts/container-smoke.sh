@@ -44,6 +44,14 @@ if ! podman image exists "$BASE"; then
   log "building the base image with debootstrap from $mirror"
   rm -rf "$WORK/rootfs" && mkdir -p "$WORK/rootfs"
   debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates bookworm "$WORK/rootfs" "$mirror" >/dev/null
+  # Like the registry's bookworm-slim: no package files, lists, docs, man pages or translations
+  # (the same dpkg excludes and apt clean-up that image ships), so measured sizes compare.
+  printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*/copyright' 'path-exclude /usr/share/man/*' \
+    'path-exclude /usr/share/locale/*' 'path-exclude /usr/share/info/*' > "$WORK/rootfs/etc/dpkg/dpkg.cfg.d/docker"
+  printf '%s\n' 'DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/*.bin || true"; };' \
+    'Dir::Cache::pkgcache ""; Dir::Cache::srcpkgcache "";' > "$WORK/rootfs/etc/apt/apt.conf.d/docker-clean"
+  rm -rf "$WORK/rootfs/var/cache/apt/"* "$WORK/rootfs/var/lib/apt/lists/"* "$WORK/rootfs/usr/share/man/"* "$WORK/rootfs/usr/share/locale/"* "$WORK/rootfs/usr/share/info/"*
+  find "$WORK/rootfs/usr/share/doc" -mindepth 1 ! -name copyright ! -type d -delete
   tar --numeric-owner -C "$WORK/rootfs" -cf "$WORK/base.tar" .
   podman import "$WORK/base.tar" "$BASE" >/dev/null
   rm -rf "$WORK/rootfs" "$WORK/base.tar"

@@ -135,7 +135,7 @@ async def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, 
     config = LiveConfig(settings.config_dir, clock)
     engine = db.create_engine(settings.database_url)
     muter = SqlMuter(engine, clock)
-    store = Store(engine, settings.instance, muter, briefed=lambda: config().briefed)
+    store = Store(engine, settings.instance, muter, delivery=lambda d, rules: config().delivery_of(d, rules))
     http = build_client(settings.user_agent, read_timeout=min(20.0, settings.fetch_timeout))
     limit = settings.per_host
     fetcher = Fetcher(

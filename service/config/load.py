@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from service.config.schema import FeedsFile, FeedSpec, HostSpec, RulesFile
+from service.config.types import DELIVERIES, Delivery
 from service.config.yamlfile import ConfigError, Document, Problem, load
 from service.ingest.model import Item
 from service.ingest.parse import parse_article, read_document
@@ -48,10 +50,29 @@ class Config:
         """The feed with this id, if configured."""
         return self._feeds_by_id.get(feed_id)
 
+    def delivery_of(self, destination: str, rule_ids: Iterable[str]) -> Delivery | None:
+        """How an alert of these rules goes to this destination: the soonest of each rule's own or the destination's delivery.
+
+        None for a destination no longer configured (its alerts are left as they are).
+        """
+        spec = self.rules_file.destinations.get(destination)
+        if spec is None:
+            return None
+        kinds = [self._rule_delivery.get(rule) or spec.delivery for rule in rule_ids] or [spec.delivery]
+        return min(kinds, key=DELIVERIES.index)
+
+    def briefing_kinds(self, destination: str) -> list[Delivery]:
+        """The briefings (daily, weekly) this destination gets: its own delivery, or that of a rule routed to it."""
+        spec = self.rules_file.destinations[destination]
+        wanted = {spec.delivery} | {
+            self._rule_delivery.get(r.id) or spec.delivery for r in self.rules_file.rules if r.enabled and destination in r.destinations
+        }
+        return [kind for kind in DELIVERIES if kind in wanted and kind != "instant"]
+
     @functools.cached_property
-    def briefed(self) -> frozenset[str]:
-        """The destinations that get daily or weekly briefings instead of alerts."""
-        return frozenset(name for name, spec in self.rules_file.destinations.items() if spec.delivery != "instant")
+    def _rule_delivery(self) -> dict[str, Delivery]:
+        """Rules that set their own delivery, by id."""
+        return {r.id: r.delivery for r in self.rules_file.rules if r.delivery is not None}
 
     @functools.cached_property
     def rule_order(self) -> tuple[str, ...]:

@@ -30,6 +30,7 @@ rules.yaml::
         name: Việt Nam–Cambodia border
         destinations: [border-desk]
         throttle: {max_alerts: 20, per: 1h}   # optional: the rest go into the next digest
+        delivery: daily                       # optional: this rule's alerts in the destinations' briefings
         match:
           all: ["@vietnam", "@cambodia", "@border"]
           none: ["football"]
@@ -41,7 +42,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field
 
-from service.config.types import DestinationBase, Duration, OptionalDuration, parse_duration
+from service.config.types import Delivery, DestinationBase, Duration, OptionalDuration, parse_duration
 from service.destinations import destination_union
 from service.rules.spec import DEFAULT_FIELDS, BooleanSpec, ExamplesSpec, FieldName, Group, Id, Strict
 
@@ -106,6 +107,7 @@ class RuleSpec(Strict):
     languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]] = []
     examples: ExamplesSpec | None = None
     throttle: ThrottleSpec | None = None
+    delivery: Delivery | None = None  # this rule's alerts: as each destination says (unset), or instant / daily / weekly there
     enabled: bool = True
 
 

@@ -90,13 +90,17 @@ ClockTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
+Delivery = Literal["instant", "daily", "weekly"]  # as matched, or in one briefing a day or a week
+DELIVERIES: tuple[Delivery, ...] = ("instant", "daily", "weekly")  # soonest first
+
+
 class DestinationBase(Strict):
     """What every destination has: a time zone for dates, flood control, story threading, instant alerts or briefings."""
 
     timezone: TimeZone = "UTC"
     digest: OptionalDigest = DigestSpec()
     threads: bool = True  # a near-duplicate of a story alerted in the last 72 h goes into its thread
-    delivery: Literal["instant", "daily", "weekly"] = "instant"  # daily / weekly: one briefing per period instead of alerts
+    delivery: Delivery = "instant"  # daily / weekly: one briefing per period instead of alerts
     at: ClockTime = "08:00"  # when a briefing goes out, in `timezone`
     weekday: Weekday = "monday"  # the day of a weekly briefing
     briefing_when_empty: bool = False  # send a briefing that says "nothing matched" rather than nothing

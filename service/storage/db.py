@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0006"  # the newest migration's revision (a test checks it against Alembic's head)
+HEAD = "0007"  # the newest migration's revision (a test checks it against Alembic's head)
 _MIGRATION_LOCK = 0x6E657773  # "news": the PostgreSQL advisory lock taken while migrating
 
 
@@ -169,7 +169,8 @@ briefings = sa.Table(
     "briefings",
     metadata,
     sa.Column("destination", sa.String(64), primary_key=True),
-    sa.Column("due_at", UTCDateTime, primary_key=True),  # the period's end: one row per destination and period, made once
+    sa.Column("kind", sa.String(16), primary_key=True),  # daily or weekly
+    sa.Column("due_at", UTCDateTime, primary_key=True),  # the period's end: one row per destination, kind and period, made once
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 

@@ -63,14 +63,22 @@ class Saved:
     rules: Counter[str] = field(default_factory=Counter)  # matches stored, by rule
 
 
+DeliveryOf = Callable[[str, Sequence[str]], str | None]  # (destination, rule ids) -> instant, daily, weekly
+
+
+def _instant(destination: str, rule_ids: Sequence[str]) -> str:
+    """Every alert as it happens: the delivery when no config says otherwise."""
+    return "instant"
+
+
 class Store:
     """Feeds, items and matches over one engine."""
 
-    def __init__(self, engine: Database, owner: str, muter: Muter | None = None, briefed: Callable[[], frozenset[str]] = frozenset) -> None:
+    def __init__(self, engine: Database, owner: str, muter: Muter | None = None, delivery: DeliveryOf = _instant) -> None:
         self.engine = engine
         self.owner = owner
         self._muter = muter or SqlMuter(engine, lambda: datetime.now(UTC))
-        self._briefed = briefed  # destinations that get briefings: their alerts wait for the next one
+        self._delivery = delivery  # alerts that go into briefings wait for the next one
 
     async def sync_feeds(self, specs: Sequence[FeedSpec], now: datetime) -> None:
         """Make the feeds table follow the config: add new feeds, update changed, retire removed."""
@@ -190,7 +198,7 @@ class Store:
             row
             for i, n in stored
             if n.suppressed is None and not source_muted
-            for row in _delivery_rows(i, [m for m in n.matches if m.rule_id not in muted.rules], now, muted.destinations, self._briefed())
+            for row in _delivery_rows(i, [m for m in n.matches if m.rule_id not in muted.rules], now, muted.destinations, self._delivery)
         ]
         for table, rows_ in ((matches, match_rows), (deliveries, delivery_rows)):
             if rows_:
@@ -420,25 +428,28 @@ def _match_row(item_id: int, match: RuleMatch, suppressed: str | None, now: date
 
 
 def _delivery_rows(
-    item_id: int, found: Sequence[RuleMatch], now: datetime, muted: frozenset[str], briefed: frozenset[str] = frozenset()
+    item_id: int, found: Sequence[RuleMatch], now: datetime, muted: frozenset[str], delivery: DeliveryOf = _instant
 ) -> list[dict[str, Any]]:
     """One delivery per destination, naming every rule that routes the item there; muted ones are kept, not sent.
 
-    A destination that gets briefings stores its alerts `briefed`: never due on their own, listed by the next briefing.
+    An alert that goes into briefings is stored `briefed`: never due on its own, listed by the destination's next briefing.
     """
     by_destination: dict[str, list[str]] = {}
     for match in found:
         for destination in match.destinations:
             by_destination.setdefault(destination, []).append(match.rule_id)
-    return [
-        {
-            "item_id": item_id,
-            "destination": d,
-            "rule_ids": rules,
-            "status": DeliveryStatus.MUTED if d in muted else DeliveryStatus.PENDING,
-            "next_attempt_at": NEVER if d in briefed else now,
-            "mode": Mode.BRIEFED if d in briefed else None,
-            "created_at": now,
-        }
-        for d, rules in by_destination.items()
-    ]
+    rows = []
+    for d, rules in by_destination.items():
+        briefed = delivery(d, rules) in ("daily", "weekly")
+        rows.append(
+            {
+                "item_id": item_id,
+                "destination": d,
+                "rule_ids": rules,
+                "status": DeliveryStatus.MUTED if d in muted else DeliveryStatus.PENDING,
+                "next_attempt_at": NEVER if briefed else now,
+                "mode": Mode.BRIEFED if briefed else None,
+                "created_at": now,
+            }
+        )
+    return rows

@@ -177,3 +177,29 @@ async def test_an_empty_period_sends_nothing_unless_asked_and_going_back_to_inst
     assert app.config.reload() == "loaded"
     await app.poll_once()
     assert len(slack.messages["desk"]) == 2 and "Border report 7" in slack.messages["desk"][1]["text"]  # an alert of its own
+
+
+async def test_a_rule_can_ask_for_a_briefing_in_a_destination_that_gets_alerts_as_they_happen(
+    tmp_path: Path, feeds: FeedServer, slack: SlackServer, make_app: AppFactory, clock: FakeClock
+) -> None:
+    clock.now = SAIGON_0730
+    config = rules(delivery="instant")
+    config["rules"][1]["delivery"] = "daily"  # Mekong news once a day; border news at once
+    both = Entry(
+        "both", "Border and Mekong", "https://example.org/both", summary="border mekong together", published=clock() - timedelta(hours=1)
+    )
+    found = [story(1, clock() - timedelta(hours=1)), story(2, clock() - timedelta(hours=1), "mekong"), both]
+    write_config(tmp_path / "config", [{"id": "one", "url": feeds.serve("one.rss", rss(found)), "first_poll_alerts": "all"}], config)
+    app = await make_app()
+    await app.poll_once()
+    await app.poll_once()
+    alerts = [m["text"] for m in slack.messages["desk"]]
+    assert len(alerts) == 2 and any("Border report 1" in a for a in alerts) and any("Border and Mekong" in a for a in alerts)
+
+    clock.advance(minutes=31)  # 08:01
+    await app.poll_once()
+    await (await make_app()).poll_once()
+    briefing = slack.messages["desk"][2]
+    assert texts(briefing).startswith("Daily briefing") and "Mekong report 2" in texts(briefing)
+    assert "Border" not in texts(briefing).replace("Border news", "")  # only the daily rule's story, not the instant alerts again
+    assert len(slack.messages["desk"]) == 3

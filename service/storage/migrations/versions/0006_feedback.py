@@ -1,4 +1,4 @@
-"""feedback on alerts from Slack's buttons (who said relevant or not, per alert); who made each silence; briefings
+"""feedback on alerts from Slack's buttons (who said relevant or not, per alert); who made each silence
 
 Revision ID: 0006
 Revises: 0005
@@ -34,19 +34,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("feedback", schema=None) as batch_op:
         batch_op.create_index("ix_feedback_updated", ["updated_at"], unique=False)
-    op.create_table(
-        "briefings",
-        sa.Column("destination", sa.String(length=64), nullable=False),
-        sa.Column("due_at", UTCDateTime(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("destination", "due_at"),
-    )
     with op.batch_alter_table("mutes", schema=None) as batch_op:
         batch_op.add_column(sa.Column("created_by", sa.String(length=64), server_default="", nullable=False))
 
 
 def downgrade() -> None:
-    op.drop_table("briefings")
     with op.batch_alter_table("mutes", schema=None) as batch_op:
         batch_op.drop_column("created_by")
     with op.batch_alter_table("feedback", schema=None) as batch_op:
