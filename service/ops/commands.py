@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from alerts.base import DeliveryStatus
+from alerts.base import DeliveryStatus, Mode
 from service import __version__
 from service.config.types import parse_duration
 from service.settings import Settings
@@ -133,9 +133,12 @@ def _delivery_line(row: object, fmt: str) -> str:
     r: Any = row
     if fmt == "json":
         keys = ("id", "destination", "status", "mode", "attempts", "last_error", "remote_id", "thread_ts", "title", "link")
-        data = {k: getattr(r, k) for k in keys} | {"rules": r.rule_ids, "next_attempt_at": _iso(r.next_attempt_at)}
+        waiting = r.mode == Mode.BRIEFED  # never due on its own
+        data = {k: getattr(r, k) for k in keys} | {"rules": r.rule_ids, "next_attempt_at": None if waiting else _iso(r.next_attempt_at)}
         return json.dumps(data, ensure_ascii=False)
     due = f"next {r.next_attempt_at:%Y-%m-%d %H:%M}" if r.status == DeliveryStatus.PENDING else ""
+    if r.mode == Mode.BRIEFED and r.status == DeliveryStatus.PENDING:
+        due = "in the next briefing"
     error = f"\n{'':8}error: {r.last_error}" if r.last_error and r.status != DeliveryStatus.SENT else ""
     mode = r.mode or ""
     return f"{r.id:>7} {r.status:<8} {mode:<9} {r.destination:<16} tries {r.attempts:<3} {due:<22} {r.title[:70]}{error}"

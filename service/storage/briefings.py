@@ -3,9 +3,10 @@
 Alerts that go into briefings (their destination's or their rule's `delivery`) are stored
 `briefed` (never due on their own). When a period ends, the first process to record it
 (`briefings` row: destination, kind and period end, made once whatever the replicas or
-restarts) takes every briefed alert of that kind matched up to then, folds and orders their stories (`alerts.briefing`) and makes one delivery per page; the
-delivery loop sends those like any other message, with retries, pacing and leases. A crash
-before the commit leaves nothing half-made; the next run makes the same briefing again.
+restarts) takes every briefed alert of that kind matched up to then, folds and orders their
+stories (`alerts.briefing`) and makes one delivery per page; the delivery loop sends those
+like any other message, with retries, pacing and leases. A crash before the commit leaves
+nothing half-made; the next run makes the same briefing again.
 """
 
 from __future__ import annotations

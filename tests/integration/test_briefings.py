@@ -17,6 +17,7 @@ import yaml
 from service.app import App
 from service.storage.db import briefings, deliveries
 from tests.conftest import AppFactory, FakeClock, write_config
+from tests.integration.test_cli import env, newswatch
 from tests.support.feedgen import Entry, rss
 from tests.support.feedserver import FeedServer
 from tests.support.slackserver import SlackServer
@@ -90,7 +91,7 @@ def texts(message: dict[str, Any]) -> str:
 
 
 async def test_a_daily_briefing_lists_each_story_once_by_rule_at_its_time_and_exactly_once(
-    tmp_path: Path, feeds: FeedServer, slack: SlackServer, make_app: AppFactory, clock: FakeClock
+    tmp_path: Path, feeds: FeedServer, slack: SlackServer, make_app: AppFactory, clock: FakeClock, database_url: str
 ) -> None:
     at = SAIGON_0730 - timedelta(hours=1)
     same = Entry(
@@ -102,6 +103,8 @@ async def test_a_daily_briefing_lists_each_story_once_by_rule_at_its_time_and_ex
     app = await started(tmp_path, feeds, make_app, clock, {"one": [same, story(1, at, "mekong")], "two": [copy]})
     assert slack.all_messages() == []  # a briefing destination gets no alerts
     assert {(d.status, d.mode) for d in await rows(app, deliveries)} == {("pending", "briefed")}
+    code, listing, _ = await newswatch("deliveries", environ=env(tmp_path / "config", database_url))
+    assert code == 0 and listing.count("in the next briefing") == 3 and "3000" not in listing
 
     clock.advance(minutes=29)  # 07:59
     await app.poll_once()
