@@ -108,6 +108,18 @@ async def counts(url: str) -> dict[str, int]:
     return {"items": items, "sent": sent, "unpolled": unpolled}
 
 
+async def unsent(url: str) -> list[tuple[str, int, str | None]]:
+    """The deliveries not sent yet (status, attempts, last error): what a failed wait shows."""
+    engine = db.create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            d = db.deliveries.c
+            rows = await conn.execute(sa.select(d.status, d.attempts, d.last_error).where(d.status != "sent"))
+            return [(r.status, r.attempts, r.last_error) for r in rows]
+    finally:
+        await engine.dispose()
+
+
 async def wait_for(url: str, done: Any, timeout: float) -> dict[str, int]:
     state: dict[str, int] = {}
     for _ in range(int(timeout / 0.5)):
@@ -118,7 +130,7 @@ async def wait_for(url: str, done: Any, timeout: float) -> dict[str, int]:
     return state
 
 
-@pytest.mark.timeout(300)  # its own waits add up to 180 s; a slow run must fail on them, with their state, not here
+@pytest.mark.timeout(480)  # its own waits add up to 360 s; a slow run must fail on them, with their state, not here
 async def test_three_replicas_share_the_work_and_survive_a_kill_9(
     tmp_path: Path, postgres_url: str, feeds: FeedServer, slack10: SlackServer
 ) -> None:
@@ -130,35 +142,39 @@ async def test_three_replicas_share_the_work_and_survive_a_kill_9(
         replicas[0].kill()  # mid-cycle: it holds leases on feeds and perhaps a send in flight
         await replicas[0].wait()
         orphaned = await leased_feeds(postgres_url, "replica-0")
-        state = await wait_for(postgres_url, lambda s: s["items"] == 1000 and s["sent"] == alerts and s["unpolled"] == 0, 120)
+        # Generous: on a loaded machine a send that timed out waits out its retry backoff (5, 10, 20 s...).
+        state = await wait_for(postgres_url, lambda s: s["items"] == 1000 and s["sent"] == alerts and s["unpolled"] == 0, 300)
     finally:
         for proc in replicas[1:]:
             proc.terminate()
         for proc in replicas:
             await proc.wait()
-    assert state == {"items": 1000, "sent": alerts, "unpolled": 0}  # every item stored once, every feed polled
+    assert state == {"items": 1000, "sent": alerts, "unpolled": 0}, await unsent(postgres_url)  # every item stored once, every feed polled
     messages = Counter((m["channel"], m["text"]) for m in slack10.all_messages())
     assert len(alerted(slack10)) == alerts  # every match alerted, alone or in a digest
     assert sum(n - 1 for n in messages.values()) <= len(CHANNELS)  # at most the sends in flight in the killed replica
     assert [p.returncode for p in replicas[1:]] == [0, 0]
-    # The killed replica's feeds were polled again as soon as its lease ran out (plus one 5 s poll tick).
+    # The killed replica's feeds were taken over once its lease ran out, not an interval (1 h) later. How soon
+    # (the lease plus one poll tick) is a clock question, tested with an injected clock in the storage tests;
+    # here the bound only has to separate "after the lease" from "after the interval" on a loaded machine.
     assert orphaned, "the killed replica held no feed: the kill came between batches"
     polled = await polled_at(postgres_url, list(orphaned))
-    assert all(polled[f] <= orphaned[f] + timedelta(seconds=10) for f in orphaned), (orphaned, polled)
+    assert all(polled[f] is not None and polled[f] <= orphaned[f] + timedelta(minutes=10) for f in orphaned), (orphaned, polled)
 
 
+@pytest.mark.timeout(360)  # its wait allows 240 s on a loaded machine
 async def test_two_processes_on_one_sqlite_file_never_duplicate(tmp_path: Path, feeds: FeedServer, slack10: SlackServer) -> None:
     url = f"sqlite:///{tmp_path}/shared.db"
     config, alerts = setup(tmp_path, feeds, 60)
     environ = env(config, url, slack10)
     procs = [await start(environ, f"p{i}") for i in range(2)]
     try:
-        state = await wait_for(url, lambda s: s["items"] == 120 and s["sent"] == alerts, 90)
+        state = await wait_for(url, lambda s: s["items"] == 120 and s["sent"] == alerts, 240)
     finally:
         for proc in procs:
             proc.terminate()
         codes = [await p.wait() for p in procs]
-    assert state["items"] == 120 and state["sent"] == alerts
+    assert state["items"] == 120 and state["sent"] == alerts, (state, await unsent(url))
     arrived = alerted(slack10)
     assert len(arrived) == alerts and max(arrived.values()) == 1
     assert codes == [0, 0]
