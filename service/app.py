@@ -24,6 +24,7 @@ from service.ingest import story, workers
 from service.ingest.article import Articles, Extractor
 from service.ingest.extract import Extracted, extract_article
 from service.ingest.fetch import Fetcher, build_client
+from service.ingest.guard import Guard
 from service.ingest.model import ParsedFeed
 from service.ingest.parse import parse_feed
 from service.ingest.pipeline import Parser, Pipeline, PollStats
@@ -89,6 +90,7 @@ class App:
     sinks: dict[str, Sink] = field(default_factory=dict)
     briefings: SqlBriefings | None = None  # makes the daily and weekly briefings that are due
     interactions: SlackInteractions | None = None  # Slack's buttons over Socket Mode, with SLACK_APP_TOKEN
+    public_http: httpx.AsyncClient | None = None  # connects to public addresses only: pages linked from public feeds
 
     async def start(self) -> None:
         """Migrate the database and register the configured feeds."""
@@ -123,6 +125,8 @@ class App:
         for sink in self.sinks.values():
             await sink.aclose()
         await self.http.aclose()
+        if self.public_http is not None:
+            await self.public_http.aclose()
         await self.slack_session.close()
         if self.executor is not None:
             self.executor.shutdown(wait=False, cancel_futures=True)
@@ -137,9 +141,15 @@ async def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, 
     muter = SqlMuter(engine, clock)
     store = Store(engine, settings.instance, muter, delivery=lambda d, rules: config().delivery_of(d, rules))
     http = build_client(settings.user_agent, read_timeout=min(20.0, settings.fetch_timeout))
+    public_http = build_client(settings.user_agent, read_timeout=min(20.0, settings.fetch_timeout), guard=Guard())
     limit = settings.per_host
     fetcher = Fetcher(
-        http, settings.config_dir, settings.max_feed_bytes, lambda host: config().host_limit(host, limit), settings.fetch_timeout
+        http,
+        settings.config_dir,
+        settings.max_feed_bytes,
+        lambda host: config().host_limit(host, limit),
+        settings.fetch_timeout,
+        public_client=public_http,
     )
     lease = timedelta(seconds=settings.lease_seconds)
     executor = workers.pool(settings.parse_workers) if settings.parse_workers else None
@@ -176,6 +186,7 @@ async def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, 
         store=store,
         config=config,
         http=http,
+        public_http=public_http,
         slack_session=aiohttp.ClientSession(),
         pipeline=pipeline,
         deliverer=deliverer,

@@ -19,6 +19,7 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 
 from alerts.format import retry_after_seconds
+from service.ingest.guard import Guard
 
 MAX_REDIRECTS = 5
 PERMANENT = {301, 308}
@@ -61,17 +62,30 @@ FetchResult = Fetched | NotModified | FetchFailed
 
 
 def build_client(
-    user_agent: str, connect_timeout: float = 10.0, read_timeout: float = 20.0, max_connections: int = 100
+    user_agent: str,
+    connect_timeout: float = 10.0,
+    read_timeout: float = 20.0,
+    max_connections: int = 100,
+    guard: Guard | None = None,
 ) -> httpx.AsyncClient:
-    """The one HTTP client shared by all fetches."""
+    """The HTTP client shared by all fetches; with `guard`, one that connects to public addresses only."""
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections // 2)
+    transport = AiohttpTransport(limits=limits, verify=True)  # httpx's own pool tops out near 200 requests/s here
+    if guard is not None:
+        ssl_context = transport.ssl_context
+
+        def session() -> aiohttp.ClientSession:
+            connector = aiohttp.TCPConnector(limit=max_connections, ssl=ssl_context, resolver=guard.resolver())
+            return aiohttp.ClientSession(connector=connector)
+
+        transport = AiohttpTransport(limits=limits, verify=True, client=session)  # made on first use, in the event loop
     return httpx.AsyncClient(
         headers={
             "User-Agent": user_agent,
             "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5",
         },
         timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout, write=read_timeout, pool=read_timeout),
-        transport=AiohttpTransport(limits=limits, verify=True),  # httpx's own pool tops out near 200 requests/s here
+        transport=transport,
         follow_redirects=False,
     )
 
@@ -88,6 +102,8 @@ def _max_age(cache_control: str | None) -> int | None:
 def _network_failure(exc: httpx.HTTPError) -> FetchFailed:
     """Classify a transport error; the aiohttp transport reports a refused connection as a connect timeout."""
     cause = exc.__cause__
+    if isinstance(cause, aiohttp.ClientConnectorError) and str(cause.os_error) not in ("", "None"):
+        return FetchFailed("connection", f"cannot connect to {cause.host}:{cause.port}: {cause.os_error}")
     if isinstance(cause, aiohttp.ClientConnectorError) or isinstance(exc, httpx.ConnectError):
         return FetchFailed("connection", f"cannot connect: {cause or exc}")
     if isinstance(cause, aiohttp.ServerDisconnectedError):
@@ -98,7 +114,13 @@ def _network_failure(exc: httpx.HTTPError) -> FetchFailed:
 
 
 class Fetcher:
-    """Fetches one URL at a time per call; at most `per_host` at once to one host (a number, or a host's own limit)."""
+    """Fetches one URL at a time per call; at most `per_host` at once to one host (a number, or a host's own limit).
+
+    `public_only` fetches (pages linked from feeds on public addresses, see `service.ingest.guard`)
+    go through `public_client`, whose connections reach public addresses only, and every hop is
+    checked first so that a refusal says why. A feed on a public address may not redirect to a
+    non-public one either.
+    """
 
     def __init__(
         self,
@@ -107,22 +129,30 @@ class Fetcher:
         max_bytes: int = 10_000_000,
         per_host: int | Callable[[str], int] = 2,
         total_timeout: float = 60.0,
+        public_client: httpx.AsyncClient | None = None,
+        guard: Guard | None = None,
     ) -> None:
         self._client = client
+        self._public_client = public_client or client
+        self._guard = guard or Guard()
         self._config_dir = config_dir
         self._max_bytes = max_bytes
         self._total_timeout = total_timeout
         self._limit = per_host if callable(per_host) else (lambda host: per_host)
         self._gates: dict[tuple[str, int], asyncio.Semaphore] = {}
 
-    async def fetch(self, url: str, etag: str | None = None, last_modified: str | None = None, accept: str | None = None) -> FetchResult:
+    async def fetch(
+        self, url: str, etag: str | None = None, last_modified: str | None = None, accept: str | None = None, public_only: bool = False
+    ) -> FetchResult:
         """Fetch `url`, conditionally if validators are given; `accept` replaces the feed types' Accept header."""
         if url.startswith("file:"):
+            if public_only:
+                return FetchFailed("not_public", "a file: URL is not a public address")
             return await asyncio.to_thread(self._read_file, url, last_modified)
         async with self._gate(urlsplit(url).netloc.lower()):
             try:
                 async with asyncio.timeout(self._total_timeout):
-                    return await self._get(url, etag, last_modified, accept)
+                    return await self._get(url, etag, last_modified, accept, public_only)
             except TimeoutError:
                 return FetchFailed("timeout", f"no complete answer within {self._total_timeout:g} s")
             except httpx.HTTPError as exc:
@@ -136,8 +166,10 @@ class Fetcher:
             gate = self._gates[host, limit] = asyncio.Semaphore(limit)
         return gate
 
-    async def _get(self, url: str, etag: str | None, last_modified: str | None, accept: str | None = None) -> FetchResult:
-        """GET with manual redirects, so that permanent moves can be remembered."""
+    async def _get(
+        self, url: str, etag: str | None, last_modified: str | None, accept: str | None = None, public_only: bool = False
+    ) -> FetchResult:
+        """GET with manual redirects, so that permanent moves can be remembered and every hop checked."""
         headers = {"Accept": accept} if accept else {}
         if etag:
             headers["If-None-Match"] = etag
@@ -145,12 +177,17 @@ class Fetcher:
             headers["If-Modified-Since"] = last_modified
         permanent, current = True, url
         for _ in range(MAX_REDIRECTS + 1):
-            async with self._client.stream("GET", current, headers=headers) as response:
+            if public_only and (refused := await self._guard.refusal(current)):
+                return FetchFailed("not_public", f"refused {current}: {refused}")
+            client = self._public_client if public_only else self._client
+            async with client.stream("GET", current, headers=headers) as response:
                 if response.status_code in REDIRECTS and "location" in response.headers:
                     permanent = permanent and response.status_code in PERMANENT
                     target = urljoin(current, response.headers["location"])
                     if urlsplit(target).scheme not in ("http", "https"):
                         return FetchFailed("redirect", f"redirect to a non-HTTP URL from {current}")
+                    if not public_only and current == url:  # the first redirect: a public feed stays public
+                        public_only = await self._guard.is_public_url(url)
                     current = target
                     continue
                 return await self._answer(response, current, url, permanent)

@@ -181,6 +181,7 @@ class Pipeline:
             self._articles,
             may_alert=lambda item: suppressed[item.key] is None,
             paused=_paused(source, now),
+            origin=source.url,
         )
         out = [NewItem(p.item, p.matches, suppressed[p.item.key], article=p.article) for p in prepared]
         for p in prepared:

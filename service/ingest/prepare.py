@@ -32,8 +32,8 @@ ArticleMode = Literal["auto", "always", "never"]
 class ArticleSource(Protocol):
     """Where page text comes from (`service.ingest.article.Articles`)."""
 
-    async def fetch(self, url: str) -> Article:
-        """The page's main text, or why there is none."""
+    async def fetch(self, url: str, origin: str | None = None) -> Article:
+        """The page's main text, or why there is none; `origin` is the feed the link came from."""
         ...
 
 
@@ -65,17 +65,19 @@ async def prepare(
     articles: ArticleSource | None = None,
     may_alert: Callable[[Item], bool] = lambda item: True,
     paused: str | None = None,
+    origin: str | None = None,
 ) -> list[Prepared]:
     """Prepare and match `items` of one feed; pages are fetched concurrently, each within its budget.
 
-    `paused` says why this feed's pages are not fetched for now (after failures), if so.
+    `paused` says why this feed's pages are not fetched for now (after failures), if so; `origin`
+    is the feed's URL, which decides which addresses its links may lead to (`service.ingest.guard`).
     """
     import asyncio  # here, not at import: `rules check` loads this module and needs no event loop
 
     scope = tuple(tags)
     first = [(item, ruleset.match(item, scope)) for item in items]
     wanted = [_wanted(item, matches, ruleset, scope, mode, may_alert(item), articles is not None, paused) for item, matches in first]
-    fetched = await asyncio.gather(*(_page(item, want, articles) for (item, _), want in zip(first, wanted, strict=True)))
+    fetched = await asyncio.gather(*(_page(item, want, articles, origin) for (item, _), want in zip(first, wanted, strict=True)))
     out = []
     for (item, matches), article in zip(first, fetched, strict=True):
         if article.status is Status.FETCHED and article.text and article.text != item.article:
@@ -113,11 +115,11 @@ def _wanted(
     return None
 
 
-async def _page(item: Item, decided: Article | None, articles: ArticleSource | None) -> Article:
+async def _page(item: Item, decided: Article | None, articles: ArticleSource | None, origin: str | None) -> Article:
     """The decided outcome, or the fetched page."""
     if decided is not None or articles is None:
         return decided or Article(Status.DISABLED)
-    return await articles.fetch(item.link)
+    return await articles.fetch(item.link, origin)
 
 
 def snippet_source(item: Item, term_fields: Iterable[Sequence[str]]) -> tuple[str, str]:

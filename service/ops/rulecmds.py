@@ -14,7 +14,7 @@ from service.config.types import parse_duration
 from service.config.yamlfile import ConfigError
 from service.ingest.model import Item, RuleMatch, Status
 from service.ingest.parse import read_document
-from service.ingest.prepare import Prepared, prepare, prepare_now, snippet_source
+from service.ingest.prepare import ArticleMode, Prepared, prepare, prepare_now, snippet_source
 from service.rules import text
 from service.rules.compile import RESERVED, Groups, gazetteer
 from service.rules.operators import TermSpec
@@ -100,7 +100,9 @@ async def results(
             except (OSError, ValueError) as exc:
                 yield source, str(exc)
                 continue
-            for prepared in await prepare(found, config.ruleset, _tags(config, found), "always" if articles else "never", pages):
+            origin = source if source.startswith(("http://", "https://")) else None  # a public feed's links stay public
+            mode: ArticleMode = "always" if articles else "never"
+            for prepared in await prepare(found, config.ruleset, _tags(config, found), mode, pages, origin=origin):
                 yield source, prepared
 
 

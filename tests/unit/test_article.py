@@ -22,7 +22,9 @@ class FakeFetcher:
     pages: dict[str, FetchResult] = field(default_factory=dict)
     asked: list[tuple[str, str | None]] = field(default_factory=list)
 
-    async def fetch(self, url: str, etag: str | None = None, last_modified: str | None = None, accept: str | None = None) -> FetchResult:
+    async def fetch(
+        self, url: str, etag: str | None = None, last_modified: str | None = None, accept: str | None = None, public_only: bool = False
+    ) -> FetchResult:
         self.asked.append((url, accept))
         return self.pages.get(url, FetchFailed("http_404", "HTTP 404 Not Found"))
 
@@ -113,9 +115,11 @@ class Pages:
     def __init__(self, text: str) -> None:
         self.text = text
         self.asked: list[str] = []
+        self.origins: list[str | None] = []
 
-    async def fetch(self, url: str) -> Article:
+    async def fetch(self, url: str, origin: str | None = None) -> Article:
         self.asked.append(url)
+        self.origins.append(origin)
         return Article(Status.FETCHED, self.text, "test page", url)
 
 
@@ -132,8 +136,9 @@ async def test_auto_fetches_only_short_items_that_a_rule_may_still_match() -> No
     unrelated = Item(feed_id="f", key="3", title="Rice prices", link="https://a.example/3")
     long_text = Item(feed_id="f", key="4", title="Cambodia", link="https://a.example/4", summary="word " * 200)
     pages = Pages("Both sides agreed to finish the border demarcation.")
-    out = await prepare([hinted, matched, unrelated, long_text], ruleset, (), "auto", pages)
+    out = await prepare([hinted, matched, unrelated, long_text], ruleset, (), "auto", pages, origin="https://a.example/feed")
     assert pages.asked == ["https://a.example/1"]
+    assert pages.origins == ["https://a.example/feed"]  # the page fetch knows which feed the link came from
     assert [p.article.status for p in out] == [Status.FETCHED, Status.NOT_NEEDED, Status.NOT_NEEDED, Status.NOT_NEEDED]
     assert [bool(p.matches) for p in out] == [True, True, False, False]
     [term] = [t for t in out[0].matches[0].terms if t.term == "border"]
