@@ -57,16 +57,27 @@ def setup(tmp_path: Path, feeds: FeedServer, count: int) -> tuple[Path, int]:
 
 
 async def start(environ: dict[str, str], name: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "service",
-        "run",
-        env=environ | {"NEWSWATCH_INSTANCE": name},
-        cwd=ROOT,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    """`newswatch run` as replica `name`; its log goes to NAME.log in the config folder's parent, for a failed test to show."""
+    log = (Path(environ["NEWSWATCH_CONFIG_DIR"]).parent / f"{name}.log").open("wb")
+    try:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "service",
+            "run",
+            env=environ | {"NEWSWATCH_INSTANCE": name},
+            cwd=ROOT,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=log,
+        )
+    finally:
+        log.close()  # the child has its own copy
+
+
+def warnings_logged(tmp_path: Path) -> list[str]:
+    """The WARNING and ERROR lines the replicas logged (the last 40): what a failed wait shows beside the database."""
+    lines = [line for f in sorted(tmp_path.glob("*.log")) for line in f.read_text(errors="replace").splitlines()]
+    return [line[:300] for line in lines if "WARNING" in line or "ERROR" in line][-40:]
 
 
 def alerted(slack: SlackServer) -> Counter[str]:
@@ -115,7 +126,11 @@ async def unsent(url: str) -> dict[str, list[tuple[Any, ...]]]:
     try:
         async with engine.connect() as conn:
             d, f = db.deliveries.c, db.feeds.c
-            deliveries = await conn.execute(sa.select(d.status, d.attempts, d.last_error).where(d.status != "sent"))
+            deliveries = await conn.execute(
+                sa.select(d.destination, d.status, d.mode, d.attempts, d.next_attempt_at, d.lease_owner, d.lease_until, d.last_error).where(
+                    d.status != "sent"
+                )
+            )
             unpolled = await conn.execute(
                 sa.select(f.id, f.status, f.last_error, f.next_poll_at, f.lease_owner, f.lease_until).where(f.last_success_at.is_(None))
             )
@@ -153,7 +168,8 @@ async def test_three_replicas_share_the_work_and_survive_a_kill_9(
             proc.terminate()
         for proc in replicas:
             await proc.wait()
-    assert state == {"items": 1000, "sent": alerts, "unpolled": 0}, await unsent(postgres_url)  # every item stored once, every feed polled
+    # every item stored once, every feed polled
+    assert state == {"items": 1000, "sent": alerts, "unpolled": 0}, (await unsent(postgres_url), warnings_logged(tmp_path))
     messages = Counter((m["channel"], m["text"]) for m in slack10.all_messages())
     assert len(alerted(slack10)) == alerts  # every match alerted, alone or in a digest
     assert sum(n - 1 for n in messages.values()) <= len(CHANNELS)  # at most the sends in flight in the killed replica
