@@ -280,8 +280,8 @@ class Queue(Protocol):
         """A briefing page with the stories it lists, folded and grouped; a later page with its first page's thread."""
         ...
 
-    async def hold(self, message: Message) -> bool:
-        """Renew this process's lease on the message right before sending; False if another took it over."""
+    async def hold(self, message: Message, wait: float = 0.0) -> bool:
+        """Renew this process's lease on the message, `wait` seconds longer than a lease; False if another took it over."""
         ...
 
     async def sent(self, message: Message, remote_id: str | None) -> None:

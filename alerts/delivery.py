@@ -79,6 +79,10 @@ class DeliveryStats:
         self.by_destination[destination][outcome] += 1
 
 
+class _LeaseLost(Exception):
+    """Another process took the message over: this one must not send it."""
+
+
 class Deliverer:
     """Sends what the queue has due, planned against floods, at most one message per `min_interval` per rate key."""
 
@@ -168,14 +172,21 @@ class Deliverer:
                     threads[message.delivery_id] = remote_id
 
     async def _deliver(self, message: Message, sink: Sink, stats: DeliveryStats) -> str | None:
-        """Send one message in its slot and record the outcome."""
-        wait = await self._slot(sink)
+        """Renew the lease, send the message in its slot and record the outcome.
+
+        The lease is renewed before a slot is booked: a message another process took over while
+        it waited its turn in this batch books nothing, so the shared pace is not spent on it.
+        """
+        if not await self._queue.hold(message):
+            log.info("taken over by another process while it waited its turn; left to it", extra={"destination": message.destination})
+            return None
+        try:
+            wait = await self._slot(sink, message)
+        except _LeaseLost:
+            return None
         if wait is not None:  # the rate key is paused for a while (a Retry-After, here or in another replica)
             await self._queue.retry(message, "waiting: destination rate-limited", self._clock() + timedelta(seconds=wait), False)
             stats.count(message.destination, "retried")
-            return None
-        if not await self._queue.hold(message):  # the lease ran out while it waited: another process sends it
-            log.warning("lease lost before sending; left to the process that took it over", extra={"destination": message.destination})
             return None
         started = time.monotonic()
         try:
@@ -183,6 +194,8 @@ class Deliverer:
         except DeliveryError as exc:
             await self._failed(message, sink, exc, stats)
             await self._spaced(sink)
+            return None
+        except _LeaseLost:
             return None
         except Exception as exc:  # a sink bug must not stop the loop; retrying may still help
             log.exception("sink raised unexpectedly", extra={"destination": message.destination})
@@ -210,15 +223,16 @@ class Deliverer:
             if isinstance(message, Alert)
             else dataclasses.replace(message, thread_ts=None)
         )
-        if await self._slot(sink) is None:
+        if await self._slot(sink, alone) is None:
             return alone, await sink.send(alone)
         raise DeliveryError("thread not found; the destination is paused before it can go out on its own", retryable=True)
 
-    async def _slot(self, sink: Sink) -> float | None:
+    async def _slot(self, sink: Sink, message: Message) -> float | None:
         """Wait for the rate key's next send slot (booked through the pacer, so replicas share one pace).
 
         Returns None when it is time to send, or, if the slot is further off than `MAX_WAIT`
-        (a pause), the seconds until it, for the message to wait in the queue instead.
+        (a pause), the seconds until it, for the message to wait in the queue instead. A wait
+        is added to the message's lease first, so that no other process claims it meanwhile.
         """
         if sink.min_interval <= 0:
             return None
@@ -226,6 +240,11 @@ class Deliverer:
         if not booked:
             return wait
         if wait > 0:
+            if not await self._queue.hold(message, wait):
+                log.warning(
+                    "lease lost while booking a slot; left to the process that took it over", extra={"destination": message.destination}
+                )
+                raise _LeaseLost
             await self._sleep(wait)
         return None
 

@@ -137,7 +137,7 @@ async def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, 
     """Wire a service from its settings; raises ConfigError if the config is invalid."""
     metrics = Metrics()
     config = LiveConfig(settings.config_dir, clock)
-    engine = db.create_engine(settings.database_url)
+    engine = db.create_engine(settings.database_url, settings.db_pool_size)
     muter = SqlMuter(engine, clock)
     store = Store(engine, settings.instance, muter, delivery=lambda d, rules: config().delivery_of(d, rules))
     http = build_client(settings.user_agent, read_timeout=min(20.0, settings.fetch_timeout))

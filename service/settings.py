@@ -90,6 +90,13 @@ class Settings(BaseModel):
             "NEWSWATCH_LEASE_SECONDS", "how long a dead process's claimed feeds and alerts wait before another takes them"
         ),
     )
+    db_pool_size: Annotated[int, Field(ge=1)] = Field(
+        10,
+        json_schema_extra=_var(
+            "NEWSWATCH_DB_POOL_SIZE",
+            "connections a process keeps to PostgreSQL, and as many again in a burst (its `max_connections` caps all replicas')",
+        ),
+    )
     retention_days: Annotated[int, Field(ge=0)] = Field(
         90,
         json_schema_extra=_var(

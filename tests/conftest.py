@@ -18,6 +18,7 @@ import yaml
 from service.app import App, build_app
 from service.settings import Settings
 from tests.support.feedserver import FeedServer
+from tests.support.pooling import NestedCheckouts
 from tests.support.slackserver import TOKEN, SlackServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,8 +120,13 @@ AppFactory = Callable[..., Awaitable[App]]
 
 @pytest.fixture
 async def make_app(tmp_path: Path, database_url: str, clock: FakeClock, slack: SlackServer) -> AsyncIterator[AppFactory]:
-    """Build started apps on the test's database; every app is closed at the end."""
+    """Build started apps on the test's database; every app is closed at the end.
+
+    A task that takes a second connection from a pool it holds one of fails the test: with a
+    full pool (a small PostgreSQL pool under load) that waits forever.
+    """
     apps: list[App] = []
+    nested = NestedCheckouts()
 
     async def factory(config_dir: Path | None = None, slack_token: str | None = TOKEN, **overrides: Any) -> App:
         settings = Settings(
@@ -135,6 +141,8 @@ async def make_app(tmp_path: Path, database_url: str, clock: FakeClock, slack: S
             **overrides,
         )
         app = await build_app(settings, clock=clock, stdout=io.StringIO())
+        for engine in {app.engine.writer, app.engine.reader}:
+            nested.watch(engine)
         await app.start()
         apps.append(app)
         return app
@@ -142,6 +150,7 @@ async def make_app(tmp_path: Path, database_url: str, clock: FakeClock, slack: S
     yield factory
     for app in apps:
         await app.aclose()
+    assert not nested.found, "a task took a second connection of a pool it held one of:\n" + "\n".join(nested.found)
 
 
 def deliverer(app: App, owner: str, batch: int) -> Any:

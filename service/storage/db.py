@@ -18,8 +18,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
+from service.settings import Settings
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 HEAD = "0007"  # the newest migration's revision (a test checks it against Alembic's head)
+DEFAULT_POOL_SIZE: int = Settings.model_fields["db_pool_size"].default  # PostgreSQL connections a process keeps
+POOL_TIMEOUT = 600  # seconds a transaction waits for a free connection: a busy pool slows work down, it does not fail it
 _MIGRATION_LOCK = 0x6E657773  # "news": the PostgreSQL advisory lock taken while migrating
 
 
@@ -233,7 +237,7 @@ class Database:
     use other connections, which WAL lets run beside the writer.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int = DEFAULT_POOL_SIZE) -> None:
         parsed = make_url(normalise_url(url))
         self.dialect = parsed.get_backend_name()
         if self.dialect != "sqlite":
@@ -241,16 +245,21 @@ class Database:
             settings = {"search_path": str(schema)} if schema else {}
             parsed = parsed.difference_update_query(["search_path"])
             engine = create_async_engine(
-                parsed, pool_pre_ping=True, pool_size=10, max_overflow=10, connect_args={"server_settings": settings}
+                parsed,
+                pool_pre_ping=True,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_timeout=POOL_TIMEOUT,
+                connect_args={"server_settings": settings},
             )
             self.writer = self.reader = engine
             return
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        self.writer = create_async_engine(parsed, pool_size=1, max_overflow=0, pool_timeout=600, connect_args={"timeout": 30})
+        self.writer = create_async_engine(parsed, pool_size=1, max_overflow=0, pool_timeout=POOL_TIMEOUT, connect_args={"timeout": 30})
         sa.event.listen(self.writer.sync_engine, "connect", _sqlite_connect)
         sa.event.listen(self.writer.sync_engine, "begin", _sqlite_begin)
-        self.reader = create_async_engine(parsed, pool_size=5, max_overflow=5, pool_timeout=600, connect_args={"timeout": 30})
+        self.reader = create_async_engine(parsed, pool_size=5, max_overflow=5, pool_timeout=POOL_TIMEOUT, connect_args={"timeout": 30})
         sa.event.listen(self.reader.sync_engine, "connect", _sqlite_connect)
 
     def begin(self) -> AbstractAsyncContextManager[AsyncConnection]:
@@ -279,9 +288,9 @@ async def opened(url: str) -> AsyncIterator[Database]:
         await engine.dispose()
 
 
-def create_engine(url: str) -> Database:
+def create_engine(url: str, pool_size: int = DEFAULT_POOL_SIZE) -> Database:
     """The Database for a URL; a PostgreSQL URL may carry `?search_path=SCHEMA`."""
-    return Database(url)
+    return Database(url, pool_size)
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

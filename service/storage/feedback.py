@@ -100,7 +100,7 @@ class FeedbackStore:
             for row in await conn.execute(sent):
                 for rule in row.rule_ids:
                     stats.setdefault(rule, RuleStats()).sent += 1
-            rated = await self.listing(since)
+        rated = await self.listing(since)  # after the first connection went back: one per task at a time
         latest: dict[int, Any] = {}
         for r in rated:  # newest first: an alert's first row is its latest rating
             latest.setdefault(r.delivery_id, r)

@@ -229,8 +229,12 @@ class SqlQueue:
             match_rows = {(m.item_id, m.rule_id): m for m in found}
         return {r.id: _alert(r, match_rows) for r in rows}
 
-    async def hold(self, message: Message) -> bool:
-        """Renew this process's lease on a message's deliveries; False if another process has taken them over."""
+    async def hold(self, message: Message, wait: float = 0.0) -> bool:
+        """Renew this process's lease on a message's deliveries, `wait` seconds longer than a lease.
+
+        False if another process has claimed them since; a lease that ran out with no one
+        claiming is still this process's (a claim moves the owner, atomically).
+        """
         now = self._clock()
         async with self._engine.begin() as conn:
             renewed = await conn.execute(
@@ -239,16 +243,15 @@ class SqlQueue:
                     deliveries.c.id.in_(message.delivery_ids),
                     deliveries.c.status == DeliveryStatus.PENDING,
                     deliveries.c.lease_owner == self._owner,
-                    deliveries.c.lease_until >= now,
                 )
-                .values(lease_until=now + self._lease)
+                .values(lease_until=now + self._lease + timedelta(seconds=wait))
             )
         return int(renewed.rowcount) == len(message.delivery_ids)
 
     async def sent(self, message: Message, remote_id: str | None) -> None:
         """Mark delivered, with how it went out (a reply that found no thread went out on its own); a briefing's alerts with it."""
         thread_ts = message.thread_ts if isinstance(message, Alert) else None
-        values = {"mode": message.mode, "thread_ts": thread_ts} if isinstance(message, Alert) else {}
+        values: dict[str, Any] = {"mode": message.mode, "thread_ts": thread_ts} if isinstance(message, Alert) else {}
         now = self._clock()
         async with self._engine.begin() as conn:  # one transaction: a briefing and the alerts it lists are sent together
             await self._finish(message, conn, status=DeliveryStatus.SENT, remote_id=remote_id, sent_at=now, last_error=None, **values)
@@ -266,11 +269,18 @@ class SqlQueue:
     async def retry(self, message: Message, error: str, at: datetime, count_attempt: bool = True) -> None:
         """Due again at `at`."""
         attempts = deliveries.c.attempts + (1 if count_attempt else 0)
-        await self._finish(message, status=DeliveryStatus.PENDING, next_attempt_at=at, attempts=attempts, last_error=error[:2000])
+        await self._finish(
+            message,
+            mine=True,
+            status=DeliveryStatus.PENDING,
+            next_attempt_at=at,
+            attempts=attempts,
+            last_error=error[:2000],
+        )
 
     async def dead(self, message: Message, error: str) -> None:
         """Dead-lettered."""
-        await self._finish(message, status=DeliveryStatus.DEAD, attempts=deliveries.c.attempts + 1, last_error=error[:2000])
+        await self._finish(message, mine=True, status=DeliveryStatus.DEAD, attempts=deliveries.c.attempts + 1, last_error=error[:2000])
 
     async def listing(self, status: str | None, destination: str | None, limit: int) -> list[Any]:
         """Deliveries with their item, newest first; status 'failed' means pending after an error."""
@@ -321,13 +331,19 @@ class SqlQueue:
         async with self._engine.begin() as conn:
             return int((await conn.execute(query)).rowcount)
 
-    async def _finish(self, message: Message, conn: AsyncConnection | None = None, **values: Any) -> None:
-        """Update the deliveries of a message this process holds and release their lease (in `conn`'s transaction, if given)."""
+    async def _finish(self, message: Message, conn: AsyncConnection | None = None, mine: bool = False, **values: Any) -> None:
+        """Update a message's pending deliveries and release their lease (in `conn`'s transaction, if given).
+
+        `mine`: only while this process still owns them; another process that took them over
+        decides their retry. A send is recorded whoever owns the row, so that no one sends it again.
+        """
         statement = (
             deliveries.update()
             .where(deliveries.c.id.in_(message.delivery_ids), deliveries.c.status == DeliveryStatus.PENDING)
             .values(lease_until=None, lease_owner=None, **values)
         )
+        if mine:
+            statement = statement.where(deliveries.c.lease_owner == self._owner)
         if conn is not None:
             await conn.execute(statement)
             return

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alerts.base import DeliveryStatus, Mode, Muter
+from alerts.base import DeliveryStatus, Mode, Muter, Mutes
 from service.config.schema import FeedSpec
 from service.ingest.model import Article, FeedSource, Item, RuleMatch
 from service.storage import notices
@@ -152,9 +152,10 @@ class Store:
     ) -> Saved:
         """Store new items with their matches and deliveries, and the feed's new state, at once."""
         saved = Saved()
+        muted = await self._muter.mutes() if new else Mutes()  # before the transaction: one connection per task at a time
         async with self.engine.begin() as conn:
             if new:
-                await self._save_items(conn, feed_id, new, now, saved)
+                await self._save_items(conn, feed_id, new, muted, now, saved)
             await notices.recovered(conn, [feed_id], now, notify)
             await conn.execute(
                 feeds.update()
@@ -180,14 +181,15 @@ class Store:
             )
         return saved
 
-    async def _save_items(self, conn: AsyncConnection, feed_id: str, new: Sequence[NewItem], now: datetime, saved: Saved) -> None:
-        """Insert items that are still new, then the matches and deliveries of those only."""
+    async def _save_items(
+        self, conn: AsyncConnection, feed_id: str, new: Sequence[NewItem], muted: Mutes, now: datetime, saved: Saved
+    ) -> None:
+        """Insert items that are still new, then the matches and deliveries of those only (the silences may lag a second)."""
         by_key = {n.item.key: n for n in new}
         statement = insert(conn, items).on_conflict_do_nothing(index_elements=["feed_id", "key"]).returning(items.c.id, items.c.key)
         rows = await conn.execute(statement, [_item_row(n, now) for n in by_key.values()])  # executemany, batched by SQLAlchemy
         stored = [(r.id, by_key[r.key]) for r in rows]
         saved.items = len(stored)
-        muted = await self._muter.mutes()  # may lag a new silence by a second or two: delivery asks again, fresh
         source_muted = feed_id in muted.feeds
         match_rows = [
             _match_row(i, m, n.suppressed or ("muted" if source_muted or m.rule_id in muted.rules else None), now)

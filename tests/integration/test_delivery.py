@@ -161,6 +161,29 @@ async def test_a_claim_leases_no_more_than_its_limit(tmp_path: Path, feeds: Feed
     assert {r.lease_owner for r in await rows(app)} == {"a", "b"}
 
 
+async def test_a_lease_stays_its_owners_until_another_process_claims_it(tmp_path: Path, feeds: FeedServer, make_app: AppFactory) -> None:
+    from service.storage.outbox import SqlQueue
+
+    url = feeds.serve("f.rss", rss(entries(1)))
+    write_config(tmp_path / "config", [{"id": "f", "url": url, "first_poll_alerts": "all"}], RULES)
+    app = await make_app()
+    await app.pipeline.poll_due(force=True)
+    clock, lease = FakeClock(), timedelta(seconds=5)
+    first, second = SqlQueue(app.engine, "a", clock, lease), SqlQueue(app.engine, "b", clock, lease)
+    [claimed] = await first.claim(10)
+    message = (await first.build([claimed]))[claimed.id]
+    clock.advance(seconds=10)  # the lease ran out and no one claimed it: still the first's to send
+    assert await first.hold(message, wait=30)
+    clock.advance(seconds=20)
+    assert await second.claim(10) == []  # the renewal covers the 30 s wait on top of the lease
+    clock.advance(seconds=20)
+    assert [c.id for c in await second.claim(10)] == [claimed.id]
+    assert not await first.hold(message)
+    await first.retry(message, "too late", clock())  # the first no longer owns it: the second's lease stands
+    [row] = await rows(app)
+    assert (row.lease_owner, row.attempts, row.last_error) == ("b", 0, None)
+
+
 async def test_a_slow_request_does_not_bring_the_next_message_too_close(
     tmp_path: Path, feeds: FeedServer, slack: SlackServer, make_app: AppFactory
 ) -> None:

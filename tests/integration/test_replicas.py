@@ -154,7 +154,8 @@ async def test_three_replicas_share_the_work_and_survive_a_kill_9(
     tmp_path: Path, postgres_url: str, feeds: FeedServer, slack10: SlackServer
 ) -> None:
     config, alerts = setup(tmp_path, feeds, 500)
-    environ = env(config, postgres_url, slack10, NEWSWATCH_LEASE_SECONDS="5")
+    # Small pools: two suites running side by side must stay under PostgreSQL's 100 connections.
+    environ = env(config, postgres_url, slack10, NEWSWATCH_LEASE_SECONDS="5", NEWSWATCH_DB_POOL_SIZE="3")
     replicas = [await start(environ, f"replica-{i}") for i in range(3)]
     try:
         await wait_for(postgres_url, lambda s: s["items"] >= 200, 60)
@@ -186,7 +187,7 @@ async def test_three_replicas_share_the_work_and_survive_a_kill_9(
 async def test_two_processes_on_one_sqlite_file_never_duplicate(tmp_path: Path, feeds: FeedServer, slack10: SlackServer) -> None:
     url = f"sqlite:///{tmp_path}/shared.db"
     config, alerts = setup(tmp_path, feeds, 60)
-    environ = env(config, url, slack10)
+    environ = env(config, url, slack10, NEWSWATCH_DB_POOL_SIZE="3")
     procs = [await start(environ, f"p{i}") for i in range(2)]
     try:
         state = await wait_for(url, lambda s: s["items"] == 120 and s["sent"] == alerts, 240)

@@ -1,8 +1,8 @@
 """Strict in-memory fakes of the delivery loop's Protocols (alerts.base): they refuse what the real ones refuse.
 
 `FakeQueue` holds deliveries like the outbox table: a delivery must be claimed (leased) before
-it can be held, and held before it is marked sent; a finished delivery cannot be finished
-again. `FakePacer` books slots on a fake clock. `FakeSink` records what it was asked to send and
+it can be held, and held, with its lease still running, when it is marked sent; a finished
+delivery cannot be finished again. `FakePacer` books slots on a fake clock. `FakeSink` records what it was asked to send and
 fails on demand.
 """
 
@@ -40,6 +40,7 @@ class Row:
     status: str = "pending"
     leased: bool = False
     held: bool = False
+    lease_until: datetime | None = None
     remote_id: str | None = None
     error: str | None = None
     due: datetime | None = None
@@ -51,16 +52,19 @@ class Row:
 class FakeQueue:
     """An outbox in memory."""
 
-    def __init__(self, time: FakeTime, deliveries: Sequence[Claimed], lose_leases: Sequence[int] = ()) -> None:
+    def __init__(
+        self, time: FakeTime, deliveries: Sequence[Claimed], lose_leases: Sequence[int] = (), lease: timedelta = timedelta(seconds=120)
+    ) -> None:
         self.time = time
         self.rows = {c.id: Row(c, due=time(), attempts=c.attempts, mode=c.mode) for c in deliveries}
         self.lose_leases = set(lose_leases)  # ids whose lease another process takes over before they are sent
+        self.lease = lease
+        self.holds: list[tuple[int, float]] = []  # (delivery id, extra seconds) of every renewal
         self.recorded: list[flood.Plan] = []
 
     async def claim(self, limit: int) -> list[Claimed]:
         due = [r for r in self.rows.values() if r.status == "pending" and not r.leased and r.due is not None and r.due <= self.time()]
-        for r in due[:limit]:
-            r.leased = True
+        await self._claim_some(due[:limit])
         return [replace(r.claimed, attempts=r.attempts, mode=r.mode) for r in due[:limit]]
 
     async def claim_more(self, destination: str, limit: int) -> list[Claimed]:
@@ -69,7 +73,7 @@ class FakeQueue:
 
     async def _claim_some(self, rows: list[Row]) -> list[Claimed]:
         for r in rows:
-            r.leased = True
+            r.leased, r.lease_until = True, self.time() + self.lease
         return [r.claimed for r in rows]
 
     async def mute(self, claimed: Sequence[Claimed]) -> None:
@@ -92,11 +96,13 @@ class FakeQueue:
         """The fake holds alerts only: a briefing page reaching it is a bug in the test."""
         raise AssertionError("FakeQueue holds no briefings")
 
-    async def hold(self, message: Message) -> bool:
+    async def hold(self, message: Message, wait: float = 0.0) -> bool:
         if set(message.delivery_ids) & self.lose_leases:
             return False
         for i in message.delivery_ids:
-            self._leased(i).held = True
+            row = self._leased(i)
+            row.held, row.lease_until = True, self.time() + self.lease + timedelta(seconds=wait)
+            self.holds.append((i, wait))
         return True
 
     async def sent(self, message: Message, remote_id: str | None) -> None:
@@ -104,6 +110,8 @@ class FakeQueue:
             row = self._leased(i)
             if not row.held:
                 raise AssertionError(f"delivery {i} marked sent without being held right before")
+            if row.lease_until is None or row.lease_until < self.time():
+                raise AssertionError(f"delivery {i} sent after its lease ran out: another process may have sent it too")
             row.status, row.remote_id, row.leased, row.mode = "sent", remote_id, False, message.mode
             row.thread_ts = getattr(message, "thread_ts", None)
 

@@ -11,10 +11,14 @@ from tests.support.fakes import FakeMuter, FakePacer, FakeQueue, FakeSink, FakeT
 
 
 def setup(
-    *deliveries: Claimed, policy: flood.Policy | None = None, lose_leases: tuple[int, ...] = (), muter: FakeMuter | None = None
+    *deliveries: Claimed,
+    policy: flood.Policy | None = None,
+    lose_leases: tuple[int, ...] = (),
+    muter: FakeMuter | None = None,
+    lease: timedelta = timedelta(seconds=120),
 ) -> tuple[Deliverer, FakeQueue, FakePacer, FakeSink, FakeTime]:
     time = FakeTime()
-    queue, pacer, sink = FakeQueue(time, deliveries, lose_leases), FakePacer(time), FakeSink()
+    queue, pacer, sink = FakeQueue(time, deliveries, lose_leases, lease), FakePacer(time), FakeSink()
     loop = Deliverer(
         queue,
         pacer,
@@ -103,6 +107,29 @@ async def test_a_message_whose_lease_was_lost_is_left_to_the_process_that_took_i
     stats = await loop.run_once()
     assert [m.delivery_id for m in sink.sent] == [2] and stats.sent == 1
     assert queue.rows[1].status == "pending"
+
+
+async def test_a_message_taken_over_by_another_process_uses_no_send_slot() -> None:
+    loop, _, pacer, sink, time = setup(due(1), due(2), due(3), lose_leases=(1, 2))
+    await loop.run_once()
+    assert [m.delivery_id for m in sink.sent] == [3]
+    assert time.slept == []  # 1 and 2 booked no slots, so 3 went out at once
+    assert pacer.next_at["slack:#desk"] == time() + timedelta(seconds=1)
+
+
+async def test_the_lease_covers_the_wait_for_a_slot_longer_than_the_lease() -> None:
+    loop, queue, pacer, sink, time = setup(due(1), due(2), lease=timedelta(seconds=2))
+    pacer.next_at["slack:#desk"] = time() + timedelta(seconds=4)  # another replica booked the next slots
+    stats = await loop.run_once()  # the strict queue refuses a send whose lease ran out while it waited
+    assert stats.sent == 2 and [m.delivery_id for m in sink.sent] == [1, 2]
+    assert time.slept == [4.0, 1.0]
+    assert (1, 4.0) in queue.holds and (2, 1.0) in queue.holds
+
+
+async def test_every_message_of_a_long_batch_is_sent_inside_its_lease() -> None:
+    loop, queue, _, _, _ = setup(*(due(i) for i in range(1, 13)), lease=timedelta(seconds=5))
+    stats = await loop.run_once()  # 12 messages a second apart: the last waits 11 s in the batch
+    assert stats.sent == 12 and all(queue.rows[i].status == "sent" for i in range(1, 13))
 
 
 async def test_muted_deliveries_are_marked_and_never_sent_and_the_muter_is_asked_fresh() -> None:
