@@ -33,10 +33,11 @@ from service.settings import Settings
 from service.storage import db
 from service.storage.briefings import SqlBriefings
 from service.storage.db import Database
+from service.storage.feeds import Feeds
+from service.storage.items import Items
 from service.storage.outbox import SqlQueue
 from service.storage.pacing import SqlPacer
 from service.storage.silences import SqlMuter
-from service.storage.store import Store
 
 if TYPE_CHECKING:
     from alerts.slack.interactive import SlackInteractions
@@ -78,7 +79,8 @@ class App:
     settings: Settings
     clock: Callable[[], datetime]
     engine: Database
-    store: Store
+    feeds: Feeds
+    items: Items
     config: LiveConfig
     http: httpx.AsyncClient
     slack_session: aiohttp.ClientSession
@@ -95,7 +97,7 @@ class App:
     async def start(self) -> None:
         """Migrate the database and register the configured feeds."""
         await db.upgrade(self.engine)
-        await self.store.sync_feeds(self.config().feeds, self.clock())
+        await self.feeds.sync(self.config().feeds, self.clock())
 
     def rebuild_sinks(self, config: Config) -> None:
         """Build one sink per destination of `config`."""
@@ -139,7 +141,8 @@ async def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, 
     config = LiveConfig(settings.config_dir, clock)
     engine = db.create_engine(settings.database_url, settings.db_pool_size)
     muter = SqlMuter(engine, clock)
-    store = Store(engine, settings.instance, muter, delivery=lambda d, rules: config().delivery_of(d, rules))
+    feeds = Feeds(engine, settings.instance)
+    items = Items(engine, muter, delivery=lambda d, rules: config().delivery_of(d, rules))
     http = build_client(settings.user_agent, read_timeout=min(20.0, settings.fetch_timeout))
     public_http = build_client(settings.user_agent, read_timeout=min(20.0, settings.fetch_timeout), guard=Guard())
     limit = settings.per_host
@@ -155,7 +158,8 @@ async def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, 
     executor = workers.pool(settings.parse_workers) if settings.parse_workers else None
     articles = Articles(fetcher, extractor(executor), settings.user_agent, settings.article_timeout, settings.article_pace)
     pipeline = Pipeline(
-        store,
+        feeds,
+        items,
         fetcher,
         parser(executor),
         config,
@@ -183,7 +187,8 @@ async def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, 
         settings=settings,
         clock=clock,
         engine=engine,
-        store=store,
+        feeds=feeds,
+        items=items,
         config=config,
         http=http,
         public_http=public_http,

@@ -23,8 +23,9 @@ from service.ingest.model import FAILURES, FeedSource, Item, ParsedFeed, Status
 from service.ingest.parse import is_feed
 from service.ingest.prepare import ArticleSource, prepare
 from service.settings import Settings
+from service.storage.feeds import Feeds, PollOutcome
+from service.storage.items import Items, NewItem
 from service.storage.notices import Notify
-from service.storage.store import NewItem, PollOutcome, Store
 
 log = logging.getLogger("newswatch.pipeline")
 
@@ -53,7 +54,8 @@ class Pipeline:
 
     def __init__(
         self,
-        store: Store,
+        feeds: Feeds,
+        items: Items,
         fetcher: Fetcher,
         parser: Parser,
         config: Callable[[], Config],
@@ -65,7 +67,8 @@ class Pipeline:
         articles: ArticleSource | None = None,
         article_tried: Callable[[str, float], None] | None = None,
     ) -> None:
-        self._store = store
+        self._feeds = feeds
+        self._items = items
         self._fetcher = fetcher
         self._parser = parser
         self._config = config
@@ -87,7 +90,7 @@ class Pipeline:
         """Claim due feeds (every feed with `force`) and poll them concurrently."""
         stats = PollStats()
         limit = limit or self.batch
-        sources = await self._store.claim_feeds(self._clock(), limit, self._lease, force=force)
+        sources = await self._feeds.claim(self._clock(), limit, self._lease, force=force)
         gate = asyncio.Semaphore(self._concurrency)
 
         async def one(source: FeedSource) -> None:
@@ -104,13 +107,13 @@ class Pipeline:
     async def _flush_unchanged(self) -> None:
         """Record the buffered 'not modified' polls (a crash before this only means polling them again)."""
         batch, self._unchanged = self._unchanged, []
-        await self._store.save_unchanged(batch, self._clock(), self._notify())
+        await self._feeds.save_unchanged(batch, self._clock(), self._notify())
 
     async def poll_feed(self, source: FeedSource, stats: PollStats) -> str:
         """Poll one feed; every failure is recorded on the feed and never escapes."""
         spec = self._config().feed(source.id)
         if spec is None:
-            await self._store.release_feed(source.id)
+            await self._feeds.release(source.id)
             return "removed"
         started = self._clock()
         try:
@@ -142,7 +145,7 @@ class Pipeline:
         new = await self._new_items(source, parsed.items)
         found = await self._prepare(source, spec, new, parsed.items)
         outcome = dataclasses.replace(self._outcome(source, spec, result, parsed), **_article_state(source, found, self._clock()))
-        saved = await self._store.save_poll(source.id, found, outcome, self._clock(), self._notify())
+        saved = await self._items.save_poll(source.id, found, outcome, self._clock(), self._notify())
         self._stored(saved.items, saved.rules)
         stats.new_items += saved.items
         stats.matches += saved.matches
@@ -159,7 +162,7 @@ class Pipeline:
         unique = list({item.key: item for item in reversed(found)}.values())[::-1]
         if not source.caught_up:  # never stored anything: nothing to look up (the insert still skips known keys)
             return unique
-        keys, links = await self._store.known(source.id, [i.key for i in unique], [i.link for i in unique])
+        keys, links = await self._items.known(source.id, [i.key for i in unique], [i.link for i in unique])
         return [i for i in unique if i.key not in keys and not (i.link and i.link in links)]
 
     async def _prepare(self, source: FeedSource, spec: FeedSpec, new: list[Item], everything: list[Item]) -> list[NewItem]:
@@ -241,7 +244,7 @@ class Pipeline:
             delay = failure.retry_after if failure.retry_after is not None else base
             return now + timedelta(seconds=min(MAX_BACKOFF, delay) * random.uniform(1.0, 1.1))
 
-        failures = await self._store.record_failure(source.id, f"{failure.code}: {failure.message}", now, backoff, status, self._notify())
+        failures = await self._feeds.record_failure(source.id, f"{failure.code}: {failure.message}", now, backoff, status, self._notify())
         log.warning("poll failed (%d in a row): %s: %s", failures, failure.code, failure.message, extra={"feed": source.id})
         return failure.code
 

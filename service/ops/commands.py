@@ -62,11 +62,11 @@ async def deliveries(args: argparse.Namespace, settings: Settings) -> int:
 
 async def feeds(args: argparse.Namespace, settings: Settings) -> int:
     """`feeds`: one line per feed."""
-    from service.storage.store import Store
+    from service.storage.feeds import Feeds
 
     fmt = args.format
     async with db.opened(settings.database_url) as engine:
-        rows = await Store(engine, settings.instance).feed_report()
+        rows = await Feeds(engine, settings.instance).report()
     if fmt == "text":
         print(f"{'feed':<28} {'status':<9} {'last success':<17} {'fails':>5} {'next poll':<17} {'items':>6} cond.GET  articles  last error")
     now = utcnow()
@@ -214,11 +214,11 @@ async def _run(app: App) -> int:
 
 async def matches(args: argparse.Namespace, settings: Settings) -> int:
     """`matches`: recent matches with their delivery status."""
-    from service.storage.store import Store
+    from service.storage.items import Items
 
     since = utcnow() - timedelta(seconds=parse_duration(args.since))
     async with db.opened(settings.database_url) as engine:
-        rows = await Store(engine, settings.instance).recent_matches(since, args.rule, args.limit)
+        rows = await Items(engine).recent_matches(since, args.rule, args.limit)
     for row in rows:
         status = (row.suppressed and f"not alerted ({row.suppressed})") or row.delivery or "no destination"
         if args.format == "json":

@@ -23,8 +23,9 @@ from service.config.types import parse_duration
 from service.settings import Settings
 from service.storage.db import Database
 from service.storage.feedback import FeedbackStore, Subject
+from service.storage.feeds import Feeds
+from service.storage.items import Items
 from service.storage.silences import Silences, mute_target
-from service.storage.store import Store
 
 log = logging.getLogger("newswatch.slack")
 GROUP_TTL = 300.0  # seconds a user group's members are cached
@@ -43,7 +44,7 @@ class Interactions:
     def __init__(self, engine: Database, config: LiveConfig, clock: Callable[[], datetime], settings: Settings, web: Any = None) -> None:
         self._feedback = FeedbackStore(engine)
         self._silences = Silences(engine)
-        self._store = Store(engine, settings.instance)
+        self._feeds, self._items = Feeds(engine, settings.instance), Items(engine)
         self._settings = settings
         self._config = config
         self._clock = clock
@@ -103,8 +104,8 @@ class Interactions:
 
     async def _status(self) -> str:
         """Failing feeds and the outbox, in a few lines."""
-        failing = await self._store.failing_list(10)
-        counts = await self._store.delivery_counts()
+        failing = await self._feeds.failing_list(10)
+        counts = await self._items.delivery_counts()
         lines = [f"*{len(failing)}{'+' if len(failing) == 10 else ''} feeds failing*" if failing else "No feed is failing."]
         lines += [f"• {_plain(name)} (`{feed_id}`): {_plain((error or '')[:150])}" for feed_id, name, error in failing]
         waiting = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()) if status in ("pending", "dead"))

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # the network and the database are loaded only by the command
 
     from service.ingest.extract import Extracted
     from service.ingest.fetch import Fetcher
-    from service.storage.store import Store
+    from service.storage.items import Items
 
 ANY_DOCUMENT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/html;q=0.8, */*;q=0.5"
 
@@ -185,10 +185,10 @@ def _text(source: str, prepared: Prepared, matches: list[RuleMatch]) -> str:
     return "\n".join(lines)
 
 
-async def replay(store: Store, config: Config, since: datetime, rule: str | None, fmt: str) -> int:
+async def replay(stored: Items, config: Config, since: datetime, rule: str | None, fmt: str) -> int:
     """Run the current rules over stored items and report what would match; send nothing."""
     total = would = new = gone = 0
-    async for batch in store.items_since(since):
+    async for batch in stored.items_since(since):
         for item, then in batch:
             total += 1
             now = {m.rule_id for m in prepare_now([item], config.ruleset, _tags(config, [item]))[0].matches}
@@ -232,12 +232,12 @@ def groups_command(args: argparse.Namespace, settings: Settings) -> int:
 async def replay_command(args: argparse.Namespace, settings: Settings) -> int:
     """`rules replay`: the current rules over stored items, read-only."""
     from service.storage import db
-    from service.storage.store import Store
+    from service.storage.items import Items
 
     config = load_config(settings.config_dir)
     since = datetime.now(UTC) - timedelta(seconds=parse_duration(args.since))
     async with db.opened(settings.database_url) as engine:
-        return await replay(Store(engine, settings.instance), config, since, args.rule, args.format)
+        return await replay(Items(engine), config, since, args.rule, args.format)
 
 
 def _directory(args: argparse.Namespace, settings: Settings) -> Path:

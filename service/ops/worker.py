@@ -86,7 +86,7 @@ class Worker:
             stats = await self.app.pipeline.poll_due()
             if self.stopping or stats.feeds < self.app.pipeline.batch:
                 break
-        self.app.metrics.failing_feeds.set(await self.app.store.failing_feeds())
+        self.app.metrics.failing_feeds.set(await self.app.feeds.failing_count())
 
     async def deliver(self) -> None:
         """Send the alerts that are due, batch after batch, until none is left."""
@@ -103,13 +103,13 @@ class Worker:
             self.app.metrics.reloads.labels(outcome=outcome).inc()
         if outcome == "loaded":
             self.app.rebuild_sinks(self.app.config())
-            await self.app.store.sync_feeds(self.app.config().feeds, self.app.clock())
+            await self.app.feeds.sync(self.app.config().feeds, self.app.clock())
 
     async def prune(self) -> None:
         """Delete old items that matched nothing (NEWSWATCH_RETENTION_DAYS)."""
         days = self.app.settings.retention_days
         if days:
-            removed = await self.app.store.prune(self.app.clock() - timedelta(days=days))
+            removed = await self.app.items.prune(self.app.clock() - timedelta(days=days))
             if removed:
                 log.info("pruned %d unmatched items older than %d days", removed, days)
 
@@ -144,6 +144,6 @@ class Worker:
         if self.app.interactions is not None:
             await self.app.interactions.aclose()
         try:
-            await self.app.store.release_all()
+            await self.app.feeds.release_all()
         except Exception:  # the leases expire by themselves; a stop must not fail on this
             log.exception("could not release leases")

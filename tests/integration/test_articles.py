@@ -238,6 +238,6 @@ async def test_replay_sees_the_stored_article_and_retention_removes_it(
     assert code == 0, err
     [line] = [json.loads(x) for x in out.splitlines()]
     assert "vn-kh-border" in line["would_match"] and "vn-kh-border" in line["matched_then"]  # through the stored article text
-    assert await app.store.prune(clock() + timedelta(days=1)) == 0  # it matched: the item stays...
+    assert await app.items.prune(clock() + timedelta(days=1)) == 0  # it matched: the item stays...
     async with app.engine.connect() as conn:
         assert (await conn.execute(sa.select(items.c.article))).scalar_one() == ""  # ...its article text goes

@@ -13,7 +13,8 @@ from alembic.script import ScriptDirectory
 from service.config.schema import FeedSpec
 from service.ingest.model import Item, MatchedTerm, RuleMatch
 from service.storage import db
-from service.storage.store import NewItem, PollOutcome, Store
+from service.storage.feeds import Feeds, PollOutcome
+from service.storage.items import Items, NewItem
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 HEAD = ScriptDirectory(str(db.MIGRATIONS)).get_current_head()
@@ -82,22 +83,22 @@ def specs(n: int) -> list[FeedSpec]:
 
 
 async def test_two_replicas_never_claim_the_same_feed_and_leases_expire(engine: sa.ext.asyncio.AsyncEngine) -> None:
-    a, b = Store(engine, "replica-a"), Store(engine, "replica-b")
-    await a.sync_feeds(specs(5), NOW)
-    first = await a.claim_feeds(NOW, 3, timedelta(minutes=5))
-    second = await b.claim_feeds(NOW, 10, timedelta(minutes=5))
+    a, b = Feeds(engine, "replica-a"), Feeds(engine, "replica-b")
+    await a.sync(specs(5), NOW)
+    first = await a.claim(NOW, 3, timedelta(minutes=5))
+    second = await b.claim(NOW, 10, timedelta(minutes=5))
     assert len(first) == 3 and len(second) == 2
     assert not {f.id for f in first} & {f.id for f in second}
-    assert await b.claim_feeds(NOW + timedelta(minutes=1), 10, timedelta(minutes=5)) == []
-    taken_over = await b.claim_feeds(NOW + timedelta(minutes=6), 10, timedelta(minutes=5))  # a died
+    assert await b.claim(NOW + timedelta(minutes=1), 10, timedelta(minutes=5)) == []
+    taken_over = await b.claim(NOW + timedelta(minutes=6), 10, timedelta(minutes=5))  # a died
     assert {f.id for f in taken_over} == {f.id for f in first} | {f.id for f in second}
 
 
 async def test_sync_follows_the_config(engine: sa.ext.asyncio.AsyncEngine) -> None:
-    store = Store(engine, "r")
-    await store.sync_feeds(specs(3), NOW)
-    await store.sync_feeds([*specs(2), FeedSpec(id="f0", url="https://example.org/moved.rss")][1:], NOW)
-    state = {r.id: (r.url, r.active) for r in await store.feed_report()}
+    store = Feeds(engine, "r")
+    await store.sync(specs(3), NOW)
+    await store.sync([*specs(2), FeedSpec(id="f0", url="https://example.org/moved.rss")][1:], NOW)
+    state = {r.id: (r.url, r.active) for r in await store.report()}
     assert state == {
         "f0": ("https://example.org/moved.rss", True),
         "f1": ("https://example.org/1.rss", True),
@@ -111,37 +112,37 @@ def new_item(key: str) -> NewItem:
 
 
 async def test_saving_the_same_items_twice_stores_them_once(engine: sa.ext.asyncio.AsyncEngine) -> None:
-    store = Store(engine, "r")
-    await store.sync_feeds(specs(1), NOW)
+    store, stored = Feeds(engine, "r"), Items(engine)
+    await store.sync(specs(1), NOW)
     outcome = PollOutcome(None, None, NOW)
-    first = await store.save_poll("f0", [new_item("a"), new_item("b"), new_item("a")], outcome, NOW)
-    again = await store.save_poll("f0", [new_item("a"), new_item("c")], outcome, NOW)
+    first = await stored.save_poll("f0", [new_item("a"), new_item("b"), new_item("a")], outcome, NOW)
+    again = await stored.save_poll("f0", [new_item("a"), new_item("c")], outcome, NOW)
     assert (first.items, first.matches, first.deliveries) == (2, 2, 4)
     assert (again.items, again.matches, again.deliveries) == (1, 1, 2)
-    assert (await store.known("f0", ["a", "b", "c", "d"], ()))[0] == {"a", "b", "c"}
+    assert (await stored.known("f0", ["a", "b", "c", "d"], ()))[0] == {"a", "b", "c"}
 
 
 async def test_failures_count_up_and_success_resets(engine: sa.ext.asyncio.AsyncEngine) -> None:
-    store = Store(engine, "r")
-    await store.sync_feeds(specs(1), NOW)
+    store, stored = Feeds(engine, "r"), Items(engine)
+    await store.sync(specs(1), NOW)
     seen = []
     for _ in range(3):
         seen.append(await store.record_failure("f0", "http_500: boom", NOW, lambda n: NOW + timedelta(minutes=n)))
     assert seen == [1, 2, 3]
-    [row] = await store.feed_report()
+    [row] = await store.report()
     assert row.next_poll_at == NOW + timedelta(minutes=3) and row.last_error == "http_500: boom"
-    await store.save_poll("f0", [], PollOutcome('"e"', None, NOW), NOW)
-    [row] = await store.feed_report()
+    await stored.save_poll("f0", [], PollOutcome('"e"', None, NOW), NOW)
+    [row] = await store.report()
     assert (row.consecutive_failures, row.etag, row.status, row.caught_up) == (0, '"e"', "ok", True)
 
 
 async def test_prune_removes_only_old_items_that_matched_nothing(engine: sa.ext.asyncio.AsyncEngine) -> None:
-    store = Store(engine, "r")
-    await store.sync_feeds(specs(1), NOW)
+    store, stored = Feeds(engine, "r"), Items(engine)
+    await store.sync(specs(1), NOW)
     plain = NewItem(Item(feed_id="f0", key="plain", title="weather"), [])
-    await store.save_poll("f0", [new_item("matched"), plain], PollOutcome(None, None, NOW), NOW)
-    await store.save_poll(
+    await stored.save_poll("f0", [new_item("matched"), plain], PollOutcome(None, None, NOW), NOW)
+    await stored.save_poll(
         "f0", [NewItem(Item(feed_id="f0", key="recent", title="x"), [])], PollOutcome(None, None, NOW), NOW + timedelta(days=5)
     )
-    assert await store.prune(NOW + timedelta(days=1)) == 1
-    assert (await store.known("f0", ["matched", "plain", "recent"], ()))[0] == {"matched", "recent"}
+    assert await stored.prune(NOW + timedelta(days=1)) == 1
+    assert (await stored.known("f0", ["matched", "plain", "recent"], ()))[0] == {"matched", "recent"}

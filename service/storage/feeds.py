@@ -1,0 +1,222 @@
+"""The feeds table: follow the config, lease due feeds to a process, record how each poll went.
+
+A successful poll's new state is written by `succeeded`, in the same transaction as the items
+it stored (`service.storage.items`), so a crash leaves either all of a poll or none of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.config.schema import FeedSpec
+from service.ingest.model import FeedSource
+from service.storage import notices
+from service.storage.db import Database, deliveries, feeds, insert, items, lease_update
+from service.storage.notices import Notify
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    """The feed's state after a successful fetch."""
+
+    etag: str | None
+    last_modified: str | None
+    next_poll_at: datetime
+    fetch_url: str | None = None
+    warning: str | None = None
+    status: str = "ok"
+    article_failures: int = 0
+    article_error: str | None = None
+    article_retry_at: datetime | None = None
+
+
+class Feeds:
+    """The feeds of one engine, as process `owner` leases and polls them."""
+
+    def __init__(self, engine: Database, owner: str) -> None:
+        self.engine = engine
+        self.owner = owner
+
+    async def sync(self, specs: Sequence[FeedSpec], now: datetime) -> None:
+        """Make the feeds table follow the config: add new feeds, update changed, retire removed."""
+        async with self.engine.begin() as conn:
+            rows = {r.id: r for r in await conn.execute(sa.select(feeds.c.id, feeds.c.url, feeds.c.name, feeds.c.active))}
+            for spec in specs:
+                row = rows.get(spec.id)
+                if row is None:
+                    await conn.execute(
+                        insert(conn, feeds)
+                        .values(id=spec.id, url=spec.url, name=spec.display_name, next_poll_at=now, created_at=now)
+                        .on_conflict_do_nothing(index_elements=["id"])
+                    )
+                elif (row.url, row.name, row.active) != (spec.url, spec.display_name, True):
+                    changes: dict[str, Any] = {"name": spec.display_name, "active": True}
+                    if row.url != spec.url:  # a new address: forget validators and redirects, poll now
+                        changes |= {"url": spec.url, "fetch_url": None, "etag": None, "last_modified": None, "next_poll_at": now}
+                    await conn.execute(feeds.update().where(feeds.c.id == spec.id).values(**changes))
+            gone = set(rows) - {s.id for s in specs}
+            if gone:
+                await conn.execute(feeds.update().where(feeds.c.id.in_(gone)).values(active=False))
+
+    async def claim(self, now: datetime, limit: int, lease: timedelta, force: bool = False) -> list[FeedSource]:
+        """Lease up to `limit` due feeds to this process (all active ones with `force`)."""
+        async with self.engine.begin() as conn:
+            due = sa.select(feeds.c.id).where(feeds.c.active, sa.or_(feeds.c.lease_until.is_(None), feeds.c.lease_until < now))
+            if not force:
+                due = due.where(feeds.c.next_poll_at <= now, feeds.c.status != "gone")
+            due = due.order_by(feeds.c.next_poll_at).limit(limit).with_for_update(skip_locked=True)
+            rows = await conn.execute(
+                lease_update(conn, feeds, due)
+                .where(sa.or_(feeds.c.lease_until.is_(None), feeds.c.lease_until < now))
+                .values(lease_owner=self.owner, lease_until=now + lease)
+                .returning(
+                    feeds.c.id,
+                    feeds.c.url,
+                    feeds.c.fetch_url,
+                    feeds.c.etag,
+                    feeds.c.last_modified,
+                    feeds.c.caught_up,
+                    feeds.c.article_failures,
+                    feeds.c.article_retry_at,
+                )
+            )
+            return [
+                FeedSource(r.id, r.fetch_url or r.url, r.etag, r.last_modified, r.caught_up, r.article_failures, r.article_retry_at)
+                for r in rows
+            ]
+
+    async def save_unchanged(self, outcomes: Sequence[tuple[str, PollOutcome]], now: datetime, notify: Notify | None = None) -> None:
+        """Record many 'not modified' polls in one transaction."""
+        if not outcomes:
+            return
+        statement = (
+            feeds.update()
+            .where(feeds.c.id == sa.bindparam("b_id"))
+            .values(
+                etag=sa.bindparam("b_etag"),
+                last_modified=sa.bindparam("b_modified"),
+                next_poll_at=sa.bindparam("b_next"),
+                status="ok",
+                caught_up=True,
+                consecutive_failures=0,
+                failing_since=None,
+                last_success_at=now,
+                last_polled_at=now,
+                lease_until=None,
+                lease_owner=None,
+            )
+        )
+        rows = [{"b_id": f, "b_etag": o.etag, "b_modified": o.last_modified, "b_next": o.next_poll_at} for f, o in outcomes]
+        async with self.engine.begin() as conn:
+            await notices.recovered(conn, [f for f, _ in outcomes], now, notify)
+            await conn.execute(statement, rows)
+
+    async def record_failure(
+        self,
+        feed_id: str,
+        error: str,
+        now: datetime,
+        next_poll: Callable[[int], datetime],
+        status: str = "error",
+        notify: Notify | None = None,
+    ) -> int:
+        """Record a failed poll; `next_poll` gets the count of consecutive failures. Return that count.
+
+        At exactly `notify.after_failures` failures in a row, a notice goes to `notify.destination`.
+        """
+        async with self.engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    feeds.update()
+                    .where(feeds.c.id == feed_id)
+                    .values(
+                        consecutive_failures=feeds.c.consecutive_failures + 1,
+                        failing_since=sa.func.coalesce(feeds.c.failing_since, now),
+                        last_error=error[:2000],
+                        last_error_at=now,
+                        last_polled_at=now,
+                        status=status,
+                        lease_until=None,
+                        lease_owner=None,
+                    )
+                    .returning(feeds.c.consecutive_failures, feeds.c.failing_since, feeds.c.name)
+                )
+            ).one()
+            failures = int(row.consecutive_failures)
+            await conn.execute(feeds.update().where(feeds.c.id == feed_id).values(next_poll_at=next_poll(failures)))
+            if notify and failures == notify.after_failures:
+                await notices.failing(conn, notify, feed_id, row.name, failures, row.failing_since or now, error, now)
+            return failures
+
+    async def failing_count(self) -> int:
+        """How many active feeds failed their last poll."""
+        async with self.engine.connect() as conn:
+            query = sa.select(sa.func.count()).select_from(feeds).where(feeds.c.active, feeds.c.consecutive_failures > 0)
+            return int((await conn.execute(query)).scalar_one())
+
+    async def failing_list(self, limit: int) -> list[tuple[str, str, str | None]]:
+        """Up to `limit` active feeds that failed their last poll, longest failing first: (id, name, last error)."""
+        query = (
+            sa.select(feeds.c.id, feeds.c.name, feeds.c.last_error)
+            .where(feeds.c.active, feeds.c.consecutive_failures > 0)
+            .order_by(feeds.c.failing_since, feeds.c.id)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return [(r.id, r.name or r.id, r.last_error) for r in await conn.execute(query)]
+
+    async def release(self, feed_id: str) -> None:
+        """Give back a claimed feed this process will not poll (it was removed from the config)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                feeds.update().where(feeds.c.id == feed_id, feeds.c.lease_owner == self.owner).values(lease_until=None, lease_owner=None)
+            )
+
+    async def release_all(self) -> None:
+        """Give back every feed and delivery this process holds (on a graceful stop)."""
+        async with self.engine.begin() as conn:
+            for table in (feeds, deliveries):
+                await conn.execute(table.update().where(table.c.lease_owner == self.owner).values(lease_until=None, lease_owner=None))
+
+    async def report(self) -> list[sa.Row[Any]]:
+        """Every feed row with its count of stored items."""
+        counted = sa.select(items.c.feed_id, sa.func.count().label("item_count")).group_by(items.c.feed_id).subquery()
+        query = (
+            sa.select(feeds, sa.func.coalesce(counted.c.item_count, 0).label("item_count"))
+            .outerjoin(counted, counted.c.feed_id == feeds.c.id)
+            .order_by(feeds.c.active.desc(), feeds.c.id)
+        )
+        async with self.engine.connect() as conn:
+            return list(await conn.execute(query))
+
+
+async def succeeded(conn: AsyncConnection, feed_id: str, outcome: PollOutcome, now: datetime) -> None:
+    """Record a successful poll's new state and release the feed's lease (in the poll's transaction)."""
+    await conn.execute(
+        feeds.update()
+        .where(feeds.c.id == feed_id)
+        .values(
+            etag=outcome.etag,
+            last_modified=outcome.last_modified,
+            next_poll_at=outcome.next_poll_at,
+            fetch_url=outcome.fetch_url,
+            status=outcome.status,
+            caught_up=True,
+            consecutive_failures=0,
+            failing_since=None,
+            last_warning=outcome.warning,
+            article_failures=outcome.article_failures,
+            article_error=outcome.article_error if outcome.article_error or not outcome.article_failures else feeds.c.article_error,
+            article_retry_at=outcome.article_retry_at,
+            last_success_at=now,
+            last_polled_at=now,
+            lease_until=None,
+            lease_owner=None,
+        )
+    )
