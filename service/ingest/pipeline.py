@@ -234,13 +234,18 @@ class Pipeline:
         return self._clock() + timedelta(seconds=seconds * random.uniform(0.9, 1.1))
 
     async def _fail(self, source: FeedSource, spec: FeedSpec, failure: FetchFailed, stats: PollStats) -> str:
-        """Record a failure with exponential backoff (or the server's Retry-After)."""
+        """Record a failure with exponential backoff (or the server's Retry-After).
+
+        The backoff starts from the feed's interval, or from a minute until the feed's first
+        success: one blip must not hold a new feed's first items back for a whole interval.
+        """
         stats.failed += 1
         now = self._clock()
         status = "gone" if failure.gone else "error"
+        start = max(MIN_INTERVAL, spec.interval) if source.caught_up else MIN_INTERVAL
 
         def backoff(failures: int) -> datetime:
-            base = max(MIN_INTERVAL, spec.interval) * 2 ** min(failures - 1, 20)
+            base = start * 2 ** min(failures - 1, 20)
             delay = failure.retry_after if failure.retry_after is not None else base
             return now + timedelta(seconds=min(MAX_BACKOFF, delay) * random.uniform(1.0, 1.1))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +140,25 @@ async def test_broken_feeds_do_not_stop_the_others_and_are_recorded(
     assert state["malformed"].last_error or state["malformed"].last_warning
     assert state["good"].last_error is None and state["good"].status == "ok"
     assert state["failing"].next_poll_at > app.clock()
+
+
+async def test_a_new_feed_that_fails_is_retried_in_a_minute_and_one_that_worked_after_its_interval(
+    tmp_path: Path, feeds: FeedServer, make_app: AppFactory, clock: FakeClock
+) -> None:
+    url = feeds.serve("f.rss", b"", status=503)
+    write_config(tmp_path / "config", [feed("f", url, interval=3600)])
+    app = await make_app()
+    await app.pipeline.poll_due()
+    [row] = await rows(app, feeds_table())
+    assert timedelta(minutes=1) <= row.next_poll_at - clock() <= timedelta(minutes=1.1)  # not an hour: it never worked yet
+    feeds.serve("f.rss", rss(seed_entries()))
+    clock.advance(minutes=2)
+    assert (await app.pipeline.poll_due()).new_items == 2
+    feeds.serve("f.rss", b"", status=503)
+    clock.advance(hours=2)
+    await app.pipeline.poll_due()
+    [row] = await rows(app, feeds_table())
+    assert row.consecutive_failures == 1 and row.next_poll_at - clock() >= timedelta(hours=1)
 
 
 def feeds_table() -> sa.Table:
