@@ -93,6 +93,7 @@ class App:
     briefings: SqlBriefings | None = None  # makes the daily and weekly briefings that are due
     interactions: SlackInteractions | None = None  # Slack's buttons over Socket Mode, with SLACK_APP_TOKEN
     public_http: httpx.AsyncClient | None = None  # connects to public addresses only: pages linked from public feeds
+    guard: Guard = field(default_factory=Guard)  # which addresses are public
 
     async def start(self) -> None:
         """Migrate the database and register the configured feeds."""
@@ -135,8 +136,15 @@ class App:
         await self.engine.dispose()
 
 
-async def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, stdout: TextIO | None = None) -> App:
-    """Wire a service from its settings; raises ConfigError if the config is invalid."""
+async def build_app(
+    settings: Settings, clock: Callable[[], datetime] = utcnow, stdout: TextIO | None = None, guard: Guard | None = None
+) -> App:
+    """Wire a service from its settings; raises ConfigError if the config is invalid.
+
+    `guard` says which addresses are public: those that pages linked from feeds, and URLs given
+    in Slack, may reach (tests let their loopback servers stand in for the internet).
+    """
+    guard = guard or Guard()
     metrics = Metrics()
     config = LiveConfig(settings.config_dir, clock)
     engine = db.create_engine(settings.database_url, settings.db_pool_size)
@@ -144,7 +152,7 @@ async def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, 
     feeds = Feeds(engine, settings.instance)
     items = Items(engine, muter, delivery=lambda d, rules: config().delivery_of(d, rules))
     http = build_client(settings.user_agent, read_timeout=min(20.0, settings.fetch_timeout))
-    public_http = build_client(settings.user_agent, read_timeout=min(20.0, settings.fetch_timeout), guard=Guard())
+    public_http = build_client(settings.user_agent, read_timeout=min(20.0, settings.fetch_timeout), guard=guard)
     limit = settings.per_host
     fetcher = Fetcher(
         http,
@@ -153,10 +161,11 @@ async def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, 
         lambda host: config().host_limit(host, limit),
         settings.fetch_timeout,
         public_client=public_http,
+        guard=guard,
     )
     lease = timedelta(seconds=settings.lease_seconds)
     executor = workers.pool(settings.parse_workers) if settings.parse_workers else None
-    articles = Articles(fetcher, extractor(executor), settings.user_agent, settings.article_timeout, settings.article_pace)
+    articles = Articles(fetcher, extractor(executor), settings.user_agent, settings.article_timeout, settings.article_pace, guard=guard)
     pipeline = Pipeline(
         feeds,
         items,
@@ -199,6 +208,7 @@ async def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, 
         stdout=stdout,
         executor=executor,
         briefings=SqlBriefings(engine, clock, config, story.same_story),
+        guard=guard,
     )
     app.rebuild_sinks(config())
     app.interactions = interactions(app)
@@ -219,7 +229,7 @@ def interactions(app: App) -> SlackInteractions | None:
 
     base = (settings.slack_api_url or SLACK_API).rstrip("/") + "/"
     web = AsyncWebClient(token=bot, base_url=base, session=app.slack_session, timeout=15, retry_handlers=[])
-    return SlackInteractions(settings.slack_app_token, web, Interactions(app.engine, app.config, app.clock, settings, web))
+    return SlackInteractions(settings.slack_app_token, web, Interactions(app.engine, app.config, app.clock, settings, web, app.guard))
 
 
 def flood_policy(config: Config, destination: str) -> flood.Policy:

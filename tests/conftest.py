@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from service.app import App, build_app
+from service.ingest.guard import Guard
 from service.settings import Settings
 from tests.support.feedserver import FeedServer
 from tests.support.pooling import NestedCheckouts
@@ -128,7 +129,7 @@ async def make_app(tmp_path: Path, database_url: str, clock: FakeClock, slack: S
     apps: list[App] = []
     nested = NestedCheckouts()
 
-    async def factory(config_dir: Path | None = None, slack_token: str | None = TOKEN, **overrides: Any) -> App:
+    async def factory(config_dir: Path | None = None, slack_token: str | None = TOKEN, guard: Guard | None = None, **overrides: Any) -> App:
         settings = Settings(
             config_dir=config_dir or tmp_path / "config",
             database_url=database_url,
@@ -140,7 +141,7 @@ async def make_app(tmp_path: Path, database_url: str, clock: FakeClock, slack: S
             parse_workers=overrides.pop("parse_workers", 0),  # in-process tests parse in a thread; the CLI tests use processes
             **overrides,
         )
-        app = await build_app(settings, clock=clock, stdout=io.StringIO())
+        app = await build_app(settings, clock=clock, stdout=io.StringIO(), guard=guard)
         for engine in {app.engine.writer, app.engine.reader}:
             nested.watch(engine)
         await app.start()

@@ -20,6 +20,7 @@ from alerts.slack.blocks import DURATIONS, MUTE_RULE, NOT_RELEVANT, RELEVANT
 from alerts.slack.interactive import Answer, Click
 from service.config.live import LiveConfig
 from service.config.types import parse_duration
+from service.ingest.guard import Guard
 from service.settings import Settings
 from service.storage.db import Database
 from service.storage.feedback import FeedbackStore, Subject
@@ -41,7 +42,16 @@ USAGE = """\
 class Interactions:
     """Turns clicks into feedback rows and silences."""
 
-    def __init__(self, engine: Database, config: LiveConfig, clock: Callable[[], datetime], settings: Settings, web: Any = None) -> None:
+    def __init__(
+        self,
+        engine: Database,
+        config: LiveConfig,
+        clock: Callable[[], datetime],
+        settings: Settings,
+        web: Any = None,
+        guard: Guard | None = None,
+    ) -> None:
+        self._guard = guard or Guard()  # `test URL` reaches public addresses only: whoever types it need not be trusted with ours
         self._feedback = FeedbackStore(engine)
         self._silences = Silences(engine)
         self._feeds, self._items = Feeds(engine, settings.instance), Items(engine)
@@ -145,7 +155,7 @@ class Interactions:
         if not url.startswith(("http://", "https://")):
             return "Give an http(s) URL of a page or a feed."
         lines: list[str] = []
-        async for _, result in results([url], self._config(), self._settings):
+        async for _, result in results([url], self._config(), self._settings, guard=self._guard):
             if isinstance(result, str):
                 return f"Could not read {_plain(url)}: {_plain(result)}"
             found = ", ".join(f"*{_plain(m.rule_name)}* ({', '.join(f'`{_plain(t)}`' for t in m.term_labels[:6])})" for m in result.matches)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # the network and the database are loaded only by the command
 
     from service.ingest.extract import Extracted
     from service.ingest.fetch import Fetcher
+    from service.ingest.guard import Guard
     from service.storage.items import Items
 
 ANY_DOCUMENT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/html;q=0.8, */*;q=0.5"
@@ -82,21 +83,33 @@ async def test(sources: list[str], directory: Path, settings: Settings, rule: st
 
 
 async def results(
-    sources: list[str], config: Config, settings: Settings, articles: bool = False
+    sources: list[str], config: Config, settings: Settings, articles: bool = False, guard: Guard | None = None
 ) -> AsyncIterator[tuple[str, Prepared | str]]:
-    """Each item of each source, prepared and matched as the service would, or why the source could not be read."""
+    """Each item of each source, prepared and matched as the service would, or why the source could not be read.
+
+    With a `guard`, the sources, their redirects and their article pages must be on addresses it
+    calls public (a URL from Slack, where whoever asks need not be trusted with the server's network).
+    """
     from service.ingest.article import Articles
     from service.ingest.fetch import Fetcher, build_client
+    from service.ingest.guard import Guard
 
-    async with build_client(settings.user_agent) as client:
+    public_only, guard = guard is not None, guard or Guard()
+    async with build_client(settings.user_agent) as client, build_client(settings.user_agent, guard=guard) as public:
         limit = settings.per_host
         fetcher = Fetcher(
-            client, settings.config_dir, settings.max_feed_bytes, lambda host: config.host_limit(host, limit), settings.fetch_timeout
+            client,
+            settings.config_dir,
+            settings.max_feed_bytes,
+            lambda host: config.host_limit(host, limit),
+            settings.fetch_timeout,
+            public_client=public,
+            guard=guard,
         )
-        pages = Articles(fetcher, _extract_in_thread, settings.user_agent, settings.article_timeout, settings.article_pace)
+        pages = Articles(fetcher, _extract_in_thread, settings.user_agent, settings.article_timeout, settings.article_pace, guard=guard)
         for source in sources:
             try:
-                found = await _items(source, fetcher)
+                found = await _items(source, fetcher, public_only)
             except (OSError, ValueError) as exc:
                 yield source, str(exc)
                 continue
@@ -121,14 +134,14 @@ def _tags(config: Config, found: list[Item]) -> tuple[str, ...]:
     return tuple(spec.tags) if spec else ()
 
 
-async def _items(source: str, fetcher: Fetcher) -> list[Item]:
+async def _items(source: str, fetcher: Fetcher, public_only: bool = False) -> list[Item]:
     """The items of a feed, a web page or a plain-text article, from a URL or a file."""
     import asyncio
 
     from service.ingest.fetch import Fetched
 
     if source.startswith(("http://", "https://")):
-        result = await fetcher.fetch(source, accept=ANY_DOCUMENT)
+        result = await fetcher.fetch(source, accept=ANY_DOCUMENT, public_only=public_only)
         if not isinstance(result, Fetched):
             raise ValueError(getattr(result, "message", "not modified"))
         return await asyncio.to_thread(read_document, result.body, result.url, source, "test", result.content_type)

@@ -7,6 +7,7 @@ alert is updated in place to say so; mutes can be kept to `slack.admins`.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 
 from alerts.slack.blocks import OUTCOME_BLOCK
 from service.app import App
+from service.ingest.guard import Guard
 from service.ops.worker import Worker
 from service.storage.db import deliveries, feedback
 from service.storage.silences import Silences
@@ -24,6 +26,8 @@ from tests.integration.test_cli import env, newswatch
 from tests.support.feedgen import Entry, rss
 from tests.support.feedserver import FeedServer
 from tests.support.slackserver import APP_TOKEN, SlackServer
+
+LOOPBACK_IS_PUBLIC = Guard(lambda address: ipaddress.ip_address(address).is_loopback)  # the test's servers play the internet
 
 RULES: dict[str, Any] = {
     "destinations": {"desk": {"type": "slack", "channel": "#desk"}},
@@ -266,7 +270,7 @@ async def test_slash_command_test_runs_the_rules_on_a_page_with_its_whole_articl
     )
     sidebar = feeds.serve("news/rice.html", outlet_page("Rice exports rise", ["Rice exports to the Philippines rose again."] * 3), **html)
     write_config(tmp_path / "config", [], {**RULES, "slack": {"admins": ["U0ADMIN"]}})
-    app = await make_app(slack_app_token=APP_TOKEN)
+    app = await make_app(slack_app_token=APP_TOKEN, guard=LOOPBACK_IS_PUBLIC)
     assert app.interactions is not None
     await app.interactions.start()
     assert await command(slack, f"test <{about}>", user="U0ADMIN") == "• Acting FM holds talks (whole article): *Border news* (`border`)"
@@ -275,9 +279,24 @@ async def test_slash_command_test_runs_the_rules_on_a_page_with_its_whole_articl
     )  # the sidebar's border headlines are not the article
     assert (await command(slack, "test file:/etc/passwd", user="U0ADMIN")) == "Give an http(s) URL of a page or a feed."
     assert "Could not read" in await command(slack, f"test {feeds.url('missing.html')}", user="U0ADMIN")
+    refused = await command(slack, "test http://10.20.30.40/intranet", user="U0ADMIN")
+    assert refused.startswith("Could not read http://10.20.30.40/intranet: ") and refused.endswith("10.20.30.40 is not a public address")
     assert (await command(slack, f"test {about}", user="U1")).startswith("Only the admins")
     assert (await command(slack, "mute border 1h", user="U1")).startswith("Only the admins")
     assert (await command(slack, "status", user="U1")).startswith("No feed is failing.")  # reading is open to everyone
+
+
+async def test_slash_command_test_reaches_public_addresses_only(
+    tmp_path: Path, feeds: FeedServer, slack: SlackServer, make_app: AppFactory
+) -> None:
+    page = feeds.serve("admin/status.html", b"<html><body><p>internal border status</p></body></html>", content_type="text/html")
+    write_config(tmp_path / "config", [], RULES)
+    app = await make_app(slack_app_token=APP_TOKEN)  # the real guard: the loopback feed server is not public
+    assert app.interactions is not None
+    await app.interactions.start()
+    answer = await command(slack, f"test {page}")
+    assert answer.startswith(f"Could not read {page}: ") and answer.endswith("127.0.0.1 is not a public address")
+    assert feeds.hits == {}  # refused before connecting
 
 
 async def test_feedback_becomes_per_rule_precision_metrics_and_labelled_set_lines(
