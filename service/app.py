@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, TextIO
@@ -50,24 +49,24 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def parser(executor: Executor | None) -> Parser:
+def parser(executor: workers.Workers | None) -> Parser:
     """Parse off the event loop: in worker processes (feedparser is CPU-bound Python), else in a thread."""
 
     async def parse(body: bytes, url: str, feed_id: str, content_type: str) -> ParsedFeed:
         if executor is None:
             return await asyncio.to_thread(parse_feed, body, url, feed_id, content_type)
-        return await asyncio.get_running_loop().run_in_executor(executor, parse_feed, body, url, feed_id, content_type)
+        return await executor.run(parse_feed, body, url, feed_id, content_type)
 
     return parse
 
 
-def extractor(executor: Executor | None) -> Extractor:
+def extractor(executor: workers.Workers | None) -> Extractor:
     """Extract article text off the event loop, where feeds are parsed."""
 
     async def extract(body: bytes, url: str, content_type: str) -> Extracted:
         if executor is None:
             return await asyncio.to_thread(extract_article, body, url, content_type)
-        return await asyncio.get_running_loop().run_in_executor(executor, extract_article, body, url, content_type)
+        return await executor.run(extract_article, body, url, content_type)
 
     return extract
 
@@ -88,7 +87,7 @@ class App:
     deliverer: Deliverer
     metrics: Metrics
     stdout: TextIO | None = None
-    executor: Executor | None = None
+    executor: workers.Workers | None = None
     sinks: dict[str, Sink] = field(default_factory=dict)
     briefings: SqlBriefings | None = None  # makes the daily and weekly briefings that are due
     interactions: SlackInteractions | None = None  # Slack's buttons over Socket Mode, with SLACK_APP_TOKEN
@@ -132,7 +131,7 @@ class App:
             await self.public_http.aclose()
         await self.slack_session.close()
         if self.executor is not None:
-            self.executor.shutdown(wait=False, cancel_futures=True)
+            self.executor.shutdown()
         await self.engine.dispose()
 
 
@@ -164,7 +163,7 @@ async def build_app(
         guard=guard,
     )
     lease = timedelta(seconds=settings.lease_seconds)
-    executor = workers.pool(settings.parse_workers) if settings.parse_workers else None
+    executor = workers.Workers(settings.parse_workers) if settings.parse_workers else None
     articles = Articles(fetcher, extractor(executor), settings.user_agent, settings.article_timeout, settings.article_pace, guard=guard)
     pipeline = Pipeline(
         feeds,

@@ -1,19 +1,33 @@
-"""The parse workers: a process pool whose workers exit when the service that started them dies.
+"""The parse workers: a process pool that outlives a dead worker, and workers that do not outlive the service.
 
 A ProcessPoolExecutor's spawned workers hold both ends of their call queue, so after a
 kill -9 of the service they never see EOF and wait forever, one orphan per worker. Each
-worker therefore watches its parent and exits once it is gone.
+worker therefore watches its parent and exits once it is gone. Workers ignore SIGINT: Ctrl-C
+in a terminal reaches the whole process group, and stopping is the service's to do.
+
+The other way round, a worker that dies (the OOM killer, a crash on hostile input) breaks a
+ProcessPoolExecutor for good: every later call fails. `Workers` starts a new pool then and
+tries each call that the death interrupted once more, so one bad feed costs its own poll,
+not every poll after it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
 
 WATCH_SECONDS = 1.0
+T = TypeVar("T")
+log = logging.getLogger("newswatch.workers")
 
 
 def _watch(parent: int) -> None:
@@ -24,10 +38,49 @@ def _watch(parent: int) -> None:
 
 
 def _start_watch(parent: int) -> None:
-    """Worker initializer: watch the parent from a daemon thread."""
+    """Worker initializer: leave Ctrl-C to the service, and watch the parent from a daemon thread."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_watch, args=(parent,), name="parent-watch", daemon=True).start()
 
 
 def pool(workers: int) -> ProcessPoolExecutor:
     """`workers` spawned processes that do not outlive this one."""
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_watch, initargs=(os.getpid(),))
+
+
+class Workers:
+    """`size` worker processes; a pool broken by a dead worker is replaced, and its calls tried once more."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._pool = pool(size)
+        self._closed = False
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` in a worker; raises BrokenProcessPool if the worker dies on the second try too."""
+        for attempt in (1, 2):
+            current = self._pool
+            try:
+                return await asyncio.get_running_loop().run_in_executor(current, fn, *args)
+            except BrokenProcessPool:
+                if attempt == 2 or self._closed:
+                    raise
+                self._replace(current)
+        raise AssertionError("unreachable")
+
+    def pids(self) -> list[int]:
+        """The worker processes running now (started at the first call)."""
+        return list(getattr(self._pool, "_processes", None) or {})
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        """Start a new pool in place of `broken`, once however many calls it failed."""
+        if self._pool is not broken:
+            return
+        log.error("a parse worker died (killed, or crashed on its input); starting new workers and trying its calls once more")
+        broken.shutdown(wait=False, cancel_futures=True)
+        self._pool = pool(self._size)
+
+    def shutdown(self) -> None:
+        """Stop the workers without waiting for calls in flight."""
+        self._closed = True
+        self._pool.shutdown(wait=False, cancel_futures=True)

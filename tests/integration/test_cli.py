@@ -47,10 +47,20 @@ async def newswatch(*args: str, environ: dict[str, str], timeout: float = 60) ->
 
 
 @contextlib.asynccontextmanager
-async def service_run(environ: dict[str, str], stderr: int = asyncio.subprocess.DEVNULL) -> AsyncIterator[asyncio.subprocess.Process]:
-    """`newswatch run` in a subprocess, killed on the way out if the test has not stopped it."""
+async def service_run(
+    environ: dict[str, str], stderr: int = asyncio.subprocess.DEVNULL, new_session: bool = False
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`newswatch run` in a subprocess (leading its own process group with `new_session`), killed on the way out if still running."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "service", "run", env=environ, cwd=ROOT, stdout=asyncio.subprocess.DEVNULL, stderr=stderr
+        sys.executable,
+        "-m",
+        "service",
+        "run",
+        env=environ,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=stderr,
+        start_new_session=new_session,
     )
     try:
         yield proc
@@ -313,6 +323,37 @@ async def test_kill_9_of_the_service_leaves_no_parse_worker_behind(tmp_path: Pat
             break
         await asyncio.sleep(0.02)
     assert not alive, f"orphaned workers still running: {alive}"
+
+
+async def test_ctrl_c_stops_the_service_and_its_parse_workers_without_a_traceback(tmp_path: Path, feeds: FeedServer) -> None:
+    url = feeds.serve("seeds.rss", rss(seed_entries()))
+    config = write_config(tmp_path / "config", [{"id": "seeds", "url": url}])
+    database_url = f"sqlite:///{tmp_path}/nw.db"
+    environ = env(config, database_url, NEWSWATCH_PARSE_WORKERS="1")
+    async with service_run(environ, stderr=asyncio.subprocess.PIPE, new_session=True) as proc:
+        # Once the first poll is stored, the worker has parsed it: it is past its start-up, where
+        # a signal finds Python's own handlers (a Ctrl-C in that first moment still shows there).
+        for _ in range(1200):  # up to 60 s on a loaded machine
+            if await stored_items(database_url) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert len(descendants(proc.pid)) >= 2  # the worker and multiprocessing's resource tracker
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole foreground process group
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    assert "Traceback" not in err.decode() and "KeyboardInterrupt" not in err.decode(), err.decode()
+
+
+async def stored_items(database_url: str) -> int:
+    """How many items the database holds (0 before the service has created it)."""
+    engine = db.create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            return int((await conn.execute(sa.text("SELECT count(*) FROM items"))).scalar_one())
+    except sa.exc.OperationalError:  # no such table yet
+        return 0
+    finally:
+        await engine.dispose()
 
 
 def _state(pid: int) -> str:
