@@ -58,15 +58,14 @@ class Workers:
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """`fn(*args)` in a worker; raises BrokenProcessPool if the worker dies on the second try too."""
-        for attempt in (1, 2):
-            current = self._pool
-            try:
-                return await asyncio.get_running_loop().run_in_executor(current, fn, *args)
-            except BrokenProcessPool:
-                if attempt == 2 or self._closed:
-                    raise
-                self._replace(current)
-        raise AssertionError("unreachable")
+        loop, current = asyncio.get_running_loop(), self._pool
+        try:
+            return await loop.run_in_executor(current, fn, *args)
+        except BrokenProcessPool:
+            if self._closed:
+                raise
+            self._replace(current)
+        return await loop.run_in_executor(self._pool, fn, *args)
 
     def pids(self) -> list[int]:
         """The worker processes running now (started at the first call)."""

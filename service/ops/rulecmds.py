@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from datetime import UTC, datetime, timedelta
@@ -92,10 +93,11 @@ async def results(
     """
     from service.ingest.article import Articles
     from service.ingest.fetch import Fetcher, build_client
-    from service.ingest.guard import Guard
 
-    public_only, guard = guard is not None, guard or Guard()
-    async with build_client(settings.user_agent) as client, build_client(settings.user_agent, guard=guard) as public:
+    async with contextlib.AsyncExitStack() as stack:
+        client = await stack.enter_async_context(build_client(settings.user_agent))
+        # A guarded client (its own TLS context) only when asked: the CLI's start-up stays as it was.
+        public = await stack.enter_async_context(build_client(settings.user_agent, guard=guard)) if guard else client
         limit = settings.per_host
         fetcher = Fetcher(
             client,
@@ -109,7 +111,7 @@ async def results(
         pages = Articles(fetcher, _extract_in_thread, settings.user_agent, settings.article_timeout, settings.article_pace, guard=guard)
         for source in sources:
             try:
-                found = await _items(source, fetcher, public_only)
+                found = await _items(source, fetcher, public_only=guard is not None)
             except (OSError, ValueError) as exc:
                 yield source, str(exc)
                 continue
