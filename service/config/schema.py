@@ -102,7 +102,7 @@ class RuleSpec(Strict):
     description: str | None = None
     destinations: Annotated[list[str], Field(min_length=1)]
     match: BooleanSpec
-    fields: Annotated[list[FieldName], Field(min_length=1)] = DEFAULT_FIELDS
+    fields: Annotated[list[FieldName], Field(min_length=1)] = list(DEFAULT_FIELDS)
     feeds: list[Id] = []
     languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]] = []
     examples: ExamplesSpec | None = None

@@ -9,10 +9,10 @@ through the evaluator its operator tree compiled into (`service.rules.operators`
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 import ahocorasick
@@ -20,12 +20,8 @@ import re2
 
 from service.ingest.model import Item, MatchedTerm, RuleMatch
 from service.rules import text
-
-FIELDS = ("title", "summary", "content", "article", "author", "link", "domain")
-DEFAULT_FIELDS = ("title", "summary", "content", "article")
-
-Hits = dict[int, list[tuple[str, int]]]  # term number -> (field, offset of the key) pairs; offset -1: a regex
-Evaluator = Callable[[Hits, dict[str, text.Field]], bool]
+from service.rules.fields import DEFAULT_FIELDS, FIELDS
+from service.rules.nodes import Evaluator, Hits, Node
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,25 +49,6 @@ class Term:
     def pattern(cls, regex: str, case_sensitive: bool = False) -> Term:
         """A regular-expression term."""
         return cls(label=f"/{regex}/", key="", regex=regex if case_sensitive else f"(?i){regex}")
-
-
-class Node(Protocol):
-    """A compiled rule node: what `service.rules.operators` builds from a rule's `match`."""
-
-    def positive_terms(self) -> frozenset[int]:
-        """The terms whose presence can make the node hold (those not under a `none`)."""
-
-    def all_terms(self) -> frozenset[int]:
-        """Every term the node looks at, negated ones included."""
-
-    def min_hits(self) -> int:
-        """A lower bound on how many distinct positive terms must occur for the node to hold."""
-
-    def needs_a_hit(self) -> bool:
-        """True if the node can only hold when at least one of its positive terms occurs."""
-
-    def evaluator(self) -> Evaluator:
-        """A function of an item's hits and fields that tells whether the node holds."""
 
 
 @dataclass(frozen=True)

@@ -28,16 +28,14 @@ JSON Schema, the YAML discriminator and the error messages follow from the regis
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, WithJsonSchema
 
-from service.rules.match import Evaluator, Hits, Node, Term, regex_error
+from service.rules.match import Term, regex_error
+from service.rules.nodes import AllOf, AnyOf, Near, Node, NoneOf, TermNode, Within
 from service.rules.text import UNITS
-from service.rules.text import Field as TextField
 
 Path = list[str | int]
 Issue = tuple[Path, str]  # where in the rule (relative to the node) and what is wrong
@@ -80,147 +78,6 @@ class Checker(Protocol):
 
     def node(self, spec: Any, at: Path) -> list[Issue]:
         """Problems of a child node."""
-
-
-# The node algebra that operators compile into.
-
-
-@dataclass(frozen=True, slots=True)
-class TermNode:
-    """Holds when one term occurs."""
-
-    term: int
-
-    def positive_terms(self) -> frozenset[int]:
-        return frozenset((self.term,))
-
-    def all_terms(self) -> frozenset[int]:
-        return frozenset((self.term,))
-
-    def min_hits(self) -> int:
-        return 1
-
-    def needs_a_hit(self) -> bool:
-        return True
-
-    def evaluator(self) -> Evaluator:
-        term = self.term
-        return lambda hits, fields: term in hits
-
-
-@dataclass(frozen=True, slots=True)
-class AllOf:
-    """Holds when every child holds."""
-
-    children: tuple[Node, ...]
-
-    def positive_terms(self) -> frozenset[int]:
-        return frozenset().union(*(c.positive_terms() for c in self.children))
-
-    def all_terms(self) -> frozenset[int]:
-        return frozenset().union(*(c.all_terms() for c in self.children))
-
-    def min_hits(self) -> int:
-        counts = [c.min_hits() for c in self.children]
-        sets = [c.positive_terms() for c in self.children if c.min_hits()]
-        disjoint = sum(len(t) for t in sets) == len(frozenset().union(*sets)) if sets else True
-        return sum(counts) if disjoint else max(counts, default=0)
-
-    def needs_a_hit(self) -> bool:
-        return any(c.needs_a_hit() for c in self.children)
-
-    def evaluator(self) -> Evaluator:
-        terms, others = _split(self.children)
-        if not others:
-            return lambda hits, fields: hits.keys() >= terms
-        return lambda hits, fields: hits.keys() >= terms and all(c(hits, fields) for c in others)
-
-
-@dataclass(frozen=True, slots=True)
-class AnyOf:
-    """Holds when at least one child holds."""
-
-    children: tuple[Node, ...]
-
-    def positive_terms(self) -> frozenset[int]:
-        return frozenset().union(*(c.positive_terms() for c in self.children))
-
-    def all_terms(self) -> frozenset[int]:
-        return frozenset().union(*(c.all_terms() for c in self.children))
-
-    def min_hits(self) -> int:
-        return min((c.min_hits() for c in self.children), default=0)
-
-    def needs_a_hit(self) -> bool:
-        return all(c.needs_a_hit() for c in self.children)
-
-    def evaluator(self) -> Evaluator:
-        terms, others = _split(self.children)
-        if not others:
-            return lambda hits, fields: not hits.keys().isdisjoint(terms)
-        return lambda hits, fields: not hits.keys().isdisjoint(terms) or any(c(hits, fields) for c in others)
-
-
-@dataclass(frozen=True, slots=True)
-class NoneOf:
-    """Holds when no child holds."""
-
-    children: tuple[Node, ...]
-
-    def positive_terms(self) -> frozenset[int]:
-        return frozenset()
-
-    def all_terms(self) -> frozenset[int]:
-        return frozenset().union(*(c.all_terms() for c in self.children))
-
-    def min_hits(self) -> int:
-        return 0
-
-    def needs_a_hit(self) -> bool:
-        return False
-
-    def evaluator(self) -> Evaluator:
-        terms, others = _split(self.children)
-        return lambda hits, fields: hits.keys().isdisjoint(terms) and not any(c(hits, fields) for c in others)
-
-
-@dataclass(frozen=True, slots=True)
-class Within:
-    """Holds when `inner` holds on the hits of one sentence or paragraph of one field."""
-
-    unit: str
-    inner: Node
-
-    def positive_terms(self) -> frozenset[int]:
-        return self.inner.positive_terms()
-
-    def all_terms(self) -> frozenset[int]:
-        return self.inner.all_terms()
-
-    def min_hits(self) -> int:
-        return self.inner.min_hits()
-
-    def needs_a_hit(self) -> bool:
-        return self.inner.needs_a_hit()
-
-    def evaluator(self) -> Evaluator:
-        inner, unit = self.inner.evaluator(), self.unit
-        wanted, positive = self.inner.all_terms(), self.inner.positive_terms()
-
-        def evaluate(hits: Hits, fields: dict[str, TextField]) -> bool:
-            groups: dict[tuple[str, int], Hits] = defaultdict(dict)
-            for t in wanted & hits.keys():
-                for name, offset in hits[t]:
-                    groups[name, fields[name].unit_of(offset, unit)].setdefault(t, []).append((name, offset))
-            return any(inner(group, fields) for group in groups.values() if not positive.isdisjoint(group))
-
-        return evaluate
-
-
-def _split(children: Sequence[Node]) -> tuple[frozenset[int], list[Evaluator]]:
-    """Plain term children become one C-level set test; the others keep their evaluators."""
-    terms = frozenset(c.term for c in children if isinstance(c, TermNode))
-    return terms, [c.evaluator() for c in children if not isinstance(c, TermNode)]
 
 
 # The operators.
@@ -333,48 +190,6 @@ class NearSpec(Strict):
 
     near: Annotated[list[TermLike], Field(min_length=2)]
     within: Within_ = 10
-
-
-@dataclass(frozen=True, slots=True)
-class Near:
-    """Holds when a place of the first slot has a place of every other slot close to it in the same field."""
-
-    slots: tuple[tuple[int, ...], ...]  # each slot: alternative terms (a group gives several)
-    within: int | str
-
-    def positive_terms(self) -> frozenset[int]:
-        return frozenset(t for slot in self.slots for t in slot)
-
-    def all_terms(self) -> frozenset[int]:
-        return self.positive_terms()
-
-    def min_hits(self) -> int:
-        return 1
-
-    def needs_a_hit(self) -> bool:
-        return True
-
-    def evaluator(self) -> Evaluator:
-        return self._holds
-
-    def _holds(self, hits: Hits, fields: dict[str, TextField]) -> bool:
-        places = [[p for t in slot for p in hits.get(t, ()) if p[1] >= 0] for slot in self.slots]
-        if not all(places):
-            return False
-        for name, offset in places[0]:
-            anchor = self._position(fields[name], offset)
-            if all(any(n == name and self._close(fields[n], o, anchor) for n, o in other) for other in places[1:]):
-                return True
-        return False
-
-    def _position(self, f: TextField, offset: int) -> int:
-        """A word's number, or its sentence's or paragraph's."""
-        return f.unit_of(offset, self.within) if isinstance(self.within, str) else f.word_index(offset)
-
-    def _close(self, f: TextField, offset: int, anchor: int) -> bool:
-        """Within reach of the anchor."""
-        reach = 0 if isinstance(self.within, str) else self.within
-        return abs(self._position(f, offset) - anchor) <= reach
 
 
 class NearOperator(Operator):

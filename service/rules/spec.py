@@ -5,20 +5,18 @@ The file around it (destinations, throttles, feeds) is `service.config.schema`.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field
 
+from service.rules.fields import DEFAULT_FIELDS, FieldName
 from service.rules.operators import BooleanSpec, NodeSpec, Strict, TermLike
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 Id = Annotated[str, Field(pattern=ID_PATTERN)]
-FieldName = Literal["title", "summary", "content", "article", "author", "link", "domain"]
 Group = Annotated[list[TermLike], Field(min_length=1)]
 
-DEFAULT_FIELDS: list[FieldName] = ["title", "summary", "content", "article"]
-
-__all__ = ["BooleanSpec", "NodeSpec", "Strict", "TermLike"]
+__all__ = ["DEFAULT_FIELDS", "BooleanSpec", "FieldName", "NodeSpec", "Strict", "TermLike"]
 
 
 class ExampleFile(Strict):

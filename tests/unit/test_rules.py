@@ -11,7 +11,7 @@ import pytest
 from service.config.schema import RulesFile
 from service.ingest.model import Item
 from service.rules import match as rules
-from service.rules import operators
+from service.rules import nodes, operators
 from service.rules.compile import Groups, compile_rules, gazetteer
 from service.rules.text import units
 
@@ -99,14 +99,14 @@ def test_explanation_names_terms_fields_and_positions() -> None:
     assert [(t.term, t.fields, t.positions) for t in m.terms] == [("cambodia", ("title",), (0,)), ("border", ("title", "summary"), (1,))]
 
 
-def _brute(node: rules.Node, present: set[int]) -> bool:
-    if isinstance(node, operators.TermNode):
+def _brute(node: nodes.Node, present: set[int]) -> bool:
+    if isinstance(node, nodes.TermNode):
         return node.term in present
-    if isinstance(node, operators.AllOf):
+    if isinstance(node, nodes.AllOf):
         return all(_brute(c, present) for c in node.children)
-    if isinstance(node, operators.AnyOf):
+    if isinstance(node, nodes.AnyOf):
         return any(_brute(c, present) for c in node.children)
-    if isinstance(node, operators.NoneOf):
+    if isinstance(node, nodes.NoneOf):
         return not any(_brute(c, present) for c in node.children)
     raise AssertionError
 

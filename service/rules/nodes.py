@@ -1,0 +1,218 @@
+"""The node algebra that rule operators compile into (`service.rules.operators`).
+
+A node knows which terms it needs (so that the matcher can skip rules whose terms are absent)
+and compiles into an evaluator: a function of an item's term hits and fields that says
+whether the node holds. `Within` and `Near` look at positions: one sentence or paragraph, or
+a number of words.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from service.rules.text import Field as TextField
+
+Hits = dict[int, list[tuple[str, int]]]  # term number -> (field, offset of the key) pairs; offset -1: a regex
+Evaluator = Callable[[Hits, dict[str, TextField]], bool]
+
+
+class Node(Protocol):
+    """A compiled rule node: what `service.rules.operators` builds from a rule's `match`."""
+
+    def positive_terms(self) -> frozenset[int]:
+        """The terms whose presence can make the node hold (those not under a `none`)."""
+
+    def all_terms(self) -> frozenset[int]:
+        """Every term the node looks at, negated ones included."""
+
+    def min_hits(self) -> int:
+        """A lower bound on how many distinct positive terms must occur for the node to hold."""
+
+    def needs_a_hit(self) -> bool:
+        """True if the node can only hold when at least one of its positive terms occurs."""
+
+    def evaluator(self) -> Evaluator:
+        """A function of an item's hits and fields that tells whether the node holds."""
+
+
+@dataclass(frozen=True, slots=True)
+class TermNode:
+    """Holds when one term occurs."""
+
+    term: int
+
+    def positive_terms(self) -> frozenset[int]:
+        return frozenset((self.term,))
+
+    def all_terms(self) -> frozenset[int]:
+        return frozenset((self.term,))
+
+    def min_hits(self) -> int:
+        return 1
+
+    def needs_a_hit(self) -> bool:
+        return True
+
+    def evaluator(self) -> Evaluator:
+        term = self.term
+        return lambda hits, fields: term in hits
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf:
+    """Holds when every child holds."""
+
+    children: tuple[Node, ...]
+
+    def positive_terms(self) -> frozenset[int]:
+        return frozenset().union(*(c.positive_terms() for c in self.children))
+
+    def all_terms(self) -> frozenset[int]:
+        return frozenset().union(*(c.all_terms() for c in self.children))
+
+    def min_hits(self) -> int:
+        counts = [c.min_hits() for c in self.children]
+        sets = [c.positive_terms() for c in self.children if c.min_hits()]
+        disjoint = sum(len(t) for t in sets) == len(frozenset().union(*sets)) if sets else True
+        return sum(counts) if disjoint else max(counts, default=0)
+
+    def needs_a_hit(self) -> bool:
+        return any(c.needs_a_hit() for c in self.children)
+
+    def evaluator(self) -> Evaluator:
+        terms, others = _split(self.children)
+        if not others:
+            return lambda hits, fields: hits.keys() >= terms
+        return lambda hits, fields: hits.keys() >= terms and all(c(hits, fields) for c in others)
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    """Holds when at least one child holds."""
+
+    children: tuple[Node, ...]
+
+    def positive_terms(self) -> frozenset[int]:
+        return frozenset().union(*(c.positive_terms() for c in self.children))
+
+    def all_terms(self) -> frozenset[int]:
+        return frozenset().union(*(c.all_terms() for c in self.children))
+
+    def min_hits(self) -> int:
+        return min((c.min_hits() for c in self.children), default=0)
+
+    def needs_a_hit(self) -> bool:
+        return all(c.needs_a_hit() for c in self.children)
+
+    def evaluator(self) -> Evaluator:
+        terms, others = _split(self.children)
+        if not others:
+            return lambda hits, fields: not hits.keys().isdisjoint(terms)
+        return lambda hits, fields: not hits.keys().isdisjoint(terms) or any(c(hits, fields) for c in others)
+
+
+@dataclass(frozen=True, slots=True)
+class NoneOf:
+    """Holds when no child holds."""
+
+    children: tuple[Node, ...]
+
+    def positive_terms(self) -> frozenset[int]:
+        return frozenset()
+
+    def all_terms(self) -> frozenset[int]:
+        return frozenset().union(*(c.all_terms() for c in self.children))
+
+    def min_hits(self) -> int:
+        return 0
+
+    def needs_a_hit(self) -> bool:
+        return False
+
+    def evaluator(self) -> Evaluator:
+        terms, others = _split(self.children)
+        return lambda hits, fields: hits.keys().isdisjoint(terms) and not any(c(hits, fields) for c in others)
+
+
+@dataclass(frozen=True, slots=True)
+class Within:
+    """Holds when `inner` holds on the hits of one sentence or paragraph of one field."""
+
+    unit: str
+    inner: Node
+
+    def positive_terms(self) -> frozenset[int]:
+        return self.inner.positive_terms()
+
+    def all_terms(self) -> frozenset[int]:
+        return self.inner.all_terms()
+
+    def min_hits(self) -> int:
+        return self.inner.min_hits()
+
+    def needs_a_hit(self) -> bool:
+        return self.inner.needs_a_hit()
+
+    def evaluator(self) -> Evaluator:
+        inner, unit = self.inner.evaluator(), self.unit
+        wanted, positive = self.inner.all_terms(), self.inner.positive_terms()
+
+        def evaluate(hits: Hits, fields: dict[str, TextField]) -> bool:
+            groups: dict[tuple[str, int], Hits] = defaultdict(dict)
+            for t in wanted & hits.keys():
+                for name, offset in hits[t]:
+                    groups[name, fields[name].unit_of(offset, unit)].setdefault(t, []).append((name, offset))
+            return any(inner(group, fields) for group in groups.values() if not positive.isdisjoint(group))
+
+        return evaluate
+
+
+def _split(children: Sequence[Node]) -> tuple[frozenset[int], list[Evaluator]]:
+    """Plain term children become one C-level set test; the others keep their evaluators."""
+    terms = frozenset(c.term for c in children if isinstance(c, TermNode))
+    return terms, [c.evaluator() for c in children if not isinstance(c, TermNode)]
+
+
+@dataclass(frozen=True, slots=True)
+class Near:
+    """Holds when a place of the first slot has a place of every other slot close to it in the same field."""
+
+    slots: tuple[tuple[int, ...], ...]  # each slot: alternative terms (a group gives several)
+    within: int | str
+
+    def positive_terms(self) -> frozenset[int]:
+        return frozenset(t for slot in self.slots for t in slot)
+
+    def all_terms(self) -> frozenset[int]:
+        return self.positive_terms()
+
+    def min_hits(self) -> int:
+        return 1
+
+    def needs_a_hit(self) -> bool:
+        return True
+
+    def evaluator(self) -> Evaluator:
+        return self._holds
+
+    def _holds(self, hits: Hits, fields: dict[str, TextField]) -> bool:
+        places = [[p for t in slot for p in hits.get(t, ()) if p[1] >= 0] for slot in self.slots]
+        if not all(places):
+            return False
+        for name, offset in places[0]:
+            anchor = self._position(fields[name], offset)
+            if all(any(n == name and self._close(fields[n], o, anchor) for n, o in other) for other in places[1:]):
+                return True
+        return False
+
+    def _position(self, f: TextField, offset: int) -> int:
+        """A word's number, or its sentence's or paragraph's."""
+        return f.unit_of(offset, self.within) if isinstance(self.within, str) else f.word_index(offset)
+
+    def _close(self, f: TextField, offset: int, anchor: int) -> bool:
+        """Within reach of the anchor."""
+        reach = 0 if isinstance(self.within, str) else self.within
+        return abs(self._position(f, offset) - anchor) <= reach
