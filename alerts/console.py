@@ -8,8 +8,8 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from alerts.base import Alert, Briefing, Digest, Message, Mode, Notice
 from alerts.format import cut, digest_rules, printable, rule_names, safe_link, when
+from alerts.messages import Alert, Briefing, Digest, Message, Mode, Notice
 
 TITLE_MAX = 300
 SNIPPET_MAX = 600

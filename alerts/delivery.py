@@ -1,7 +1,7 @@
 """Delivery, in one function that reads top to bottom: claim → drop muted → plan → record → build → send → record outcome.
 
 This is the one place that knows the order of delivery, retry policy, pacing and
-dead-lettering. It runs on three small Protocols (`alerts.base`): a `Queue` of due
+dead-lettering. It runs on three small Protocols (`alerts.queue`): a `Queue` of due
 deliveries, a `Pacer` shared by every replica, and the one `Muter`. Flood control is the
 pure `alerts.flood.plan`. An alert is marked sent only after its sink said so; a crash
 between the two can send it twice, never lose it.
@@ -21,22 +21,9 @@ from datetime import datetime, timedelta
 from itertools import groupby
 
 from alerts import flood
-from alerts.base import (
-    THREAD_GONE,
-    Alert,
-    Briefing,
-    Claimed,
-    DeliveryError,
-    Digest,
-    Message,
-    Mode,
-    Muter,
-    Mutes,
-    Notice,
-    Pacer,
-    Queue,
-    Sink,
-)
+from alerts.base import DeliveryCode, DeliveryError, Sink
+from alerts.messages import Alert, Briefing, Digest, Message, Mode, Notice
+from alerts.queue import Claimed, Kind, Muter, Mutes, Pacer, Queue
 
 log = logging.getLogger("newswatch.delivery")
 MAX_WAIT = 5.0  # seconds a send waits for its slot; a longer pause sends it back to the queue
@@ -127,9 +114,9 @@ class Deliverer:
         claimed = await self._drop_muted(claimed, mutes, stats)
         outgoing: list[tuple[str, list[Message]]] = []
         for destination, due in _by_destination(claimed):
-            notices: list[Message] = [Notice(c.id, destination, c.notice, c.attempts) for c in due if c.notice and c.mode != Mode.BRIEFING]
-            notices += [await self._queue.briefing(c, self._same_story, self._rule_order()) for c in due if c.mode == Mode.BRIEFING]
-            items = [c for c in due if c.notice is None]
+            notices: list[Message] = [Notice(c.id, destination, c.notice or "", c.attempts) for c in due if c.kind is Kind.NOTICE]
+            notices += [await self._queue.briefing(c, self._same_story, self._rule_order()) for c in due if c.kind is Kind.BRIEFING]
+            items = [c for c in due if c.kind is Kind.ALERT]
             policy = self._policy_of(destination)
             if policy.max_alerts is not None and 0 < sum(1 for c in items if c.mode is None) <= policy.max_alerts:
                 items += await self._drop_muted(await self._queue.claim_more(destination, MAX_BURST), mutes, stats)
@@ -215,7 +202,7 @@ class Deliverer:
         try:
             return message, await sink.send(message)
         except DeliveryError as exc:
-            if not (isinstance(message, Alert | Briefing) and message.thread_ts and exc.code == THREAD_GONE):
+            if not (isinstance(message, Alert | Briefing) and message.thread_ts and exc.code == DeliveryCode.THREAD_GONE):
                 raise
         log.warning("thread not found, sending on its own", extra={"destination": message.destination, "delivery": message.delivery_id})
         alone: Message = (

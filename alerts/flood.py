@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from alerts.base import Mode
+from alerts.messages import Mode
 
 SameStory = Callable[[bytes | None, bytes | None], bool]
 

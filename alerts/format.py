@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
-from alerts.base import Alert, Digest
+from alerts.messages import Alert, Digest
 
 
 def cut(text: str, limit: int) -> str:

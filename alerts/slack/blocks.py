@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerts.base import Alert, Briefing, Digest, Message, Mode, Notice
 from alerts.format import cut, digest_rules, rule_names, safe_link, when
+from alerts.messages import Alert, Briefing, Digest, Message, Mode, Notice
 
 HEADER_MAX = 150
 SECTION_MAX = 3000

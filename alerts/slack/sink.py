@@ -15,8 +15,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from alerts.base import AUTH, RATE_LIMITED, THREAD_GONE, Alert, Briefing, DeliveryError, Message, Mode, redact
+from alerts.base import DeliveryCode, DeliveryError, redact
 from alerts.format import retry_after_seconds
+from alerts.messages import Alert, Briefing, Message, Mode
 from alerts.slack import blocks as render
 
 SLACK_MIN_INTERVAL = 1.0  # Slack allows about one message per second per channel
@@ -26,13 +27,13 @@ AUTH_ERRORS = {"not_authed", "invalid_auth", "account_inactive", "token_revoked"
 _NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError)
 
 
-def _code(status: int, error: str) -> str:
-    """Slack's error as the generic code the delivery loop acts on (`alerts.base`), else Slack's own."""
+def _code(status: int, error: str) -> DeliveryCode:
+    """Slack's error as the generic code the delivery loop acts on (`alerts.base`)."""
     if error in THREAD_ERRORS:
-        return THREAD_GONE
+        return DeliveryCode.THREAD_GONE
     if status == 429 or error == "ratelimited":
-        return RATE_LIMITED
-    return AUTH if error in AUTH_ERRORS else error
+        return DeliveryCode.RATE_LIMITED
+    return DeliveryCode.AUTH if error in AUTH_ERRORS else DeliveryCode.OTHER
 
 
 def _retry_after(headers: object) -> float | None:
@@ -81,7 +82,9 @@ class SlackBotSink:
         detail = "; ".join(str(m) for m in (data.get("response_metadata") or {}).get("messages", []))
         message = self._clean(f"slack: {error}" + (f" ({detail})" if detail else ""))
         retryable = status == 429 or status >= 500 or error in RETRYABLE_ERRORS
-        return DeliveryError(message, retryable=retryable, retry_after=_retry_after(exc.response.headers), code=_code(status, error))
+        return DeliveryError(
+            message, retryable=retryable, retry_after=_retry_after(exc.response.headers), code=_code(status, error), remote=error
+        )
 
     def _clean(self, message: str) -> str:
         """Remove the token from a message."""

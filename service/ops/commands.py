@@ -18,7 +18,8 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from alerts.base import DeliveryStatus, Mode
+from alerts.messages import Mode
+from alerts.queue import DeliveryStatus
 from service import __version__
 from service.config.types import parse_duration
 from service.settings import Settings

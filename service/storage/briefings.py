@@ -17,8 +17,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from alerts.base import DeliveryStatus, Mode
 from alerts.briefing import Member, SameStory, last_due, pages, title
+from alerts.messages import Mode
+from alerts.queue import DeliveryStatus
 from service.config import Config
 from service.storage.db import Database, briefings, deliveries, insert, items
 

@@ -15,7 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alerts.base import DeliveryStatus, Mode, Muter, Mutes
+from alerts.messages import Mode
+from alerts.queue import DeliveryStatus, Muter, Mutes
 from service.ingest.model import Article, Item, RuleMatch
 from service.storage import notices
 from service.storage.briefings import NEVER

@@ -14,7 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alerts.base import DeliveryStatus, Mode
+from alerts.messages import Mode
+from alerts.queue import DeliveryStatus
 from service.storage.db import deliveries, feeds
 
 CHUNK = 500

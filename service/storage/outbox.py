@@ -15,8 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerts import flood
-from alerts.base import Alert, AlertRule, Briefing, Claimed, DeliveryStatus, Message, Mode, Story
 from alerts.briefing import Member, SameStory, grouped, stories
+from alerts.messages import Alert, AlertRule, Briefing, Message, Mode, Story
+from alerts.queue import Claimed, DeliveryStatus, Kind
 from service.ingest.model import Item
 from service.ingest.prepare import snippet_source
 from service.rules import text
@@ -28,7 +29,7 @@ RECENT_LIMIT = 5000  # recent alerts of one destination that flood control looks
 
 
 class SqlQueue:
-    """Implements alerts.base.Queue with leases, so several replicas can share it; plus the CLI's views of it."""
+    """Implements alerts.queue.Queue with leases, so several replicas can share it; plus the CLI's views of it."""
 
     def __init__(
         self,
@@ -408,6 +409,17 @@ def _alert(row: Any, match_rows: dict[tuple[int, str], Any]) -> Alert:
 def _claimed(row: Any, item: Any) -> Claimed:
     """A leased delivery row, with its item's fingerprint and feed."""
     signature, feed_id = (item.signature, item.feed_id) if item is not None else (None, None)
+    kind = Kind.BRIEFING if row.mode == Mode.BRIEFING else Kind.NOTICE if row.item_id is None else Kind.ALERT
     return Claimed(
-        row.id, row.destination, tuple(row.rule_ids), row.attempts, row.mode, row.thread_ts, row.parent_id, signature, row.notice, feed_id
+        row.id,
+        row.destination,
+        tuple(row.rule_ids),
+        kind,
+        row.attempts,
+        row.mode,
+        row.thread_ts,
+        row.parent_id,
+        signature,
+        row.notice,
+        feed_id,
     )

@@ -11,7 +11,7 @@ from service.storage.db import Database, insert, pacing
 
 
 class SqlPacer:
-    """Implements alerts.base.Pacer: each send books the key's next slot in the database.
+    """Implements alerts.queue.Pacer: each send books the key's next slot in the database.
 
     `clock` is wall time in production: Slack counts real seconds, whatever clock the rest of
     the service runs on. Tests give a fake clock with a matching fake sleep.

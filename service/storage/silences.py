@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alerts.base import Mutes
+from alerts.queue import Mutes
 from service.storage.db import Database, mutes
 
 
@@ -27,7 +27,7 @@ async def active(conn: AsyncConnection, now: datetime) -> Mutes:
 
 
 class SqlMuter:
-    """Implements alerts.base.Muter over the mutes table, cached for `ttl` seconds unless asked fresh."""
+    """Implements alerts.queue.Muter over the mutes table, cached for `ttl` seconds unless asked fresh."""
 
     def __init__(self, engine: Database, clock: Callable[[], datetime], ttl: float = 2.0) -> None:
         self._engine = engine

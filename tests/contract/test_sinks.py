@@ -18,7 +18,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from alerts.base import THREAD_GONE, Alert, AlertRule, DeliveryError, Digest, Message, Notice, Sink
+from alerts.base import DeliveryCode, DeliveryError, Sink
+from alerts.messages import Alert, AlertRule, Digest, Message, Notice
 from service.destinations import KINDS, SinkContext, Unavailable, build_sink
 from service.settings import Settings
 from tests.support.slackserver import TOKEN, WEBHOOK_PATH, SlackServer
@@ -172,7 +173,7 @@ async def test_a_reply_to_a_thread_that_is_gone(kind: str, slack: SlackServer, s
     if REMOTES[kind].threads:
         with pytest.raises(DeliveryError) as error:
             await target.send(reply)
-        assert error.value.code == THREAD_GONE  # the loop then sends it on its own
+        assert error.value.code == DeliveryCode.THREAD_GONE  # the loop then sends it on its own
     else:
         assert await target.send(reply) is None  # a sink that cannot thread posts it on its own
 

@@ -10,7 +10,8 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from alerts.base import Alert, AlertRule, DeliveryError
+from alerts.base import DeliveryError
+from alerts.messages import Alert, AlertRule
 from alerts.slack import SlackBotSink, SlackWebhookSink
 from tests.support.slackserver import TOKEN, SlackServer
 

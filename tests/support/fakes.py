@@ -1,4 +1,4 @@
-"""Strict in-memory fakes of the delivery loop's Protocols (alerts.base): they refuse what the real ones refuse.
+"""Strict in-memory fakes of the delivery loop's Protocols (alerts.queue): they refuse what the real ones refuse.
 
 `FakeQueue` holds deliveries like the outbox table: a delivery must be claimed (leased) before
 it can be held, and held, with its lease still running, when it is marked sent; a finished
@@ -14,7 +14,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from alerts import flood
-from alerts.base import Alert, AlertRule, Claimed, DeliveryError, Message, Mutes
+from alerts.base import DeliveryError
+from alerts.messages import Alert, AlertRule, Message
+from alerts.queue import Claimed, Mutes
 
 
 class FakeTime:

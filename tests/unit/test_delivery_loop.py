@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from alerts import flood
-from alerts.base import THREAD_GONE, Claimed, DeliveryError, Digest, Mutes, Notice
+from alerts.base import DeliveryCode, DeliveryError
 from alerts.delivery import Deliverer, RetryPolicy
+from alerts.messages import Digest, Notice
+from alerts.queue import Claimed, Kind, Mutes
 from tests.support.fakes import FakeMuter, FakePacer, FakeQueue, FakeSink, FakeTime
 
 
@@ -50,8 +52,8 @@ async def test_a_retryable_error_comes_back_with_backoff_and_a_permanent_one_is_
     start = time()
     sink.failures = [
         DeliveryError("slack: internal_error", retryable=True),
-        DeliveryError("slack: channel_not_found", retryable=False, code="channel_not_found"),
-        DeliveryError("slack: channel_not_found", retryable=False, code="channel_not_found"),
+        DeliveryError("slack: channel_not_found", retryable=False, remote="channel_not_found"),
+        DeliveryError("slack: channel_not_found", retryable=False, remote="channel_not_found"),
     ]
     stats = await loop.run_once()
     assert (stats.retried, stats.dead, stats.sent) == (1, 2, 0)
@@ -71,7 +73,7 @@ async def test_after_max_attempts_a_retryable_error_is_dead_lettered_too() -> No
 
 async def test_retry_after_pauses_the_rate_key_for_every_process_and_comes_back_then() -> None:
     loop, queue, pacer, sink, time = setup(due(1))
-    sink.failures = [DeliveryError("slack: ratelimited", retryable=True, retry_after=30, code="rate_limited")]
+    sink.failures = [DeliveryError("slack: ratelimited", retryable=True, retry_after=30, code=DeliveryCode.RATE_LIMITED)]
     await loop.run_once()
     assert ("slack:#desk", 30) in pacer.paused
     assert queue.rows[1].due == time() + timedelta(seconds=30)
@@ -88,7 +90,7 @@ async def test_a_paused_key_sends_the_message_back_to_wait_without_counting_an_a
 
 async def test_a_reply_whose_thread_is_gone_goes_out_on_its_own() -> None:
     loop, queue, _, sink, _ = setup(due(1, mode="reply", thread_ts="111.222", parent_id=9))
-    sink.failures = [DeliveryError("slack: invalid_thread_ts", retryable=False, code=THREAD_GONE)]
+    sink.failures = [DeliveryError("slack: invalid_thread_ts", retryable=False, code=DeliveryCode.THREAD_GONE)]
     await loop.run_once()
     [message] = sink.sent
     assert message.mode == "alert" and getattr(message, "thread_ts", None) is None
@@ -142,7 +144,7 @@ async def test_muted_deliveries_are_marked_and_never_sent_and_the_muter_is_asked
 
 
 async def test_a_burst_over_the_digest_limit_goes_out_as_one_digest_and_notices_on_their_own() -> None:
-    deliveries = [due(i) for i in range(1, 6)] + [Claimed(6, "desk", (), notice="Feed X failing since 08:00")]
+    deliveries = [due(i) for i in range(1, 6)] + [Claimed(6, "desk", (), Kind.NOTICE, notice="Feed X failing since 08:00")]
     loop, queue, _, sink, _ = setup(*deliveries, policy=flood.Policy(max_alerts=3))
     await loop.run_once()
     kinds = [type(m) for m in sink.sent]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from alerts.base import Alert, AlertRule
+from alerts.messages import Alert, AlertRule
 from alerts.slack.blocks import OUTCOME_BLOCK, actions_block, blocks
 from alerts.slack.interactive import Click, parse_click, with_outcome
 from tests.support.slackserver import Invalid, validate_blocks

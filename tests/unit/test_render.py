@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from alerts import console
-from alerts.base import Alert, AlertRule, Digest
 from alerts.delivery import DIGEST_SIZE
+from alerts.messages import Alert, AlertRule, Digest
 from alerts.slack import blocks as render
 from tests.support.slackserver import validate_blocks
 
