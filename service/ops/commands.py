@@ -39,6 +39,7 @@ def utcnow() -> datetime:
 
 async def deliveries(args: argparse.Namespace, settings: Settings) -> int:
     """`deliveries` and `deliveries retry`."""
+    from service.storage import views
     from service.storage.outbox import SqlQueue
 
     async with db.opened(settings.database_url) as engine:
@@ -49,11 +50,11 @@ async def deliveries(args: argparse.Namespace, settings: Settings) -> int:
                 return EXIT_USAGE
             print(f"re-queued {await outbox.requeue(args.ids, args.dead)} deliveries")
             return EXIT_OK
-        for row in await outbox.listing(args.status, args.destination, args.limit):
+        for row in await views.deliveries_listing(engine, args.status, args.destination, args.limit):
             print(_delivery_line(row, args.format))
         if args.format == "text":
             print("\nby destination:")
-            for destination, status, count, error in await outbox.summary():
+            for destination, status, count, error in await views.delivery_summary(engine):
                 print(
                     f"  {destination:<20} {status:<8} {count:>6}"
                     + (f"  last error: {error}" if error and status != DeliveryStatus.SENT else "")
@@ -63,11 +64,11 @@ async def deliveries(args: argparse.Namespace, settings: Settings) -> int:
 
 async def feeds(args: argparse.Namespace, settings: Settings) -> int:
     """`feeds`: one line per feed."""
-    from service.storage.feeds import Feeds
+    from service.storage import views
 
     fmt = args.format
     async with db.opened(settings.database_url) as engine:
-        rows = await Feeds(engine, settings.instance).report()
+        rows = await views.feeds_report(engine)
     if fmt == "text":
         print(f"{'feed':<28} {'status':<9} {'last success':<17} {'fails':>5} {'next poll':<17} {'items':>6} cond.GET  articles  last error")
     now = utcnow()
@@ -102,31 +103,28 @@ def _when(value: datetime | None) -> str:
 async def silences(args: argparse.Namespace, settings: Settings) -> int:
     """`mute`, `mutes` and `unmute`."""
     from service.config import load_config
-    from service.storage.silences import Silences, mute_target
+    from service.ops.actions import ActionError, Actions
 
     async with db.opened(settings.database_url) as engine:
-        store, now = Silences(engine), utcnow()
-        if args.command == "mute":
-            target = mute_target(args.target, load_config(settings.config_dir))
-            if isinstance(target, str):
-                print(f"newswatch: {target}", file=sys.stderr)
-                return EXIT_USAGE
-            until = now + timedelta(seconds=parse_duration(args.duration))
-            mute_id = await store.add(*target, until, args.reason, now)
-            print(f"muted {target[0]} {target[1]} until {until:%Y-%m-%d %H:%M} UTC (silence {mute_id})")
-        elif args.command == "unmute":
-            if not await store.end(args.id, now):
-                print(f"newswatch: no silence {args.id} in force", file=sys.stderr)
-                return EXIT_PROBLEMS
-            print(f"silence {args.id} ended")
-        else:
-            rows = await store.listing(now)
-            for r in rows:
-                by = f" (by {r.created_by})" if r.created_by else ""
-                print(f"{r.id:>5} {r.kind:<12} {r.target:<20} until {r.until:%Y-%m-%d %H:%M} UTC  {r.reason}{by}")
-            if not rows:
-                print("no silences in force")
-        return EXIT_OK
+        actions = Actions(engine, lambda: load_config(settings.config_dir), utcnow)
+        try:
+            if args.command == "mute":
+                muted = await actions.mute(args.target, args.duration, args.reason)
+                print(f"muted {muted.kind} {muted.target} until {muted.until:%Y-%m-%d %H:%M} UTC (silence {muted.id})")
+            elif args.command == "unmute":
+                await actions.unmute(args.id)
+                print(f"silence {args.id} ended")
+            else:
+                rows = await actions.silences()
+                for r in rows:
+                    by = f" (by {r.created_by})" if r.created_by else ""
+                    print(f"{r.id:>5} {r.kind:<12} {r.target:<20} until {r.until:%Y-%m-%d %H:%M} UTC  {r.reason}{by}")
+                if not rows:
+                    print("no silences in force")
+        except ActionError as exc:
+            print(f"newswatch: {exc}", file=sys.stderr)
+            return EXIT_USAGE if args.command == "mute" else EXIT_PROBLEMS
+    return EXIT_OK
 
 
 def _delivery_line(row: object, fmt: str) -> str:
@@ -215,11 +213,11 @@ async def _run(app: App) -> int:
 
 async def matches(args: argparse.Namespace, settings: Settings) -> int:
     """`matches`: recent matches with their delivery status."""
-    from service.storage.items import Items
+    from service.storage import views
 
     since = utcnow() - timedelta(seconds=parse_duration(args.since))
     async with db.opened(settings.database_url) as engine:
-        rows = await Items(engine).recent_matches(since, args.rule, args.limit)
+        rows = await views.recent_matches(engine, since, args.rule, args.limit)
     for row in rows:
         status = (row.suppressed and f"not alerted ({row.suppressed})") or row.delivery or "no destination"
         if args.format == "json":

@@ -19,14 +19,11 @@ from typing import Any
 from alerts.slack.blocks import DURATIONS, MUTE_RULE, NOT_RELEVANT, RELEVANT
 from alerts.slack.interactive import Answer, Click
 from service.config.live import LiveConfig
-from service.config.types import parse_duration
 from service.ingest.guard import Guard
+from service.ops.actions import ActionError, Actions
 from service.settings import Settings
 from service.storage.db import Database
 from service.storage.feedback import FeedbackStore, Subject
-from service.storage.feeds import Feeds
-from service.storage.items import Items
-from service.storage.silences import Silences, mute_target
 
 log = logging.getLogger("newswatch.slack")
 GROUP_TTL = 300.0  # seconds a user group's members are cached
@@ -53,8 +50,7 @@ class Interactions:
     ) -> None:
         self._guard = guard or Guard()  # `test URL` reaches public addresses only: whoever types it need not be trusted with ours
         self._feedback = FeedbackStore(engine)
-        self._silences = Silences(engine)
-        self._feeds, self._items = Feeds(engine, settings.instance), Items(engine)
+        self._actions = Actions(engine, config, clock)
         self._settings = settings
         self._config = config
         self._clock = clock
@@ -76,20 +72,19 @@ class Interactions:
 
     async def _mute(self, subject: Subject, click: Click) -> Answer:
         """Silence the alert's rules, or its source, for the chosen time."""
-        now = self._clock()
         seconds = click.seconds or 3600
-        until = now + timedelta(seconds=seconds)
         span = dict((s, label) for label, s in DURATIONS).get(seconds, f"{seconds} s")
-        by = f"slack:{click.user}"
+        by, reason = f"slack:{click.user}", f"from Slack, alert {subject.delivery_id}"
         if click.choice == MUTE_RULE:
-            for rule in subject.rule_ids:
-                await self._silences.set_by("rule", rule, until, f"from Slack, alert {subject.delivery_id}", by, now)
+            targets = [("rule", rule) for rule in subject.rule_ids]
             what = f"{'Rule' if len(subject.rule_ids) == 1 else 'Rules'} {self._rule_names(subject.rule_ids)}"
+        elif subject.feed_id is None:
+            return Answer("This alert has no source to mute.", public=False)
         else:
-            if subject.feed_id is None:
-                return Answer("This alert has no source to mute.", public=False)
-            await self._silences.set_by("feed", subject.feed_id, until, f"from Slack, alert {subject.delivery_id}", by, now)
-            what = f"Source {self._feed_name(subject.feed_id)}"
+            targets, what = [("feed", subject.feed_id)], f"Source {self._feed_name(subject.feed_id)}"
+        until = self._clock() + timedelta(seconds=seconds)
+        for kind, target in targets:
+            until = (await self._actions.mute_for(kind, target, seconds, reason, by)).until
         log.info("%s muted for %s from Slack by %s", what, span, click.user, extra={"delivery": subject.delivery_id})
         return Answer(f"{what} muted for {span} by <@{click.user}>, until {until:%Y-%m-%d %H:%M} UTC")
 
@@ -106,25 +101,28 @@ class Interactions:
         if verb == "mute" and len(rest) >= 2:
             return await self._mute_command(user, rest[0], rest[1], " ".join(rest[2:]))
         if verb == "unmute" and len(rest) == 1 and rest[0].isdigit():
-            ended = await self._silences.end(int(rest[0]), self._clock())
-            return f"Silence {rest[0]} ended." if ended else f"No silence {rest[0]} is in force."
+            try:
+                await self._actions.unmute(int(rest[0]))
+            except ActionError:
+                return f"No silence {rest[0]} is in force."
+            return f"Silence {rest[0]} ended."
         if verb == "test" and len(rest) == 1:
             return await self._test(_unwrap(rest[0]))
         return USAGE
 
     async def _status(self) -> str:
         """Failing feeds and the outbox, in a few lines."""
-        failing = await self._feeds.failing_list(10)
-        counts = await self._items.delivery_counts()
-        lines = [f"*{len(failing)}{'+' if len(failing) == 10 else ''} feeds failing*" if failing else "No feed is failing."]
+        status = await self._actions.status(10)
+        failing = status.failing
+        lines = [f"*{len(failing)}{'+' if status.more else ''} feeds failing*" if failing else "No feed is failing."]
         lines += [f"• {_plain(name)} (`{feed_id}`): {_plain((error or '')[:150])}" for feed_id, name, error in failing]
-        waiting = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()) if status in ("pending", "dead"))
+        waiting = ", ".join(f"{n} {state}" for state, n in sorted(status.deliveries.items()) if state in ("pending", "dead"))
         lines.append(f"Alerts: {waiting or 'none pending'}.")
         return "\n".join(lines)
 
     async def _mutes(self) -> str:
         """The silences in force."""
-        rows = await self._silences.listing(self._clock())
+        rows = await self._actions.silences()
         if not rows:
             return "No silences in force."
         return "\n".join(
@@ -136,17 +134,11 @@ class Interactions:
 
     async def _mute_command(self, user: str, name: str, duration: str, reason: str) -> str:
         """`mute TARGET 2h [reason]`."""
-        target = mute_target(name, self._config())
-        if isinstance(target, str):
-            return target
         try:
-            seconds = parse_duration(duration)
-        except ValueError as exc:
+            muted = await self._actions.mute(name, duration, reason or "from Slack", by=f"slack:{user}")
+        except ActionError as exc:
             return _plain(str(exc))
-        now = self._clock()
-        until = now + timedelta(seconds=seconds)
-        mute_id = await self._silences.add(*target, until, reason or "from Slack", now, by=f"slack:{user}")
-        return f"Muted {target[0]} *{_plain(target[1])}* until {until:%Y-%m-%d %H:%M} UTC (silence `{mute_id}`)."
+        return f"Muted {muted.kind} *{_plain(muted.target)}* until {muted.until:%Y-%m-%d %H:%M} UTC (silence `{muted.id}`)."
 
     async def _test(self, url: str) -> str:
         """Run the rules on a page or feed, as the service would; say what matched."""

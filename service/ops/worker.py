@@ -15,6 +15,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from service.app import App
+from service.storage import views
 
 log = logging.getLogger("newswatch.worker")
 MAX_ROUNDS = 50  # batches one tick of a job works off before it yields to the next tick
@@ -86,7 +87,7 @@ class Worker:
             stats = await self.app.pipeline.poll_due()
             if self.stopping or stats.feeds < self.app.pipeline.batch:
                 break
-        self.app.metrics.failing_feeds.set(await self.app.feeds.failing_count())
+        self.app.metrics.failing_feeds.set(await views.failing_count(self.app.engine))
 
     async def deliver(self) -> None:
         """Send the alerts that are due, batch after batch, until none is left."""

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from service.config.schema import FeedSpec
 from service.ingest.model import FeedSource
 from service.storage import notices
-from service.storage.db import Database, deliveries, feeds, insert, items, lease_update
+from service.storage.db import Database, deliveries, feeds, insert, lease_update
 from service.storage.notices import Notify
 
 
@@ -154,23 +154,6 @@ class Feeds:
                 await notices.failing(conn, notify, feed_id, row.name, failures, row.failing_since or now, error, now)
             return failures
 
-    async def failing_count(self) -> int:
-        """How many active feeds failed their last poll."""
-        async with self.engine.connect() as conn:
-            query = sa.select(sa.func.count()).select_from(feeds).where(feeds.c.active, feeds.c.consecutive_failures > 0)
-            return int((await conn.execute(query)).scalar_one())
-
-    async def failing_list(self, limit: int) -> list[tuple[str, str, str | None]]:
-        """Up to `limit` active feeds that failed their last poll, longest failing first: (id, name, last error)."""
-        query = (
-            sa.select(feeds.c.id, feeds.c.name, feeds.c.last_error)
-            .where(feeds.c.active, feeds.c.consecutive_failures > 0)
-            .order_by(feeds.c.failing_since, feeds.c.id)
-            .limit(limit)
-        )
-        async with self.engine.connect() as conn:
-            return [(r.id, r.name or r.id, r.last_error) for r in await conn.execute(query)]
-
     async def release(self, feed_id: str) -> None:
         """Give back a claimed feed this process will not poll (it was removed from the config)."""
         async with self.engine.begin() as conn:
@@ -183,17 +166,6 @@ class Feeds:
         async with self.engine.begin() as conn:
             for table in (feeds, deliveries):
                 await conn.execute(table.update().where(table.c.lease_owner == self.owner).values(lease_until=None, lease_owner=None))
-
-    async def report(self) -> list[sa.Row[Any]]:
-        """Every feed row with its count of stored items."""
-        counted = sa.select(items.c.feed_id, sa.func.count().label("item_count")).group_by(items.c.feed_id).subquery()
-        query = (
-            sa.select(feeds, sa.func.coalesce(counted.c.item_count, 0).label("item_count"))
-            .outerjoin(counted, counted.c.feed_id == feeds.c.id)
-            .order_by(feeds.c.active.desc(), feeds.c.id)
-        )
-        async with self.engine.connect() as conn:
-            return list(await conn.execute(query))
 
 
 async def succeeded(conn: AsyncConnection, feed_id: str, outcome: PollOutcome, now: datetime) -> None:

@@ -152,42 +152,6 @@ class Items:
             await conn.execute(items.update().where(items.c.first_seen_at < before, items.c.article != "").values(article=""))
             return int(done.rowcount)
 
-    async def recent_matches(self, since: datetime | None, rule: str | None, limit: int) -> list[sa.Row[Any]]:
-        """Recent matches with their item and delivery status, newest first."""
-        status = (
-            sa.select(sa.func.min(deliveries.c.status))
-            .where(deliveries.c.item_id == matches.c.item_id)
-            .correlate(matches)
-            .scalar_subquery()
-        )
-        query = (
-            sa.select(
-                matches.c.created_at,
-                matches.c.rule_id,
-                matches.c.terms,
-                matches.c.suppressed,
-                items.c.title,
-                items.c.link,
-                items.c.feed_id,
-                status.label("delivery"),
-            )
-            .join(items, items.c.id == matches.c.item_id)
-            .order_by(matches.c.created_at.desc(), matches.c.id.desc())
-            .limit(limit)
-        )
-        if since is not None:
-            query = query.where(matches.c.created_at >= since)
-        if rule:
-            query = query.where(matches.c.rule_id == rule)
-        async with self.engine.connect() as conn:
-            return list(await conn.execute(query))
-
-    async def delivery_counts(self) -> dict[str, int]:
-        """How many deliveries stand in each status."""
-        query = sa.select(deliveries.c.status, sa.func.count()).group_by(deliveries.c.status)
-        async with self.engine.connect() as conn:
-            return {status: int(n) for status, n in await conn.execute(query)}
-
 
 def _item(row: Any) -> Item:
     """The Item of an items row."""

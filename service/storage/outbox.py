@@ -283,34 +283,6 @@ class SqlQueue:
         """Dead-lettered."""
         await self._finish(message, mine=True, status=DeliveryStatus.DEAD, attempts=deliveries.c.attempts + 1, last_error=error[:2000])
 
-    async def listing(self, status: str | None, destination: str | None, limit: int) -> list[Any]:
-        """Deliveries with their item, newest first; status 'failed' means pending after an error."""
-        query = (
-            sa.select(deliveries, sa.func.coalesce(items.c.title, deliveries.c.notice).label("title"), items.c.link)
-            .outerjoin(items, items.c.id == deliveries.c.item_id)  # a notice has no item
-            .order_by(deliveries.c.id.desc())
-            .limit(limit)
-        )
-        if status == "failed":
-            query = query.where(deliveries.c.status == DeliveryStatus.PENDING, deliveries.c.attempts > 0)
-        elif status:
-            query = query.where(deliveries.c.status == status)
-        if destination:
-            query = query.where(deliveries.c.destination == destination)
-        async with self._engine.connect() as conn:
-            return list(await conn.execute(query))
-
-    async def summary(self) -> list[Any]:
-        """Counts by destination and status, with the latest error of each destination."""
-        async with self._engine.connect() as conn:
-            return list(
-                await conn.execute(
-                    sa.select(deliveries.c.destination, deliveries.c.status, sa.func.count(), sa.func.max(deliveries.c.last_error))
-                    .group_by(deliveries.c.destination, deliveries.c.status)
-                    .order_by(deliveries.c.destination, deliveries.c.status)
-                )
-            )
-
     async def requeue(self, ids: list[int] | None = None, dead: bool = False) -> int:
         """Make deliveries due now with a fresh attempt count: the given ids, or every dead one."""
         query = deliveries.update().values(

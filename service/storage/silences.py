@@ -90,19 +90,3 @@ class Silences:
         async with self._engine.begin() as conn:
             done = await conn.execute(mutes.update().where(mutes.c.id == mute_id, mutes.c.until > now).values(until=now))
             return bool(done.rowcount)
-
-
-def mute_target(name: str, config: Any) -> tuple[str, str] | str:
-    """(kind, target) for a mute of a rule id, destination or feed id (`kind:` prefix optional), or an error message."""
-    kind, _, plain = name.partition(":") if name.startswith(("rule:", "destination:", "feed:")) else ("", "", name)
-    known = {
-        "rule": {r.id for r in config.rules_file.rules},
-        "destination": set(config.rules_file.destinations),
-        "feed": {f.id for f in config.feeds},
-    }
-    found = [k for k, names in known.items() if plain in names and kind in ("", k)]
-    if not found:
-        return f"'{plain}' is not a rule id, a destination or a feed id"
-    if len(found) > 1:
-        return f"'{plain}' is a {' and a '.join(found)}: write {' or '.join(f'{k}:{plain}' for k in found)}"
-    return found[0], plain

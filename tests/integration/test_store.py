@@ -12,7 +12,7 @@ from alembic.script import ScriptDirectory
 
 from service.config.schema import FeedSpec
 from service.ingest.model import Item, MatchedTerm, RuleMatch
-from service.storage import db
+from service.storage import db, views
 from service.storage.feeds import Feeds, PollOutcome
 from service.storage.items import Items, NewItem
 
@@ -98,7 +98,7 @@ async def test_sync_follows_the_config(engine: sa.ext.asyncio.AsyncEngine) -> No
     store = Feeds(engine, "r")
     await store.sync(specs(3), NOW)
     await store.sync([*specs(2), FeedSpec(id="f0", url="https://example.org/moved.rss")][1:], NOW)
-    state = {r.id: (r.url, r.active) for r in await store.report()}
+    state = {r.id: (r.url, r.active) for r in await views.feeds_report(store.engine)}
     assert state == {
         "f0": ("https://example.org/moved.rss", True),
         "f1": ("https://example.org/1.rss", True),
@@ -129,10 +129,10 @@ async def test_failures_count_up_and_success_resets(engine: sa.ext.asyncio.Async
     for _ in range(3):
         seen.append(await store.record_failure("f0", "http_500: boom", NOW, lambda n: NOW + timedelta(minutes=n)))
     assert seen == [1, 2, 3]
-    [row] = await store.report()
+    [row] = await views.feeds_report(store.engine)
     assert row.next_poll_at == NOW + timedelta(minutes=3) and row.last_error == "http_500: boom"
     await stored.save_poll("f0", [], PollOutcome('"e"', None, NOW), NOW)
-    [row] = await store.report()
+    [row] = await views.feeds_report(store.engine)
     assert (row.consecutive_failures, row.etag, row.status, row.caught_up) == (0, '"e"', "ok", True)
 
 
