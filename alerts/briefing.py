@@ -3,15 +3,17 @@
 A destination with `delivery: daily` or `weekly` gets one message per period instead of
 alerts: every story matched in the period once (near-duplicates from other outlets folded into
 it and counted), grouped by rule, newest first, `PAGE_SIZE` stories a message; later pages go
-into the first page's thread. The outbox carries briefings like alerts (`service.storage.briefings`
-makes them, once per period, in one transaction).
+into the first page's thread. Stories are folded and paged once, when a briefing is made
+(`make_due`, through `service.storage.briefings`, once per period in one transaction); each page
+stores its sections, and the outbox sends it like an alert.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 PAGE_SIZE = 15  # stories per message: inside Block Kit's 50 blocks and ~12,000 characters at any content
@@ -80,3 +82,61 @@ def pages(members: Sequence[Member], same_story: SameStory, rule_order: Sequence
     """The members of each message: whole stories, in briefing order, at most `size` stories a message."""
     ordered = [story for _, group in grouped(stories(members, same_story), rule_order) for story in group]
     return [[m for story in ordered[i : i + size] for m in story] for i in range(0, len(ordered), size)]
+
+
+Section = dict[str, Any]  # {"rule": id, "name": shown name, "stories": [[delivery ids, the newest report first], ...]}
+
+
+def sections(
+    members: Sequence[Member], same_story: SameStory, rule_order: Sequence[str], names: Mapping[str, str], size: int = PAGE_SIZE
+) -> list[list[Section]]:
+    """Each message of a briefing as its sections: stories folded and grouped once, when the briefing is made."""
+    found = stories(members, same_story)
+    ordered = [(rule, story) for rule, group in grouped(found, rule_order) for story in group]
+    out: list[list[Section]] = []
+    for start in range(0, len(ordered), size):
+        page: list[Section] = []
+        for rule, story in ordered[start : start + size]:
+            if not page or page[-1]["rule"] != rule:
+                page.append({"rule": rule, "name": names.get(rule, rule), "stories": []})
+            page[-1]["stories"].append([m.id for m in story])
+        out.append(page)
+    return out
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """One briefing that is due: a destination's daily or weekly one, for the period that ended at `due`."""
+
+    destination: str
+    kind: str
+    due: datetime
+    title: str
+    when_empty: bool  # made (saying "nothing matched") even when no story waits
+    takes: Callable[[Sequence[str]], bool]  # whether an alert of these rules belongs in this briefing
+
+
+Compose = Callable[[Sequence[Member]], list[list[Section]]]
+
+
+class BriefingStore(Protocol):
+    """Where briefings are made once per period (`service.storage.briefings`)."""
+
+    async def make(self, destination: str, kind: str, due: datetime, title: str, compose: Compose) -> int:
+        """Record the period and make its pages from the alerts waiting, unless made already; return how many pages."""
+        ...
+
+
+async def make_due(
+    store: BriefingStore, due: Sequence[Schedule], same_story: SameStory, rule_order: Sequence[str], names: Mapping[str, str]
+) -> int:
+    """Make each due briefing (each once, whatever the replicas); return how many pages were made."""
+    made = 0
+    for schedule in due:
+
+        def compose(members: Sequence[Member], s: Schedule = schedule) -> list[list[Section]]:
+            pages = sections([m for m in members if s.takes(m.rule_ids)], same_story, rule_order, names)
+            return pages or ([[]] if s.when_empty else [])
+
+        made += await store.make(schedule.destination, schedule.kind, schedule.due, schedule.title, compose)
+    return made

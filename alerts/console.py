@@ -101,7 +101,7 @@ def _console(alert: Alert, timezone: str) -> str:
         f"   {alert.source} · {when(alert.published, timezone)}",
     ]
     if snippet:
-        label = "matched in the article: " if alert.snippet_from == "article" else ""
+        label = "matched in the article: " if alert.in_article else ""
         lines.append(f"   {label}{cut(snippet, SNIPPET_MAX)}")
     if alert.terms:
         lines.append(f"   Matched: {', '.join(alert.terms)}")

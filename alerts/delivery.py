@@ -86,7 +86,6 @@ class Deliverer:
         batch: int = 100,
         sleep: Sleep = asyncio.sleep,
         observe: Callable[[str, str, float | None], None] | None = None,
-        rule_order: Callable[[], Sequence[str]] = tuple,
     ) -> None:
         self._queue = queue
         self._pacer = pacer
@@ -99,7 +98,6 @@ class Deliverer:
         self._batch = batch
         self._sleep = sleep
         self._observe = observe or (lambda destination, outcome, latency: None)
-        self._rule_order = rule_order  # how a briefing orders its rules (the config's order)
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.failing: dict[str, str] = {}  # destination -> its last permanent error, until a send succeeds
 
@@ -115,7 +113,7 @@ class Deliverer:
         outgoing: list[tuple[str, list[Message]]] = []
         for destination, due in _by_destination(claimed):
             notices: list[Message] = [Notice(c.id, destination, c.notice or "", c.attempts) for c in due if c.kind is Kind.NOTICE]
-            notices += [await self._queue.briefing(c, self._same_story, self._rule_order()) for c in due if c.kind is Kind.BRIEFING]
+            notices += [await self._queue.briefing(c) for c in due if c.kind is Kind.BRIEFING]
             items = [c for c in due if c.kind is Kind.ALERT]
             policy = self._policy_of(destination)
             if policy.max_alerts is not None and 0 < sum(1 for c in items if c.mode is None) <= policy.max_alerts:

@@ -43,11 +43,11 @@ class Alert:
     link: str
     source: str
     published: datetime | None
-    snippet: str
-    highlights: tuple[tuple[int, int], ...]
+    snippet: str  # the evidence: the sentence(s) that made the first rule match
+    highlights: tuple[tuple[int, int], ...]  # the matched terms in `snippet`
     rules: tuple[AlertRule, ...]
     attempts: int = 0
-    snippet_from: str = "feed"  # "article": the snippet is from the article page, the feed's text did not hold the match
+    in_article: bool = False  # the rule matched only with the article page's text: the snippet is from it
     mode: str = Mode.ALERT
     thread_ts: str | None = None  # a reply's thread: the remote id of the story's first alert
     reply_to: int | None = None  # a reply whose first alert is in the same batch: that delivery's id

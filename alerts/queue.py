@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Protocol
 from alerts.messages import Alert, Briefing, Message
 
 if TYPE_CHECKING:
-    from alerts.briefing import SameStory
     from alerts.flood import Plan, Sent
 
 
@@ -117,8 +116,8 @@ class Queue(Protocol):
         """The alert of each delivery: its item's title, link, source, time, snippet and rules."""
         ...
 
-    async def briefing(self, claimed: Claimed, same_story: SameStory, rule_order: Sequence[str]) -> Briefing:
-        """A briefing page with the stories it lists, folded and grouped; a later page with its first page's thread."""
+    async def briefing(self, claimed: Claimed) -> Briefing:
+        """A briefing page with the stories stored on it when it was made; a later page with its first page's thread."""
         ...
 
     async def hold(self, message: Message, wait: float = 0.0) -> bool:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, TextIO
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, TextIO
 import aiohttp
 import httpx
 
-from alerts import flood
+from alerts import briefing, flood
 from alerts.base import Sink
 from alerts.console import ConsoleSink
 from alerts.delivery import Deliverer, DeliveryStats
@@ -27,6 +28,7 @@ from service.ingest.guard import Guard
 from service.ingest.model import ParsedFeed
 from service.ingest.parse import parse_feed
 from service.ingest.pipeline import Parser, Pipeline, PollStats
+from service.ingest.route import legacy_evidence
 from service.ops.metrics import Metrics
 from service.settings import Settings
 from service.storage import db
@@ -118,7 +120,13 @@ class App:
 
     async def brief(self) -> int:
         """Make the briefings that are due (each once, whatever the replicas); the delivery loop sends them."""
-        return await self.briefings.run() if self.briefings is not None else 0
+        if self.briefings is None:
+            return 0
+        config = self.config()
+        names = {r.id: r.name for r in config.ruleset.rules}
+        made = await briefing.make_due(self.briefings, schedules(config, self.clock()), story.same_story, config.rule_order, names)
+        await self.briefings.release(lambda destination, rules: config.delivery_of(destination, rules) == "instant")
+        return made
 
     async def aclose(self) -> None:
         """Close connections and the database."""
@@ -149,7 +157,7 @@ async def build_app(
     engine = db.create_engine(settings.database_url, settings.db_pool_size)
     muter = SqlMuter(engine, clock)
     feeds = Feeds(engine, settings.instance)
-    items = Items(engine, muter, delivery=lambda d, rules: config().delivery_of(d, rules))
+    items = Items(engine)
     http = build_client(settings.user_agent, read_timeout=min(20.0, settings.fetch_timeout))
     public_http = build_client(settings.user_agent, read_timeout=min(20.0, settings.fetch_timeout), guard=guard)
     limit = settings.per_host
@@ -172,6 +180,7 @@ async def build_app(
         parser(executor),
         config,
         clock,
+        muter,
         settings.poll_concurrency,
         lease,
         observe=metrics.poll,
@@ -180,7 +189,7 @@ async def build_app(
         article_tried=metrics.article,
     )
     deliverer = Deliverer(
-        SqlQueue(engine, settings.instance, clock, lease),
+        SqlQueue(engine, settings.instance, clock, lease, legacy=legacy_evidence),
         SqlPacer(engine, utcnow),  # Slack counts real seconds, whatever clock the rest runs on
         muter,
         lambda: app.sinks,
@@ -189,7 +198,6 @@ async def build_app(
         same_story=story.same_story,
         batch=50,
         observe=metrics.delivery,
-        rule_order=lambda: config().rule_order,
     )
     app = App(
         settings=settings,
@@ -206,7 +214,7 @@ async def build_app(
         metrics=metrics,
         stdout=stdout,
         executor=executor,
-        briefings=SqlBriefings(engine, clock, config, story.same_story),
+        briefings=SqlBriefings(engine, clock),
         guard=guard,
     )
     app.rebuild_sinks(config())
@@ -249,6 +257,22 @@ def flood_policy(config: Config, destination: str) -> flood.Policy:
         thread_window=story.WINDOW,
         throttles=throttles,
     )
+
+
+def schedules(config: Config, now: datetime) -> list[briefing.Schedule]:
+    """The briefings the config asks for, each for its latest period (made once: `alerts.briefing.make_due`)."""
+    out = []
+    for name, spec in config.rules_file.destinations.items():
+        for kind in config.briefing_kinds(name):
+            due = briefing.last_due(now, spec.at, spec.timezone, spec.weekday if kind == "weekly" else None)
+            takes = functools.partial(_takes, config, name, kind)
+            out.append(briefing.Schedule(name, kind, due, briefing.title(kind, due, spec.timezone), spec.briefing_when_empty, takes))
+    return out
+
+
+def _takes(config: Config, destination: str, kind: str, rule_ids: Sequence[str]) -> bool:
+    """Whether an alert of these rules goes into the destination's briefing of this kind."""
+    return config.delivery_of(destination, rule_ids) == kind
 
 
 def build_sinks(config: Config, settings: Settings, session: aiohttp.ClientSession, stdout: TextIO | None) -> dict[str, Sink]:

@@ -168,7 +168,7 @@ def alert_blocks(alert: Alert, timezone: str = "UTC") -> list[dict[str, Any]]:
         _context(meta),
     ]
     if alert.snippet:
-        label = ARTICLE_LABEL + " " if alert.snippet_from == "article" else ""
+        label = ARTICLE_LABEL + " " if alert.in_article else ""
         out.append({"type": "section", "text": {"type": "mrkdwn", "text": label + highlighted(alert, SNIPPET_MAX - len(label))}})
     if alert.terms:
         terms = ", ".join(f"`{escape(t)}`" for t in alert.terms)

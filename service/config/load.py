@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from service.config.schema import FeedsFile, FeedSpec, HostSpec, RulesFile
 from service.config.types import DELIVERIES, Delivery
 from service.config.yamlfile import ConfigError, Document, Problem, load
-from service.ingest.model import Item
+from service.ingest.model import FeedContext, Item
 from service.ingest.parse import parse_article, read_document
 from service.ingest.prepare import prepare_now
 from service.rules import text
@@ -40,6 +40,7 @@ class Config:
     ruleset: Ruleset
     version: str
     hosts: dict[str, HostSpec] = field(default_factory=dict)
+    directory: Path | None = None  # where it was read from: `file:` feed URLs are relative to it
 
     def host_limit(self, host: str, default: int) -> int:
         """How many fetches may run at once to `host` ("name" or "name:port"): its own limit, else `default`."""
@@ -49,6 +50,10 @@ class Config:
     def feed(self, feed_id: str) -> FeedSpec | None:
         """The feed with this id, if configured."""
         return self._feeds_by_id.get(feed_id)
+
+    def feed_at(self, url: str) -> FeedSpec | None:
+        """The feed polled at this URL, if configured."""
+        return next((f for f in self.feeds if f.url == url), None)
 
     def delivery_of(self, destination: str, rule_ids: Iterable[str]) -> Delivery | None:
         """How an alert of these rules goes to this destination: the soonest of each rule's own or the destination's delivery.
@@ -111,7 +116,9 @@ def load_config(directory: Path) -> Config:
     if problems:
         raise ConfigError(problems)
     ruleset.version = fingerprint(directory)
-    return Config(feeds=feeds.feeds, rules_file=rules_file, ruleset=ruleset, version=ruleset.version, hosts=feeds.hosts)
+    return Config(
+        feeds=feeds.feeds, rules_file=rules_file, ruleset=ruleset, version=ruleset.version, hosts=feeds.hosts, directory=directory
+    )
 
 
 def _load_model(path: Path, model: type[M], problems: list[Problem]) -> tuple[Document | None, M | None]:
@@ -233,7 +240,7 @@ def _check_examples(spec: RulesFile, doc: Document, ruleset: Ruleset, directory:
                 except (OSError, ValueError) as exc:
                     problems.append(doc.problem(at, f"cannot read example: {exc}"))
                     continue
-                for prepared in prepare_now(found, ruleset, rule.feeds):
+                for prepared in prepare_now(found, ruleset, FeedContext("example", tuple(rule.feeds))):
                     item, matched = prepared.item, any(m.rule_id == rule.id for m in prepared.matches)
                     if matched != expected:
                         verb = "does not match" if expected else "matches"

@@ -44,6 +44,7 @@ from pydantic import Field
 
 from service.config.types import Delivery, DestinationBase, Duration, OptionalDuration, parse_duration
 from service.destinations import destination_union
+from service.ingest.model import FeedContext
 from service.rules.spec import DEFAULT_FIELDS, BooleanSpec, ExamplesSpec, FieldName, Group, Id, Strict
 
 __all__ = ["Duration", "parse_duration"]
@@ -66,6 +67,10 @@ class FeedSpec(Strict):
     def display_name(self) -> str:
         """The name shown in alerts."""
         return self.name or self.id
+
+    def context(self) -> FeedContext:
+        """What matching needs to know of this feed: the one place a `FeedContext` is made from the config."""
+        return FeedContext(self.id, tuple(self.tags), self.language or "", self.article, self.max_age, self.url)
 
 
 class HostSpec(Strict):

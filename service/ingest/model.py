@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,18 +45,64 @@ class MatchedTerm:
 
 
 @dataclass(frozen=True, slots=True)
+class Evidence:
+    """What an alert quotes for one rule: the sentence(s) that made it match, from the field that holds them.
+
+    `highlights` are (start, end) spans of the matched terms in `text`; `in_article` is true only
+    when the rule would not have matched on the feed's own text (the article page was needed).
+    """
+
+    text: str
+    highlights: tuple[tuple[int, int], ...] = ()
+    field: str = ""
+    in_article: bool = False
+
+    def as_data(self, rule_id: str) -> dict[str, object]:
+        """As stored with matches and deliveries, and printed by `rules test --format json`."""
+        spans = [list(span) for span in self.highlights]
+        return {"rule": rule_id, "text": self.text, "highlights": spans, "field": self.field, "in_article": self.in_article}
+
+
+@dataclass(frozen=True, slots=True)
 class RuleMatch:
-    """Why an item matched one rule."""
+    """Why an item matched one rule, and what an alert of it quotes."""
 
     rule_id: str
     rule_name: str
     destinations: tuple[str, ...]
     terms: tuple[MatchedTerm, ...]
+    evidence: Evidence = Evidence("")
 
     @property
     def term_labels(self) -> list[str]:
         """The written forms of the matched terms."""
         return [t.term for t in self.terms]
+
+
+ArticleMode = Literal["auto", "always", "never"]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedContext:
+    """What matching needs to know about the feed an item came from; built by one function (`FeedSpec.context`).
+
+    The service, `rules test`, `rules replay`, rule examples and Slack's `/newswatch test` all pass
+    one, so that they see an item the same way: which rules are in scope (the feed id and its tags),
+    which language an item that declares none is in, whether its article page is read, and which
+    items are too old to alert.
+    """
+
+    feed_id: str
+    tags: tuple[str, ...] = ()
+    language: str = ""
+    article: ArticleMode = "never"
+    max_age: int | None = None  # seconds; None: any age may alert
+    url: str | None = None  # the feed's URL: decides which addresses its article links may reach (`service.ingest.guard`)
+
+    @property
+    def scope(self) -> tuple[str, ...]:
+        """The names a rule's `feeds:` may list to include this feed: its id and its tags."""
+        return (self.feed_id, *self.tags)
 
 
 @dataclass(frozen=True, slots=True)

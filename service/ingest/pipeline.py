@@ -1,4 +1,4 @@
-"""The one place that knows the order: claim, fetch, parse, keep new items, match, store.
+"""The one place that knows the order: claim, fetch, parse, keep new items, prepare and match, route, store.
 
 Delivery is the second half of the pipeline and lives in `alerts.delivery`; it reads only
 what this half stored, so an alert exists only for an item that was newly stored.
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from alerts.queue import Muter
 from service.config import Config
 from service.config.schema import FeedSpec
 from service.ingest import story
@@ -22,6 +23,7 @@ from service.ingest.fetch import Fetched, Fetcher, FetchFailed, NotModified
 from service.ingest.model import FAILURES, FeedSource, Item, ParsedFeed, Status
 from service.ingest.parse import is_feed
 from service.ingest.prepare import ArticleSource, prepare
+from service.ingest.route import NOTHING_MUTED, route, suppression
 from service.settings import Settings
 from service.storage.feeds import Feeds, PollOutcome
 from service.storage.items import Items, NewItem
@@ -60,6 +62,7 @@ class Pipeline:
         parser: Parser,
         config: Callable[[], Config],
         clock: Callable[[], datetime],
+        muter: Muter,
         concurrency: int = 20,
         lease: timedelta = timedelta(seconds=Settings.model_fields["lease_seconds"].default),
         observe: Callable[[str, str, float], None] | None = None,
@@ -73,6 +76,7 @@ class Pipeline:
         self._parser = parser
         self._config = config
         self._clock = clock
+        self._muter = muter
         self._concurrency = concurrency
         self._lease = lease
         self._observe = observe or (lambda feed, outcome, seconds: None)
@@ -166,41 +170,31 @@ class Pipeline:
         return [i for i in unique if i.key not in keys and not (i.link and i.link in links)]
 
     async def _prepare(self, source: FeedSource, spec: FeedSpec, new: list[Item], everything: list[Item]) -> list[NewItem]:
-        """Prepare and match new items (article pages where wanted) and decide which may alert.
+        """Prepare and match new items (article pages where wanted), then route their matches.
 
         Not the first poll's backlog, not old news. Items that may alert get a story
         fingerprint, for threading the same story from other outlets.
         """
-        now = self._clock()
+        now, config, context = self._clock(), self._config(), spec.context()
         allowed = self._first_poll_allowance(source, spec, new)
-        if spec.language:
-            new = [i if i.language else dataclasses.replace(i, language=spec.language) for i in new]
-        suppressed = {i.key: self._suppressed(i, spec, allowed, now) for i in new}
+        suppressed = {i.key: suppression(i, context, now, first_poll=i.key not in allowed) for i in new}
         prepared = await prepare(
             new,
-            self._config().ruleset,
-            spec.tags,
-            spec.article,
+            config.ruleset,
+            context,
             self._articles,
             may_alert=lambda item: suppressed[item.key] is None,
             paused=_paused(source, now),
-            origin=source.url,
         )
-        out = [NewItem(p.item, p.matches, suppressed[p.item.key], article=p.article) for p in prepared]
+        mutes = await self._muter.mutes() if any(p.matches for p in prepared) else NOTHING_MUTED
+        routed = [route(source.id, p.matches, suppressed[p.item.key], mutes, config.delivery_of) for p in prepared]
+        out = [NewItem(p.item, p.matches, r, p.article) for p, r in zip(prepared, routed, strict=True)]
         for p in prepared:
             if p.article.status in FAILURES or (p.article.status is Status.FETCHED and p.article.seconds):
                 self._article_tried(p.article.status.value, p.article.seconds)
-        alerting = {n.item.key for n in out if n.matches and n.suppressed is None}
+        alerting = {n.item.key for n in out if n.routed.routes}
         prints = story.fingerprints([(i.key, i.title, i.summary, i.content) for i in everything], alerting)
         return [dataclasses.replace(n, signature=prints.get(n.item.key)) for n in out]
-
-    def _suppressed(self, item: Item, spec: FeedSpec, allowed: set[str], now: datetime) -> str | None:
-        """Why an item must not alert, if it must not."""
-        if item.key not in allowed:
-            return "first_poll"
-        if spec.max_age is not None and item.published and item.published < now - timedelta(seconds=spec.max_age):
-            return "too_old"
-        return None
 
     def _first_poll_allowance(self, source: FeedSource, spec: FeedSpec, new: list[Item]) -> set[str]:
         """Keys that may alert: all after the first poll; the newest N on it."""

@@ -1,11 +1,12 @@
-"""The one prepare → match path: polling, `rules test`, `rules replay` and rule examples all go through it.
+"""The one prepare → match path: polling, `rules test`, `rules replay`, rule examples and Slack's `/newswatch test`.
 
-To prepare an item is to give it the text the rules should see: what the feed carried, plus
-its article page's main text when that is wanted and obtainable (`service.ingest.article`).
-The rules then match the prepared item. Because every tool takes this path, `rules test`
-and `rules replay` see exactly what the service sees.
+To prepare an item is to give it the text the rules should see: what the feed carried (with the
+feed's language where the item declares none), plus its article page's main text when that is
+wanted and obtainable (`service.ingest.article`). The rules then match the prepared item. Every
+tool passes the feed's `FeedContext` and takes this path, so `rules test` and `rules replay`
+see exactly what the service sees; `service.ingest.route` then decides where each match goes.
 
-Whether a page is wanted (`article:` per feed):
+Whether a page is wanted (`article:` per feed, `FeedContext.article`):
 - `never`: no page is fetched;
 - `always`: the page of every item that may alert;
 - `auto` (the default): only when the feed's own text is short (under `SHORT_WORDS` words)
@@ -18,15 +19,14 @@ costs a page.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
-from service.ingest.model import Article, Item, RuleMatch, Status
+from service.ingest.model import Article, ArticleMode, FeedContext, Item, RuleMatch, Status
 from service.rules.match import Ruleset
 
 SHORT_WORDS = 150
-ArticleMode = Literal["auto", "always", "never"]
 
 
 class ArticleSource(Protocol):
@@ -46,10 +46,16 @@ class Prepared:
     article: Article
 
 
-def prepare_now(items: Sequence[Item], ruleset: Ruleset, tags: Iterable[str] = ()) -> list[Prepared]:
+def prepare_now(items: Sequence[Item], ruleset: Ruleset, context: FeedContext) -> list[Prepared]:
     """Prepare and match without fetching anything: the feed's text and any article text stored with the item."""
-    scope = tuple(tags)
-    return [Prepared(item, ruleset.match(item, scope), _stored(item)) for item in items]
+    return [Prepared(item, ruleset.match(item, context.scope), _stored(item)) for item in _in_context(items, context)]
+
+
+def _in_context(items: Sequence[Item], context: FeedContext) -> list[Item]:
+    """The items with the feed's language where they declare none."""
+    if not context.language:
+        return list(items)
+    return [i if i.language else dataclasses.replace(i, language=context.language) for i in items]
 
 
 def _stored(item: Item) -> Article:
@@ -60,24 +66,22 @@ def _stored(item: Item) -> Article:
 async def prepare(
     items: Sequence[Item],
     ruleset: Ruleset,
-    tags: Iterable[str] = (),
-    mode: ArticleMode = "never",
+    context: FeedContext,
     articles: ArticleSource | None = None,
     may_alert: Callable[[Item], bool] = lambda item: True,
     paused: str | None = None,
-    origin: str | None = None,
 ) -> list[Prepared]:
     """Prepare and match `items` of one feed; pages are fetched concurrently, each within its budget.
 
-    `paused` says why this feed's pages are not fetched for now (after failures), if so; `origin`
-    is the feed's URL, which decides which addresses its links may lead to (`service.ingest.guard`).
+    `paused` says why this feed's pages are not fetched for now (after failures), if so; the
+    context's URL decides which addresses the feed's links may lead to (`service.ingest.guard`).
     """
     import asyncio  # here, not at import: `rules check` loads this module and needs no event loop
 
-    scope = tuple(tags)
-    first = [(item, ruleset.match(item, scope)) for item in items]
+    scope, mode = context.scope, context.article
+    first = [(item, ruleset.match(item, scope)) for item in _in_context(items, context)]
     wanted = [_wanted(item, matches, ruleset, scope, mode, may_alert(item), articles is not None, paused) for item, matches in first]
-    fetched = await asyncio.gather(*(_page(item, want, articles, origin) for (item, _), want in zip(first, wanted, strict=True)))
+    fetched = await asyncio.gather(*(_page(item, want, articles, context.url) for (item, _), want in zip(first, wanted, strict=True)))
     out = []
     for (item, matches), article in zip(first, fetched, strict=True):
         if article.status is Status.FETCHED and article.text and article.text != item.article:
@@ -120,13 +124,3 @@ async def _page(item: Item, decided: Article | None, articles: ArticleSource | N
     if decided is not None or articles is None:
         return decided or Article(Status.DISABLED)
     return await articles.fetch(item.link, origin)
-
-
-def snippet_source(item: Item, term_fields: Iterable[Sequence[str]]) -> tuple[str, str]:
-    """The text to quote for a match, and where it is from: the article when a matched term occurs only there."""
-    if item.article and any(tuple(fields) == ("article",) for fields in term_fields):
-        return "article", item.article
-    for body in (item.summary, item.content):
-        if body:
-            return "feed", body
-    return ("article", item.article) if item.article else ("feed", item.title)

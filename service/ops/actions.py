@@ -6,18 +6,26 @@ parse their input and format the answer (a terminal line, a Slack mrkdwn line, a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from service.config.types import parse_duration
+from service.ingest.model import ArticleMode, FeedContext
+from service.ingest.prepare import Prepared, prepare
+from service.ingest.route import Routed, route, suppression
 from service.storage import views
 from service.storage.db import Database
 from service.storage.silences import Silences
 
 if TYPE_CHECKING:
     from service.config import Config
+    from service.config.schema import FeedSpec
+    from service.ingest.guard import Guard
+    from service.settings import Settings
 
 KINDS = ("rule", "destination", "feed")
 
@@ -104,3 +112,67 @@ def mute_target(name: str, config: Config) -> tuple[str, str]:
     if len(found) > 1:
         raise ActionError(f"'{plain}' is a {' and a '.join(found)}: write {' or '.join(f'{k}:{plain}' for k in found)}")
     return found[0], plain
+
+
+@dataclass(frozen=True)
+class Tested:
+    """One item of a tested source, as the service would see it: prepared, matched and routed."""
+
+    prepared: Prepared
+    context: FeedContext
+    routed: Routed
+    note: str = ""  # how the context was chosen, when a flag overrode the feed's own settings
+
+
+def context_for(source: str, config: Config, feed: str | None = None, articles: bool | None = None) -> tuple[FeedContext, str]:
+    """The feed context `rules test` matches a source in: `feed`'s, else the feeds.yaml feed at that URL or file, else a new feed's.
+
+    `articles` (True, False) overrides the article mode; the note says so.
+    """
+    spec = config.feed(feed) if feed else config.feed_at(source) or _feed_file(source, config)
+    if feed and spec is None:
+        raise ActionError(f"no feed with id '{feed}' in feeds.yaml")
+    remote = source.startswith(("http://", "https://"))
+    context = spec.context() if spec else FeedContext("test", article="auto" if remote else "never", url=source if remote else None)
+    if articles is None:
+        return context, ""
+    mode: ArticleMode = "always" if articles else "never"
+    note = f"article: {mode} (--{'' if articles else 'no-'}articles; the feed says {context.article})" if mode != context.article else ""
+    return dataclasses.replace(context, article=mode), note
+
+
+def _feed_file(source: str, config: Config) -> FeedSpec | None:
+    """The feeds.yaml feed that reads this local file, if any."""
+    if source.startswith(("http://", "https://")) or config.directory is None:
+        return None
+    path = Path(source).resolve()
+    return next((f for f in config.feeds if f.url.startswith("file:") and (config.directory / f.url[5:]).resolve() == path), None)
+
+
+async def test(
+    sources: Sequence[str],
+    config: Config,
+    settings: Settings,
+    now: datetime,
+    feed: str | None = None,
+    articles: bool | None = None,
+    guard: Guard | None = None,
+) -> AsyncIterator[tuple[str, Tested | str]]:
+    """Each item of each source prepared, matched and routed as the service would, or why the source could not be read.
+
+    With a `guard`, the sources, their redirects and their article pages must be on addresses it
+    calls public (a URL from Slack, where whoever asks need not be trusted with the server's network).
+    """
+    from service.ops.reader import Reader
+
+    async with Reader(config, settings, guard) as reader:
+        for source in sources:
+            context, note = context_for(source, config, feed, articles)
+            try:
+                found = await reader.items(source, context.feed_id)
+            except (OSError, ValueError) as exc:
+                yield source, str(exc)
+                continue
+            for prepared in await prepare(found, config.ruleset, context, reader.articles):
+                why = suppression(prepared.item, context, now)
+                yield source, Tested(prepared, context, route(context.feed_id, prepared.matches, why, delivery_of=config.delivery_of), note)

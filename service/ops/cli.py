@@ -116,9 +116,17 @@ def _rules_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "sources",
         nargs="+",
         metavar="SOURCE",
-        help="a feed (RSS, Atom, JSON Feed), a web page or a plain-text article: a file or an http(s) URL",
+        help="a feed (RSS, Atom, JSON Feed), a web page or a plain-text article: a file or an http(s) URL; "
+        "a feed of feeds.yaml is matched as the service matches it",
     )
-    test.add_argument("--articles", action="store_true", help="also fetch and extract each item's article page (as `article: always`)")
+    pages = test.add_mutually_exclusive_group()
+    pages.add_argument(
+        "--articles", dest="articles", action="store_const", const=True, help="fetch every item's article page (as `article: always`)"
+    )
+    pages.add_argument(
+        "--no-articles", dest="articles", action="store_const", const=False, help="fetch no article page (as `article: never`)"
+    )
+    test.add_argument("--feed", metavar="ID", help="match as items of this feed of feeds.yaml (its tags, language, article mode, max_age)")
     test.add_argument("--rule", help="only this rule id")
     test.add_argument("--format", choices=("text", "json"), default="text")
     test.add_argument("--config", help="config folder (default: NEWSWATCH_CONFIG_DIR or ./config)")

@@ -142,17 +142,18 @@ class Interactions:
 
     async def _test(self, url: str) -> str:
         """Run the rules on a page or feed, as the service would; say what matched."""
-        from service.ops.rulecmds import results
+        from service.ops import actions
 
         if not url.startswith(("http://", "https://")):
             return "Give an http(s) URL of a page or a feed."
         lines: list[str] = []
-        async for _, result in results([url], self._config(), self._settings, guard=self._guard):
+        async for _, result in actions.test([url], self._config(), self._settings, self._clock(), guard=self._guard):
             if isinstance(result, str):
                 return f"Could not read {_plain(url)}: {_plain(result)}"
-            found = ", ".join(f"*{_plain(m.rule_name)}* ({', '.join(f'`{_plain(t)}`' for t in m.term_labels[:6])})" for m in result.matches)
-            where = " (whole article)" if result.item.article else ""
-            lines.append(f"• {_plain(result.item.title[:120] or '(untitled)')}{where}: {found or 'no rule matches'}")
+            item, found = result.prepared.item, result.prepared.matches
+            matched = ", ".join(f"*{_plain(m.rule_name)}* ({', '.join(f'`{_plain(t)}`' for t in m.term_labels[:6])})" for m in found)
+            where = " (whole article)" if item.article else ""
+            lines.append(f"• {_plain(item.title[:120] or '(untitled)')}{where}: {matched or 'no rule matches'}")
         text = "\n".join(lines) or "No items found there."
         return text if len(text) <= ANSWER_MAX else text[: ANSWER_MAX - 20].rsplit("\n", 1)[0] + "\n…and more."
 

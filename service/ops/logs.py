@@ -58,24 +58,6 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False, default=str)
 
 
-class _Routine(logging.Filter):
-    """Drops APScheduler's notes that a tick was skipped because the last run of the job is still going.
-
-    Overlap is normal here: a poll or a delivery round can outlast its tick, and the next tick
-    simply finds the work done. Logged at WARNING once a second, it buried what happened to
-    feeds and alerts. At DEBUG they are kept.
-    """
-
-    ROUTINE = ("maximum number of running instances reached", "was missed by")
-
-    def __init__(self, level: int) -> None:
-        super().__init__()
-        self._level = level
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return self._level <= logging.DEBUG or not any(note in record.getMessage() for note in self.ROUTINE)
-
-
 _REDACTOR = _Redactor([])
 
 
@@ -96,5 +78,3 @@ def setup(level: str, fmt: str, secrets: Sequence[str]) -> None:
     root.setLevel(level)
     for noisy in ("httpx", "httpcore", "slack_sdk", "apscheduler", "aiosqlite", "asyncio", "alembic", "sqlalchemy"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
-    scheduler = logging.getLogger("apscheduler.scheduler")
-    scheduler.filters[:] = [_Routine(logging.getLevelName(level))]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 from datetime import UTC, datetime, timedelta
@@ -13,23 +12,17 @@ from typing import TYPE_CHECKING, Any
 from service.config import Config, load_config
 from service.config.types import parse_duration
 from service.config.yamlfile import ConfigError
-from service.ingest.model import Item, RuleMatch, Status
-from service.ingest.parse import read_document
-from service.ingest.prepare import ArticleMode, Prepared, prepare, prepare_now, snippet_source
+from service.ingest.model import FeedContext, Item, RuleMatch, Status
+from service.ingest.prepare import prepare_now
+from service.ingest.route import Routed
+from service.ops import actions
 from service.rules import text
 from service.rules.compile import RESERVED, Groups, gazetteer
 from service.rules.operators import TermSpec
 from service.settings import Settings
 
 if TYPE_CHECKING:  # the network and the database are loaded only by the commands that use them
-    from collections.abc import AsyncIterator
-
-    from service.ingest.extract import Extracted
-    from service.ingest.fetch import Fetcher
-    from service.ingest.guard import Guard
     from service.storage.items import Items
-
-ANY_DOCUMENT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/html;q=0.8, */*;q=0.5"
 
 
 def check(directory: Path) -> int:
@@ -63,96 +56,40 @@ def groups(directory: Path, names: list[str]) -> int:
     return 0
 
 
-async def test(sources: list[str], directory: Path, settings: Settings, rule: str | None, fmt: str, articles: bool = False) -> int:
-    """Prepare and match every item of every source, as the service would, and print which rules match and why.
+async def test(
+    sources: list[str],
+    directory: Path,
+    settings: Settings,
+    rule: str | None,
+    fmt: str,
+    articles: bool | None = None,
+    feed: str | None = None,
+) -> int:
+    """Prepare, match and route every item of every source as the service would, and print what it would alert and why.
 
-    With `articles`, each item's page is fetched and extracted too (what `article: always` does).
+    A source that is a feed of feeds.yaml (or `feed`) is matched in that feed's context: its tags,
+    language, article mode and max_age; `articles` (True / False) overrides the article mode.
     """
     config = load_config(directory)
     if rule and rule not in {r.id for r in config.ruleset.rules}:
         print(f"newswatch: no enabled rule with id '{rule}'", file=sys.stderr)
         return 2
-    status = 0
-    async for source, result in results(sources, config, settings, articles):
-        if isinstance(result, str):
-            print(f"{source}: {result}", file=sys.stderr)
-            status = 1
-            continue
-        matches = [m for m in result.matches if not rule or m.rule_id == rule]
-        print(_json(source, result, matches) if fmt == "json" else _text(source, result, matches))
-    return status
-
-
-async def results(
-    sources: list[str], config: Config, settings: Settings, articles: bool = False, guard: Guard | None = None
-) -> AsyncIterator[tuple[str, Prepared | str]]:
-    """Each item of each source, prepared and matched as the service would, or why the source could not be read.
-
-    With a `guard`, the sources, their redirects and their article pages must be on addresses it
-    calls public (a URL from Slack, where whoever asks need not be trusted with the server's network).
-    """
-    from service.ingest.article import Articles
-    from service.ingest.fetch import Fetcher, build_client
-
-    async with contextlib.AsyncExitStack() as stack:
-        client = await stack.enter_async_context(build_client(settings.user_agent))
-        # A guarded client (its own TLS context) only when asked: the CLI's start-up stays as it was.
-        public = await stack.enter_async_context(build_client(settings.user_agent, guard=guard)) if guard else client
-        limit = settings.per_host
-        fetcher = Fetcher(
-            client,
-            settings.config_dir,
-            settings.max_feed_bytes,
-            lambda host: config.host_limit(host, limit),
-            settings.fetch_timeout,
-            public_client=public,
-            guard=guard,
-        )
-        pages = Articles(fetcher, _extract_in_thread, settings.user_agent, settings.article_timeout, settings.article_pace, guard=guard)
-        for source in sources:
-            try:
-                found = await _items(source, fetcher, public_only=guard is not None)
-            except (OSError, ValueError) as exc:
-                yield source, str(exc)
+    status, noted = 0, set()
+    try:
+        async for source, result in actions.test(sources, config, settings, datetime.now(UTC), feed, articles):
+            if isinstance(result, str):
+                print(f"{source}: {result}", file=sys.stderr)
+                status = 1
                 continue
-            origin = source if source.startswith(("http://", "https://")) else None  # a public feed's links stay public
-            mode: ArticleMode = "always" if articles else "never"
-            for prepared in await prepare(found, config.ruleset, _tags(config, found), mode, pages, origin=origin):
-                yield source, prepared
-
-
-async def _extract_in_thread(body: bytes, url: str, content_type: str) -> Extracted:
-    """Extraction off the event loop (the CLI has no worker processes)."""
-    import asyncio
-
-    from service.ingest.extract import extract_article
-
-    return await asyncio.to_thread(extract_article, body, url, content_type)
-
-
-def _tags(config: Config, found: list[Item]) -> tuple[str, ...]:
-    """The tags of the items' feed, if it is a configured feed."""
-    spec = config.feed(found[0].feed_id) if found else None
-    return tuple(spec.tags) if spec else ()
-
-
-async def _items(source: str, fetcher: Fetcher, public_only: bool = False) -> list[Item]:
-    """The items of a feed, a web page or a plain-text article, from a URL or a file."""
-    import asyncio
-
-    from service.ingest.fetch import Fetched
-
-    if source.startswith(("http://", "https://")):
-        result = await fetcher.fetch(source, accept=ANY_DOCUMENT, public_only=public_only)
-        if not isinstance(result, Fetched):
-            raise ValueError(getattr(result, "message", "not modified"))
-        return await asyncio.to_thread(read_document, result.body, result.url, source, "test", result.content_type)
-    return await asyncio.to_thread(_read_local, Path(source))
-
-
-def _read_local(path: Path) -> list[Item]:
-    """The items of a local file."""
-    return read_document(path.read_bytes(), path.resolve().as_uri(), path.name)
+            if result.note and source not in noted and fmt == "text":
+                noted.add(source)
+                print(f"{source}: {result.note}")
+            matches = [m for m in result.prepared.matches if not rule or m.rule_id == rule]
+            print(_json(source, result, matches) if fmt == "json" else _text(source, result, matches))
+    except actions.ActionError as exc:
+        print(f"newswatch: {exc}", file=sys.stderr)
+        return 2
+    return status
 
 
 def _explain(match: RuleMatch) -> list[dict[str, Any]]:
@@ -160,26 +97,40 @@ def _explain(match: RuleMatch) -> list[dict[str, Any]]:
     return [{"term": t.term, "fields": list(t.fields), "positions": list(t.positions[:10])} for t in match.terms]
 
 
-def _json(source: str, prepared: Prepared, matches: list[RuleMatch]) -> str:
-    """One JSON line per item."""
-    item, article = prepared.item, prepared.article
+def _json(source: str, tested: actions.Tested, matches: list[RuleMatch]) -> str:
+    """One JSON line per item: its matches with their evidence, and what would be sent where."""
+    item, article, routed = tested.prepared.item, tested.prepared.article, tested.routed
     return json.dumps(
         {
             "source": source,
+            "feed": tested.context.feed_id,
             "id": item.key,
             "title": item.title,
             "link": item.link,
             "published": item.published.isoformat() if item.published else None,
             "article": {"status": article.status.value, "chars": len(item.article), "detail": article.detail},
-            "matches": [{"rule": m.rule_id, "name": m.rule_name, "terms": m.term_labels, "explain": _explain(m)} for m in matches],
+            "matches": [
+                {
+                    "rule": m.rule_id,
+                    "name": m.rule_name,
+                    "terms": m.term_labels,
+                    "explain": _explain(m),
+                    "evidence": m.evidence.as_data(m.rule_id),
+                    "suppressed": routed.silenced.get(m.rule_id),
+                }
+                for m in matches
+            ],
+            "deliveries": [
+                {"destination": r.destination, "rules": list(r.rule_ids), "delivery": r.delivery, "muted": r.muted} for r in routed.routes
+            ],
         },
         ensure_ascii=False,
     )
 
 
-def _text(source: str, prepared: Prepared, matches: list[RuleMatch]) -> str:
-    """A readable block per item: title, how its text was obtained, then each matching rule with its terms and a snippet."""
-    item, article = prepared.item, prepared.article
+def _text(source: str, tested: actions.Tested, matches: list[RuleMatch]) -> str:
+    """A readable block per item: title, how its text was obtained, each matching rule with its terms and quote, where it would go."""
+    item, article = tested.prepared.item, tested.prepared.article
     when = item.published.strftime("%Y-%m-%d") if item.published else "no date"
     lines = [f"{source}: {text.truncate(item.title, 100)} ({when})"]
     if article.status is Status.FETCHED:
@@ -192,12 +143,31 @@ def _text(source: str, prepared: Prepared, matches: list[RuleMatch]) -> str:
         lines.append(f"  MATCH {m.rule_id} ({m.rule_name})")
         for t in m.terms:
             lines.append(f"    {t.term!r} in {', '.join(t.fields)} (word {', '.join(str(p) for p in t.positions[:5])})")
-        where, body = snippet_source(item, (t.fields for t in m.terms))
-        snippet, spans = text.snippet(body, m.term_labels, 240)
-        for start, end in reversed(spans):
-            snippet = snippet[:start] + "[" + snippet[start:end] + "]" + snippet[end:]
-        lines.append(f"    {'matched in the article: ' if where == 'article' else ''}{snippet}")
+        quote = m.evidence.text
+        for start, end in reversed(m.evidence.highlights):
+            quote = quote[:start] + "[" + quote[start:end] + "]" + quote[end:]
+        lines.append(f"    {'matched in the article: ' if m.evidence.in_article else ''}{quote}")
+    lines += _decisions(tested.routed, {m.rule_id for m in matches})
     return "\n".join(lines)
+
+
+def _decisions(routed: Routed, shown: set[str]) -> list[str]:
+    """Where the item would go: each destination with its rules, or why it would not alert."""
+    reasons = {why for rule, why in routed.silenced.items() if rule in shown and why}
+    lines = [f"  not alerted: {why}" for why in sorted(reasons) if why != "muted"]
+    for r in routed.routes:
+        if shown & set(r.rule_ids):
+            how = (
+                "muted"
+                if r.muted
+                else "in the next daily briefing"
+                if r.delivery == "daily"
+                else "in the next weekly briefing"
+                if r.briefed
+                else "alert"
+            )
+            lines.append(f"  → {r.destination}: {how} ({', '.join(r.rule_ids)})")
+    return lines
 
 
 async def replay(stored: Items, config: Config, since: datetime, rule: str | None, fmt: str) -> int:
@@ -206,7 +176,7 @@ async def replay(stored: Items, config: Config, since: datetime, rule: str | Non
     async for batch in stored.items_since(since):
         for item, then in batch:
             total += 1
-            now = {m.rule_id for m in prepare_now([item], config.ruleset, _tags(config, [item]))[0].matches}
+            now = {m.rule_id for m in prepare_now([item], config.ruleset, _context(config, item.feed_id))[0].matches}
             if rule:
                 now, then = now & {rule}, then & {rule}
             if not now and not then:
@@ -218,6 +188,12 @@ async def replay(stored: Items, config: Config, since: datetime, rule: str | Non
     if fmt == "text":
         print(f"{total} stored items replayed: {would} would match ({new} not matched then), {gone} matched then but would not now")
     return 0
+
+
+def _context(config: Config, feed_id: str) -> FeedContext:
+    """The context of a stored item's feed (a removed feed: its id alone)."""
+    spec = config.feed(feed_id)
+    return spec.context() if spec else FeedContext(feed_id)
 
 
 def _replay_line(item: Item, now: set[str], then: set[str], fmt: str) -> str:
@@ -236,7 +212,7 @@ def check_command(args: argparse.Namespace, settings: Settings) -> int:
 
 async def test_command(args: argparse.Namespace, settings: Settings) -> int:
     """`rules test SOURCE...`."""
-    return await test(args.sources, _directory(args, settings), settings, args.rule, args.format, args.articles)
+    return await test(args.sources, _directory(args, settings), settings, args.rule, args.format, args.articles, args.feed)
 
 
 def groups_command(args: argparse.Namespace, settings: Settings) -> int:

@@ -46,7 +46,9 @@ class Worker:
 
     def start(self) -> None:
         """Start the jobs; the first poll and delivery run at once."""
-        scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 30})
+        # Two instances: a tick that finds the last run still going starts one that returns at once (`_tracked`), so
+        # APScheduler never refuses a tick ("maximum number of running instances reached"), which is routine here.
+        scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={"max_instances": 2, "coalesce": True, "misfire_grace_time": 30})
         jobs: dict[str, Callable[[], Awaitable[None]]] = {
             "poll": self.poll,
             "deliver": self.deliver,
@@ -63,20 +65,30 @@ class Worker:
             self._connecting = asyncio.ensure_future(self.app.interactions.start())
 
     def _tracked(self, name: str, job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
-        """Wrap a job so that stop() can wait for it and no exception kills the scheduler."""
+        """Wrap a job so that stop() can wait for it, one run goes on at a time, and no exception kills the scheduler.
+
+        A poll or a delivery round can outlast its tick; the next tick then finds the work being
+        done and returns (noted at DEBUG only: overlap is normal, not a warning).
+        """
+        running: set[asyncio.Task[Any]] = set()
 
         async def run() -> None:
             if self.stopping:
                 return
+            if running:
+                log.debug("job %s: tick skipped, its last run goes on", name)
+                return
             task = asyncio.current_task()
             assert task is not None
             self._active.add(task)
+            running.add(task)
             try:
                 await job()
             except Exception:
                 log.exception("job %s failed; it runs again at its next tick", name)
             finally:
                 self._active.discard(task)
+                running.discard(task)
 
         run.__name__ = name
         return run

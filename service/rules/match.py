@@ -18,10 +18,12 @@ from urllib.parse import urlsplit
 import ahocorasick
 import re2
 
-from service.ingest.model import Item, MatchedTerm, RuleMatch
+from service.ingest.model import Evidence, Item, MatchedTerm, RuleMatch
 from service.rules import text
-from service.rules.fields import DEFAULT_FIELDS, FIELDS
-from service.rules.nodes import Evaluator, Hits, Node
+from service.rules.fields import BODY_FIELDS, DEFAULT_FIELDS, FIELDS, QUOTE_ORDER
+from service.rules.nodes import Evaluator, Hits, Node, Witness
+
+QUOTE_WIDTH = 320  # characters of an alert's quote: two or three lines in Slack
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,21 +96,24 @@ class Ruleset:
                 by_term[t].append(r)
         self._rules_by_term = dict(by_term)
 
-    def match(self, item: Item, feed_tags: Iterable[str] = ()) -> list[RuleMatch]:
-        """Return the rules that `item` matches, each with the terms that made it match."""
+    def match(self, item: Item, scope: Iterable[str] = ()) -> list[RuleMatch]:
+        """Return the rules that `item` matches, each with the terms that made it match and what an alert quotes.
+
+        `scope` names the item's feed for rules that list `feeds:` (`FeedContext.scope`: its id and tags).
+        """
         fields = item_fields(item, self._searched)
         hits, present = self.hits(fields)
         if not hits:
             return []
         counts = Counter(chain.from_iterable(self._rules_by_term.get(t, ()) for t in hits))
         candidates = sorted(r for r, n in counts.items() if n >= self._min_hits[r])
-        scope = {item.feed_id, *feed_tags}
+        names = {item.feed_id, *scope}
         scoped_by_fields: dict[tuple[str, ...], Hits] = {}
         language: str | None = None
         out = []
         for r in candidates:
             rule = self.rules[r]
-            if rule.feeds and not rule.feeds & scope:
+            if rule.feeds and not rule.feeds & names:
                 continue
             if rule.languages:
                 language = language if language is not None else item_language(item)
@@ -119,15 +124,15 @@ class Ruleset:
                 scoped = scoped_by_fields[rule.fields] = _scope(hits, rule.fields)
             evaluate = self._evaluators[r] or self._compile(r)
             if scoped and evaluate(scoped, fields):
-                out.append(self._explain(r, scoped, fields))
+                out.append(self._explain(r, scoped, fields, evaluate))
         return out
 
-    def hinted_rules(self, item: Item, feed_tags: Iterable[str] = ()) -> list[str]:
+    def hinted_rules(self, item: Item, scope: Iterable[str] = ()) -> list[str]:
         """The rules in scope for the item that at least one of its terms hit: worth a closer look (the whole article)."""
         hits, _ = self.hits(item_fields(item, self._searched))
-        scope = {item.feed_id, *feed_tags}
+        names = {item.feed_id, *scope}
         hinted = {r for t in hits for r in self._rules_by_term.get(t, ())}
-        return [self.rules[r].id for r in sorted(hinted) if not self.rules[r].feeds or self.rules[r].feeds & scope]
+        return [self.rules[r].id for r in sorted(hinted) if not self.rules[r].feeds or self.rules[r].feeds & names]
 
     def _compile(self, r: int) -> Evaluator:
         """The evaluator of rule number `r`, built once."""
@@ -158,8 +163,8 @@ class Ruleset:
                         hits[self._regexes[1][i]].append((name, -1))  # RE2 sets give no offsets
         return hits, present
 
-    def _explain(self, r: int, hits: Hits, fields: dict[str, text.Field]) -> RuleMatch:
-        """Describe which positive terms of rule number `r` occurred, where (first 20 positions)."""
+    def _explain(self, r: int, hits: Hits, fields: dict[str, text.Field], evaluate: Evaluator) -> RuleMatch:
+        """Describe which positive terms of rule number `r` occurred, where (first 20 positions), and its evidence."""
         rule = self.rules[r]
         matched = []
         for t in self._positive[r]:
@@ -169,7 +174,27 @@ class Ruleset:
                 offsets = [off for name, off in places if name == where[0] and off >= 0][:20]
                 words = tuple(sorted({fields[where[0]].word_index(off) for off in offsets}))
                 matched.append(MatchedTerm(term=self.terms[t].label, fields=tuple(where), positions=words))
-        return RuleMatch(rule_id=rule.id, rule_name=rule.name, destinations=rule.destinations, terms=tuple(matched))
+        evidence = self._evidence(r, hits, fields, evaluate)
+        return RuleMatch(rule_id=rule.id, rule_name=rule.name, destinations=rule.destinations, terms=tuple(matched), evidence=evidence)
+
+    def _evidence(self, r: int, hits: Hits, fields: dict[str, text.Field], evaluate: Evaluator) -> Evidence:
+        """The sentence(s) that made rule number `r` match, with its terms highlighted, and whether the article was needed.
+
+        The sentence or nearness test that held, where the rule has one (`Node.witness`); else the
+        sentence where the rule's terms weigh most (`_densest`). Body fields are quoted before the
+        title, which an alert shows anyway.
+        """
+        positive = [t for t in self._positive[r] if t in hits]
+        in_article = any(name == "article" for t in positive for name, _ in hits[t]) and not evaluate(_without(hits, "article"), fields)
+        witness = self.rules[r].tree.witness(hits, fields) or _densest(positive, hits, fields, evaluate)
+        if witness is None:  # only terms without positions (regular expressions): the lead of the first field quoted
+            name = next((f for f in QUOTE_ORDER if f in fields), "")
+            lead = text.snippet(fields[name].raw, [], QUOTE_WIDTH)[0] if name else ""
+            return Evidence(lead, (), name, in_article)
+        name, first, last = witness
+        labels = [self.terms[t].label for t in positive if self.terms[t].regex is None and any(n == name for n, _ in hits[t])]
+        quote, spans = text.snippet(fields[name].quote(first, last), labels, QUOTE_WIDTH)
+        return Evidence(quote, tuple(spans), name, in_article)
 
 
 def _regex_set(terms: Sequence[Term]) -> tuple[Any, list[int]] | None:
@@ -261,6 +286,41 @@ def _value(item: Item, name: str) -> str:
         return (urlsplit(item.link).hostname or "") if item.link else ""
     value: str = getattr(item, name)
     return value
+
+
+def _densest(positive: Sequence[int], hits: Hits, fields: dict[str, text.Field], evaluate: Evaluator) -> Witness | None:
+    """The sentence that best shows why a rule without a sentence test matched, a body field's before the title's.
+
+    A sentence in which the whole rule holds by itself comes first. Among the rest, a term weighs
+    1 / (its occurrences in the field): the rare, specific terms of a match (a neighbour named
+    once, demarcation) outweigh the names that recur throughout an article.
+    """
+    occurrences = Counter((name, t) for t in positive for name, offset in hits[t] if offset >= 0)
+    found: dict[tuple[str, int], Hits] = defaultdict(dict)
+    for t in positive:
+        for name, offset in hits[t]:
+            if offset >= 0:
+                found[name, fields[name].unit_of(offset, "sentence")].setdefault(t, []).append((name, offset))
+    if not found:
+        return None
+
+    def rank(key: tuple[str, int]) -> tuple[bool, bool, float, int, int]:
+        name, unit = key
+        weight = sum(1 / occurrences[name, t] for t in found[key])
+        return (name not in BODY_FIELDS, not evaluate(found[key], fields), -weight, QUOTE_ORDER.index(name), unit)
+
+    name, unit = min(found, key=rank)
+    return (name, *fields[name].unit_words(unit, "sentence"))
+
+
+def _without(hits: Hits, field: str) -> Hits:
+    """The hits outside one field."""
+    kept: Hits = {}
+    for t, places in hits.items():
+        rest = [p for p in places if p[0] != field]
+        if rest:
+            kept[t] = rest
+    return kept
 
 
 def _scope(hits: Hits, fields: Sequence[str]) -> Hits:

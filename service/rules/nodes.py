@@ -9,14 +9,22 @@ a number of words.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from service.rules.fields import QUOTE_ORDER
 from service.rules.text import Field as TextField
 
 Hits = dict[int, list[tuple[str, int]]]  # term number -> (field, offset of the key) pairs; offset -1: a regex
 Evaluator = Callable[[Hits, dict[str, TextField]], bool]
+Witness = tuple[str, int, int]  # a field's name and the numbers of the first and last word that made a node hold
+
+
+def _best(witnesses: Iterable[Witness | None]) -> Witness | None:
+    """The witness to quote: from the field an alert quotes first (`QUOTE_ORDER`), the earliest in it."""
+    found = [w for w in witnesses if w is not None]
+    return min(found, key=lambda w: (QUOTE_ORDER.index(w[0]), w[1], w[2])) if found else None
 
 
 class Node(Protocol):
@@ -36,6 +44,12 @@ class Node(Protocol):
 
     def evaluator(self) -> Evaluator:
         """A function of an item's hits and fields that tells whether the node holds."""
+
+    def witness(self, hits: Hits, fields: dict[str, TextField]) -> Witness | None:
+        """Where a node that holds holds: the words of one field that a sentence or nearness test accepted.
+
+        None for a node without such a test (plain terms hold anywhere in the item).
+        """
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +73,9 @@ class TermNode:
     def evaluator(self) -> Evaluator:
         term = self.term
         return lambda hits, fields: term in hits
+
+    def witness(self, hits: Hits, fields: dict[str, TextField]) -> Witness | None:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +105,9 @@ class AllOf:
             return lambda hits, fields: hits.keys() >= terms
         return lambda hits, fields: hits.keys() >= terms and all(c(hits, fields) for c in others)
 
+    def witness(self, hits: Hits, fields: dict[str, TextField]) -> Witness | None:
+        return _best(c.witness(hits, fields) for c in self.children)
+
 
 @dataclass(frozen=True, slots=True)
 class AnyOf:
@@ -113,6 +133,9 @@ class AnyOf:
             return lambda hits, fields: not hits.keys().isdisjoint(terms)
         return lambda hits, fields: not hits.keys().isdisjoint(terms) or any(c(hits, fields) for c in others)
 
+    def witness(self, hits: Hits, fields: dict[str, TextField]) -> Witness | None:
+        return _best(c.witness(hits, fields) for c in self.children if not isinstance(c, TermNode) and c.evaluator()(hits, fields))
+
 
 @dataclass(frozen=True, slots=True)
 class NoneOf:
@@ -136,6 +159,9 @@ class NoneOf:
         terms, others = _split(self.children)
         return lambda hits, fields: hits.keys().isdisjoint(terms) and not any(c(hits, fields) for c in others)
 
+    def witness(self, hits: Hits, fields: dict[str, TextField]) -> Witness | None:
+        return None
+
 
 @dataclass(frozen=True, slots=True)
 class Within:
@@ -157,17 +183,28 @@ class Within:
         return self.inner.needs_a_hit()
 
     def evaluator(self) -> Evaluator:
-        inner, unit = self.inner.evaluator(), self.unit
-        wanted, positive = self.inner.all_terms(), self.inner.positive_terms()
+        inner, positive = self.inner.evaluator(), self.inner.positive_terms()
 
         def evaluate(hits: Hits, fields: dict[str, TextField]) -> bool:
-            groups: dict[tuple[str, int], Hits] = defaultdict(dict)
-            for t in wanted & hits.keys():
-                for name, offset in hits[t]:
-                    groups[name, fields[name].unit_of(offset, unit)].setdefault(t, []).append((name, offset))
-            return any(inner(group, fields) for group in groups.values() if not positive.isdisjoint(group))
+            return any(inner(group, fields) for group in self._groups(hits, fields).values() if not positive.isdisjoint(group))
 
         return evaluate
+
+    def witness(self, hits: Hits, fields: dict[str, TextField]) -> Witness | None:
+        inner, positive = self.inner.evaluator(), self.inner.positive_terms()
+        held = [k for k, group in self._groups(hits, fields).items() if not positive.isdisjoint(group) and inner(group, fields)]
+        if not held:
+            return None
+        name, unit = min(held, key=lambda k: (QUOTE_ORDER.index(k[0]), k[1]))
+        return (name, *fields[name].unit_words(unit, self.unit))
+
+    def _groups(self, hits: Hits, fields: dict[str, TextField]) -> dict[tuple[str, int], Hits]:
+        """The hits of each (field, sentence or paragraph)."""
+        groups: dict[tuple[str, int], Hits] = defaultdict(dict)
+        for t in self.inner.all_terms() & hits.keys():
+            for name, offset in hits[t]:
+                groups[name, fields[name].unit_of(offset, self.unit)].setdefault(t, []).append((name, offset))
+        return groups
 
 
 def _split(children: Sequence[Node]) -> tuple[frozenset[int], list[Evaluator]]:
@@ -199,14 +236,25 @@ class Near:
         return self._holds
 
     def _holds(self, hits: Hits, fields: dict[str, TextField]) -> bool:
+        return self._found(hits, fields, ordered=False) is not None
+
+    def witness(self, hits: Hits, fields: dict[str, TextField]) -> Witness | None:
+        return self._found(hits, fields, ordered=True)
+
+    def _found(self, hits: Hits, fields: dict[str, TextField], ordered: bool) -> Witness | None:
+        """A place of the first slot with every other slot close to it (the one to quote if `ordered`), as the words they span."""
         places = [[p for t in slot for p in hits.get(t, ()) if p[1] >= 0] for slot in self.slots]
         if not all(places):
-            return False
-        for name, offset in places[0]:
-            anchor = self._position(fields[name], offset)
-            if all(any(n == name and self._close(fields[n], o, anchor) for n, o in other) for other in places[1:]):
-                return True
-        return False
+            return None
+        anchors = sorted(places[0], key=lambda p: (QUOTE_ORDER.index(p[0]), p[1])) if ordered else places[0]
+        for name, offset in anchors:
+            f = fields[name]
+            anchor = self._position(f, offset)
+            chosen = [next((o for n, o in other if n == name and self._close(f, o, anchor)), None) for other in places[1:]]
+            if all(o is not None for o in chosen):
+                words = [f.word_index(o) for o in (offset, *chosen) if o is not None]
+                return name, min(words), max(words)
+        return None
 
     def _position(self, f: TextField, offset: int) -> int:
         """A word's number, or its sentence's or paragraph's."""

@@ -261,10 +261,29 @@ class Field:
 
     def unit_of(self, offset: int, kind: str) -> int:
         """The number of the sentence or paragraph (`kind`) that holds the word at `offset`."""
+        return bisect.bisect_right(self._starts_of(kind), self.word_index(offset)) - 1
+
+    def _starts_of(self, kind: str) -> list[int]:
+        """The number of the first word of each sentence or paragraph."""
         starts = self._units.get(kind)
         if starts is None:
             starts = self._units[kind] = _unit_starts(self.raw, self.folded, kind)
-        return bisect.bisect_right(starts, self.word_index(offset)) - 1
+        return starts
+
+    def unit_words(self, unit: int, kind: str) -> tuple[int, int]:
+        """The numbers of the first and last word of sentence or paragraph number `unit`."""
+        starts = self._starts_of(kind)
+        last = starts[unit + 1] - 1 if unit + 1 < len(starts) else len(self.folded.split()) - 1
+        return starts[unit], last
+
+    def quote(self, first_word: int, last_word: int) -> str:
+        """The sentence(s) of the raw text that hold the words numbered `first_word` to `last_word`."""
+        starts = self._starts_of("sentence")
+        if starts == [0]:  # one unit, or sentences that could not be aligned with the words: the whole text
+            return self.raw
+        first = bisect.bisect_right(starts, first_word) - 1
+        last = bisect.bisect_right(starts, last_word) - 1
+        return " ".join(s.strip() for s in units(self.raw, "sentence")[first : last + 1])
 
 
 def _unit_starts(raw: str, folded: str, kind: str) -> list[int]:

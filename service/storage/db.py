@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from service.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0007"  # the newest migration's revision (a test checks it against Alembic's head)
+HEAD = "0008"  # the newest migration's revision (a test checks it against Alembic's head)
 DEFAULT_POOL_SIZE: int = Settings.model_fields["db_pool_size"].default  # PostgreSQL connections a process keeps
 POOL_TIMEOUT = 600  # seconds a transaction waits for a free connection: a busy pool slows work down, it does not fail it
 _MIGRATION_LOCK = 0x6E657773  # "news": the PostgreSQL advisory lock taken while migrating
@@ -130,6 +130,7 @@ matches = sa.Table(
     sa.Column("terms", sa.JSON, nullable=False),
     sa.Column("suppressed", sa.String(32)),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("evidence", sa.JSON),  # what its alert quotes (service.ingest.route); None on rows made before 0008
     sa.UniqueConstraint("item_id", "rule_id", name="uq_matches_item_rule"),
     sa.Index("ix_matches_rule_created", "rule_id", "created_at"),
     sa.Index("ix_matches_created", "created_at"),
@@ -155,6 +156,8 @@ deliveries = sa.Table(
     sa.Column("mode", sa.String(16)),  # None until planned; alert, reply (in a story's thread), digest or throttled (in a digest)
     sa.Column("parent_id", Id),  # for a reply: the delivery whose thread it joins
     sa.Column("thread_ts", sa.Text),  # for a reply: the thread's root message id
+    sa.Column("evidence", sa.JSON),  # per rule of rule_ids, what this copy quotes; None on rows queued before 0008
+    sa.Column("sections", sa.JSON),  # a briefing page: [{"rule", "name", "stories": [[delivery ids]]}], fixed when it was made
     sa.UniqueConstraint("item_id", "destination", name="uq_deliveries_item_destination"),
     sa.Index("ix_deliveries_due", "status", "next_attempt_at"),
     sa.Index("ix_deliveries_destination_sent", "destination", "status", "sent_at"),

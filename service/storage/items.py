@@ -1,42 +1,44 @@
 """Items, their matches and deliveries: dedup happens here, by unique keys.
 
 A poll's new items, their matches, their deliveries and the feed's new state are written in
-one transaction, so a crash leaves either all of a poll or none of it.
+one transaction, so a crash leaves either all of a poll or none of it. What each match sends
+where, muted or not, quoting what, was decided by `service.ingest.route`; this module only
+writes it, for the items that were really new.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerts.messages import Mode
-from alerts.queue import DeliveryStatus, Muter, Mutes
+from alerts.queue import DeliveryStatus
 from service.ingest.model import Article, Item, RuleMatch
+from service.ingest.route import Route, Routed
 from service.storage import notices
 from service.storage.briefings import NEVER
 from service.storage.db import Database, deliveries, insert, items, matches
 from service.storage.feeds import PollOutcome, succeeded
 from service.storage.notices import Notify
-from service.storage.silences import SqlMuter
 
 _CHUNK = 500  # rows per INSERT, well under both databases' parameter limits
 
 
 @dataclass(frozen=True)
 class NewItem:
-    """An item to store, with its matches and whether (and where) it may alert."""
+    """An item to store, with its matches and what becomes of them (`service.ingest.route`)."""
 
     item: Item
     matches: list[RuleMatch]
-    suppressed: str | None = None  # why it must not alert: "first_poll", "too_old"
-    signature: bytes | None = None  # its story fingerprint (service.ingest.story), if it may alert
+    routed: Routed = field(default_factory=lambda: Routed({}))
     article: Article | None = None  # how its article text was obtained, or why there is none
+    signature: bytes | None = None  # its story fingerprint (service.ingest.story), if it may alert
 
 
 @dataclass
@@ -49,21 +51,11 @@ class Saved:
     rules: Counter[str] = field(default_factory=Counter)  # matches stored, by rule
 
 
-DeliveryOf = Callable[[str, Sequence[str]], str | None]  # (destination, rule ids) -> instant, daily, weekly
-
-
-def _instant(destination: str, rule_ids: Sequence[str]) -> str:
-    """Every alert as it happens: the delivery when no config says otherwise."""
-    return "instant"
-
-
 class Items:
-    """Items, matches and deliveries over one engine; `muter` and `delivery` decide what a new match sends."""
+    """Items, matches and deliveries over one engine."""
 
-    def __init__(self, engine: Database, muter: Muter | None = None, delivery: DeliveryOf = _instant) -> None:
+    def __init__(self, engine: Database) -> None:
         self.engine = engine
-        self._muter = muter or SqlMuter(engine, lambda: datetime.now(UTC))
-        self._delivery = delivery  # alerts that go into briefings wait for the next one
 
     async def known(self, feed_id: str, keys: Iterable[str], links: Iterable[str]) -> tuple[set[str], set[str]]:
         """The keys and the links among those given that this feed already has stored."""
@@ -89,35 +81,22 @@ class Items:
     ) -> Saved:
         """Store new items with their matches and deliveries, and the feed's new state, at once."""
         saved = Saved()
-        muted = await self._muter.mutes() if new else Mutes()  # before the transaction: one connection per task at a time
         async with self.engine.begin() as conn:
             if new:
-                await self._save_items(conn, feed_id, new, muted, now, saved)
+                await self._save_items(conn, new, now, saved)
             await notices.recovered(conn, [feed_id], now, notify)
             await succeeded(conn, feed_id, outcome, now)
         return saved
 
-    async def _save_items(
-        self, conn: AsyncConnection, feed_id: str, new: Sequence[NewItem], muted: Mutes, now: datetime, saved: Saved
-    ) -> None:
-        """Insert items that are still new, then the matches and deliveries of those only (the silences may lag a second)."""
+    async def _save_items(self, conn: AsyncConnection, new: Sequence[NewItem], now: datetime, saved: Saved) -> None:
+        """Insert items that are still new, then the matches and deliveries of those only."""
         by_key = {n.item.key: n for n in new}
         statement = insert(conn, items).on_conflict_do_nothing(index_elements=["feed_id", "key"]).returning(items.c.id, items.c.key)
         rows = await conn.execute(statement, [_item_row(n, now) for n in by_key.values()])  # executemany, batched by SQLAlchemy
         stored = [(r.id, by_key[r.key]) for r in rows]
         saved.items = len(stored)
-        source_muted = feed_id in muted.feeds
-        match_rows = [
-            _match_row(i, m, n.suppressed or ("muted" if source_muted or m.rule_id in muted.rules else None), now)
-            for i, n in stored
-            for m in n.matches
-        ]
-        delivery_rows = [
-            row
-            for i, n in stored
-            if n.suppressed is None and not source_muted
-            for row in _delivery_rows(i, [m for m in n.matches if m.rule_id not in muted.rules], now, muted.destinations, self._delivery)
-        ]
+        match_rows = [_match_row(i, m, n.routed.silenced.get(m.rule_id), now) for i, n in stored for m in n.matches]
+        delivery_rows = [_delivery_row(i, r, now) for i, n in stored for r in n.routed.routes]
         for table, rows_ in ((matches, match_rows), (deliveries, delivery_rows)):
             if rows_:
                 await conn.execute(table.insert(), rows_)
@@ -193,7 +172,7 @@ def _item_row(new: NewItem, now: datetime) -> dict[str, Any]:
 
 
 def _match_row(item_id: int, match: RuleMatch, suppressed: str | None, now: datetime) -> dict[str, Any]:
-    """The matches row of one rule match."""
+    """The matches row of one rule match, with what its alert quotes."""
     terms = [{"term": t.term, "fields": list(t.fields), "positions": list(t.positions[:20])} for t in match.terms]
     return {
         "item_id": item_id,
@@ -201,33 +180,20 @@ def _match_row(item_id: int, match: RuleMatch, suppressed: str | None, now: date
         "rule_name": match.rule_name,
         "terms": terms,
         "suppressed": suppressed,
+        "evidence": match.evidence.as_data(match.rule_id),
         "created_at": now,
     }
 
 
-def _delivery_rows(
-    item_id: int, found: Sequence[RuleMatch], now: datetime, muted: frozenset[str], delivery: DeliveryOf = _instant
-) -> list[dict[str, Any]]:
-    """One delivery per destination, naming every rule that routes the item there; muted ones are kept, not sent.
-
-    An alert that goes into briefings is stored `briefed`: never due on its own, listed by the destination's next briefing.
-    """
-    by_destination: dict[str, list[str]] = {}
-    for match in found:
-        for destination in match.destinations:
-            by_destination.setdefault(destination, []).append(match.rule_id)
-    rows = []
-    for d, rules in by_destination.items():
-        briefed = delivery(d, rules) in ("daily", "weekly")
-        rows.append(
-            {
-                "item_id": item_id,
-                "destination": d,
-                "rule_ids": rules,
-                "status": DeliveryStatus.MUTED if d in muted else DeliveryStatus.PENDING,
-                "next_attempt_at": NEVER if briefed else now,
-                "mode": Mode.BRIEFED if briefed else None,
-                "created_at": now,
-            }
-        )
-    return rows
+def _delivery_row(item_id: int, route: Route, now: datetime) -> dict[str, Any]:
+    """One destination's delivery; muted ones are kept, not sent; briefed ones wait for the destination's next briefing."""
+    return {
+        "item_id": item_id,
+        "destination": route.destination,
+        "rule_ids": list(route.rule_ids),
+        "status": DeliveryStatus.MUTED if route.muted else DeliveryStatus.PENDING,
+        "next_attempt_at": NEVER if route.briefed else now,
+        "mode": Mode.BRIEFED if route.briefed else None,
+        "evidence": [e.as_data(rule) for rule, e in zip(route.rule_ids, route.evidence, strict=True)],
+        "created_at": now,
+    }

@@ -1,8 +1,9 @@
 """The outbox over the deliveries table: the queue primitives `alerts.delivery` runs on.
 
 Claims lease rows so that several replicas share the table; planning is `alerts.flood`'s and
-the order of the steps `alerts.delivery`'s. This module only reads and writes rows, and builds
-each alert's content (title, link, source, snippet) from its item and matches.
+the order of the steps `alerts.delivery`'s. This module only reads and writes rows: an alert is
+its delivery row (with the evidence `service.ingest.route` stored there) joined to its item and
+feed, and a briefing page is the sections stored when it was made (`service.storage.briefings`).
 """
 
 from __future__ import annotations
@@ -14,17 +15,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alerts import flood
-from alerts.briefing import Member, SameStory, grouped, stories
+from alerts.flood import Plan, Sent
 from alerts.messages import Alert, AlertRule, Briefing, Message, Mode, Story
 from alerts.queue import Claimed, DeliveryStatus, Kind
-from service.ingest.model import Item
-from service.ingest.prepare import snippet_source
-from service.rules import text
+from service.ingest.model import Evidence
 from service.settings import Settings
 from service.storage.db import Database, deliveries, feeds, items, lease_update, matches
 
-SNIPPET_WIDTH = 320
+LegacyQuote = Callable[[str, str, str, str, list[tuple[str, Sequence[str]]]], Evidence]  # (title, summary, content, article, terms)
 RECENT_LIMIT = 5000  # recent alerts of one destination that flood control looks at
 
 
@@ -37,11 +35,13 @@ class SqlQueue:
         owner: str,
         clock: Callable[[], datetime],
         lease: timedelta = timedelta(seconds=Settings.model_fields["lease_seconds"].default),
+        legacy: LegacyQuote | None = None,
     ) -> None:
         self._engine = engine
         self._owner = owner
         self._clock = clock
         self._lease = lease
+        self._legacy = legacy  # the quote of a delivery queued before evidence was stored (migration 0008)
 
     async def claim(self, limit: int) -> list[Claimed]:
         """Lease up to `limit` due deliveries, oldest due first."""
@@ -107,33 +107,30 @@ class SqlQueue:
                 .values(status=DeliveryStatus.MUTED, lease_until=None, lease_owner=None)
             )
 
-    async def briefing(self, claimed: Claimed, same_story: SameStory, rule_order: Sequence[str]) -> Briefing:
-        """A briefing page with its stories; a later page names the first page's thread, or waits for it (`reply_to`)."""
+    async def briefing(self, claimed: Claimed) -> Briefing:
+        """A briefing page with the stories stored on it; a later page names the first page's thread, or waits for it (`reply_to`)."""
         root_id = claimed.parent_id or claimed.id
         async with self._engine.connect() as conn:
             sheets = list(
                 await conn.execute(
-                    sa.select(deliveries.c.id, deliveries.c.status, deliveries.c.remote_id)
+                    sa.select(deliveries.c.id, deliveries.c.status, deliveries.c.remote_id, deliveries.c.sections)
                     .where(sa.or_(deliveries.c.id == root_id, deliveries.c.parent_id == root_id), deliveries.c.mode == Mode.BRIEFING)
                     .order_by(deliveries.c.id)
                 )
             )
             listed = await conn.execute(
-                sa.select(*_CLAIMED, items.c.signature, items.c.feed_id)
-                .join(items, items.c.id == deliveries.c.item_id)
-                .where(deliveries.c.parent_id == claimed.id, deliveries.c.mode == Mode.BRIEFED)
+                sa.select(deliveries.c.id, deliveries.c.rule_ids).where(
+                    deliveries.c.parent_id == claimed.id, deliveries.c.mode == Mode.BRIEFED
+                )
             )
-            members = [_claimed(r, r) for r in listed]
-        alerts = await self.build(members)
-        found = stories(
-            [Member(c.id, c.rule_ids, c.signature, alerts[c.id].published or self._clock()) for c in members if c.id in alerts], same_story
-        )
-        names = {r.id: r.name for a in alerts.values() for r in a.rules}
+            members = {r.id: tuple(r.rule_ids) for r in listed}
+        ids = [s.id for s in sheets]
+        stored = sheets[ids.index(claimed.id)].sections if claimed.id in ids else None
+        layout = stored if stored is not None else _unfolded(members)
+        alerts = await self.build([Claimed(i, claimed.destination, members[i]) for i in members])
         sections = tuple(
-            (names.get(rule, rule), tuple(Story(alerts[s[0].id], also=len(s) - 1) for s in group))
-            for rule, group in grouped(found, rule_order)
+            (s["name"], tuple(Story(alerts[story[0]], also=len(story) - 1) for story in s["stories"] if story[0] in alerts)) for s in layout
         )
-        page = [s.id for s in sheets].index(claimed.id) + 1 if claimed.id in [s.id for s in sheets] else 1
         root = sheets[0] if sheets and sheets[0].id == root_id else None
         thread_ts, reply_to = None, None
         if claimed.parent_id is not None:
@@ -141,19 +138,11 @@ class SqlQueue:
                 thread_ts = root.remote_id  # None where the sink cannot thread: the page goes out on its own
             else:
                 reply_to = root_id
-        return Briefing(
-            claimed.id,
-            claimed.destination,
-            claimed.notice or "Briefing",
-            sections,
-            page,
-            max(1, len(sheets)),
-            claimed.attempts,
-            thread_ts,
-            reply_to,
-        )
+        page = ids.index(claimed.id) + 1 if claimed.id in ids else 1
+        title = claimed.notice or "Briefing"
+        return Briefing(claimed.id, claimed.destination, title, sections, page, max(1, len(sheets)), claimed.attempts, thread_ts, reply_to)
 
-    async def recent(self, destination: str, since: datetime) -> list[flood.Sent]:
+    async def recent(self, destination: str, since: datetime) -> list[Sent]:
         """The destination's alerts sent on their own since `since`, newest first."""
         async with self._engine.connect() as conn:
             found = await conn.execute(
@@ -168,9 +157,9 @@ class SqlQueue:
                 .order_by(deliveries.c.sent_at.desc())
                 .limit(RECENT_LIMIT)
             )
-            return [flood.Sent(r.id, r.remote_id, tuple(r.rule_ids), r.sent_at, r.signature) for r in found]
+            return [Sent(r.id, r.remote_id, tuple(r.rule_ids), r.sent_at, r.signature) for r in found]
 
-    async def record(self, destination: str, plan: flood.Plan, window: timedelta) -> None:
+    async def record(self, destination: str, plan: Plan, window: timedelta) -> None:
         """Store each delivery's mode; held ones wait, unleased, for the destination's next digest."""
         now = self._clock()
         by_id = deliveries.c.id
@@ -187,7 +176,7 @@ class SqlQueue:
             if plan.hold:
                 await self._hold(conn, destination, plan, now + window, now)
 
-    async def _hold(self, conn: Any, destination: str, plan: flood.Plan, fallback: datetime, now: datetime) -> None:
+    async def _hold(self, conn: Any, destination: str, plan: Plan, fallback: datetime, now: datetime) -> None:
         """Held deliveries join the destination's waiting digest (or start one that flushes after the window)."""
         waiting = await conn.execute(
             sa.select(sa.func.min(deliveries.c.next_attempt_at)).where(
@@ -210,14 +199,14 @@ class SqlQueue:
                 )
 
     async def build(self, claimed: Sequence[Claimed]) -> dict[int, Alert]:
-        """The alert of each delivery: its item, feed and matches joined."""
+        """The alert of each delivery: its row, with the evidence stored there, joined to its item and feed."""
         if not claimed:
             return {}
         ids = [c.id for c in claimed]
         async with self._engine.connect() as conn:
             rows = list(
                 await conn.execute(
-                    sa.select(deliveries.c.id, deliveries.c.destination, deliveries.c.rule_ids, deliveries.c.attempts, *_ITEM, feeds.c.name)
+                    sa.select(*_DELIVERY, *_ITEM, feeds.c.name)
                     .join(items, items.c.id == deliveries.c.item_id)
                     .join(feeds, feeds.c.id == items.c.feed_id)
                     .where(deliveries.c.id.in_(ids))
@@ -228,7 +217,41 @@ class SqlQueue:
                 sa.select(matches.c.item_id, matches.c.rule_id, matches.c.rule_name, matches.c.terms).where(matches.c.item_id.in_(item_ids))
             )
             match_rows = {(m.item_id, m.rule_id): m for m in found}
-        return {r.id: _alert(r, match_rows) for r in rows}
+        return {r.id: self._alert(r, match_rows) for r in rows}
+
+    def _alert(self, row: Any, match_rows: dict[tuple[int, str], Any]) -> Alert:
+        """One delivery's alert; it quotes its first rule's evidence."""
+        rules = []
+        for rule_id in row.rule_ids:
+            m = match_rows.get((row.item_id, rule_id))
+            terms = tuple(t["term"] for t in m.terms) if m else ()
+            rules.append(AlertRule(id=rule_id, name=(m.rule_name if m else "") or rule_id, terms=terms))
+        evidence = row.evidence[0] if row.evidence else self._legacy_quote(row, match_rows)
+        return Alert(
+            delivery_id=row.id,
+            destination=row.destination,
+            title=row.title,
+            link=row.link,
+            source=row.name,
+            published=row.published_at or row.first_seen_at,  # an undated item is shown at its first sighting
+            snippet=evidence["text"],
+            highlights=tuple((s, e) for s, e in evidence["highlights"]),
+            rules=tuple(rules),
+            attempts=row.attempts,
+            in_article=bool(evidence["in_article"]),
+        )
+
+    def _legacy_quote(self, row: Any, match_rows: dict[tuple[int, str], Any]) -> dict[str, Any]:
+        """The quote of a delivery queued before evidence was stored with it, by the rule of that time."""
+        terms = [
+            (t["term"], t.get("fields", ()))
+            for rule_id in row.rule_ids
+            for t in getattr(match_rows.get((row.item_id, rule_id)), "terms", [])
+        ]
+        if self._legacy is None:
+            return {"text": "", "highlights": [], "in_article": False}
+        quote = self._legacy(row.title, row.summary, row.content, row.article, terms)
+        return {"text": quote.text, "highlights": quote.highlights, "in_article": quote.in_article}
 
     async def hold(self, message: Message, wait: float = 0.0) -> bool:
         """Renew this process's lease on a message's deliveries, `wait` seconds longer than a lease.
@@ -340,6 +363,7 @@ _CLAIMED = (
     deliveries.c.parent_id,
     deliveries.c.notice,
 )
+_DELIVERY = (deliveries.c.id, deliveries.c.destination, deliveries.c.rule_ids, deliveries.c.attempts, deliveries.c.evidence)
 _ITEM = (
     items.c.id.label("item_id"),
     items.c.title,
@@ -352,30 +376,12 @@ _ITEM = (
 )
 
 
-def _alert(row: Any, match_rows: dict[tuple[int, str], Any]) -> Alert:
-    """Build the alert of one delivery; its snippet comes from the article when the feed's text did not hold the match."""
-    rules, fields = [], []
-    for rule_id in row.rule_ids:
-        m = match_rows.get((row.item_id, rule_id))
-        terms = tuple(t["term"] for t in m.terms) if m else ()
-        fields += [tuple(t.get("fields", ())) for t in m.terms] if m else []
-        rules.append(AlertRule(id=rule_id, name=(m.rule_name if m else "") or rule_id, terms=terms))
-    item = Item(feed_id="", key="", title=row.title, summary=row.summary, content=row.content, article=row.article)
-    where, body = snippet_source(item, fields)
-    snippet, spans = text.snippet(body, [t for r in rules for t in r.terms], SNIPPET_WIDTH) if body else ("", [])
-    return Alert(
-        delivery_id=row.id,
-        destination=row.destination,
-        title=row.title,
-        link=row.link,
-        source=row.name,
-        published=row.published_at or row.first_seen_at,  # an undated item is shown at its first sighting
-        snippet=snippet,
-        highlights=tuple(spans),
-        rules=tuple(rules),
-        attempts=row.attempts,
-        snippet_from=where,
-    )
+def _unfolded(members: dict[int, tuple[str, ...]]) -> list[dict[str, Any]]:
+    """The sections of a briefing page made before they were stored with it: one story per alert, under its first rule."""
+    by_rule: dict[str, list[list[int]]] = {}
+    for delivery_id, rules in sorted(members.items()):
+        by_rule.setdefault(rules[0] if rules else "", []).append([delivery_id])
+    return [{"rule": rule, "name": rule, "stories": stories} for rule, stories in by_rule.items()]
 
 
 def _claimed(row: Any, item: Any) -> Claimed:

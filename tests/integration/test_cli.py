@@ -270,8 +270,10 @@ async def test_rules_test_reads_an_article_page_and_a_feed_with_its_articles(tmp
     code, out, err = await newswatch("rules", "test", entry.link, environ=environ)  # an article page, not a feed
     assert code == 0, err
     assert "article: " in out and "MATCH vn-kh-border" in out and "[demarcation]" in out
-    code, out, err = await newswatch("rules", "test", feed, environ=environ)  # the feed alone: title and lead
-    assert code == 0 and "no rule matches" in out, err
+    code, out, err = await newswatch("rules", "test", feed, "--no-articles", environ=environ)  # the feed alone: title and lead
+    assert code == 0 and "no rule matches" in out and "article: never (--no-articles; the feed says auto)" in out, err
+    code, out, err = await newswatch("rules", "test", feed, environ=environ)  # a feed not in feeds.yaml: as a new feed, `article: auto`
+    assert code == 0 and "matched in the article: " in out and "→ border-desk: alert (vn-kh-border)" in out, err
     code, out, err = await newswatch("rules", "test", feed, "--articles", "--format", "json", environ=environ)
     assert code == 0, err
     [line] = [json.loads(x) for x in out.splitlines()]

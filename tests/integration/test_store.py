@@ -11,7 +11,8 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from service.config.schema import FeedSpec
-from service.ingest.model import Item, MatchedTerm, RuleMatch
+from service.ingest.model import Evidence, Item, MatchedTerm, RuleMatch
+from service.ingest.route import route
 from service.storage import db, views
 from service.storage.feeds import Feeds, PollOutcome
 from service.storage.items import Items, NewItem
@@ -107,8 +108,10 @@ async def test_sync_follows_the_config(engine: sa.ext.asyncio.AsyncEngine) -> No
 
 
 def new_item(key: str) -> NewItem:
-    match = RuleMatch("r", "R", ("desk", "other"), (MatchedTerm("border", ("title",), (0,)),))
-    return NewItem(Item(feed_id="f0", key=key, title=f"border {key}"), [match])
+    match = RuleMatch(
+        "r", "R", ("desk", "other"), (MatchedTerm("border", ("title",), (0,)),), Evidence(f"border {key}", ((0, 6),), "title")
+    )
+    return NewItem(Item(feed_id="f0", key=key, title=f"border {key}"), [match], route("f0", [match], None))
 
 
 async def test_saving_the_same_items_twice_stores_them_once(engine: sa.ext.asyncio.AsyncEngine) -> None:

@@ -94,7 +94,7 @@ class FakeQueue:
     async def build(self, claimed: Sequence[Claimed]) -> dict[int, Alert]:
         return {c.id: alert(c.id, c.destination, c.attempts) for c in claimed}
 
-    async def briefing(self, claimed: Claimed, same_story: Any, rule_order: Sequence[str]) -> Any:
+    async def briefing(self, claimed: Claimed) -> Any:
         """The fake holds alerts only: a briefing page reaching it is a bug in the test."""
         raise AssertionError("FakeQueue holds no briefings")
 

@@ -9,7 +9,7 @@ from service.config.schema import RulesFile
 from service.ingest.article import Articles, Robots
 from service.ingest.extract import Extracted, decode_html
 from service.ingest.fetch import Fetched, FetchFailed, FetchResult
-from service.ingest.model import Article, Item, Status
+from service.ingest.model import Article, FeedContext, Item, Status
 from service.ingest.prepare import prepare
 from service.rules.compile import Groups, compile_rules
 from tests.support.pages import encode_1258
@@ -136,12 +136,13 @@ async def test_auto_fetches_only_short_items_that_a_rule_may_still_match() -> No
     unrelated = Item(feed_id="f", key="3", title="Rice prices", link="https://a.example/3")
     long_text = Item(feed_id="f", key="4", title="Cambodia", link="https://a.example/4", summary="word " * 200)
     pages = Pages("Both sides agreed to finish the border demarcation.")
-    out = await prepare([hinted, matched, unrelated, long_text], ruleset, (), "auto", pages, origin="https://a.example/feed")
+    context = FeedContext("f", article="auto", url="https://a.example/feed")
+    out = await prepare([hinted, matched, unrelated, long_text], ruleset, context, pages)
     assert pages.asked == ["https://a.example/1"]
     assert pages.origins == ["https://a.example/feed"]  # the page fetch knows which feed the link came from
     assert [p.article.status for p in out] == [Status.FETCHED, Status.NOT_NEEDED, Status.NOT_NEEDED, Status.NOT_NEEDED]
     assert [bool(p.matches) for p in out] == [True, True, False, False]
     [term] = [t for t in out[0].matches[0].terms if t.term == "border"]
     assert term.fields == ("article",)
-    paused = await prepare([hinted], ruleset, (), "always", pages, paused="paused until 12:00")
+    paused = await prepare([hinted], ruleset, FeedContext("f", article="always"), pages, paused="paused until 12:00")
     assert paused[0].article.status is Status.PAUSED and len(pages.asked) == 1
