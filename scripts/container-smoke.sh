@@ -3,8 +3,8 @@
 # seed demo feed, wait for the HEALTHCHECK to pass and an alert to be printed, check that the
 # process is not root, and that it stops within 10 s of SIGTERM.
 #
-# Works without a registry: the Debian base image is made with debootstrap (see
-# ../shared/notes/container.md for why each setting below is needed on these machines).
+# Works without a registry: the Debian base image is made with debootstrap (docs/operations.md,
+# "Building without a registry", says why each setting below is needed on such machines).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IMAGE=${IMAGE:-newswatch:smoke}
