@@ -19,7 +19,7 @@ from alerts.slack.blocks import OUTCOME_BLOCK
 from service.app import App
 from service.ingest.guard import Guard
 from service.ops.worker import Worker
-from service.storage.db import deliveries, feedback
+from service.storage.db import deliveries, feedback, items
 from service.storage.silences import Silences
 from tests.conftest import AppFactory, FakeClock, write_config
 from tests.integration.test_cli import env, newswatch
@@ -158,8 +158,9 @@ async def test_mute_source_from_slack_silences_that_feed_only(
     await app.poll_once()
     titles = [m["text"] for m in slack.messages["desk"]]
     assert len(titles) == 2 and "Border crossing reopens" in titles[1]  # the other feed still alerts
-    statuses = sorted((d.item_id, d.status) for d in await rows(app, deliveries))
-    assert [s for _, s in statuses] == ["sent", "muted", "sent"]  # the muted feed's new item is stored muted, never sent
+    feed_of = {i.id: i.feed_id for i in await rows(app, items)}
+    statuses = sorted((feed_of[d.item_id], d.status) for d in await rows(app, deliveries))
+    assert statuses == [("f", "muted"), ("f", "sent"), ("g", "sent")]  # the muted feed's new item is stored muted, never sent
 
 
 async def test_only_admins_and_members_of_admin_groups_may_mute(
