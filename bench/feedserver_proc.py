@@ -2,7 +2,9 @@
 
 For the article benchmark it also serves article pages (/a/N.html, in an outlet's shape, the
 border sentence in paragraph six), listens on several loopback addresses (one "outlet" each),
-and `/bump` makes every tenth feed gain one new item whose page must be fetched.
+and `/bump` makes every tenth feed gain one new item whose page must be fetched. `/grow?every=20`
+makes every twentieth feed (5 %) gain one more plain item each time it is called: the steady
+state of a poller that finds a few feeds changed at each poll.
 """
 
 from __future__ import annotations
@@ -124,10 +126,12 @@ def page(n: int) -> bytes:
 def serve(port: int, items: int, ready: Any, hosts: int = 1) -> None:
     """Run the server until killed; with `hosts`, listen on 127.0.0.1 to 127.0.0.<hosts>."""
     bumped = {"on": False}
+    grown = {"times": 0, "every": 20}
 
     async def handler(request: web.Request) -> web.StreamResponse:
         n = int(request.match_info["n"])
-        body, etag = feed(n, int(request.query.get("items", items)), int(request.query.get("g", "0")), request.query.get("html") == "1")
+        generation = int(request.query.get("g", "0")) + (grown["times"] if n % grown["every"] == 0 else 0)
+        body, etag = feed(n, int(request.query.get("items", items)), generation, request.query.get("html") == "1")
         if bumped["on"] and n % 10 == 0:
             extra = candidate(n, f"http://127.0.0.{1 + (n // 10) % hosts}:{port}").encode()  # 5 pages per host
             body = body.replace(b"</channel>", extra + b"</channel>")
@@ -146,11 +150,17 @@ def serve(port: int, items: int, ready: Any, hosts: int = 1) -> None:
         bumped["on"] = True
         return web.Response(text="ok")
 
+    async def grow(request: web.Request) -> web.StreamResponse:
+        grown["times"] += 1
+        grown["every"] = int(request.query.get("every", "20"))
+        return web.Response(text="ok")
+
     async def main() -> None:
         app = web.Application()
         app.router.add_get("/f/{n}.xml", handler)
         app.router.add_get("/a/{n}.html", article)
         app.router.add_get("/bump", bump)
+        app.router.add_get("/grow", grow)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         for host in range(1, hosts + 1):

@@ -1,4 +1,4 @@
-"""The whole process, as a user runs it: `newswatch poll --once` cold and unchanged, CLI start-up, beside newsboat.
+"""The whole process, as a user runs it: `newswatch poll --once` cold, unchanged and steady, beside newsboat and a floor.
 
 A feed server in its own process on 127.0.0.1 serves 1,000 feeds of 20 items whose
 descriptions are ~800 characters of HTML (a linked photo and a paragraph, the shape of real
@@ -6,16 +6,20 @@ news feeds), with ETag, 304 and gzip. `newswatch poll --once` runs as a subproce
 default settings, the shipped rules, a fresh SQLite file, and one override: feeds.yaml lets
 the feed server's host take 20 fetches at once (`hosts:`), since by default one host gets 2.
 Each figure is the whole process: interpreter start, imports, config, database, poll, exit.
-Peak RSS is the sum over the process and its parse workers, sampled every 20 ms.
+Three polls per tool: cold (everything new), unchanged (every feed answers 304) and steady
+(5 % of the feeds gained one item since the last poll). Wall time, CPU time (user + system of
+the process and the workers it waited for) and peak RSS (the sum over the process and its
+parse workers, sampled every 20 ms).
 
-Beside it: newsboat (16 reload threads) on the same server in the same run, when installed,
-and the floor: a bare aiohttp client sending the 1,000 conditional GETs of the unchanged poll.
+Beside it, on the same server in the same run: newsboat (16 reload threads) when installed,
+and the floor, `bench/floor_poller.py`: a minimal careful poller (aiohttp, feedparser in
+worker processes, sqlite3) that stores new items and does nothing else.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -25,12 +29,13 @@ import threading
 import time
 from pathlib import Path
 
-import aiohttp
+import httpx
 
 from bench import feedserver_proc
 
 ROOT = Path(__file__).resolve().parent.parent
-FEEDS, ITEMS, PASSES = 1_000, 20, 2
+FEEDS, ITEMS = 1_000, 20
+PASSES = int(os.environ.get("BENCH_PASSES", "2"))  # passes per run; `make bench` takes two
 NEWSWATCH = [sys.executable, "-m", "service"]
 
 
@@ -66,8 +71,18 @@ def tree_rss(pid: int) -> int:
     return total
 
 
-def timed(command: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[float, float]:
-    """Run `command` to completion; return its seconds and the peak RSS (MB) of its process tree."""
+Figures = tuple[float, float, float]  # wall seconds, peak RSS in MB, CPU seconds
+
+
+def cpu_of_children() -> float:
+    """User and system seconds of every child process waited for so far (and of the children they waited for)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(command: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Figures:
+    """Run `command` to completion; return its seconds, the peak RSS (MB) of its process tree and its CPU seconds."""
+    cpu = cpu_of_children()
     started = time.perf_counter()
     proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak = [0]
@@ -84,7 +99,7 @@ def timed(command: list[str], env: dict[str, str] | None = None, cwd: Path | Non
     sampler.join()
     if proc.returncode != 0:
         raise RuntimeError(f"{command} exited {proc.returncode}: {err.decode()[-2000:]}")
-    return seconds, peak[0] / 1e6
+    return seconds, peak[0] / 1e6, cpu_of_children() - cpu
 
 
 def newswatch_env(workdir: Path) -> dict[str, str]:
@@ -95,17 +110,23 @@ def newswatch_env(workdir: Path) -> dict[str, str]:
     return env
 
 
-def newswatch_polls(base: str) -> dict[str, tuple[float, float]]:
-    """Cold then unchanged `poll --once` on a fresh database."""
+def three_polls(base: str, command: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> dict[str, Figures]:
+    """Cold, unchanged, then steady (after 5 % of the feeds gained an item) runs of one poller."""
+    cold, unchanged = timed(command, env, cwd), timed(command, env, cwd)
+    httpx.get(f"{base}/grow?every=20").raise_for_status()
+    return {"cold": cold, "unchanged": unchanged, "steady": timed(command, env, cwd)}
+
+
+def newswatch_polls(base: str) -> dict[str, Figures]:
+    """`poll --once` on a fresh database."""
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         write_config(workdir / "config", base)
-        env = newswatch_env(workdir)
-        return {"cold": timed([*NEWSWATCH, "poll", "--once"], env), "unchanged": timed([*NEWSWATCH, "poll", "--once"], env)}
+        return three_polls(base, [*NEWSWATCH, "poll", "--once"], newswatch_env(workdir))
 
 
-def newsboat_polls(base: str) -> dict[str, tuple[float, float]] | None:
-    """Cold then unchanged `newsboat -x reload` (16 threads), or None where newsboat is not installed."""
+def newsboat_polls(base: str) -> dict[str, Figures] | None:
+    """`newsboat -x reload` (16 threads), or None where newsboat is not installed."""
     binary = shutil.which("newsboat")
     if binary is None:
         return None
@@ -114,30 +135,15 @@ def newsboat_polls(base: str) -> dict[str, tuple[float, float]] | None:
         (workdir / "urls").write_text("\n".join(urls(base)) + "\n", encoding="utf-8")
         (workdir / "config").write_text("reload-threads 16\n", encoding="utf-8")
         command = [binary, "-x", "reload", "-u", str(workdir / "urls"), "-c", str(workdir / "cache.db"), "-C", str(workdir / "config")]
-        env = {**os.environ, "HOME": str(workdir)}
-        return {"cold": timed(command, env, workdir), "unchanged": timed(command, env, workdir)}
+        return three_polls(base, command, {**os.environ, "HOME": str(workdir)}, workdir)
 
 
-async def floor(base: str) -> float:
-    """Seconds for a bare aiohttp client to send the 1,000 conditional GETs of an unchanged poll (20 at once)."""
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=20)) as session:
-        etags: dict[str, str] = {}
-        for url in urls(base):
-            async with session.get(url) as response:
-                await response.read()
-                etags[url] = response.headers["ETag"]
-        gate = asyncio.Semaphore(20)
-
-        async def conditional(url: str) -> int:
-            async with gate, session.get(url, headers={"If-None-Match": etags[url]}) as response:
-                await response.read()
-                return response.status
-
-        started = time.perf_counter()
-        statuses = await asyncio.gather(*(conditional(url) for url in urls(base)))
-        seconds = time.perf_counter() - started
-    assert set(statuses) == {304}, set(statuses)
-    return seconds
+def floor_polls(base: str) -> dict[str, Figures]:
+    """The minimal poller of `bench/floor_poller.py`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        (workdir / "urls").write_text("\n".join(urls(base)) + "\n", encoding="utf-8")
+        return three_polls(base, [sys.executable, "-m", "bench.floor_poller", str(workdir / "urls"), str(workdir / "floor.db")], cwd=ROOT)
 
 
 def startup() -> dict[str, float]:
@@ -154,32 +160,38 @@ def span(values: list[float], unit: str, digits: int = 1) -> str:
     return f"{low:.{digits}f} {unit}" if round(low, digits) == round(high, digits) else f"{low:.{digits}f} – {high:.{digits}f} {unit}"
 
 
+TOOLS = ("newswatch poll --once", "newsboat -x reload", "floor poller")
+
+
 def main() -> None:
-    """Print the figures: PASSES interleaved passes of each tool on one fresh feed server each."""
-    ours: list[dict[str, tuple[float, float]]] = []
-    theirs: list[dict[str, tuple[float, float]]] = []
-    floors: list[float] = []
+    """Print the figures: PASSES passes, each tool in turn on one fresh feed server per pass."""
+    runs: dict[str, list[dict[str, Figures]]] = {tool: [] for tool in TOOLS}
     for _ in range(PASSES):
         server, base = feedserver_proc.start(items=ITEMS)
         try:
-            ours.append(newswatch_polls(base))
+            runs[TOOLS[0]].append(newswatch_polls(base))
             boat = newsboat_polls(base)
             if boat is not None:
-                theirs.append(boat)
-            floors.append(asyncio.run(floor(base)))
+                runs[TOOLS[1]].append(boat)
+            runs[TOOLS[2]].append(floor_polls(base))
         finally:
             server.kill()
-    print(f"the whole process ({FEEDS:,} feeds x {ITEMS} items with HTML descriptions, 127.0.0.1, {PASSES} passes)")
-    print(f"  {'':34} {'newswatch poll --once':>24} {'newsboat -x reload':>22}")
-    for kind in ("cold", "unchanged"):
-        boat_time = span([t[kind][0] for t in theirs], "s") if theirs else "not installed"
-        print(f"  {kind + ' poll':34} {span([o[kind][0] for o in ours], 's'):>24} {boat_time:>22}")
-    ours_rss = [max(o["cold"][1], o["unchanged"][1]) for o in ours]
-    boat_rss = span([max(t["cold"][1], t["unchanged"][1]) for t in theirs], "MB", 0) if theirs else "-"
-    print(f"  {'peak RSS (process and workers)':34} {span(ours_rss, 'MB', 0):>24} {boat_rss:>22}")
-    print(f"  floor: a bare aiohttp client's 1,000 conditional GETs: {span(floors, 's', 2)}")
+    print(f"the whole process ({FEEDS:,} feeds x {ITEMS} items with HTML descriptions, 127.0.0.1, {PASSES} passes; wall / CPU)")
+    print(f"  {'':24}" + "".join(f"{tool:>26}" for tool in TOOLS))
+    for kind in ("cold", "unchanged", "steady"):
+        cells = [_cell(runs[tool], kind) for tool in TOOLS]
+        print(f"  {kind + ' poll':24}" + "".join(f"{cell:>26}" for cell in cells))
+    rss = [span([max(r[k][1] for k in r) for r in runs[tool]], "MB", 0) if runs[tool] else "-" for tool in TOOLS]
+    print(f"  {'peak RSS':24}" + "".join(f"{cell:>26}" for cell in rss))
     for name, seconds in startup().items():
         print(f"  start-up, {name}: {seconds:.2f} s (median of 5)")
+
+
+def _cell(runs: list[dict[str, Figures]], kind: str) -> str:
+    """'wall / cpu' over the passes, or 'not installed'."""
+    if not runs:
+        return "not installed"
+    return f"{span([r[kind][0] for r in runs], 's', 2)} / {span([r[kind][2] for r in runs], 's', 1)}"
 
 
 if __name__ == "__main__":
