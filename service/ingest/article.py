@@ -15,13 +15,14 @@ item is matched on what the feed carried whenever the page cannot help.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from service.ingest.extract import Extracted
-from service.ingest.fetch import Fetched, FetchFailed, NotModified
+from service.ingest.fetch import Fetched, FetchFailed, NotModified, url_problem
 from service.ingest.guard import Guard
 from service.ingest.model import Article, Status
 
@@ -29,6 +30,7 @@ HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
 MIN_TEXT = 200  # characters: less is a paywall stub, a video page or an error page, not an article
 ROBOTS_TTL = 24 * 3600.0
 ORIGIN_TTL = 600.0  # seconds a feed host's "public or not" is remembered
+log = logging.getLogger("newswatch.articles")
 
 
 class PageFetcher(Protocol):
@@ -44,6 +46,9 @@ class PageFetcher(Protocol):
 Extractor = Callable[[bytes, str, str], Awaitable[Extracted]]
 
 
+UNAVAILABLE = ("http_4", "redirect", "invalid_url")  # robots.txt failures that RFC 9309 reads as "no rules"
+
+
 class Robots:
     """robots.txt of each host, read once a day; 4xx means everything is allowed, an unreachable one nothing for now."""
 
@@ -51,33 +56,37 @@ class Robots:
         self._fetcher = fetcher
         self._agent = user_agent.split("/")[0]
         self._clock = clock
-        self._cache: dict[str, tuple[float, object | None, bool]] = {}  # origin -> (read at, parser, reachable)
+        self._cache: dict[str, tuple[float, object | None, str | None]] = {}  # origin -> (read at, parser, why unreachable)
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def allowed(self, url: str, public_only: bool = False) -> bool:
-        """Whether this service may fetch `url` (RFC 9309)."""
+    async def refusal(self, url: str, public_only: bool = False) -> str | None:
+        """Why this service may not fetch `url` now (RFC 9309), or None if it may."""
         parts = urlsplit(url)
         origin = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
         async with self._locks.setdefault(origin, asyncio.Lock()):
             cached = self._cache.get(origin)
-            if cached is None or self._clock() - cached[0] > (ROBOTS_TTL if cached[2] else 600):
+            if cached is None or self._clock() - cached[0] > (ROBOTS_TTL if cached[2] is None else 600):
                 cached = self._cache[origin] = await self._read(origin, public_only)
-        _, parser, reachable = cached
-        if parser is None:
-            return reachable  # 4xx: no rules, everything allowed; 5xx or unreachable: nothing, for now
-        return bool(parser.can_fetch(url, self._agent))  # type: ignore[attr-defined]
+        _, parser, unreachable = cached
+        if parser is None:  # no rules (4xx) means everything; an unreachable robots.txt nothing, for now
+            return f"robots.txt could not be read ({unreachable}): not now" if unreachable else None
+        return None if parser.can_fetch(url, self._agent) else "robots.txt disallows it"  # type: ignore[attr-defined]
 
-    async def _read(self, origin: str, public_only: bool) -> tuple[float, object | None, bool]:
+    async def allowed(self, url: str, public_only: bool = False) -> bool:
+        """Whether this service may fetch `url` now."""
+        return await self.refusal(url, public_only) is None
+
+    async def _read(self, origin: str, public_only: bool) -> tuple[float, object | None, str | None]:
         """Fetch and parse one robots.txt."""
         from protego import Protego  # a small pure-Python parser; imported on first use
 
         result = await self._fetcher.fetch(origin + "/robots.txt", accept="text/plain", public_only=public_only)
         now = self._clock()
         if isinstance(result, Fetched):
-            return now, Protego.parse(result.body[:500_000].decode("utf-8", errors="replace")), True
-        if isinstance(result, FetchFailed) and result.code.startswith("http_4"):
-            return now, None, True
-        return now, None, False
+            return now, Protego.parse(result.body[:500_000].decode("utf-8", errors="replace")), None
+        if isinstance(result, FetchFailed) and result.code.startswith(UNAVAILABLE):
+            return now, None, None
+        return now, None, f"{result.code}: {result.message}" if isinstance(result, FetchFailed) else "not modified"
 
 
 class Articles:
@@ -112,13 +121,14 @@ class Articles:
         public pages. Without it (a URL a person gave `rules test`) any address is allowed.
         """
         started = self._clock()
-        if urlsplit(url).scheme not in ("http", "https"):
-            return Article(Status.FAILED, detail="not an http(s) link", url=url)
         try:
             async with asyncio.timeout(self.budget):
                 article = await self._fetch(url, origin is not None and await self._public_origin(origin))
         except TimeoutError:
             article = Article(Status.TIMEOUT, detail=f"no article within {self.budget:g} s", url=url)
+        except Exception as exc:  # one item's page never fails another item or its feed
+            log.warning("article page failed unexpectedly: %s: %s", type(exc).__name__, exc, exc_info=exc)
+            article = Article(Status.FAILED, detail=f"unexpected error: {type(exc).__name__}: {exc}"[:300], url=url)
         return Article(article.status, article.text, article.detail, article.url or url, self._clock() - started)
 
     async def _public_origin(self, origin: str) -> bool:
@@ -130,11 +140,13 @@ class Articles:
         return bool(cached and cached[1])
 
     async def _fetch(self, url: str, public_only: bool) -> Article:
-        """Check the address, robots, pace, fetch, extract."""
+        """Check the link and its address, robots, pace, fetch, extract."""
+        if problem := url_problem(url):
+            return Article(Status.FAILED, detail=f"invalid_url: {problem}", url=url)
         if public_only and (refused := await self._guard.refusal(url)):
             return Article(Status.FAILED, detail=f"not fetched: the feed is public and {refused}", url=url)
-        if not await self.robots.allowed(url, public_only):
-            return Article(Status.BLOCKED, detail="robots.txt disallows it", url=url)
+        if disallowed := await self.robots.refusal(url, public_only):
+            return Article(Status.BLOCKED, detail=disallowed, url=url)
         await self._wait_turn(urlsplit(url).netloc.lower())
         result = await self._fetcher.fetch(url, accept=HTML_ACCEPT, public_only=public_only)
         if isinstance(result, FetchFailed):

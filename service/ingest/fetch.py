@@ -24,6 +24,8 @@ from service.ingest.guard import Guard
 MAX_REDIRECTS = 5
 PERMANENT = {301, 308}
 REDIRECTS = {301, 302, 303, 307, 308}
+MAX_HEADERS = 100  # header lines in one answer; more is refused as a malformed answer
+MAX_HEADER_LINE = 8190  # bytes in the status line or one header line
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,14 +74,16 @@ def build_client(
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections // 2)
     ssl_context = httpx.create_ssl_context()  # once: loading the CA bundle is the costly part of a client
 
-    def guarded() -> aiohttp.ClientSession:
-        """The transport's session, whose name lookups keep public addresses only (made on first use, in the event loop)."""
-        assert guard is not None
-        connector = aiohttp.TCPConnector(limit=max_connections, ssl=ssl_context, resolver=guard.resolver())
-        return aiohttp.ClientSession(connector=connector)
+    def session() -> aiohttp.ClientSession:
+        """The transport's session (made on first use, in the event loop): bounded headers; with a guard, public name lookups only."""
+        resolver = guard.resolver() if guard is not None else None
+        connector = aiohttp.TCPConnector(limit=max_connections, ssl=ssl_context, resolver=resolver)
+        return aiohttp.ClientSession(
+            connector=connector, max_headers=MAX_HEADERS, max_line_size=MAX_HEADER_LINE, max_field_size=MAX_HEADER_LINE
+        )
 
     # aiohttp under httpx: httpx's own pool tops out near 200 requests/s here
-    transport = AiohttpTransport(limits=limits, verify=ssl_context, client=guarded if guard is not None else None)
+    transport = AiohttpTransport(limits=limits, verify=ssl_context, client=session)
     return httpx.AsyncClient(
         headers={
             "User-Agent": user_agent,
@@ -98,6 +102,26 @@ def _max_age(cache_control: str | None) -> int | None:
         if name.lower() == "max-age" and value.strip().isdigit():
             return int(value.strip())
     return None
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be fetched over HTTP (not http(s), no host, malformed), or None."""
+    try:
+        parsed = httpx.URL(url)
+        host = parsed.host  # decoding an IDNA host may raise too
+    except (httpx.InvalidURL, ValueError) as exc:  # the idna package's errors are ValueErrors
+        return f"malformed URL ({str(exc)[:80]})"
+    if parsed.scheme not in ("http", "https"):
+        return "not an http(s) URL"
+    return None if host else "no host in the URL"
+
+
+def _malformed_answer(exc: aiohttp.ClientResponseError) -> FetchFailed:
+    """An answer aiohttp could not read: too many headers, a header too long, not HTTP at all."""
+    message = exc.message.split(":", 1)[0] if exc.message else type(exc).__name__
+    if "more than" in message and "bytes" in message:
+        message = "a header line is too long"
+    return FetchFailed("bad_response", f"malformed HTTP answer: {message[:120]}")
 
 
 def _network_failure(exc: httpx.HTTPError) -> FetchFailed:
@@ -150,6 +174,8 @@ class Fetcher:
             if public_only:
                 return FetchFailed("not_public", "a file: URL is not a public address")
             return await asyncio.to_thread(self._read_file, url, last_modified)
+        if problem := url_problem(url):
+            return FetchFailed("invalid_url", problem)
         async with self._gate(urlsplit(url).netloc.lower()):
             try:
                 async with asyncio.timeout(self._total_timeout):
@@ -158,6 +184,10 @@ class Fetcher:
                 return FetchFailed("timeout", f"no complete answer within {self._total_timeout:g} s")
             except httpx.HTTPError as exc:
                 return _network_failure(exc)
+            except aiohttp.ClientResponseError as exc:  # not translated by the transport
+                return _malformed_answer(exc)
+            except aiohttp.ClientError as exc:
+                return FetchFailed("network", f"{type(exc).__name__}: {str(exc)[:200]}")
 
     def _gate(self, host: str) -> asyncio.Semaphore:
         """The host's semaphore at its current limit (a changed limit takes effect for the next requests)."""
@@ -181,17 +211,20 @@ class Fetcher:
             if public_only and (refused := await self._guard.refusal(current)):
                 return FetchFailed("not_public", f"refused {current}: {refused}")
             client = self._public_client if public_only else self._client
-            async with client.stream("GET", current, headers=headers) as response:
-                if response.status_code in REDIRECTS and "location" in response.headers:
-                    permanent = permanent and response.status_code in PERMANENT
-                    target = urljoin(current, response.headers["location"])
-                    if urlsplit(target).scheme not in ("http", "https"):
-                        return FetchFailed("redirect", f"redirect to a non-HTTP URL from {current}")
-                    if not public_only and current == url:  # the first redirect: a public feed stays public
-                        public_only = await self._guard.is_public_url(url)
-                    current = target
-                    continue
-                return await self._answer(response, current, url, permanent)
+            try:
+                async with client.stream("GET", current, headers=headers) as response:
+                    if response.status_code in REDIRECTS and "location" in response.headers:
+                        permanent = permanent and response.status_code in PERMANENT
+                        target = _redirect_target(current, response.headers["location"])
+                        if target is None:
+                            return FetchFailed("redirect", f"redirect to a malformed or non-HTTP URL from {current}")
+                        if not public_only and current == url:  # the first redirect: a public feed stays public
+                            public_only = await self._guard.is_public_url(url)
+                        current = target
+                        continue
+                    return await self._answer(response, current, url, permanent)
+            except httpx.InvalidURL:  # `current` was checked: httpx read the Location header as a URL and could not
+                return FetchFailed("redirect", f"redirect to a malformed or non-HTTP URL from {current}")
         return FetchFailed("redirect", f"more than {MAX_REDIRECTS} redirects")
 
     async def _answer(self, response: httpx.Response, final: str, asked: str, permanent: bool) -> FetchResult:
@@ -240,3 +273,12 @@ class Fetcher:
             return FetchFailed("file_not_found", f"no such file: {path}")
         except OSError as exc:
             return FetchFailed("file_error", f"cannot read {path}: {exc.strerror}")
+
+
+def _redirect_target(current: str, location: str) -> str | None:
+    """Where a redirect leads, if that is a well-formed http(s) URL."""
+    try:
+        target = urljoin(current, location.strip())
+    except ValueError:
+        return None
+    return None if url_problem(target) else target
