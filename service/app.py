@@ -130,6 +130,7 @@ class App:
         if self.public_http is not None:
             await self.public_http.aclose()
         await self.slack_session.close()
+        await self.guard.close()
         if self.executor is not None:
             self.executor.shutdown()
         await self.engine.dispose()
@@ -150,7 +151,7 @@ async def build_app(
     muter = SqlMuter(engine, clock)
     feeds = Feeds(engine, settings.instance)
     items = Items(engine, muter, delivery=lambda d, rules: config().delivery_of(d, rules))
-    http = build_client(settings.user_agent, read_timeout=min(20.0, settings.fetch_timeout))
+    http = build_client(settings.user_agent, read_timeout=min(20.0, settings.fetch_timeout), resolve=lambda: guard.resolver(False))
     public_http = build_client(settings.user_agent, read_timeout=min(20.0, settings.fetch_timeout), guard=guard)
     limit = settings.per_host
     fetcher = Fetcher(

@@ -6,7 +6,7 @@ paragraph six. A page is fetched through the feed fetcher (same client, User-Age
 cap, size and decompression caps, redirects), after robots.txt allows it, no sooner than
 `pace` seconds after the last page of that host; its main text is extracted by trafilatura
 in the parse workers (navigation, related-article lists, comments and footers left out).
-A link from a feed on a public address may lead to public addresses only (`service.ingest.guard`).
+A link from a feed fetched from a public address may lead to public addresses only (`service.ingest.guard`).
 
 Nothing here raises: every outcome is an `Article` whose `status` says what happened, so the
 item is matched on what the feed carried whenever the page cannot help.
@@ -29,7 +29,6 @@ from service.ingest.model import Article, Status
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
 MIN_TEXT = 200  # characters: less is a paywall stub, a video page or an error page, not an article
 ROBOTS_TTL = 24 * 3600.0
-ORIGIN_TTL = 600.0  # seconds a feed host's "public or not" is remembered
 log = logging.getLogger("newswatch.articles")
 
 
@@ -40,6 +39,10 @@ class PageFetcher(Protocol):
         self, url: str, etag: str | None = None, last_modified: str | None = None, accept: str | None = None, public_only: bool = False
     ) -> Fetched | NotModified | FetchFailed:
         """GET a URL under the fetcher's caps."""
+        ...
+
+    def links_public(self, url: str) -> bool | None:
+        """Whether the links of the document fetched from `url` may lead to public addresses only (None: not fetched)."""
         ...
 
 
@@ -105,7 +108,6 @@ class Articles:
     ) -> None:
         self._fetcher = fetcher
         self._guard = guard or Guard()
-        self._origins: dict[str, tuple[float, bool]] = {}  # feed host -> (checked at, public)
         self._extract = extract
         self.robots = Robots(fetcher, user_agent, clock)
         self.budget = budget
@@ -117,13 +119,14 @@ class Articles:
     async def fetch(self, url: str, origin: str | None = None) -> Article:
         """The main text of the page at `url`, or why there is none; never longer than the budget.
 
-        `origin` is the feed the link came from: a feed on a public address may lead only to
-        public pages. Without it (a URL a person gave `rules test`) any address is allowed.
+        `origin` is the URL of the feed the link came from: the links of a feed fetched from a
+        public address (or set `network: public`) may lead only to public pages. Without it (a URL
+        a person gave `rules test`) any address is allowed.
         """
         started = self._clock()
         try:
             async with asyncio.timeout(self.budget):
-                article = await self._fetch(url, origin is not None and await self._public_origin(origin))
+                article = await self._fetch(url, origin is not None and self._public_origin(origin))
         except TimeoutError:
             article = Article(Status.TIMEOUT, detail=f"no article within {self.budget:g} s", url=url)
         except Exception as exc:  # one item's page never fails another item or its feed
@@ -131,13 +134,10 @@ class Articles:
             article = Article(Status.FAILED, detail=f"unexpected error: {type(exc).__name__}: {exc}"[:300], url=url)
         return Article(article.status, article.text, article.detail, article.url or url, self._clock() - started)
 
-    async def _public_origin(self, origin: str) -> bool:
-        """Whether the feed at `origin` is on a public address (remembered per host for a while)."""
-        host = urlsplit(origin).netloc.lower() if origin.startswith(("http:", "https:")) else ""
-        cached = self._origins.get(host)
-        if host and (cached is None or self._clock() - cached[0] > ORIGIN_TTL):
-            cached = self._origins[host] = (self._clock(), await self._guard.is_public_url(origin))
-        return bool(cached and cached[1])
+    def _public_origin(self, origin: str) -> bool:
+        """Whether the links of the feed at `origin` may lead to public addresses only: as its fetch decided, else yes."""
+        known = self._fetcher.links_public(origin)
+        return known if known is not None else not origin.startswith("file:")
 
     async def _fetch(self, url: str, public_only: bool) -> Article:
         """Check the link and its address, robots, pace, fetch, extract."""

@@ -9,13 +9,17 @@ from __future__ import annotations
 import asyncio
 import email.utils
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 from urllib.parse import unquote, urljoin, urlsplit
 
 import aiohttp
 import httpx
+from aiohttp.abc import AbstractResolver
+from aiohttp.connector import Connection
 from httpx_aiohttp import AiohttpTransport
 
 from alerts.format import retry_after_seconds
@@ -26,6 +30,8 @@ PERMANENT = {301, 308}
 REDIRECTS = {301, 302, 303, 307, 308}
 MAX_HEADERS = 100  # header lines in one answer; more is refused as a malformed answer
 MAX_HEADER_LINE = 8190  # bytes in the status line or one header line
+Network = Literal["auto", "public", "private"]  # a feed's `network:`: where its links may lead (service.ingest.guard)
+_PEERS: ContextVar[list[str] | None] = ContextVar("newswatch_peers", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,23 +69,43 @@ class FetchFailed:
 FetchResult = Fetched | NotModified | FetchFailed
 
 
+class _PeerResponse(aiohttp.ClientResponse):
+    """aiohttp's response, noting the address it came from for the fetch that asked (httpx's transport hides the connection)."""
+
+    async def start(self, connection: Connection) -> aiohttp.ClientResponse:
+        """Note the peer's address, then read the answer as aiohttp does."""
+        seen, transport = _PEERS.get(), connection.transport
+        peer = transport.get_extra_info("peername") if transport is not None else None
+        if seen is not None and peer:
+            seen.append(str(peer[0]))
+        return await super().start(connection)
+
+
 def build_client(
     user_agent: str,
     connect_timeout: float = 10.0,
     read_timeout: float = 20.0,
     max_connections: int = 100,
     guard: Guard | None = None,
+    resolve: Callable[[], AbstractResolver] | None = None,
 ) -> httpx.AsyncClient:
-    """The HTTP client shared by all fetches; with `guard`, one that connects to public addresses only."""
+    """The HTTP client shared by all fetches; with `guard`, one that connects to public addresses only.
+
+    `resolve` makes the resolver of a client without a guard (the system's by default).
+    """
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections // 2)
     ssl_context = httpx.create_ssl_context()  # once: loading the CA bundle is the costly part of a client
 
     def session() -> aiohttp.ClientSession:
         """The transport's session (made on first use, in the event loop): bounded headers; with a guard, public name lookups only."""
-        resolver = guard.resolver() if guard is not None else None
+        resolver = guard.resolver() if guard is not None else resolve() if resolve is not None else None
         connector = aiohttp.TCPConnector(limit=max_connections, ssl=ssl_context, resolver=resolver)
         return aiohttp.ClientSession(
-            connector=connector, max_headers=MAX_HEADERS, max_line_size=MAX_HEADER_LINE, max_field_size=MAX_HEADER_LINE
+            connector=connector,
+            response_class=_PeerResponse,
+            max_headers=MAX_HEADERS,
+            max_line_size=MAX_HEADER_LINE,
+            max_field_size=MAX_HEADER_LINE,
         )
 
     # aiohttp under httpx: httpx's own pool tops out near 200 requests/s here
@@ -143,8 +169,10 @@ class Fetcher:
 
     `public_only` fetches (pages linked from feeds on public addresses, see `service.ingest.guard`)
     go through `public_client`, whose connections reach public addresses only, and every hop is
-    checked first so that a refusal says why. A feed on a public address may not redirect to a
-    non-public one either.
+    checked first so that a refusal says why. An answer from a public address may not redirect
+    to a non-public one. A fetch given the feed's `network` setting remembers whether the links
+    of what it fetched may lead to public addresses only (`links_public`): as the setting says,
+    or by the address the answer actually came from.
     """
 
     def __init__(
@@ -165,11 +193,45 @@ class Fetcher:
         self._total_timeout = total_timeout
         self._limit = per_host if callable(per_host) else (lambda host: per_host)
         self._gates: dict[tuple[str, int], asyncio.Semaphore] = {}
+        self._links: dict[str, bool] = {}  # fetched URL -> its links may lead to public addresses only
 
     async def fetch(
-        self, url: str, etag: str | None = None, last_modified: str | None = None, accept: str | None = None, public_only: bool = False
+        self,
+        url: str,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: str | None = None,
+        public_only: bool = False,
+        network: Network | None = None,
     ) -> FetchResult:
-        """Fetch `url`, conditionally if validators are given; `accept` replaces the feed types' Accept header."""
+        """Fetch `url`, conditionally if validators are given; `accept` replaces the feed types' Accept header.
+
+        With the feed's `network` setting, remember where the links of what was fetched may lead.
+        """
+        seen: list[str] = []
+        token = _PEERS.set(seen)
+        try:
+            result = await self._fetch(url, etag, last_modified, accept, public_only, seen, trusted=network == "private")
+        finally:
+            _PEERS.reset(token)
+        if network is not None and not isinstance(result, FetchFailed):
+            self._links[url] = self._links_public(url, network, seen[-1] if seen else None)
+        return result
+
+    def links_public(self, url: str) -> bool | None:
+        """Whether the links of the document last fetched from `url` may lead to public addresses only (None: never fetched)."""
+        return self._links.get(url)
+
+    def _links_public(self, url: str, network: Network, peer: str | None) -> bool:
+        """The operator's word, else the address the answer came from (a file is the operator's own)."""
+        if network != "auto":
+            return network == "public"
+        return not url.startswith("file:") and (peer is None or self._guard.is_public_address(peer))
+
+    async def _fetch(
+        self, url: str, etag: str | None, last_modified: str | None, accept: str | None, public_only: bool, seen: list[str], trusted: bool
+    ) -> FetchResult:
+        """Fetch, every failure translated into a FetchFailed."""
         if url.startswith("file:"):
             if public_only:
                 return FetchFailed("not_public", "a file: URL is not a public address")
@@ -179,7 +241,7 @@ class Fetcher:
         async with self._gate(urlsplit(url).netloc.lower()):
             try:
                 async with asyncio.timeout(self._total_timeout):
-                    return await self._get(url, etag, last_modified, accept, public_only)
+                    return await self._get(url, etag, last_modified, accept, public_only, seen, trusted)
             except TimeoutError:
                 return FetchFailed("timeout", f"no complete answer within {self._total_timeout:g} s")
             except httpx.HTTPError as exc:
@@ -198,9 +260,12 @@ class Fetcher:
         return gate
 
     async def _get(
-        self, url: str, etag: str | None, last_modified: str | None, accept: str | None = None, public_only: bool = False
+        self, url: str, etag: str | None, last_modified: str | None, accept: str | None, public_only: bool, seen: list[str], trusted: bool
     ) -> FetchResult:
-        """GET with manual redirects, so that permanent moves can be remembered and every hop checked."""
+        """GET with manual redirects, so that permanent moves can be remembered and every hop checked.
+
+        After an answer from a public address only public ones may follow, unless the feed is `trusted` (`network: private`).
+        """
         headers = {"Accept": accept} if accept else {}
         if etag:
             headers["If-None-Match"] = etag
@@ -218,8 +283,8 @@ class Fetcher:
                         target = _redirect_target(current, response.headers["location"])
                         if target is None:
                             return FetchFailed("redirect", f"redirect to a malformed or non-HTTP URL from {current}")
-                        if not public_only and current == url:  # the first redirect: a public feed stays public
-                            public_only = await self._guard.is_public_url(url)
+                        if not trusted and seen and self._guard.is_public_address(seen[-1]):
+                            public_only = True
                         current = target
                         continue
                     return await self._answer(response, current, url, permanent)

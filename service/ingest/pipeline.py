@@ -127,7 +127,7 @@ class Pipeline:
 
     async def _poll(self, source: FeedSource, spec: FeedSpec, stats: PollStats) -> str:
         """Fetch, parse, keep the new items, match them and store everything in one go."""
-        result = await self._fetcher.fetch(source.url, source.etag, source.last_modified)
+        result = await self._fetcher.fetch(source.url, source.etag, source.last_modified, network=spec.network)
         if isinstance(result, FetchFailed):
             return await self._fail(source, spec, result, stats)
         if isinstance(result, NotModified):

@@ -143,7 +143,7 @@ async def _items(source: str, fetcher: Fetcher, public_only: bool = False) -> li
     from service.ingest.fetch import Fetched
 
     if source.startswith(("http://", "https://")):
-        result = await fetcher.fetch(source, accept=ANY_DOCUMENT, public_only=public_only)
+        result = await fetcher.fetch(source, accept=ANY_DOCUMENT, public_only=public_only, network="auto")
         if not isinstance(result, Fetched):
             raise ValueError(getattr(result, "message", "not modified"))
         return await asyncio.to_thread(read_document, result.body, result.url, source, "test", result.content_type)
