@@ -60,13 +60,11 @@ def parser(executor: workers.Workers | None) -> Parser:
     return parse
 
 
-def extractor(executor: workers.Workers | None) -> Extractor:
-    """Extract article text off the event loop, where feeds are parsed."""
+def extractor(pages: workers.Stoppable) -> Extractor:
+    """Extract article text in worker processes that are killed when a page runs over its time (a hostile page)."""
 
     async def extract(body: bytes, url: str, content_type: str) -> Extracted:
-        if executor is None:
-            return await asyncio.to_thread(extract_article, body, url, content_type)
-        return await executor.run(extract_article, body, url, content_type)
+        return await pages.run(extract_article, body, url, content_type)
 
     return extract
 
@@ -88,6 +86,7 @@ class App:
     metrics: Metrics
     stdout: TextIO | None = None
     executor: workers.Workers | None = None
+    pages: workers.Stoppable | None = None  # extract article pages; a page over its time is stopped with its worker
     sinks: dict[str, Sink] = field(default_factory=dict)
     briefings: SqlBriefings | None = None  # makes the daily and weekly briefings that are due
     interactions: SlackInteractions | None = None  # Slack's buttons over Socket Mode, with SLACK_APP_TOKEN
@@ -133,6 +132,8 @@ class App:
         await self.guard.close()
         if self.executor is not None:
             self.executor.shutdown()
+        if self.pages is not None:
+            self.pages.shutdown()
         await self.engine.dispose()
 
 
@@ -165,7 +166,8 @@ async def build_app(
     )
     lease = timedelta(seconds=settings.lease_seconds)
     executor = workers.Workers(settings.parse_workers) if settings.parse_workers else None
-    articles = Articles(fetcher, extractor(executor), settings.user_agent, settings.article_timeout, settings.article_pace, guard=guard)
+    pages = workers.Stoppable(max(2, settings.parse_workers))  # two at least: one hostile site never holds every page back
+    articles = Articles(fetcher, extractor(pages), settings.user_agent, settings.article_timeout, settings.article_pace, guard=guard)
     pipeline = Pipeline(
         feeds,
         items,
@@ -207,6 +209,7 @@ async def build_app(
         metrics=metrics,
         stdout=stdout,
         executor=executor,
+        pages=pages,
         briefings=SqlBriefings(engine, clock, config, story.same_story),
         guard=guard,
     )
@@ -229,7 +232,9 @@ def interactions(app: App) -> SlackInteractions | None:
 
     base = (settings.slack_api_url or SLACK_API).rstrip("/") + "/"
     web = AsyncWebClient(token=bot, base_url=base, session=app.slack_session, timeout=15, retry_handlers=[])
-    return SlackInteractions(settings.slack_app_token, web, Interactions(app.engine, app.config, app.clock, settings, web, app.guard))
+    offload = app.pages.run if app.pages is not None else None
+    actions = Interactions(app.engine, app.config, app.clock, settings, web, app.guard, offload)
+    return SlackInteractions(settings.slack_app_token, web, actions)
 
 
 def flood_policy(config: Config, destination: str) -> flood.Policy:

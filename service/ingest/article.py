@@ -5,7 +5,9 @@ a headline and one sentence, and the sentence that makes a story relevant is oft
 paragraph six. A page is fetched through the feed fetcher (same client, User-Agent, per-host
 cap, size and decompression caps, redirects), after robots.txt allows it, no sooner than
 `pace` seconds after the last page of that host; its main text is extracted by trafilatura
-in the parse workers (navigation, related-article lists, comments and footers left out).
+in worker processes (navigation, related-article lists, comments and footers left out), one
+page of a host at a time, and a page still extracting when its budget runs out is stopped
+with its worker (extraction can take minutes on a hostile page), so one site holds one worker.
 A link from a feed fetched from a public address may lead to public addresses only (`service.ingest.guard`).
 
 Nothing here raises: every outcome is an `Article` whose `status` says what happened, so the
@@ -115,6 +117,7 @@ class Articles:
         self._clock = clock
         self._sleep = sleep
         self._next: dict[str, float] = {}  # host -> earliest start of its next page
+        self._extracting: dict[str, asyncio.Lock] = {}  # host -> held while one of its pages is extracted
 
     async def fetch(self, url: str, origin: str | None = None) -> Article:
         """The main text of the page at `url`, or why there is none; never longer than the budget.
@@ -123,12 +126,13 @@ class Articles:
         public address (or set `network: public`) may lead only to public pages. Without it (a URL
         a person gave `rules test`) any address is allowed.
         """
-        started = self._clock()
+        started, steps = self._clock(), [""]
         try:
             async with asyncio.timeout(self.budget):
-                article = await self._fetch(url, origin is not None and self._public_origin(origin))
+                article = await self._fetch(url, origin is not None and self._public_origin(origin), steps)
         except TimeoutError:
-            article = Article(Status.TIMEOUT, detail=f"no article within {self.budget:g} s", url=url)
+            stopped = " (its extraction was stopped)" if steps[-1] == "extract" else ""
+            article = Article(Status.TIMEOUT, detail=f"no article within {self.budget:g} s{stopped}", url=url)
         except Exception as exc:  # one item's page never fails another item or its feed
             log.warning("article page failed unexpectedly: %s: %s", type(exc).__name__, exc, exc_info=exc)
             article = Article(Status.FAILED, detail=f"unexpected error: {type(exc).__name__}: {exc}"[:300], url=url)
@@ -139,8 +143,8 @@ class Articles:
         known = self._fetcher.links_public(origin)
         return known if known is not None else not origin.startswith("file:")
 
-    async def _fetch(self, url: str, public_only: bool) -> Article:
-        """Check the link and its address, robots, pace, fetch, extract."""
+    async def _fetch(self, url: str, public_only: bool, steps: list[str]) -> Article:
+        """Check the link and its address, robots, pace, fetch, extract (noting the step reached in `steps`)."""
         if problem := url_problem(url):
             return Article(Status.FAILED, detail=f"invalid_url: {problem}", url=url)
         if public_only and (refused := await self._guard.refusal(url)):
@@ -155,7 +159,9 @@ class Articles:
             return Article(Status.FAILED, detail="the server answered 'not modified' to a plain request", url=url)
         if not _looks_like_html(result.body, result.content_type):
             return Article(Status.FAILED, detail=f"not an HTML page ({result.content_type or 'no content type'})", url=result.url)
-        found = await self._extract(result.body, result.url, result.content_type)
+        async with self._extracting.setdefault(urlsplit(url).netloc.lower(), asyncio.Lock()):  # one host's pages one at a time
+            steps.append("extract")
+            found = await self._extract(result.body, result.url, result.content_type)
         if len(found.text) < MIN_TEXT:
             return Article(Status.FAILED, detail=f"no article text found ({len(found.text)} characters)", url=result.url)
         return Article(Status.FETCHED, found.text, f"extracted {len(found.text):,} characters from {result.url}", result.url)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,8 +47,10 @@ class Interactions:
         settings: Settings,
         web: Any = None,
         guard: Guard | None = None,
+        offload: Callable[..., Awaitable[Any]] | None = None,
     ) -> None:
         self._guard = guard or Guard()  # `test URL` reaches public addresses only: whoever types it need not be trusted with ours
+        self._offload = offload  # where `test URL` reads and extracts pages: never the event loop that acknowledges Slack
         self._feedback = FeedbackStore(engine)
         self._actions = Actions(engine, config, clock)
         self._settings = settings
@@ -147,7 +149,7 @@ class Interactions:
         if not url.startswith(("http://", "https://")):
             return "Give an http(s) URL of a page or a feed."
         lines: list[str] = []
-        async for _, result in results([url], self._config(), self._settings, guard=self._guard):
+        async for _, result in results([url], self._config(), self._settings, guard=self._guard, offload=self._offload):
             if isinstance(result, str):
                 return f"Could not read {_plain(url)}: {_plain(result)}"
             found = ", ".join(f"*{_plain(m.rule_name)}* ({', '.join(f'`{_plain(t)}`' for t in m.term_labels[:6])})" for m in result.matches)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from service.config import Config, load_config
 from service.config.types import parse_duration
 from service.config.yamlfile import ConfigError
+from service.ingest.extract import extract_article
 from service.ingest.model import Item, RuleMatch, Status
 from service.ingest.parse import read_document
 from service.ingest.prepare import ArticleMode, Prepared, prepare, prepare_now, snippet_source
@@ -24,11 +27,11 @@ from service.settings import Settings
 if TYPE_CHECKING:  # the network and the database are loaded only by the commands that use them
     from collections.abc import AsyncIterator
 
-    from service.ingest.extract import Extracted
     from service.ingest.fetch import Fetcher
     from service.ingest.guard import Guard
     from service.storage.items import Items
 
+Offload = Callable[..., Awaitable[Any]]  # runs fn(*args) off the event loop
 ANY_DOCUMENT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/html;q=0.8, */*;q=0.5"
 
 
@@ -84,13 +87,21 @@ async def test(sources: list[str], directory: Path, settings: Settings, rule: st
 
 
 async def results(
-    sources: list[str], config: Config, settings: Settings, articles: bool = False, guard: Guard | None = None
+    sources: list[str],
+    config: Config,
+    settings: Settings,
+    articles: bool = False,
+    guard: Guard | None = None,
+    offload: Offload | None = None,
 ) -> AsyncIterator[tuple[str, Prepared | str]]:
     """Each item of each source, prepared and matched as the service would, or why the source could not be read.
 
     With a `guard`, the sources, their redirects and their article pages must be on addresses it
     calls public (a URL from Slack, where whoever asks need not be trusted with the server's network).
+    `offload` runs the reading and extraction of documents (a thread by default; the service's
+    stoppable workers, so that a hostile page never holds its event loop or outlives its time).
     """
+    run = offload or _in_thread
     from service.ingest.article import Articles
     from service.ingest.fetch import Fetcher, build_client
 
@@ -108,10 +119,11 @@ async def results(
             public_client=public,
             guard=guard,
         )
-        pages = Articles(fetcher, _extract_in_thread, settings.user_agent, settings.article_timeout, settings.article_pace, guard=guard)
+        extract = functools.partial(run, extract_article)
+        pages = Articles(fetcher, extract, settings.user_agent, settings.article_timeout, settings.article_pace, guard=guard)
         for source in sources:
             try:
-                found = await _items(source, fetcher, public_only=guard is not None)
+                found = await _items(source, fetcher, run, settings.article_timeout, public_only=guard is not None)
             except (OSError, ValueError) as exc:
                 yield source, str(exc)
                 continue
@@ -121,13 +133,11 @@ async def results(
                 yield source, prepared
 
 
-async def _extract_in_thread(body: bytes, url: str, content_type: str) -> Extracted:
-    """Extraction off the event loop (the CLI has no worker processes)."""
+async def _in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    """`fn(*args)` off the event loop (the CLI has no worker processes)."""
     import asyncio
 
-    from service.ingest.extract import extract_article
-
-    return await asyncio.to_thread(extract_article, body, url, content_type)
+    return await asyncio.to_thread(fn, *args)
 
 
 def _tags(config: Config, found: list[Item]) -> tuple[str, ...]:
@@ -136,18 +146,22 @@ def _tags(config: Config, found: list[Item]) -> tuple[str, ...]:
     return tuple(spec.tags) if spec else ()
 
 
-async def _items(source: str, fetcher: Fetcher, public_only: bool = False) -> list[Item]:
-    """The items of a feed, a web page or a plain-text article, from a URL or a file."""
+async def _items(source: str, fetcher: Fetcher, run: Offload, seconds: float, public_only: bool = False) -> list[Item]:
+    """The items of a feed, a web page or a plain-text article, from a URL or a file, read within `seconds`."""
     import asyncio
 
     from service.ingest.fetch import Fetched
 
-    if source.startswith(("http://", "https://")):
-        result = await fetcher.fetch(source, accept=ANY_DOCUMENT, public_only=public_only, network="auto")
-        if not isinstance(result, Fetched):
-            raise ValueError(getattr(result, "message", "not modified"))
-        return await asyncio.to_thread(read_document, result.body, result.url, source, "test", result.content_type)
-    return await asyncio.to_thread(_read_local, Path(source))
+    if not source.startswith(("http://", "https://")):
+        return await _in_thread(_read_local, Path(source))  # type: ignore[no-any-return]
+    result = await fetcher.fetch(source, accept=ANY_DOCUMENT, public_only=public_only, network="auto")
+    if not isinstance(result, Fetched):
+        raise ValueError(getattr(result, "message", "not modified"))
+    try:
+        async with asyncio.timeout(seconds):
+            return await run(read_document, result.body, result.url, source, "test", result.content_type)  # type: ignore[no-any-return]
+    except TimeoutError:
+        raise ValueError(f"reading it took longer than {seconds:g} s; it was stopped") from None
 
 
 def _read_local(path: Path) -> list[Item]:
