@@ -92,6 +92,7 @@ class App:
     interactions: SlackInteractions | None = None  # Slack's buttons over Socket Mode, with SLACK_APP_TOKEN
     public_http: httpx.AsyncClient | None = None  # connects to public addresses only: pages linked from public feeds
     guard: Guard = field(default_factory=Guard)  # which addresses are public
+    warned: set[str] = field(default_factory=set)  # warnings about destinations already logged
 
     async def start(self) -> None:
         """Migrate the database and register the configured feeds."""
@@ -99,8 +100,8 @@ class App:
         await self.feeds.sync(self.config().feeds, self.clock())
 
     def rebuild_sinks(self, config: Config) -> None:
-        """Build one sink per destination of `config`."""
-        self.sinks = build_sinks(config, self.settings, self.slack_session, self.stdout)
+        """Build one sink per destination of `config` (a destination's warning is logged once, not at every reload)."""
+        self.sinks = build_sinks(config, self.settings, self.slack_session, self.stdout, self.warned)
 
     async def poll_once(self) -> tuple[PollStats, DeliveryStats]:
         """Poll every feed once, then deliver everything that is due."""
@@ -257,14 +258,22 @@ def flood_policy(config: Config, destination: str) -> flood.Policy:
     )
 
 
-def build_sinks(config: Config, settings: Settings, session: aiohttp.ClientSession, stdout: TextIO | None) -> dict[str, Sink]:
-    """One sink per destination, from the registry; a destination without its credentials prints to the console."""
+def build_sinks(
+    config: Config, settings: Settings, session: aiohttp.ClientSession, stdout: TextIO | None, warned: set[str] | None = None
+) -> dict[str, Sink]:
+    """One sink per destination, from the registry; a destination without its credentials prints to the console.
+
+    A warning already in `warned` is not logged again (a reload rebuilds every sink).
+    """
     context = SinkContext(settings, session, stdout)
     sinks: dict[str, Sink] = {}
+    seen = warned if warned is not None else set()
     for name, dest in config.rules_file.destinations.items():
         try:
             sinks[name] = build_sink(name, dest, context)
         except Unavailable as exc:
-            log.warning("%s: alerts for this destination are printed to the console", exc, extra={"destination": name})
+            if f"{name}: {exc}" not in seen:
+                log.warning("%s: alerts for this destination are printed to the console", exc, extra={"destination": name})
+                seen.add(f"{name}: {exc}")
             sinks[name] = ConsoleSink(name, stdout, dest.timezone)
     return sinks

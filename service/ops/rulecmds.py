@@ -44,6 +44,10 @@ def check(directory: Path) -> int:
             print(problem)
         print(f"{len(exc.problems)} problem(s) found", file=sys.stderr)
         return 1
+    except Exception as exc:  # whatever a hostile file does, `check` says so and fails, as a reload would
+        print(f"{directory}: the config could not be loaded: {type(exc).__name__}: {exc}"[:1000])
+        print("1 problem(s) found", file=sys.stderr)
+        return 1
     print(f"config OK: {len(config.feeds)} feeds, {len(config.ruleset.rules)} rules, version {config.version}")
     return 0
 
