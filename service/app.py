@@ -164,11 +164,20 @@ async def build_app(
         settings.fetch_timeout,
         public_client=public_http,
         guard=guard,
+        full_urls=lambda: config().full_urls,
     )
     lease = timedelta(seconds=settings.lease_seconds)
     executor = workers.Workers(settings.parse_workers) if settings.parse_workers else None
     pages = workers.Stoppable(max(2, settings.parse_workers))  # two at least: one hostile site never holds every page back
-    articles = Articles(fetcher, extractor(pages), settings.user_agent, settings.article_timeout, settings.article_pace, guard=guard)
+    articles = Articles(
+        fetcher,
+        extractor(pages),
+        settings.user_agent,
+        settings.article_timeout,
+        settings.article_pace,
+        guard=guard,
+        full_urls=lambda: config().full_urls,
+    )
     pipeline = Pipeline(
         feeds,
         items,
@@ -265,15 +274,12 @@ def build_sinks(
 
     A warning already in `warned` is not logged again (a reload rebuilds every sink).
     """
-    context = SinkContext(settings, session, stdout)
+    context = SinkContext(settings, session, stdout, warned if warned is not None else set())
     sinks: dict[str, Sink] = {}
-    seen = warned if warned is not None else set()
     for name, dest in config.rules_file.destinations.items():
         try:
             sinks[name] = build_sink(name, dest, context)
         except Unavailable as exc:
-            if f"{name}: {exc}" not in seen:
-                log.warning("%s: alerts for this destination are printed to the console", exc, extra={"destination": name})
-                seen.add(f"{name}: {exc}")
+            context.warn_once(f"{exc}: alerts for this destination are printed to the console", name)
             sinks[name] = ConsoleSink(name, stdout, dest.timezone)
     return sinks

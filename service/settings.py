@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from alerts.base import unquoted
 from service import __version__
 
 PROJECT_URL = "https://github.com/newswatch/newswatch"
@@ -132,6 +133,7 @@ class Settings(BaseModel):
         ),
     )
     environ: Mapping[str, str] = Field(default_factory=dict, repr=False, exclude=True)  # where destinations read secrets (`url_env`)
+    notes: tuple[str, ...] = Field((), repr=False, exclude=True)  # warnings about the environment, logged once logging is set up
 
     @field_validator("log_level", "log_format", mode="before")
     @classmethod
@@ -145,8 +147,13 @@ class Settings(BaseModel):
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Read every setting from an environment mapping (os.environ at the entry point); unset or empty means the default."""
         given = {name: env[f.json_schema_extra["env"]] for name, f in _table() if env.get(f.json_schema_extra["env"], "").strip()}
+        values, notes = {k: v.strip() for k, v in given.items()}, []
+        for name, f in _table():
+            if name in values and f.json_schema_extra["secret"] and unquoted(values[name]) != values[name]:
+                values[name] = unquoted(values[name])
+                notes.append(f"{f.json_schema_extra['env']} is written with quotes around it: they were removed (they are not part of it)")
         try:
-            return cls.model_validate({k: v.strip() for k, v in given.items()} | {"environ": dict(env)}, strict=False)
+            return cls.model_validate(values | {"environ": dict(env), "notes": tuple(notes)}, strict=False)
         except ValidationError as exc:
             error = exc.errors()[0]
             name = str(error["loc"][0])

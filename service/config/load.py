@@ -43,6 +43,7 @@ class Config:
     ruleset: Ruleset
     version: str
     hosts: dict[str, HostSpec] = field(default_factory=dict)
+    full_urls: bool = False  # feeds.yaml's `show_full_urls`: URLs shown whole, query string and user:password included
 
     def host_limit(self, host: str, default: int) -> int:
         """How many fetches may run at once to `host` ("name" or "name:port"): its own limit, else `default`."""
@@ -114,7 +115,14 @@ def load_config(directory: Path) -> Config:
     if problems:
         raise ConfigError(problems)
     ruleset.version = fingerprint(directory)
-    return Config(feeds=feeds.feeds, rules_file=rules_file, ruleset=ruleset, version=ruleset.version, hosts=feeds.hosts)
+    return Config(
+        feeds=feeds.feeds,
+        rules_file=rules_file,
+        ruleset=ruleset,
+        version=ruleset.version,
+        hosts=feeds.hosts,
+        full_urls=feeds.show_full_urls,
+    )
 
 
 def _load_model(path: Path, model: type[M], problems: list[Problem]) -> tuple[Document | None, M | None]:

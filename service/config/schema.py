@@ -81,6 +81,7 @@ class FeedsFile(Strict):
 
     feeds: list[FeedSpec]
     hosts: dict[Annotated[str, Field(pattern=r"^[a-z0-9.-]+(:[0-9]{1,5})?$")], HostSpec] = {}  # by host name (and port)
+    show_full_urls: bool = False  # feed URLs in errors, logs, notices, Slack and the CLI: without query and user:password unless true
 
 
 class ThrottleSpec(Strict):

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+from alerts.display import urls_shown
 from service.ingest.extract import Extracted
 from service.ingest.fetch import Fetched, FetchFailed, NotModified, url_problem
 from service.ingest.guard import Guard
@@ -107,9 +108,11 @@ class Articles:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         guard: Guard | None = None,
+        full_urls: Callable[[], bool] = lambda: False,
     ) -> None:
         self._fetcher = fetcher
         self._guard = guard or Guard()
+        self._full_urls = full_urls  # else URLs in details lose their query string and user:password
         self._extract = extract
         self.robots = Robots(fetcher, user_agent, clock)
         self.budget = budget
@@ -136,7 +139,8 @@ class Articles:
         except Exception as exc:  # one item's page never fails another item or its feed
             log.warning("article page failed unexpectedly: %s: %s", type(exc).__name__, exc, exc_info=exc)
             article = Article(Status.FAILED, detail=f"unexpected error: {type(exc).__name__}: {exc}"[:300], url=url)
-        return Article(article.status, article.text, article.detail, article.url or url, self._clock() - started)
+        detail = article.detail if self._full_urls() else urls_shown(article.detail)
+        return Article(article.status, article.text, detail, article.url or url, self._clock() - started)
 
     def _public_origin(self, origin: str) -> bool:
         """Whether the links of the feed at `origin` may lead to public addresses only: as its fetch decided, else yes."""

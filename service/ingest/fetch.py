@@ -7,6 +7,7 @@ and every network or HTTP failure is translated here into a coded `FetchFailed`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email.utils
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -22,6 +23,7 @@ from aiohttp.abc import AbstractResolver
 from aiohttp.connector import Connection
 from httpx_aiohttp import AiohttpTransport
 
+from alerts.display import urls_shown
 from alerts.format import retry_after_seconds
 from service.ingest.guard import Guard
 
@@ -184,8 +186,10 @@ class Fetcher:
         total_timeout: float = 60.0,
         public_client: httpx.AsyncClient | None = None,
         guard: Guard | None = None,
+        full_urls: Callable[[], bool] = lambda: False,
     ) -> None:
         self._client = client
+        self._full_urls = full_urls  # else URLs in failures lose their query string and user:password (they may hold keys)
         self._public_client = public_client or client
         self._guard = guard or Guard()
         self._config_dir = config_dir
@@ -216,6 +220,8 @@ class Fetcher:
             _PEERS.reset(token)
         if network is not None and not isinstance(result, FetchFailed):
             self._links[url] = self._links_public(url, network, seen[-1] if seen else None)
+        if isinstance(result, FetchFailed) and not self._full_urls():
+            result = dataclasses.replace(result, message=urls_shown(result.message))
         return result
 
     def links_public(self, url: str) -> bool | None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from alerts.display import shown_url
 from service.config import Config
 from service.config.schema import FeedSpec
 from service.ingest import story
@@ -213,7 +214,8 @@ class Pipeline:
         """The feed's state after a successful fetch."""
         warnings = [w for w in parsed.warnings if not w.startswith(HARMLESS_WARNINGS)]
         if result.moved_to:
-            log.warning("feed moved permanently to %s", result.moved_to, extra={"feed": source.id})
+            moved = result.moved_to if self._config().full_urls else shown_url(result.moved_to)
+            log.warning("feed moved permanently to %s", moved, extra={"feed": source.id})
         ttl = max(result.max_age or 0, parsed.ttl_seconds or 0) or None
         return PollOutcome(
             etag=result.etag,
