@@ -14,8 +14,10 @@ URLs may carry secrets (an API key in a feed's query string, a password in its u
 
 from __future__ import annotations
 
+import io
 import re
 import unicodedata
+from typing import TextIO
 from urllib.parse import urlsplit, urlunsplit
 
 _ESCAPES = re.compile(
@@ -116,3 +118,33 @@ def urls_shown(text: str) -> str:
         return shown_url(core) + url[len(core) :]
 
     return _URL.sub(one, text)
+
+
+class VisibleStream(io.TextIOBase):
+    """A text stream that writes through `visible`: nothing printed from feeds can drive the terminal it reaches."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        """Write `text` with unsafe characters made visible; return how many characters were given."""
+        self._stream.write(visible(text))
+        return len(text)
+
+    def flush(self) -> None:
+        """Flush the stream beneath."""
+        self._stream.flush()
+
+    def fileno(self) -> int:
+        """The stream beneath's file descriptor."""
+        return self._stream.fileno()
+
+    def isatty(self) -> bool:
+        """Whether the stream beneath is a terminal."""
+        return self._stream.isatty()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        """The stream beneath's encoding."""
+        return self._stream.encoding

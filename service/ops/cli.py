@@ -165,6 +165,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from service.ops import logs
 
     logs.setup(settings.log_level, settings.log_format, settings.secrets)
+    from alerts.display import VisibleStream
+
+    sys.stdout = VisibleStream(sys.stdout)  # listings show feed content: it must not drive the terminal
     for note in settings.notes:
         logging.getLogger("newswatch").warning(note)
     try:

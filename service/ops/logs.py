@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from alerts.base import Redactor
+from alerts.display import visible
 
 CONTEXT = ("feed", "rule", "destination", "delivery")
 
@@ -44,7 +45,7 @@ class TextFormatter(logging.Formatter):
         line = f"{self.formatTime(record, '%Y-%m-%dT%H:%M:%S')} {record.levelname:<7} {record.name} {record.getMessage()}"
         line = f"{line} {context}" if context else line
         trace = _trace(self, record)
-        return f"{line}\n{trace}" if trace else line
+        return visible(f"{line}\n{trace}" if trace else line)  # a remote's words in a message cannot drive the terminal
 
 
 class JsonFormatter(logging.Formatter):
@@ -60,7 +61,7 @@ class JsonFormatter(logging.Formatter):
         data |= {k: getattr(record, k) for k in CONTEXT if hasattr(record, k)}
         if trace := _trace(self, record):
             data["exception"] = trace
-        return json.dumps(data, ensure_ascii=False, default=str)
+        return visible(json.dumps(data, ensure_ascii=False, default=str))
 
 
 def _trace(formatter: logging.Formatter, record: logging.LogRecord) -> str:

@@ -20,6 +20,7 @@ from service.storage.db import items, matches
 from tests.conftest import AppFactory, write_config
 from tests.support.feedgen import Entry, rss
 from tests.support.feedserver import FeedServer
+from tests.support.slackserver import SlackServer
 
 RULES = {
     "destinations": {"desk": {"type": "console"}},
@@ -156,3 +157,55 @@ async def test_no_link_page_or_robots_txt_of_one_item_fails_the_feed_or_another_
     assert "unexpected" not in (hostile.article_detail or ""), hostile.article_detail
     if status == "disabled":
         assert hostile.link == ""  # a malformed link is never stored, shown or fetched
+
+
+async def test_an_item_with_a_very_long_link_and_spoofing_title_still_alerts_in_slack(
+    tmp_path: Path, feeds: FeedServer, slack: SlackServer, make_app: AppFactory
+) -> None:
+    from service.storage.db import deliveries
+
+    link = "https://news.example.org/" + "section/" * 700 + "story.html"  # 5,600 characters
+    title = "\u202egpj.exe\u202c border \x1b[2J news"
+    url = feeds.serve("long.rss", rss([Entry("long", title, link, "Officials met at the border.")]))
+    rules = {
+        "destinations": {"desk": {"type": "slack", "channel": "#desk"}},
+        "rules": [{"id": "b", "destinations": ["desk"], "match": {"any": ["border"]}}],
+    }
+    write_config(tmp_path / "config", [{"id": "long", "url": url, "first_poll_alerts": "all", "max_age": "off", "article": "never"}], rules)
+    app = await make_app()
+    await app.poll_once()
+    async with app.engine.connect() as conn:
+        [delivery] = list(await conn.execute(sa.select(deliveries)))
+    assert (delivery.status, delivery.last_error) == ("sent", None)
+    [message] = slack.messages["desk"]
+    shown = repr(message["blocks"]) + message["text"]
+    assert "news.example.org/section/section/" in shown and link not in shown  # shortened, its host visible
+    assert "\u202e" not in shown and "\x1b" not in shown and "gpj.exe border" in shown
+
+
+async def test_cli_listings_never_send_feed_content_raw_to_the_terminal(
+    tmp_path: Path, feeds: FeedServer, make_app: AppFactory, database_url: str
+) -> None:
+    import json
+
+    from tests.integration.test_cli import env, newswatch
+
+    title = "\x1b]0;owned\x07\x1b[2J\u202egpj.exe border \x9b31m news"
+    entry = Entry("hostile", title, feeds.url("a.html"), "At the border.")
+    path = tmp_path / "hostile.rss"
+    path.write_bytes(rss([entry]))
+    feed = {"id": "hostile", "url": feeds.serve("hostile.rss", rss([entry])), "first_poll_alerts": "all", "max_age": "off"}
+    config = write_config(tmp_path / "config", [feed], {**RULES, "destinations": {"desk": {"type": "slack_webhook"}}})
+    app = await make_app()
+    await app.poll_once()  # the webhook is unset: the alert is printed to a console instead
+    environ = env(config, database_url)
+    outputs = {}
+    for command in (["matches"], ["matches", "--format", "json"], ["deliveries"], ["rules", "test", str(path)], ["rules", "replay"]):
+        code, out, err = await newswatch(*command, environ=environ)
+        assert code == 0, err
+        outputs[" ".join(command)] = out
+    for command, out in outputs.items():
+        assert not any(c in out for c in "\x1b\x07\x9b\u202e"), command
+        assert "\\u202egpj.exe border" in out, command  # made visible, not hidden
+    [line] = outputs["matches --format json"].splitlines()
+    assert json.loads(line)["title"].startswith("\x1b]0;owned")  # the JSON is still exact
