@@ -79,14 +79,19 @@ async def test(sources: list[str], directory: Path, settings: Settings, rule: st
     if rule and rule not in {r.id for r in config.ruleset.rules}:
         print(f"newswatch: no enabled rule with id '{rule}'", file=sys.stderr)
         return 2
-    status = 0
-    async for source, result in results(sources, config, settings, articles):
-        if isinstance(result, str):
-            print(f"{source}: {result}", file=sys.stderr)
-            status = 1
-            continue
-        matches = [m for m in result.matches if not rule or m.rule_id == rule]
-        print(_json(source, result, matches) if fmt == "json" else _text(source, result, matches))
+    from service.ingest.workers import Stoppable
+
+    status, workers = 0, Stoppable(1)  # a page that reads too long is stopped, not left running in a thread
+    try:
+        async for source, result in results(sources, config, settings, articles, offload=workers.run):
+            if isinstance(result, str):
+                print(f"{source}: {result}", file=sys.stderr)
+                status = 1
+                continue
+            matches = [m for m in result.matches if not rule or m.rule_id == rule]
+            print(_json(source, result, matches) if fmt == "json" else _text(source, result, matches))
+    finally:
+        workers.shutdown()
     return status
 
 

@@ -48,3 +48,16 @@ async def test_status_shows_feed_errors_to_admins_only_when_admins_are_named(
     assert admin.splitlines()[1].startswith("• Intranet wire (`intranet`): ") and "wire.corp.internal" in admin
     assert other.splitlines()[1] == "• Intranet wire (`intranet`): _its errors are shown to the admins_"
     assert "corp.internal" not in other
+
+
+async def test_newswatch_test_refusals_do_not_say_what_a_name_resolves_to(
+    tmp_path: Path, feeds: FeedServer, slack: SlackServer, make_app: AppFactory
+) -> None:
+    write_config(tmp_path / "config", [], RULES)
+    app = await make_app(slack_app_token=APP_TOKEN)  # the real guard: loopback is not public
+    assert app.interactions is not None
+    await app.interactions.start()
+    page = feeds.url("admin.html").replace("127.0.0.1", "localhost")
+    answer = await command(slack, f"test {page}")
+    assert answer == f"Could not read {page}: refused {page}: localhost is not a public address"
+    assert "127.0.0.1" not in answer and feeds.hits == {}
