@@ -10,9 +10,11 @@ sleep or pace themselves: retries, rate limits and dead-lettering live once, in 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from enum import StrEnum
 from typing import Protocol
+from urllib.parse import quote, quote_plus
 
 from alerts.messages import Message
 
@@ -60,9 +62,37 @@ class Sink(Protocol):
         ...
 
 
+def unquoted(value: str) -> str:
+    """A value without the quotes an env file may leave around it (`KEY="…"` read by Docker or systemd as is)."""
+    value = value.strip()
+    return value[1:-1].strip() if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'" else value
+
+
+def secret_forms(secret: str) -> set[str]:
+    """A secret as written where it leaks: bare, unquoted, percent-encoded, JSON-escaped, and a URL's path (a webhook's secret)."""
+    bare = unquoted(secret)
+    forms = {secret, bare}
+    for form in (secret, bare):
+        forms |= {quote(form, safe=""), quote(form, safe="/:"), quote(form), quote_plus(form), form.replace("/", "\\/")}
+    if "://" in bare:
+        path = bare.split("://", 1)[1]
+        path = path[path.find("/") :] if "/" in path else ""
+        forms |= {path, quote(path)} if len(path) > 8 else set()
+    return {form for form in forms if len(form) >= 4}
+
+
+class Redactor:
+    """Replaces every form of the given secrets (see `secret_forms`) with `[redacted]`."""
+
+    def __init__(self, secrets: Iterable[str | None]) -> None:
+        forms = sorted({form for secret in secrets if secret and len(secret) >= 4 for form in secret_forms(secret)}, key=len, reverse=True)
+        self._pattern = re.compile("|".join(re.escape(form) for form in forms), re.IGNORECASE) if forms else None
+
+    def __call__(self, message: str) -> str:
+        """`message` without the secrets."""
+        return self._pattern.sub("[redacted]", message) if self._pattern is not None else message
+
+
 def redact(message: str, secrets: Iterable[str | None]) -> str:
-    """Remove every secret from a message before it is logged or stored."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            message = message.replace(secret, "[redacted]")
-    return message
+    """Remove every secret, in every form it takes, from a message before it is logged or stored."""
+    return Redactor(secrets)(message)

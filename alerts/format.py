@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
+from alerts.display import clean
 from alerts.messages import Alert, Digest
 
 
@@ -47,12 +48,9 @@ def digest_rules(digest: Digest) -> str:
     return ", ".join(dict.fromkeys(r.name for a in digest.alerts for r in a.rules))
 
 
-_CONTROL = {cp: None for cp in [*range(0x00, 0x20), *range(0x7F, 0xA0)] if cp != 0x0A}
-
-
 def printable(text: str) -> str:
-    """Drop control characters (terminal escape sequences) from untrusted text."""
-    return text.translate(_CONTROL)
+    """Untrusted text fit for a terminal: escape sequences, control characters, bidi overrides removed (`alerts.display`)."""
+    return clean(text)
 
 
 def retry_after_seconds(value: str | None, now: datetime) -> float | None:

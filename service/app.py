@@ -62,13 +62,11 @@ def parser(executor: workers.Workers | None) -> Parser:
     return parse
 
 
-def extractor(executor: workers.Workers | None) -> Extractor:
-    """Extract article text off the event loop, where feeds are parsed."""
+def extractor(pages: workers.Stoppable) -> Extractor:
+    """Extract article text in worker processes that are killed when a page runs over its time (a hostile page)."""
 
     async def extract(body: bytes, url: str, content_type: str) -> Extracted:
-        if executor is None:
-            return await asyncio.to_thread(extract_article, body, url, content_type)
-        return await executor.run(extract_article, body, url, content_type)
+        return await pages.run(extract_article, body, url, content_type)
 
     return extract
 
@@ -90,11 +88,13 @@ class App:
     metrics: Metrics
     stdout: TextIO | None = None
     executor: workers.Workers | None = None
+    pages: workers.Stoppable | None = None  # extract article pages; a page over its time is stopped with its worker
     sinks: dict[str, Sink] = field(default_factory=dict)
     briefings: SqlBriefings | None = None  # makes the daily and weekly briefings that are due
     interactions: SlackInteractions | None = None  # Slack's buttons over Socket Mode, with SLACK_APP_TOKEN
     public_http: httpx.AsyncClient | None = None  # connects to public addresses only: pages linked from public feeds
     guard: Guard = field(default_factory=Guard)  # which addresses are public
+    warned: set[str] = field(default_factory=set)  # warnings about destinations already logged
 
     async def start(self) -> None:
         """Migrate the database and register the configured feeds."""
@@ -102,8 +102,8 @@ class App:
         await self.feeds.sync(self.config().feeds, self.clock())
 
     def rebuild_sinks(self, config: Config) -> None:
-        """Build one sink per destination of `config`."""
-        self.sinks = build_sinks(config, self.settings, self.slack_session, self.stdout)
+        """Build one sink per destination of `config` (a destination's warning is logged once, not at every reload)."""
+        self.sinks = build_sinks(config, self.settings, self.slack_session, self.stdout, self.warned)
 
     async def poll_once(self) -> tuple[PollStats, DeliveryStats]:
         """Poll every feed once, then deliver everything that is due."""
@@ -138,8 +138,11 @@ class App:
         if self.public_http is not None:
             await self.public_http.aclose()
         await self.slack_session.close()
+        await self.guard.close()
         if self.executor is not None:
             self.executor.shutdown()
+        if self.pages is not None:
+            self.pages.shutdown()
         await self.engine.dispose()
 
 
@@ -158,7 +161,7 @@ async def build_app(
     muter = SqlMuter(engine, clock)
     feeds = Feeds(engine, settings.instance)
     items = Items(engine)
-    http = build_client(settings.user_agent, read_timeout=min(20.0, settings.fetch_timeout))
+    http = build_client(settings.user_agent, read_timeout=min(20.0, settings.fetch_timeout), resolve=lambda: guard.resolver(False))
     public_http = build_client(settings.user_agent, read_timeout=min(20.0, settings.fetch_timeout), guard=guard)
     limit = settings.per_host
     fetcher = Fetcher(
@@ -169,10 +172,20 @@ async def build_app(
         settings.fetch_timeout,
         public_client=public_http,
         guard=guard,
+        full_urls=lambda: config().full_urls,
     )
     lease = timedelta(seconds=settings.lease_seconds)
     executor = workers.Workers(settings.parse_workers) if settings.parse_workers else None
-    articles = Articles(fetcher, extractor(executor), settings.user_agent, settings.article_timeout, settings.article_pace, guard=guard)
+    pages = workers.Stoppable(max(2, settings.parse_workers))  # two at least: one hostile site never holds every page back
+    articles = Articles(
+        fetcher,
+        extractor(pages),
+        settings.user_agent,
+        settings.article_timeout,
+        settings.article_pace,
+        guard=guard,
+        full_urls=lambda: config().full_urls,
+    )
     pipeline = Pipeline(
         feeds,
         items,
@@ -214,6 +227,7 @@ async def build_app(
         metrics=metrics,
         stdout=stdout,
         executor=executor,
+        pages=pages,
         briefings=SqlBriefings(engine, clock),
         guard=guard,
     )
@@ -236,7 +250,9 @@ def interactions(app: App) -> SlackInteractions | None:
 
     base = (settings.slack_api_url or SLACK_API).rstrip("/") + "/"
     web = AsyncWebClient(token=bot, base_url=base, session=app.slack_session, timeout=15, retry_handlers=[])
-    return SlackInteractions(settings.slack_app_token, web, Interactions(app.engine, app.config, app.clock, settings, web, app.guard))
+    offload = app.pages.run if app.pages is not None else None
+    actions = Interactions(app.engine, app.config, app.clock, settings, web, app.guard, offload)
+    return SlackInteractions(settings.slack_app_token, web, actions)
 
 
 def flood_policy(config: Config, destination: str) -> flood.Policy:
@@ -275,14 +291,19 @@ def _takes(config: Config, destination: str, kind: str, rule_ids: Sequence[str])
     return config.delivery_of(destination, rule_ids) == kind
 
 
-def build_sinks(config: Config, settings: Settings, session: aiohttp.ClientSession, stdout: TextIO | None) -> dict[str, Sink]:
-    """One sink per destination, from the registry; a destination without its credentials prints to the console."""
-    context = SinkContext(settings, session, stdout)
+def build_sinks(
+    config: Config, settings: Settings, session: aiohttp.ClientSession, stdout: TextIO | None, warned: set[str] | None = None
+) -> dict[str, Sink]:
+    """One sink per destination, from the registry; a destination without its credentials prints to the console.
+
+    A warning already in `warned` is not logged again (a reload rebuilds every sink).
+    """
+    context = SinkContext(settings, session, stdout, warned if warned is not None else set())
     sinks: dict[str, Sink] = {}
     for name, dest in config.rules_file.destinations.items():
         try:
             sinks[name] = build_sink(name, dest, context)
         except Unavailable as exc:
-            log.warning("%s: alerts for this destination are printed to the console", exc, extra={"destination": name})
+            context.warn_once(f"{exc}: alerts for this destination are printed to the console", name)
             sinks[name] = ConsoleSink(name, stdout, dest.timezone)
     return sinks

@@ -14,8 +14,9 @@ which also registers them for redaction from logs.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import Field
@@ -45,14 +46,26 @@ class SinkContext:
     settings: Settings
     session: aiohttp.ClientSession
     stdout: TextIO | None = None
+    warned: set[str] = field(default_factory=set)  # warnings already logged (sinks are rebuilt at every reload)
 
-    def secret(self, name: str) -> str:
-        """A secret from the environment variable `name`; raises Unavailable if it is unset. It is redacted from logs."""
+    def warn_once(self, warning: str, destination: str) -> None:
+        """Log a warning about a destination unless it was logged before."""
+        if warning not in self.warned:
+            self.warned.add(warning)
+            logging.getLogger("newswatch").warning(warning, extra={"destination": destination})
+
+    def secret(self, name: str, destination: str = "") -> str:
+        """A secret from the environment variable `name` (quotes around it removed); Unavailable if unset. Redacted from logs."""
+        from alerts.base import unquoted
         from service.ops import logs
 
-        value = self.settings.environ.get(name, "")
+        raw = self.settings.environ.get(name, "")
+        value = unquoted(raw)
         if not value:
             raise Unavailable(f"{name} is not set")
+        if value != raw.strip():
+            self.warn_once(f"{name} is written with quotes around it: they were removed (they are not part of it)", destination)
+        logs.redact_also(raw)
         logs.redact_also(value)
         return value
 
@@ -83,7 +96,7 @@ def slack_bot(name: str, spec: Any, context: SinkContext) -> Sink:
 
     from alerts.slack import SlackBotSink
 
-    token = context.settings.slack_bot_token or context.secret("SLACK_BOT_TOKEN")
+    token = context.settings.slack_bot_token or context.secret("SLACK_BOT_TOKEN", name)
     base = (context.settings.slack_api_url or SLACK_API).rstrip("/") + "/"
     client = AsyncWebClient(token=token, base_url=base, session=context.session, timeout=15, retry_handlers=[])
     return SlackBotSink(client, spec.channel, spec.timezone, buttons=bool(context.settings.slack_app_token))
@@ -95,7 +108,7 @@ def slack_webhook(name: str, spec: Any, context: SinkContext) -> Sink:
 
     from alerts.slack import SlackWebhookSink
 
-    url = context.secret(spec.url_env)
+    url = context.secret(spec.url_env, name)
     return SlackWebhookSink(AsyncWebhookClient(url, session=context.session, timeout=15, retry_handlers=[]), spec.timezone)
 
 

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from alerts.base import unquoted
 from service import __version__
 
 PROJECT_URL = "https://github.com/newswatch/newswatch"
@@ -106,7 +107,9 @@ class Settings(BaseModel):
     parse_workers: Annotated[int, Field(ge=0)] = Field(
         default_factory=_cores,
         json_schema_extra=_var(
-            "NEWSWATCH_PARSE_WORKERS", "processes that parse feeds and extract pages (`0`: a thread)", "the cores less one"
+            "NEWSWATCH_PARSE_WORKERS",
+            "processes that parse feeds (`0`: a thread); article pages are always extracted in at least two stoppable processes",
+            "the cores less one",
         ),
     )
     slack_bot_token: str | None = Field(
@@ -132,6 +135,7 @@ class Settings(BaseModel):
         ),
     )
     environ: Mapping[str, str] = Field(default_factory=dict, repr=False, exclude=True)  # where destinations read secrets (`url_env`)
+    notes: tuple[str, ...] = Field((), repr=False, exclude=True)  # warnings about the environment, logged once logging is set up
 
     @field_validator("log_level", "log_format", mode="before")
     @classmethod
@@ -145,8 +149,13 @@ class Settings(BaseModel):
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Read every setting from an environment mapping (os.environ at the entry point); unset or empty means the default."""
         given = {name: env[f.json_schema_extra["env"]] for name, f in _table() if env.get(f.json_schema_extra["env"], "").strip()}
+        values, notes = {k: v.strip() for k, v in given.items()}, []
+        for name, f in _table():
+            if name in values and f.json_schema_extra["secret"] and unquoted(values[name]) != values[name]:
+                values[name] = unquoted(values[name])
+                notes.append(f"{f.json_schema_extra['env']} is written with quotes around it: they were removed (they are not part of it)")
         try:
-            return cls.model_validate({k: v.strip() for k, v in given.items()} | {"environ": dict(env)}, strict=False)
+            return cls.model_validate(values | {"environ": dict(env), "notes": tuple(notes)}, strict=False)
         except ValidationError as exc:
             error = exc.errors()[0]
             name = str(error["loc"][0])
@@ -167,7 +176,7 @@ def _table() -> list[tuple[str, Any]]:
 
 
 def markdown_table() -> str:
-    """The README's table of environment variables."""
+    """The table of environment variables in docs/configuration.md."""
     lines = ["| variable | default | meaning |", "|---|---|---|"]
     for _, f in _table():
         extra = f.json_schema_extra

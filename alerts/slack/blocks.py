@@ -1,14 +1,17 @@
 """Slack's rendering: an alert, a thread reply, a digest or a notice as Block Kit with a plain-text fallback.
 
-Feed content is untrusted: everything from a feed is escaped for mrkdwn (`&`, `<`, `>`), so a
-title like `<!channel>` pings nobody and `<http://evil|Reuters>` is no link; only http(s)
-links are linked; every text respects Block Kit's limits, cut at word boundaries.
+Feed content is untrusted: everything from a feed is cleaned (`alerts.display`: no control
+characters, bidi overrides or stray invisible characters) and escaped for mrkdwn (`&`, `<`,
+`>`), so a title like `<!channel>` pings nobody and `<http://evil|Reuters>` is no link; only
+http(s) links are linked; every text respects Block Kit's limits, cut at word boundaries. A
+link too long for a message is shown shortened, unlinked, with its host: the alert still goes.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from alerts.display import clean
 from alerts.format import cut, digest_rules, rule_names, safe_link, when
 from alerts.messages import Alert, Briefing, Digest, Message, Mode, Notice
 
@@ -21,6 +24,8 @@ SNIPPET_MAX = 600
 DIGEST_TITLE_MAX = 150
 ARTICLE_LABEL = "_Matched in the article:_"  # the feed carried too little: the match came from the page
 DIGEST_LINK_MAX = 300  # a longer link is shown unlinked: a digest's lines stay under ~650 characters each
+LINK_MAX = 2000  # a longer link does not fit a section beside its title: shown shortened, unlinked
+LINK_SHOWN = 80  # characters of a too-long link that are shown, its host first
 BLOCK_PREFIX = "newswatch:"  # the actions block of an alert: "newswatch:<delivery id>"
 OUTCOME_BLOCK = "newswatch-outcome"
 RELEVANT, NOT_RELEVANT, MUTE_RULE, MUTE_SOURCE = "relevant", "not_relevant", "mute_rule", "mute_source"
@@ -28,8 +33,17 @@ DURATIONS = (("1 hour", 3600), ("1 day", 86_400), ("1 week", 604_800))
 
 
 def escape(text: str) -> str:
-    """Escape untrusted text for Slack mrkdwn and plain text fields."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Untrusted text cleaned (`alerts.display.clean`) and escaped for Slack mrkdwn and plain text fields."""
+    return clean(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def link_or_note(url: str, limit: int = LINK_MAX) -> tuple[str, str]:
+    """The escaped link, or "" and the link shortened for reading (its host kept visible) when it is longer than `limit`."""
+    link = escape(safe_link(url))
+    if len(link) <= limit:
+        return link, ""
+    shown = link.split("://", 1)[-1]
+    return "", f"`{shown[: LINK_SHOWN - 1]}…`"  # in code: Slack does not turn it into a (broken) link
 
 
 def escaped(text: str, limit: int) -> str:
@@ -52,7 +66,8 @@ def fallback(message: Message, timezone: str = "UTC") -> str:
     if isinstance(message, Digest):
         titles = "; ".join(cut(a.title or "(untitled)", 80) for a in message.alerts)
         return escape(cut(f"[digest] {len(message.alerts)} alerts ({digest_rules(message)}): {titles}", FALLBACK_MAX))
-    link = escape(safe_link(message.link))  # Slack reads `&amp;` in a link as `&`; a raw `&` is left to chance
+    link, note = link_or_note(message.link, FALLBACK_MAX // 2)  # Slack reads `&amp;` in a link as `&`
+    link = link or note
     prefix = f"Also reported by {message.source}:" if message.mode == Mode.REPLY else f"[{rule_names(message)}]"
     line = f"{prefix} {cut(message.title, TITLE_MAX)} ({message.source}, {when(message.published, timezone)})"
     return escape(cut(line, FALLBACK_MAX - len(link) - 3)) + (f" – {link}" if link else "")
@@ -79,9 +94,11 @@ def _context(text: str) -> dict[str, Any]:
 
 
 def _linked(title: str, url: str, limit: int) -> str:
-    """A bold title, linked when the link is safe."""
-    link = escape(safe_link(url))  # Slack reads `&amp;` in a link as `&`; a raw `&` is left to chance
+    """A bold title, linked when the link is safe; a link too long to fit follows it shortened, unlinked."""
+    link, note = link_or_note(url)  # Slack reads `&amp;` in a link as `&`; a raw `&` is left to chance
     text = escaped(title or "(untitled)", limit)
+    if note:
+        return f"*{text}*\n:link: {note} (too long to link)"
     return f"*<{link}|{text}>*" if link else f"*{text}*"
 
 

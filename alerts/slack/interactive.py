@@ -36,6 +36,7 @@ class Click:
     choice: str  # RELEVANT, NOT_RELEVANT, MUTE_RULE or MUTE_SOURCE
     user: str
     seconds: int | None = None
+    team: str = ""  # the workspace the click came from
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,8 @@ class Actions(Protocol):
         """Act on a click on an alert."""
         ...
 
-    async def command(self, user: str, text: str) -> str:
-        """Run `/newswatch TEXT` for `user`; return the answer (mrkdwn)."""
+    async def command(self, user: str, text: str, team: str = "") -> str:
+        """Run `/newswatch TEXT` for `user` of workspace `team`; return the answer (mrkdwn)."""
         ...
 
 
@@ -74,7 +75,8 @@ def parse_click(payload: dict[str, Any]) -> Click | None:
     if seconds is not None and seconds not in {s for _, s in DURATIONS}:
         return None
     user = str((payload.get("user") or {}).get("id", ""))
-    return Click(delivery_id, choice, user, seconds) if user else None
+    team = str((payload.get("team") or {}).get("id") or (payload.get("user") or {}).get("team_id") or "")
+    return Click(delivery_id, choice, user, seconds, team) if user else None
 
 
 def with_outcome(blocks: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
@@ -125,7 +127,7 @@ class SlackInteractions:
         """Run a `/newswatch` command and answer whoever typed it."""
         user, url = str(payload.get("user_id", "")), str(payload.get("response_url", ""))
         try:
-            answer = await self._actions.command(user, str(payload.get("text", "")))
+            answer = await self._actions.command(user, str(payload.get("text", "")), str(payload.get("team_id", "")))
         except Exception:
             log.exception("the command %r failed", str(payload.get("text", ""))[:100])
             answer = "Sorry, that failed inside newswatch; its log says why."

@@ -5,8 +5,11 @@ Every problem is reported as `file:line:column: message`; nothing invalid is hal
 
 from __future__ import annotations
 
+import difflib
 import functools
 import hashlib
+import types
+import typing
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from service.config.schema import FeedsFile, FeedSpec, HostSpec, RulesFile
 from service.config.types import DELIVERIES, Delivery
-from service.config.yamlfile import ConfigError, Document, Problem, load
+from service.config.yamlfile import MAX_BYTES, ConfigError, Document, Problem, load
 from service.ingest.model import FeedContext, Item
 from service.ingest.parse import parse_article, read_document
 from service.ingest.prepare import prepare_now
@@ -41,6 +44,7 @@ class Config:
     version: str
     hosts: dict[str, HostSpec] = field(default_factory=dict)
     directory: Path | None = None  # where it was read from: `file:` feed URLs are relative to it
+    full_urls: bool = False  # feeds.yaml's `show_full_urls`: URLs shown whole, query string and user:password included
 
     def host_limit(self, host: str, default: int) -> int:
         """How many fetches may run at once to `host` ("name" or "name:port"): its own limit, else `default`."""
@@ -117,7 +121,13 @@ def load_config(directory: Path) -> Config:
         raise ConfigError(problems)
     ruleset.version = fingerprint(directory)
     return Config(
-        feeds=feeds.feeds, rules_file=rules_file, ruleset=ruleset, version=ruleset.version, hosts=feeds.hosts, directory=directory
+        feeds=feeds.feeds,
+        rules_file=rules_file,
+        ruleset=ruleset,
+        version=ruleset.version,
+        hosts=feeds.hosts,
+        directory=directory,
+        full_urls=feeds.show_full_urls,
     )
 
 
@@ -134,7 +144,7 @@ def _load_model(path: Path, model: type[M], problems: list[Problem]) -> tuple[Do
     try:
         return doc, model.model_validate(doc.data)
     except ValidationError as exc:
-        problems += [_translate(doc, error) for error in exc.errors()]
+        problems += [_translate(doc, error, model) for error in exc.errors()]
         return doc, None
 
 
@@ -143,16 +153,51 @@ def _keys(model: type[BaseModel]) -> str:
     return ", ".join(f"'{k}'" for k in model.model_fields)
 
 
-def _translate(doc: Document, error: Any) -> Problem:
+def _translate(doc: Document, error: Any, model: type[BaseModel]) -> Problem:
     """Turn one pydantic error into a located message a person can act on."""
     loc = [step for step in error["loc"] if not (isinstance(step, str) and step.startswith("<"))]
     kind, ctx = error["type"], error.get("ctx", {})
     name = loc[-1] if loc else ""
     if kind == "extra_forbidden":
-        return doc.problem(loc, f"unknown key '{name}'", at_key=True)
+        return doc.problem(loc, f"unknown key '{name}'{_did_you_mean(name, model, loc[:-1])}", at_key=True)
     if kind == "missing":
         return doc.problem(loc[:-1], f"missing required key '{name}'")
     return doc.problem(loc, _MESSAGES.get(kind, "{msg}").format(msg=error["msg"], **ctx, field=name))
+
+
+def _did_you_mean(key: str, model: type[BaseModel], where: list[Any]) -> str:
+    """ " (did you mean 'x'?)" for a key close to one the mapping at `where` accepts, else ""."""
+    close = difflib.get_close_matches(str(key), sorted(_keys_at(model, where)), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _keys_at(model: type[BaseModel], where: list[Any]) -> set[str]:
+    """The keys the mapping reached by following `where` from `model` accepts (all of a union's members)."""
+    kinds: list[Any] = [model]
+    for step in where:
+        found: list[Any] = []
+        for kind in _members(kinds):
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                field = kind.model_fields.get(str(step))
+                found += [field.annotation] if field is not None else [kind]  # no such field: a union's tag, stay
+            elif typing.get_origin(kind) in (list, dict):
+                found.append(typing.get_args(kind)[-1])
+        kinds = found
+    return {name for kind in _members(kinds) if isinstance(kind, type) and issubclass(kind, BaseModel) for name in kind.model_fields}
+
+
+def _members(kinds: list[Any]) -> list[Any]:
+    """Types with their Annotated, Optional and Union wrappers taken off."""
+    out: list[Any] = []
+    for kind in kinds:
+        origin = typing.get_origin(kind)
+        if origin is typing.Annotated:
+            out += _members([typing.get_args(kind)[0]])
+        elif origin in (typing.Union, types.UnionType):
+            out += _members(list(typing.get_args(kind)))
+        else:
+            out.append(kind)
+    return out
 
 
 _MESSAGES = {
@@ -256,4 +301,15 @@ def _example_items(example: Example, directory: Path) -> list[Item]:
         return [Item(feed_id="example", key="example", **example.model_dump())]
     assert isinstance(example, ExampleFile)
     path = directory / example.file
-    return read_document(path.read_bytes(), path.resolve().as_uri(), example.file, feed_id="example")
+    return read_document(_read_example(path), path.resolve().as_uri(), example.file, feed_id="example")
+
+
+def _read_example(path: Path) -> bytes:
+    """An example file's bytes: a regular file within the size limit (never a device or a pipe, which may never end)."""
+    if not path.is_file():
+        raise FileNotFoundError(path) if not path.exists() else ValueError(f"{path.name} is not a regular file")
+    with path.open("rb") as file:
+        data = file.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise ValueError(f"{path.name} is larger than {MAX_BYTES:,} bytes")
+    return data

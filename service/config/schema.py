@@ -12,6 +12,7 @@ feeds.yaml::
         max_age: 7d                   # items published earlier never alert; `off` disables
         language: vi                  # the items' language where the feed does not declare it
         article: auto                 # match on the article page too: auto (short feed text and a rule term), always, never
+        network: auto                 # its links may reach private addresses: auto (if fetched from one), public (never), private
 
 rules.yaml::
 
@@ -62,6 +63,7 @@ class FeedSpec(Strict):
     max_age: OptionalDuration = 7 * 86400
     language: Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")] | None = None  # when items do not say
     article: Literal["auto", "always", "never"] = "auto"  # fetch an item's page for its whole text (service.ingest.prepare)
+    network: Literal["auto", "public", "private"] = "auto"  # where its links may lead: auto = by the address it was fetched from
 
     @property
     def display_name(self) -> str:
@@ -84,6 +86,7 @@ class FeedsFile(Strict):
 
     feeds: list[FeedSpec]
     hosts: dict[Annotated[str, Field(pattern=r"^[a-z0-9.-]+(:[0-9]{1,5})?$")], HostSpec] = {}  # by host name (and port)
+    show_full_urls: bool = False  # feed URLs in errors, logs, notices, Slack and the CLI: without query and user:password unless true
 
 
 class ThrottleSpec(Strict):

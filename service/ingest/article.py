@@ -5,8 +5,10 @@ a headline and one sentence, and the sentence that makes a story relevant is oft
 paragraph six. A page is fetched through the feed fetcher (same client, User-Agent, per-host
 cap, size and decompression caps, redirects), after robots.txt allows it, no sooner than
 `pace` seconds after the last page of that host; its main text is extracted by trafilatura
-in the parse workers (navigation, related-article lists, comments and footers left out).
-A link from a feed on a public address may lead to public addresses only (`service.ingest.guard`).
+in worker processes (navigation, related-article lists, comments and footers left out), one
+page of a host at a time, and a page still extracting when its budget runs out is stopped
+with its worker (extraction can take minutes on a hostile page), so one site holds one worker.
+A link from a feed fetched from a public address may lead to public addresses only (`service.ingest.guard`).
 
 Nothing here raises: every outcome is an `Article` whose `status` says what happened, so the
 item is matched on what the feed carried whenever the page cannot help.
@@ -15,20 +17,22 @@ item is matched on what the feed carried whenever the page cannot help.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+from alerts.display import urls_shown
 from service.ingest.extract import Extracted
-from service.ingest.fetch import Fetched, FetchFailed, NotModified
+from service.ingest.fetch import Fetched, FetchFailed, NotModified, url_problem
 from service.ingest.guard import Guard
 from service.ingest.model import Article, Status
 
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
 MIN_TEXT = 200  # characters: less is a paywall stub, a video page or an error page, not an article
 ROBOTS_TTL = 24 * 3600.0
-ORIGIN_TTL = 600.0  # seconds a feed host's "public or not" is remembered
+log = logging.getLogger("newswatch.articles")
 
 
 class PageFetcher(Protocol):
@@ -40,8 +44,15 @@ class PageFetcher(Protocol):
         """GET a URL under the fetcher's caps."""
         ...
 
+    def links_public(self, url: str) -> bool | None:
+        """Whether the links of the document fetched from `url` may lead to public addresses only (None: not fetched)."""
+        ...
+
 
 Extractor = Callable[[bytes, str, str], Awaitable[Extracted]]
+
+
+UNAVAILABLE = ("http_4", "redirect", "invalid_url")  # robots.txt failures that RFC 9309 reads as "no rules"
 
 
 class Robots:
@@ -51,33 +62,37 @@ class Robots:
         self._fetcher = fetcher
         self._agent = user_agent.split("/")[0]
         self._clock = clock
-        self._cache: dict[str, tuple[float, object | None, bool]] = {}  # origin -> (read at, parser, reachable)
+        self._cache: dict[str, tuple[float, object | None, str | None]] = {}  # origin -> (read at, parser, why unreachable)
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def allowed(self, url: str, public_only: bool = False) -> bool:
-        """Whether this service may fetch `url` (RFC 9309)."""
+    async def refusal(self, url: str, public_only: bool = False) -> str | None:
+        """Why this service may not fetch `url` now (RFC 9309), or None if it may."""
         parts = urlsplit(url)
         origin = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
         async with self._locks.setdefault(origin, asyncio.Lock()):
             cached = self._cache.get(origin)
-            if cached is None or self._clock() - cached[0] > (ROBOTS_TTL if cached[2] else 600):
+            if cached is None or self._clock() - cached[0] > (ROBOTS_TTL if cached[2] is None else 600):
                 cached = self._cache[origin] = await self._read(origin, public_only)
-        _, parser, reachable = cached
-        if parser is None:
-            return reachable  # 4xx: no rules, everything allowed; 5xx or unreachable: nothing, for now
-        return bool(parser.can_fetch(url, self._agent))  # type: ignore[attr-defined]
+        _, parser, unreachable = cached
+        if parser is None:  # no rules (4xx) means everything; an unreachable robots.txt nothing, for now
+            return f"robots.txt could not be read ({unreachable}): not now" if unreachable else None
+        return None if parser.can_fetch(url, self._agent) else "robots.txt disallows it"  # type: ignore[attr-defined]
 
-    async def _read(self, origin: str, public_only: bool) -> tuple[float, object | None, bool]:
+    async def allowed(self, url: str, public_only: bool = False) -> bool:
+        """Whether this service may fetch `url` now."""
+        return await self.refusal(url, public_only) is None
+
+    async def _read(self, origin: str, public_only: bool) -> tuple[float, object | None, str | None]:
         """Fetch and parse one robots.txt."""
         from protego import Protego  # a small pure-Python parser; imported on first use
 
         result = await self._fetcher.fetch(origin + "/robots.txt", accept="text/plain", public_only=public_only)
         now = self._clock()
         if isinstance(result, Fetched):
-            return now, Protego.parse(result.body[:500_000].decode("utf-8", errors="replace")), True
-        if isinstance(result, FetchFailed) and result.code.startswith("http_4"):
-            return now, None, True
-        return now, None, False
+            return now, Protego.parse(result.body[:500_000].decode("utf-8", errors="replace")), None
+        if isinstance(result, FetchFailed) and result.code.startswith(UNAVAILABLE):
+            return now, None, None
+        return now, None, f"{result.code}: {result.message}" if isinstance(result, FetchFailed) else "not modified"
 
 
 class Articles:
@@ -93,10 +108,11 @@ class Articles:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         guard: Guard | None = None,
+        full_urls: Callable[[], bool] = lambda: False,
     ) -> None:
         self._fetcher = fetcher
         self._guard = guard or Guard()
-        self._origins: dict[str, tuple[float, bool]] = {}  # feed host -> (checked at, public)
+        self._full_urls = full_urls  # else URLs in details lose their query string and user:password
         self._extract = extract
         self.robots = Robots(fetcher, user_agent, clock)
         self.budget = budget
@@ -104,37 +120,41 @@ class Articles:
         self._clock = clock
         self._sleep = sleep
         self._next: dict[str, float] = {}  # host -> earliest start of its next page
+        self._extracting: dict[str, asyncio.Lock] = {}  # host -> held while one of its pages is extracted
 
     async def fetch(self, url: str, origin: str | None = None) -> Article:
         """The main text of the page at `url`, or why there is none; never longer than the budget.
 
-        `origin` is the feed the link came from: a feed on a public address may lead only to
-        public pages. Without it (a URL a person gave `rules test`) any address is allowed.
+        `origin` is the URL of the feed the link came from: the links of a feed fetched from a
+        public address (or set `network: public`) may lead only to public pages. Without it (a URL
+        a person gave `rules test`) any address is allowed.
         """
-        started = self._clock()
-        if urlsplit(url).scheme not in ("http", "https"):
-            return Article(Status.FAILED, detail="not an http(s) link", url=url)
+        started, steps = self._clock(), [""]
         try:
             async with asyncio.timeout(self.budget):
-                article = await self._fetch(url, origin is not None and await self._public_origin(origin))
+                article = await self._fetch(url, origin is not None and self._public_origin(origin), steps)
         except TimeoutError:
-            article = Article(Status.TIMEOUT, detail=f"no article within {self.budget:g} s", url=url)
-        return Article(article.status, article.text, article.detail, article.url or url, self._clock() - started)
+            stopped = " (its extraction was stopped)" if steps[-1] == "extract" else ""
+            article = Article(Status.TIMEOUT, detail=f"no article within {self.budget:g} s{stopped}", url=url)
+        except Exception as exc:  # one item's page never fails another item or its feed
+            log.warning("article page failed unexpectedly: %s: %s", type(exc).__name__, exc, exc_info=exc)
+            article = Article(Status.FAILED, detail=f"unexpected error: {type(exc).__name__}: {exc}"[:300], url=url)
+        detail = article.detail if self._full_urls() else urls_shown(article.detail)
+        return Article(article.status, article.text, detail, article.url or url, self._clock() - started)
 
-    async def _public_origin(self, origin: str) -> bool:
-        """Whether the feed at `origin` is on a public address (remembered per host for a while)."""
-        host = urlsplit(origin).netloc.lower() if origin.startswith(("http:", "https:")) else ""
-        cached = self._origins.get(host)
-        if host and (cached is None or self._clock() - cached[0] > ORIGIN_TTL):
-            cached = self._origins[host] = (self._clock(), await self._guard.is_public_url(origin))
-        return bool(cached and cached[1])
+    def _public_origin(self, origin: str) -> bool:
+        """Whether the links of the feed at `origin` may lead to public addresses only: as its fetch decided, else yes."""
+        known = self._fetcher.links_public(origin)
+        return known if known is not None else not origin.startswith("file:")
 
-    async def _fetch(self, url: str, public_only: bool) -> Article:
-        """Check the address, robots, pace, fetch, extract."""
+    async def _fetch(self, url: str, public_only: bool, steps: list[str]) -> Article:
+        """Check the link and its address, robots, pace, fetch, extract (noting the step reached in `steps`)."""
+        if problem := url_problem(url):
+            return Article(Status.FAILED, detail=f"invalid_url: {problem}", url=url)
         if public_only and (refused := await self._guard.refusal(url)):
             return Article(Status.FAILED, detail=f"not fetched: the feed is public and {refused}", url=url)
-        if not await self.robots.allowed(url, public_only):
-            return Article(Status.BLOCKED, detail="robots.txt disallows it", url=url)
+        if disallowed := await self.robots.refusal(url, public_only):
+            return Article(Status.BLOCKED, detail=disallowed, url=url)
         await self._wait_turn(urlsplit(url).netloc.lower())
         result = await self._fetcher.fetch(url, accept=HTML_ACCEPT, public_only=public_only)
         if isinstance(result, FetchFailed):
@@ -143,7 +163,9 @@ class Articles:
             return Article(Status.FAILED, detail="the server answered 'not modified' to a plain request", url=url)
         if not _looks_like_html(result.body, result.content_type):
             return Article(Status.FAILED, detail=f"not an HTML page ({result.content_type or 'no content type'})", url=result.url)
-        found = await self._extract(result.body, result.url, result.content_type)
+        async with self._extracting.setdefault(urlsplit(url).netloc.lower(), asyncio.Lock()):  # one host's pages one at a time
+            steps.append("extract")
+            found = await self._extract(result.body, result.url, result.content_type)
         if len(found.text) < MIN_TEXT:
             return Article(Status.FAILED, detail=f"no article text found ({len(found.text)} characters)", url=result.url)
         return Article(Status.FETCHED, found.text, f"extracted {len(found.text):,} characters from {result.url}", result.url)

@@ -7,23 +7,33 @@ and every network or HTTP failure is translated here into a coded `FetchFailed`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email.utils
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 from urllib.parse import unquote, urljoin, urlsplit
 
 import aiohttp
 import httpx
+from aiohttp.abc import AbstractResolver
+from aiohttp.connector import Connection
 from httpx_aiohttp import AiohttpTransport
 
+from alerts.display import urls_shown
 from alerts.format import retry_after_seconds
 from service.ingest.guard import Guard
 
 MAX_REDIRECTS = 5
 PERMANENT = {301, 308}
 REDIRECTS = {301, 302, 303, 307, 308}
+MAX_HEADERS = 100  # header lines in one answer; more is refused as a malformed answer
+MAX_HEADER_LINE = 8190  # bytes in the status line or one header line
+Network = Literal["auto", "public", "private"]  # a feed's `network:`: where its links may lead (service.ingest.guard)
+_PEERS: ContextVar[list[str] | None] = ContextVar("newswatch_peers", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,25 +71,47 @@ class FetchFailed:
 FetchResult = Fetched | NotModified | FetchFailed
 
 
+class _PeerResponse(aiohttp.ClientResponse):
+    """aiohttp's response, noting the address it came from for the fetch that asked (httpx's transport hides the connection)."""
+
+    async def start(self, connection: Connection) -> aiohttp.ClientResponse:
+        """Note the peer's address, then read the answer as aiohttp does."""
+        seen, transport = _PEERS.get(), connection.transport
+        peer = transport.get_extra_info("peername") if transport is not None else None
+        if seen is not None and peer:
+            seen.append(str(peer[0]))
+        return await super().start(connection)
+
+
 def build_client(
     user_agent: str,
     connect_timeout: float = 10.0,
     read_timeout: float = 20.0,
     max_connections: int = 100,
     guard: Guard | None = None,
+    resolve: Callable[[], AbstractResolver] | None = None,
 ) -> httpx.AsyncClient:
-    """The HTTP client shared by all fetches; with `guard`, one that connects to public addresses only."""
+    """The HTTP client shared by all fetches; with `guard`, one that connects to public addresses only.
+
+    `resolve` makes the resolver of a client without a guard (the system's by default).
+    """
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections // 2)
     ssl_context = httpx.create_ssl_context()  # once: loading the CA bundle is the costly part of a client
 
-    def guarded() -> aiohttp.ClientSession:
-        """The transport's session, whose name lookups keep public addresses only (made on first use, in the event loop)."""
-        assert guard is not None
-        connector = aiohttp.TCPConnector(limit=max_connections, ssl=ssl_context, resolver=guard.resolver())
-        return aiohttp.ClientSession(connector=connector)
+    def session() -> aiohttp.ClientSession:
+        """The transport's session (made on first use, in the event loop): bounded headers; with a guard, public name lookups only."""
+        resolver = guard.resolver() if guard is not None else resolve() if resolve is not None else None
+        connector = aiohttp.TCPConnector(limit=max_connections, ssl=ssl_context, resolver=resolver)
+        return aiohttp.ClientSession(
+            connector=connector,
+            response_class=_PeerResponse,
+            max_headers=MAX_HEADERS,
+            max_line_size=MAX_HEADER_LINE,
+            max_field_size=MAX_HEADER_LINE,
+        )
 
     # aiohttp under httpx: httpx's own pool tops out near 200 requests/s here
-    transport = AiohttpTransport(limits=limits, verify=ssl_context, client=guarded if guard is not None else None)
+    transport = AiohttpTransport(limits=limits, verify=ssl_context, client=session)
     return httpx.AsyncClient(
         headers={
             "User-Agent": user_agent,
@@ -98,6 +130,26 @@ def _max_age(cache_control: str | None) -> int | None:
         if name.lower() == "max-age" and value.strip().isdigit():
             return int(value.strip())
     return None
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be fetched over HTTP (not http(s), no host, malformed), or None."""
+    try:
+        parsed = httpx.URL(url)
+        host = parsed.host  # decoding an IDNA host may raise too
+    except (httpx.InvalidURL, ValueError) as exc:  # the idna package's errors are ValueErrors
+        return f"malformed URL ({str(exc)[:80]})"
+    if parsed.scheme not in ("http", "https"):
+        return "not an http(s) URL"
+    return None if host else "no host in the URL"
+
+
+def _malformed_answer(exc: aiohttp.ClientResponseError) -> FetchFailed:
+    """An answer aiohttp could not read: too many headers, a header too long, not HTTP at all."""
+    message = exc.message.split(":", 1)[0] if exc.message else type(exc).__name__
+    if "more than" in message and "bytes" in message:
+        message = "a header line is too long"
+    return FetchFailed("bad_response", f"malformed HTTP answer: {message[:120]}")
 
 
 def _network_failure(exc: httpx.HTTPError) -> FetchFailed:
@@ -119,8 +171,10 @@ class Fetcher:
 
     `public_only` fetches (pages linked from feeds on public addresses, see `service.ingest.guard`)
     go through `public_client`, whose connections reach public addresses only, and every hop is
-    checked first so that a refusal says why. A feed on a public address may not redirect to a
-    non-public one either.
+    checked first so that a refusal says why. An answer from a public address may not redirect
+    to a non-public one. A fetch given the feed's `network` setting remembers whether the links
+    of what it fetched may lead to public addresses only (`links_public`): as the setting says,
+    or by the address the answer actually came from.
     """
 
     def __init__(
@@ -132,8 +186,10 @@ class Fetcher:
         total_timeout: float = 60.0,
         public_client: httpx.AsyncClient | None = None,
         guard: Guard | None = None,
+        full_urls: Callable[[], bool] = lambda: False,
     ) -> None:
         self._client = client
+        self._full_urls = full_urls  # else URLs in failures lose their query string and user:password (they may hold keys)
         self._public_client = public_client or client
         self._guard = guard or Guard()
         self._config_dir = config_dir
@@ -141,23 +197,65 @@ class Fetcher:
         self._total_timeout = total_timeout
         self._limit = per_host if callable(per_host) else (lambda host: per_host)
         self._gates: dict[tuple[str, int], asyncio.Semaphore] = {}
+        self._links: dict[str, bool] = {}  # fetched URL -> its links may lead to public addresses only
 
     async def fetch(
-        self, url: str, etag: str | None = None, last_modified: str | None = None, accept: str | None = None, public_only: bool = False
+        self,
+        url: str,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: str | None = None,
+        public_only: bool = False,
+        network: Network | None = None,
     ) -> FetchResult:
-        """Fetch `url`, conditionally if validators are given; `accept` replaces the feed types' Accept header."""
+        """Fetch `url`, conditionally if validators are given; `accept` replaces the feed types' Accept header.
+
+        With the feed's `network` setting, remember where the links of what was fetched may lead.
+        """
+        seen: list[str] = []
+        token = _PEERS.set(seen)
+        try:
+            result = await self._fetch(url, etag, last_modified, accept, public_only, seen, trusted=network == "private")
+        finally:
+            _PEERS.reset(token)
+        if network is not None and not isinstance(result, FetchFailed):
+            self._links[url] = self._links_public(url, network, seen[-1] if seen else None)
+        if isinstance(result, FetchFailed) and not self._full_urls():
+            result = dataclasses.replace(result, message=urls_shown(result.message))
+        return result
+
+    def links_public(self, url: str) -> bool | None:
+        """Whether the links of the document last fetched from `url` may lead to public addresses only (None: never fetched)."""
+        return self._links.get(url)
+
+    def _links_public(self, url: str, network: Network, peer: str | None) -> bool:
+        """The operator's word, else the address the answer came from (a file is the operator's own)."""
+        if network != "auto":
+            return network == "public"
+        return not url.startswith("file:") and (peer is None or self._guard.is_public_address(peer))
+
+    async def _fetch(
+        self, url: str, etag: str | None, last_modified: str | None, accept: str | None, public_only: bool, seen: list[str], trusted: bool
+    ) -> FetchResult:
+        """Fetch, every failure translated into a FetchFailed."""
         if url.startswith("file:"):
             if public_only:
                 return FetchFailed("not_public", "a file: URL is not a public address")
             return await asyncio.to_thread(self._read_file, url, last_modified)
+        if problem := url_problem(url):
+            return FetchFailed("invalid_url", problem)
         async with self._gate(urlsplit(url).netloc.lower()):
             try:
                 async with asyncio.timeout(self._total_timeout):
-                    return await self._get(url, etag, last_modified, accept, public_only)
+                    return await self._get(url, etag, last_modified, accept, public_only, seen, trusted)
             except TimeoutError:
                 return FetchFailed("timeout", f"no complete answer within {self._total_timeout:g} s")
             except httpx.HTTPError as exc:
                 return _network_failure(exc)
+            except aiohttp.ClientResponseError as exc:  # not translated by the transport
+                return _malformed_answer(exc)
+            except aiohttp.ClientError as exc:
+                return FetchFailed("network", f"{type(exc).__name__}: {str(exc)[:200]}")
 
     def _gate(self, host: str) -> asyncio.Semaphore:
         """The host's semaphore at its current limit (a changed limit takes effect for the next requests)."""
@@ -168,9 +266,12 @@ class Fetcher:
         return gate
 
     async def _get(
-        self, url: str, etag: str | None, last_modified: str | None, accept: str | None = None, public_only: bool = False
+        self, url: str, etag: str | None, last_modified: str | None, accept: str | None, public_only: bool, seen: list[str], trusted: bool
     ) -> FetchResult:
-        """GET with manual redirects, so that permanent moves can be remembered and every hop checked."""
+        """GET with manual redirects, so that permanent moves can be remembered and every hop checked.
+
+        After an answer from a public address only public ones may follow, unless the feed is `trusted` (`network: private`).
+        """
         headers = {"Accept": accept} if accept else {}
         if etag:
             headers["If-None-Match"] = etag
@@ -181,17 +282,20 @@ class Fetcher:
             if public_only and (refused := await self._guard.refusal(current)):
                 return FetchFailed("not_public", f"refused {current}: {refused}")
             client = self._public_client if public_only else self._client
-            async with client.stream("GET", current, headers=headers) as response:
-                if response.status_code in REDIRECTS and "location" in response.headers:
-                    permanent = permanent and response.status_code in PERMANENT
-                    target = urljoin(current, response.headers["location"])
-                    if urlsplit(target).scheme not in ("http", "https"):
-                        return FetchFailed("redirect", f"redirect to a non-HTTP URL from {current}")
-                    if not public_only and current == url:  # the first redirect: a public feed stays public
-                        public_only = await self._guard.is_public_url(url)
-                    current = target
-                    continue
-                return await self._answer(response, current, url, permanent)
+            try:
+                async with client.stream("GET", current, headers=headers) as response:
+                    if response.status_code in REDIRECTS and "location" in response.headers:
+                        permanent = permanent and response.status_code in PERMANENT
+                        target = _redirect_target(current, response.headers["location"])
+                        if target is None:
+                            return FetchFailed("redirect", f"redirect to a malformed or non-HTTP URL from {current}")
+                        if not trusted and seen and self._guard.is_public_address(seen[-1]):
+                            public_only = True
+                        current = target
+                        continue
+                    return await self._answer(response, current, url, permanent)
+            except httpx.InvalidURL:  # `current` was checked: httpx read the Location header as a URL and could not
+                return FetchFailed("redirect", f"redirect to a malformed or non-HTTP URL from {current}")
         return FetchFailed("redirect", f"more than {MAX_REDIRECTS} redirects")
 
     async def _answer(self, response: httpx.Response, final: str, asked: str, permanent: bool) -> FetchResult:
@@ -240,3 +344,12 @@ class Fetcher:
             return FetchFailed("file_not_found", f"no such file: {path}")
         except OSError as exc:
             return FetchFailed("file_error", f"cannot read {path}: {exc.strerror}")
+
+
+def _redirect_target(current: str, location: str) -> str | None:
+    """Where a redirect leads, if that is a well-formed http(s) URL."""
+    try:
+        target = urljoin(current, location.strip())
+    except ValueError:
+        return None
+    return None if url_problem(target) else target

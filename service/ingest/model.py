@@ -23,6 +23,7 @@ class Item:
     published: datetime | None = None
     language: str = ""
     article: str = ""  # the article page's main text, when it was fetched (service.ingest.article)
+    link_problem: str = ""  # why the feed's link was not kept (malformed, not http(s)), when it was not
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import PurePath
@@ -26,6 +27,7 @@ NOT_A_FEED = "no RSS, Atom or JSON feed found in the document"  # the warning th
 _BLOCK_TAGS = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote", "section", "article"}
 _SKIP_TAGS = {"script", "style", "noscript", "template", "iframe", "object"}
 _TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid)$", re.I)
+_BAD_HOST = re.compile(r"[\x00-\x20\x7f<>\"{}|\\^`]|\.\.|^\.")  # characters no host name holds, and empty labels
 _DATE_LINE = re.compile(r"^\s*date\s+(\d{4}-\d{2}-\d{2})\s+")
 _DATELINE = re.compile(r"^[A-ZÀ-ỸĐ][A-ZÀ-ỸĐ .,'-]{1,40}\s+[—–-]\s+")
 
@@ -72,15 +74,35 @@ def _tidy(text: str) -> str:
 
 
 def canonical_link(link: str, base: str = "") -> str:
-    """Resolve `link` against `base`, keep only http(s), drop the fragment and tracking parameters."""
-    if not link.strip():
-        return ""
-    link = urljoin(base, link.strip()) if base else link.strip()
-    parts = urlsplit(link)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return ""
+    """Resolve `link` against `base`, keep only well-formed http(s), drop the fragment and tracking parameters ("" if unusable)."""
+    return _canonical(link, base)[0]
+
+
+def link_problem(link: str, base: str = "") -> str:
+    """Why a feed's link is not kept (it is not a well-formed http(s) URL), or "" if it is kept or there is none."""
+    return _canonical(link, base)[1]
+
+
+def _canonical(link: str, base: str) -> tuple[str, str]:
+    """The canonical link and "", or "" and why there is none. Never raises: a link is feed content."""
+    link = link.strip()
+    if not link:
+        return "", ""
+    try:
+        link = urljoin(base, link) if base else link
+        parts = urlsplit(link)
+        if parts.scheme not in ("http", "https"):
+            return "", "the feed's link is not an http(s) URL"
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 (raises ValueError for a port out of range)
+        if not host or _BAD_HOST.search(host):
+            return "", "the feed's link has no valid host"
+        if not host.startswith("["):
+            host.encode("idna")  # an empty or over-long label raises UnicodeError
+    except ValueError as exc:  # UnicodeError included
+        return "", f"the feed's link is malformed ({str(exc)[:80]})"
     query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)])
-    return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path or "/", query, ""))
+    return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path or "/", query, "")), ""
 
 
 def item_key(guid: str, link: str, title: str, body: str) -> str:
@@ -115,10 +137,11 @@ def parse_feed(body: bytes, url: str, feed_id: str, content_type: str = "") -> P
     feed = doc.get("feed", {})
     language = str(feed.get("language", ""))[:16]
     entries = doc.get("entries", [])
-    items = [_entry(entry, feed_id, url, language) for entry in entries[:MAX_ITEMS]]
+    items, skipped = _each(entries[:MAX_ITEMS], lambda entry: _entry(entry, feed_id, url, language))
     if len(entries) > MAX_ITEMS:
         doc["bozo"], doc["bozo_exception"] = True, ValueError(f"{len(entries)} entries, only the first {MAX_ITEMS} read")
     warnings = [f"{type(doc.bozo_exception).__name__}: {doc.bozo_exception}"[:500]] if doc.get("bozo") else []
+    warnings += skipped
     ttl = feed.get("ttl")
     return ParsedFeed(
         title=html_to_text(str(feed.get("title", "")))[:MAX_TITLE],
@@ -138,8 +161,19 @@ def parse_json_feed(body: bytes, url: str, feed_id: str) -> ParsedFeed:
         return ParsedFeed(title="", items=[], warnings=[NOT_A_FEED])
     entries = [e for e in doc.get("items", []) if isinstance(e, dict)] if isinstance(doc.get("items"), list) else []
     language = str(doc.get("language", ""))[:16]
-    items = [_json_entry(e, feed_id, url, language) for e in entries[:MAX_ITEMS]]
-    return ParsedFeed(title=html_to_text(str(doc.get("title", "")))[:MAX_TITLE], items=items)
+    items, skipped = _each(entries[:MAX_ITEMS], lambda entry: _json_entry(entry, feed_id, url, language))
+    return ParsedFeed(title=html_to_text(str(doc.get("title", "")))[:MAX_TITLE], items=items, warnings=skipped)
+
+
+def _each(entries: list[Any], normalise: Callable[[Any], Item]) -> tuple[list[Item], list[str]]:
+    """Normalise each entry on its own: one that cannot be read is skipped with a warning, never the whole feed."""
+    found, skipped = [], []
+    for n, entry in enumerate(entries, 1):
+        try:
+            found.append(normalise(entry))
+        except Exception as exc:  # feed content is untrusted: whatever one entry does, the others are read
+            skipped.append(f"entry {n} skipped: {type(exc).__name__}: {exc}"[:300])
+    return found, skipped
 
 
 def _json_entry(entry: dict[str, Any], feed_id: str, url: str, language: str) -> Item:
@@ -147,12 +181,21 @@ def _json_entry(entry: dict[str, Any], feed_id: str, url: str, language: str) ->
     title = html_to_text(str(entry.get("title") or ""))[:MAX_TITLE]
     summary = html_to_text(str(entry.get("summary") or ""))[:MAX_SUMMARY]
     content = html_to_text(str(entry.get("content_html") or entry.get("content_text") or ""))[:MAX_CONTENT]
-    link = canonical_link(str(entry.get("url") or entry.get("external_url") or ""), url)
+    link, problem = _canonical(str(entry.get("url") or entry.get("external_url") or ""), url)
     authors = entry.get("authors") or ([entry["author"]] if isinstance(entry.get("author"), dict) else [])
     author = ", ".join(str(a.get("name", "")) for a in authors if isinstance(a, dict))
     published = _iso_date(entry.get("date_published") or entry.get("date_modified"))
     return _item(
-        feed_id, str(entry.get("id") or ""), link, title, summary, content, author, published, str(entry.get("language") or language)
+        feed_id,
+        str(entry.get("id") or ""),
+        link,
+        title,
+        summary,
+        content,
+        author,
+        published,
+        str(entry.get("language") or language),
+        problem,
     )
 
 
@@ -178,16 +221,25 @@ def _entry(entry: Any, feed_id: str, url: str, language: str) -> Item:
     summary = html_to_text(entry.get("summary", ""))[:MAX_SUMMARY]
     contents = entry.get("content") or []
     content = html_to_text("\n".join(c.get("value", "") for c in contents))[:MAX_CONTENT]
-    link = canonical_link(entry.get("link", ""), url)
+    link, problem = _canonical(str(entry.get("link", "")), url)
     published = _timestamp(dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed"))  # no legacy key mapping
     author = entry.get("author", "")
     return _item(
-        feed_id, str(entry.get("id", "")), link, title, summary, content, author, published, str(entry.get("language") or language)
+        feed_id, str(entry.get("id", "")), link, title, summary, content, author, published, str(entry.get("language") or language), problem
     )
 
 
 def _item(
-    feed_id: str, guid: str, link: str, title: str, summary: str, content: str, author: str, published: datetime | None, language: str
+    feed_id: str,
+    guid: str,
+    link: str,
+    title: str,
+    summary: str,
+    content: str,
+    author: str,
+    published: datetime | None,
+    language: str,
+    link_problem: str = "",
 ) -> Item:
     """An Item with its key, its fields capped, and content dropped when it repeats the summary."""
     guid = guid.strip()
@@ -202,6 +254,7 @@ def _item(
         author=html_to_text(author)[:200],
         published=published,
         language=language[:16],
+        link_problem=link_problem,
     )
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from alerts.display import shown_url
 from alerts.queue import Muter
 from service.config import Config
 from service.config.schema import FeedSpec
@@ -131,7 +132,7 @@ class Pipeline:
 
     async def _poll(self, source: FeedSource, spec: FeedSpec, stats: PollStats) -> str:
         """Fetch, parse, keep the new items, match them and store everything in one go."""
-        result = await self._fetcher.fetch(source.url, source.etag, source.last_modified)
+        result = await self._fetcher.fetch(source.url, source.etag, source.last_modified, network=spec.network)
         if isinstance(result, FetchFailed):
             return await self._fail(source, spec, result, stats)
         if isinstance(result, NotModified):
@@ -175,7 +176,8 @@ class Pipeline:
         Not the first poll's backlog, not old news. Items that may alert get a story
         fingerprint, for threading the same story from other outlets.
         """
-        now, config, context = self._clock(), self._config(), spec.context()
+        now, config = self._clock(), self._config()
+        context = dataclasses.replace(spec.context(), url=source.url)  # where it was fetched from: its links' network is known there
         allowed = self._first_poll_allowance(source, spec, new)
         suppressed = {i.key: suppression(i, context, now, first_poll=i.key not in allowed) for i in new}
         prepared = await prepare(
@@ -207,7 +209,8 @@ class Pipeline:
         """The feed's state after a successful fetch."""
         warnings = [w for w in parsed.warnings if not w.startswith(HARMLESS_WARNINGS)]
         if result.moved_to:
-            log.warning("feed moved permanently to %s", result.moved_to, extra={"feed": source.id})
+            moved = result.moved_to if self._config().full_urls else shown_url(result.moved_to)
+            log.warning("feed moved permanently to %s", moved, extra={"feed": source.id})
         ttl = max(result.max_age or 0, parsed.ttl_seconds or 0) or None
         return PollOutcome(
             etag=result.etag,

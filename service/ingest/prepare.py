@@ -105,7 +105,8 @@ def _wanted(
     if item.article:
         return _stored(item)
     if mode == "never" or not may_alert or not can_fetch or not item.link:
-        reason = "article: never" if mode == "never" else "the item does not alert" if not may_alert else "no link" if can_fetch else ""
+        no_link = item.link_problem or "no link"
+        reason = "article: never" if mode == "never" else "the item does not alert" if not may_alert else no_link if can_fetch else ""
         return Article(Status.DISABLED, detail=reason)
     if mode == "auto":
         words = len(f"{item.summary} {item.content}".split())

@@ -9,11 +9,17 @@ The other way round, a worker that dies (the OOM killer, a crash on hostile inpu
 ProcessPoolExecutor for good: every later call fails. `Workers` starts a new pool then and
 tries each call that the death interrupted once more, so one bad feed costs its own poll,
 not every poll after it.
+
+A running call cannot be taken back from a ProcessPoolExecutor: cancelling the wait leaves
+the worker busy. `Stoppable` workers are for work that must end on time whatever its input
+(extracting an article page, whose cost grows faster than its size): a call that is cancelled
+or runs over its time is stopped by killing its process, and the next call starts a new one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import multiprocessing
 import os
@@ -83,3 +89,64 @@ class Workers:
         """Stop the workers without waiting for calls in flight."""
         self._closed = True
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class Stoppable:
+    """Up to `size` worker processes, each running one call at a time, started on demand; a call cancelled is killed.
+
+    Each worker is a pool of one, so that the process of a call is known and can be killed
+    when its caller stops waiting (a timeout, a shutdown): the work itself stops, not only the
+    wait for it. A call that merely raises leaves its worker for the next call.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = max(1, size)
+        self._gate: asyncio.Semaphore | None = None
+        self._idle: list[ProcessPoolExecutor] = []
+        self._busy: set[ProcessPoolExecutor] = set()
+        self.stopped = 0  # calls stopped by killing their worker
+        self.killed: collections.deque[int] = collections.deque(maxlen=10)  # the last workers killed, by process id
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` in a worker; cancelling this (`asyncio.timeout`, say) kills the worker and its call."""
+        if self._gate is None:
+            self._gate = asyncio.Semaphore(self._size)
+        async with self._gate:
+            worker = self._idle.pop() if self._idle else pool(1)
+            self._busy.add(worker)
+            try:
+                result = await asyncio.wrap_future(worker.submit(fn, *args))
+            except (asyncio.CancelledError, BrokenProcessPool):
+                self._busy.discard(worker)
+                self._kill(worker)
+                raise
+            except BaseException:
+                self._release(worker)
+                raise
+            self._release(worker)
+            return result
+
+    def pids(self) -> list[int]:
+        """The worker processes running now."""
+        return [pid for worker in [*self._idle, *self._busy] for pid in (getattr(worker, "_processes", None) or {})]
+
+    def _release(self, worker: ProcessPoolExecutor) -> None:
+        """Keep a worker whose call ended for the next call."""
+        self._busy.discard(worker)
+        self._idle.append(worker)
+
+    def _kill(self, worker: ProcessPoolExecutor) -> None:
+        """Stop a worker and whatever it is doing."""
+        self.stopped += 1
+        for pid, process in list((getattr(worker, "_processes", None) or {}).items()):
+            process.kill()
+            self.killed.append(pid)
+        worker.shutdown(wait=False, cancel_futures=True)
+
+    def shutdown(self) -> None:
+        """Stop every worker, busy or not."""
+        for worker in [*self._idle, *self._busy]:
+            for process in list((getattr(worker, "_processes", None) or {}).values()):
+                process.kill()
+            worker.shutdown(wait=False, cancel_futures=True)
+        self._idle, self._busy = [], set()

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from service.config import Config
     from service.config.schema import FeedSpec
     from service.ingest.guard import Guard
+    from service.ops.reader import Offload
     from service.settings import Settings
 
 KINDS = ("rule", "destination", "feed")
@@ -157,15 +158,18 @@ async def test(
     feed: str | None = None,
     articles: bool | None = None,
     guard: Guard | None = None,
+    offload: Offload | None = None,
 ) -> AsyncIterator[tuple[str, Tested | str]]:
     """Each item of each source prepared, matched and routed as the service would, or why the source could not be read.
 
     With a `guard`, the sources, their redirects and their article pages must be on addresses it
     calls public (a URL from Slack, where whoever asks need not be trusted with the server's network).
+    `offload` runs the reading and extraction of documents (a thread by default; stoppable worker
+    processes, so that a hostile page never holds an event loop or outlives its time).
     """
     from service.ops.reader import Reader
 
-    async with Reader(config, settings, guard) as reader:
+    async with Reader(config, settings, guard, offload) as reader:
         for source in sources:
             context, note = context_for(source, config, feed, articles)
             try:

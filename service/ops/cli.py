@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import inspect
+import logging
 import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
@@ -172,6 +173,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from service.ops import logs
 
     logs.setup(settings.log_level, settings.log_format, settings.secrets)
+    from alerts.display import VisibleStream
+
+    sys.stdout = VisibleStream(sys.stdout)  # listings show feed content: it must not drive the terminal
+    for note in settings.notes:
+        logging.getLogger("newswatch").warning(note)
     try:
         return run(handler(args.handler), args, settings)
     except ConfigError as exc:

@@ -13,7 +13,7 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -69,6 +69,7 @@ async def feeds(args: argparse.Namespace, settings: Settings) -> int:
     fmt = args.format
     async with db.opened(settings.database_url) as engine:
         rows = await views.feeds_report(engine)
+    shown = _url_display(settings)
     if fmt == "text":
         print(f"{'feed':<28} {'status':<9} {'last success':<17} {'fails':>5} {'next poll':<17} {'items':>6} cond.GET  articles  last error")
     now = utcnow()
@@ -77,7 +78,7 @@ async def feeds(args: argparse.Namespace, settings: Settings) -> int:
         conditional = "yes" if r.etag or r.last_modified else "no"
         articles = _article_state(r.article_failures, r.article_retry_at, now)
         if fmt == "json":
-            data = {"id": r.id, "status": status, "url": r.fetch_url or r.url, "consecutive_failures": r.consecutive_failures}
+            data = {"id": r.id, "status": status, "url": shown(r.fetch_url or r.url), "consecutive_failures": r.consecutive_failures}
             data |= {"last_success": _when(r.last_success_at), "next_poll": _when(r.next_poll_at), "items": r.item_count}
             data |= {"articles": articles, "article_failures": r.article_failures, "article_error": r.article_error}
             print(json.dumps(data | {"conditional_get": conditional == "yes", "last_error": r.last_error}, ensure_ascii=False))
@@ -86,6 +87,19 @@ async def feeds(args: argparse.Namespace, settings: Settings) -> int:
             when = f"{_when(r.last_success_at) or '-':<17} {r.consecutive_failures:>5} {_when(r.next_poll_at):<17}"
             print(f"{r.id:<28} {status:<9} {when} {r.item_count:>6} {conditional:<9} {articles:<9} {error}")
     return EXIT_OK
+
+
+def _url_display(settings: Settings) -> Callable[[str], str]:
+    """How feed URLs are shown: without query string and user:password unless feeds.yaml says `show_full_urls: true`."""
+    from alerts.display import shown_url
+    from service.config import load_config
+    from service.config.yamlfile import ConfigError
+
+    try:
+        full = load_config(settings.config_dir).full_urls
+    except (ConfigError, OSError):
+        full = False
+    return (lambda url: url) if full else shown_url
 
 
 def _article_state(failures: int, retry_at: datetime | None, now: datetime) -> str:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from alerts.display import clean
 from alerts.slack.blocks import DURATIONS, MUTE_RULE, NOT_RELEVANT, RELEVANT
 from alerts.slack.interactive import Answer, Click
 from service.config.live import LiveConfig
@@ -28,6 +29,7 @@ from service.storage.feedback import FeedbackStore, Subject
 log = logging.getLogger("newswatch.slack")
 GROUP_TTL = 300.0  # seconds a user group's members are cached
 ANSWER_MAX = 3000  # characters of a command's answer
+OTHER_WORKSPACE = "This newswatch answers only the Slack workspace it posts to."
 USAGE = """\
 `/newswatch status` – failing feeds and alerts waiting
 `/newswatch mutes` – silences in force
@@ -47,18 +49,24 @@ class Interactions:
         settings: Settings,
         web: Any = None,
         guard: Guard | None = None,
+        offload: Callable[..., Awaitable[Any]] | None = None,
     ) -> None:
         self._guard = guard or Guard()  # `test URL` reaches public addresses only: whoever types it need not be trusted with ours
+        self._offload = offload  # where `test URL` reads and extracts pages: never the event loop that acknowledges Slack
         self._feedback = FeedbackStore(engine)
         self._actions = Actions(engine, config, clock)
         self._settings = settings
         self._config = config
         self._clock = clock
-        self._web = web  # slack-sdk's AsyncWebClient, to read user groups named in slack.admins
+        self._web = web  # slack-sdk's AsyncWebClient, to read user groups named in slack.admins and our workspace
         self._groups: dict[str, tuple[float, frozenset[str]]] = {}
+        self._team: str | None = None  # the workspace our tokens belong to (auth.test), once known
 
     async def click(self, click: Click) -> Answer:
         """Act on one click; say what was done."""
+        if not await self.our_workspace(click.team):
+            log.warning("a click from another workspace (%s) was ignored", click.team[:20], extra={"delivery": click.delivery_id})
+            return Answer(OTHER_WORKSPACE, public=False)
         subject = await self._feedback.subject(click.delivery_id)
         if subject is None:
             return Answer("newswatch no longer knows this alert (it was pruned, or sent by another database).", public=False)
@@ -66,7 +74,7 @@ class Interactions:
             await self._feedback.record(subject, click.user, click.choice, self._clock())
             label = "relevant" if click.choice == RELEVANT else "not relevant"
             return Answer(f"Marked {label} by <@{click.user}>")
-        if not await self.may_mute(click.user):
+        if not await self.is_admin(click.user):
             return Answer("Only the admins named in newswatch's rules.yaml (`slack.admins`) may mute.", public=False)
         return await self._mute(subject, click)
 
@@ -88,15 +96,18 @@ class Interactions:
         log.info("%s muted for %s from Slack by %s", what, span, click.user, extra={"delivery": subject.delivery_id})
         return Answer(f"{what} muted for {span} by <@{click.user}>, until {until:%Y-%m-%d %H:%M} UTC")
 
-    async def command(self, user: str, text: str) -> str:
+    async def command(self, user: str, text: str, team: str = "") -> str:
         """`/newswatch status | mutes | mute TARGET 2h [reason] | unmute ID | test URL`; anything else: the usage."""
+        if not await self.our_workspace(team):
+            log.warning("a command from another workspace (%s) was refused", team[:20])
+            return OTHER_WORKSPACE
         words = text.split()
         verb, rest = (words[0].lower(), words[1:]) if words else ("help", [])
         if verb == "status":
-            return await self._status()
+            return await self._status(await self.is_admin(user))
         if verb == "mutes":
             return await self._mutes()
-        if verb in ("mute", "unmute", "test") and not await self.may_mute(user):
+        if verb in ("mute", "unmute", "test") and not await self.is_admin(user):
             return "Only the admins named in newswatch's rules.yaml (`slack.admins`) may do that."
         if verb == "mute" and len(rest) >= 2:
             return await self._mute_command(user, rest[0], rest[1], " ".join(rest[2:]))
@@ -110,12 +121,14 @@ class Interactions:
             return await self._test(_unwrap(rest[0]))
         return USAGE
 
-    async def _status(self) -> str:
-        """Failing feeds and the outbox, in a few lines."""
+    async def _status(self, admin: bool) -> str:
+        """Failing feeds and the outbox, in a few lines; a feed's errors only for admins, when admins are named."""
         status = await self._actions.status(10)
         failing = status.failing
         lines = [f"*{len(failing)}{'+' if status.more else ''} feeds failing*" if failing else "No feed is failing."]
-        lines += [f"• {_plain(name)} (`{feed_id}`): {_plain((error or '')[:150])}" for feed_id, name, error in failing]
+        for feed_id, name, error in failing:
+            said = _plain((error or "")[:150]) if admin else "_its errors are shown to the admins_"
+            lines.append(f"• {_plain(name)} (`{feed_id}`): {said}")
         waiting = ", ".join(f"{n} {state}" for state, n in sorted(status.deliveries.items()) if state in ("pending", "dead"))
         lines.append(f"Alerts: {waiting or 'none pending'}.")
         return "\n".join(lines)
@@ -147,7 +160,7 @@ class Interactions:
         if not url.startswith(("http://", "https://")):
             return "Give an http(s) URL of a page or a feed."
         lines: list[str] = []
-        async for _, result in actions.test([url], self._config(), self._settings, self._clock(), guard=self._guard):
+        async for _, result in actions.test([url], self._config(), self._settings, self._clock(), guard=self._guard, offload=self._offload):
             if isinstance(result, str):
                 return f"Could not read {_plain(url)}: {_plain(result)}"
             item, found = result.prepared.item, result.prepared.matches
@@ -167,7 +180,18 @@ class Interactions:
         names = {f.id: f.name or f.id for f in self._config().feeds}
         return f"*{_plain(names.get(feed_id, feed_id))}*"
 
-    async def may_mute(self, user: str) -> bool:
+    async def our_workspace(self, team: str) -> bool:
+        """Whether `team` is the workspace our tokens belong to (auth.test, asked once it is needed; unknown means no)."""
+        if self._web is None:
+            return True  # no Slack client here: nothing came from Slack
+        if self._team is None:
+            try:
+                self._team = str((await self._web.auth_test()).get("team_id") or "") or None
+            except Exception as exc:  # Slack unreachable: refuse for now, ask again next time
+                log.warning("could not ask Slack which workspace this is: %s", exc)
+        return self._team is not None and team == self._team
+
+    async def is_admin(self, user: str) -> bool:
         """True if `slack.admins` is unset, names the user, or names a user group the user is in."""
         admins = self._config().rules_file.slack.admins
         if admins is None or user in admins:
@@ -195,8 +219,8 @@ class Interactions:
 
 
 def _plain(text: str) -> str:
-    """Config text made safe for mrkdwn."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("*", "")
+    """Config or stored text made safe for mrkdwn (`alerts.display.clean` first)."""
+    return clean(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("*", "")
 
 
 def _unwrap(word: str) -> str:

@@ -8,27 +8,32 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from alerts.base import Redactor
+from alerts.display import visible
+
 CONTEXT = ("feed", "rule", "destination", "delivery")
 
 
 class _Redactor(logging.Filter):
-    """Removes secrets from every record's message before any handler sees it."""
+    """Removes secrets, in every form they take (`alerts.base.secret_forms`), from every record before any handler sees it."""
 
     def __init__(self, secrets: Sequence[str]) -> None:
         super().__init__()
         self._secrets = [s for s in secrets if len(s) >= 4]
+        self._redact = Redactor(self._secrets)
 
     def add(self, secret: str) -> None:
         """Redact one more secret from now on."""
         if len(secret) >= 4 and secret not in self._secrets:
             self._secrets.append(secret)
+            self._redact = Redactor(self._secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self._secrets:
-            message = record.getMessage()
-            for secret in self._secrets:
-                message = message.replace(secret, "[redacted]")
-            record.msg, record.args = message, None
+            record.msg, record.args = self._redact(record.getMessage()), None
+            if record.exc_info and record.exc_info[1] is not None:  # a traceback's text is the exception's too
+                record.exc_text = self._redact(logging.Formatter().formatException(record.exc_info))
+                record.exc_info = None
         return True
 
 
@@ -39,7 +44,8 @@ class TextFormatter(logging.Formatter):
         context = " ".join(f"{k}={getattr(record, k)}" for k in CONTEXT if hasattr(record, k))
         line = f"{self.formatTime(record, '%Y-%m-%dT%H:%M:%S')} {record.levelname:<7} {record.name} {record.getMessage()}"
         line = f"{line} {context}" if context else line
-        return f"{line}\n{self.formatException(record.exc_info)}" if record.exc_info else line
+        trace = _trace(self, record)
+        return visible(f"{line}\n{trace}" if trace else line)  # a remote's words in a message cannot drive the terminal
 
 
 class JsonFormatter(logging.Formatter):
@@ -53,9 +59,14 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         data |= {k: getattr(record, k) for k in CONTEXT if hasattr(record, k)}
-        if record.exc_info:
-            data["exception"] = self.formatException(record.exc_info)
-        return json.dumps(data, ensure_ascii=False, default=str)
+        if trace := _trace(self, record):
+            data["exception"] = trace
+        return visible(json.dumps(data, ensure_ascii=False, default=str))
+
+
+def _trace(formatter: logging.Formatter, record: logging.LogRecord) -> str:
+    """The record's traceback: as the redactor left it, else formatted now."""
+    return record.exc_text or (formatter.formatException(record.exc_info) if record.exc_info else "")
 
 
 _REDACTOR = _Redactor([])

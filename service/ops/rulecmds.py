@@ -34,6 +34,10 @@ def check(directory: Path) -> int:
             print(problem)
         print(f"{len(exc.problems)} problem(s) found", file=sys.stderr)
         return 1
+    except Exception as exc:  # whatever a hostile file does, `check` says so and fails, as a reload would
+        print(f"{directory}: the config could not be loaded: {type(exc).__name__}: {exc}"[:1000])
+        print("1 problem(s) found", file=sys.stderr)
+        return 1
     print(f"config OK: {len(config.feeds)} feeds, {len(config.ruleset.rules)} rules, version {config.version}")
     return 0
 
@@ -74,9 +78,11 @@ async def test(
     if rule and rule not in {r.id for r in config.ruleset.rules}:
         print(f"newswatch: no enabled rule with id '{rule}'", file=sys.stderr)
         return 2
-    status, noted = 0, set()
+    from service.ingest.workers import Stoppable
+
+    status, noted, workers = 0, set(), Stoppable(1)  # a page that reads too long is stopped, not left running in a thread
     try:
-        async for source, result in actions.test(sources, config, settings, datetime.now(UTC), feed, articles):
+        async for source, result in actions.test(sources, config, settings, datetime.now(UTC), feed, articles, offload=workers.run):
             if isinstance(result, str):
                 print(f"{source}: {result}", file=sys.stderr)
                 status = 1
@@ -89,6 +95,8 @@ async def test(
     except actions.ActionError as exc:
         print(f"newswatch: {exc}", file=sys.stderr)
         return 2
+    finally:
+        workers.shutdown()
     return status
 
 

@@ -1,14 +1,28 @@
-"""Health and metrics over HTTP: /healthz, /readyz, /metrics."""
+"""Health and metrics over HTTP: /healthz, /readyz, /metrics.
+
+The server is bounded so that no client can take the process's file descriptors, and with
+them its polling: at most MAX_CONNECTIONS connections are served at once (more are closed as
+soon as they are accepted), a connection that has not sent a whole request within IDLE_SECONDS
+(or stays idle that long between requests) is closed, and request heads are limited in size.
+"""
 
 from __future__ import annotations
+
+import asyncio
 
 import sqlalchemy as sa
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service.ops.worker import Worker
+from service.storage.db import WRITE_FAILURE_SECONDS
 
 WORKER = web.AppKey("worker", Worker)
+MAX_CONNECTIONS = 64  # served at once: health checks and scrapes need a few
+IDLE_SECONDS = 10.0  # to send a whole request, or between two requests on one connection
+MAX_HEADERS = 32  # header lines in a request
+MAX_HEADER_LINE = 4096  # bytes in the request line or one header line
+BACKLOG = 64  # connections the kernel holds before they are accepted
 
 
 def build(worker: Worker) -> web.Application:
@@ -41,7 +55,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Ready: database reachable, rules loaded, scheduler running."""
+    """Ready: database reachable and writable, rules loaded, scheduler running."""
     worker: Worker = request.app[WORKER]
     checks = {"scheduler": worker.running, "rules": bool(worker.app.config().ruleset.rules)}
     try:
@@ -50,10 +64,13 @@ async def readyz(request: web.Request) -> web.Response:
         checks["database"] = True
     except Exception:
         checks["database"] = False
+    unwritable = worker.app.engine.unwritable()  # a full disk still answers SELECT 1
+    checks["database_writable"] = unwritable is None
     ready = all(checks.values())
-    return web.json_response(
-        {"status": "ready" if ready else "not ready", "checks": checks, **_state(worker)}, status=200 if ready else 503
-    )
+    body = {"status": "ready" if ready else "not ready", "checks": checks, **_state(worker)}
+    if unwritable:
+        body["database_error"] = f"writes refused ({unwritable}) in the last {WRITE_FAILURE_SECONDS // 60} minutes"
+    return web.json_response(body, status=200 if ready else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -63,9 +80,38 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
+class _Refused(asyncio.Protocol):
+    """A connection over the limit: closed at once, so that it holds no file descriptor."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.abort()  # type: ignore[attr-defined]
+
+
+class LimitedSite(web.TCPSite):
+    """A TCP site that serves at most MAX_CONNECTIONS connections at once and closes the others as they come."""
+
+    async def start(self) -> None:
+        """Listen, with the limit."""
+        await web.BaseSite.start(self)
+        server = self._runner.server
+        assert server is not None
+
+        def protocol() -> asyncio.BaseProtocol:
+            return _Refused() if len(server.connections) >= MAX_CONNECTIONS else server()
+
+        self._server = await asyncio.get_running_loop().create_server(protocol, self._host, self._port, backlog=self._backlog)
+
+
 async def serve(worker: Worker, host: str, port: int) -> web.AppRunner:
     """Start serving; the caller cleans up the returned runner."""
-    runner = web.AppRunner(build(worker), access_log=None)
+    runner = web.AppRunner(
+        build(worker),
+        access_log=None,
+        keepalive_timeout=IDLE_SECONDS,  # aiohttp also closes a connection that sends no whole request within it
+        max_headers=MAX_HEADERS,
+        max_line_size=MAX_HEADER_LINE,
+        max_field_size=MAX_HEADER_LINE,
+    )
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    await LimitedSite(runner, host, port, backlog=BACKLOG).start()
     return runner

@@ -110,7 +110,7 @@ class Worker:
 
     async def reload(self) -> None:
         """Apply edited config files; sync feeds and sinks if they changed."""
-        outcome = self.app.config.reload()
+        outcome = await self.app.config.refresh()
         self.app.metrics.config_ok.set(1 if self.app.config.valid else 0)
         if outcome != "unchanged":
             self.app.metrics.reloads.labels(outcome=outcome).inc()

@@ -24,6 +24,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 HEAD = "0008"  # the newest migration's revision (a test checks it against Alembic's head)
 DEFAULT_POOL_SIZE: int = Settings.model_fields["db_pool_size"].default  # PostgreSQL connections a process keeps
 POOL_TIMEOUT = 600  # seconds a transaction waits for a free connection: a busy pool slows work down, it does not fail it
+WRITE_FAILURE_SECONDS = 300  # /readyz says "not writable" this long after a write refused for want of space or rights
 _MIGRATION_LOCK = 0x6E657773  # "news": the PostgreSQL advisory lock taken while migrating
 
 
@@ -243,6 +244,7 @@ class Database:
     def __init__(self, url: str, pool_size: int = DEFAULT_POOL_SIZE) -> None:
         parsed = make_url(normalise_url(url))
         self.dialect = parsed.get_backend_name()
+        self.write_failure: tuple[float, str] | None = None  # (monotonic time, why) of the last write refused for want of space or rights
         if self.dialect != "sqlite":
             schema = parsed.query.get("search_path")
             settings = {"search_path": str(schema)} if schema else {}
@@ -256,6 +258,7 @@ class Database:
                 connect_args={"server_settings": settings},
             )
             self.writer = self.reader = engine
+            sa.event.listen(engine.sync_engine, "handle_error", self._note_failure)
             return
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -264,6 +267,18 @@ class Database:
         sa.event.listen(self.writer.sync_engine, "begin", _sqlite_begin)
         self.reader = create_async_engine(parsed, pool_size=5, max_overflow=5, pool_timeout=POOL_TIMEOUT, connect_args={"timeout": 30})
         sa.event.listen(self.reader.sync_engine, "connect", _sqlite_connect)
+        sa.event.listen(self.writer.sync_engine, "handle_error", self._note_failure)
+
+    def _note_failure(self, context: Any) -> None:
+        """Remember a write the database refused for want of space or rights (disk full, read-only, I/O error)."""
+        why = storage_failure(context.original_exception)
+        if why is not None:
+            self.write_failure = (time.monotonic(), why)
+
+    def unwritable(self, within: float = WRITE_FAILURE_SECONDS) -> str | None:
+        """Why the database could not be written within the last `within` seconds, if it could not."""
+        failure = self.write_failure
+        return failure[1] if failure is not None and time.monotonic() - failure[0] < within else None
 
     def begin(self) -> AbstractAsyncContextManager[AsyncConnection]:
         """A write transaction, committed on success."""
@@ -294,6 +309,19 @@ async def opened(url: str) -> AsyncIterator[Database]:
 def create_engine(url: str, pool_size: int = DEFAULT_POOL_SIZE) -> Database:
     """The Database for a URL; a PostgreSQL URL may carry `?search_path=SCHEMA`."""
     return Database(url, pool_size)
+
+
+STORAGE_SQLSTATES = {"53100": "disk full", "25006": "read-only", "58030": "I/O error", "53000": "insufficient resources"}
+STORAGE_SQLITE = {"SQLITE_FULL": "disk full", "SQLITE_READONLY": "read-only", "SQLITE_IOERR": "I/O error", "SQLITE_CANTOPEN": "cannot open"}
+
+
+def storage_failure(error: BaseException | None) -> str | None:
+    """ "disk full", "read-only" or "I/O error" when `error` says the database cannot store what it is given, else None."""
+    state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+    if state in STORAGE_SQLSTATES:
+        return STORAGE_SQLSTATES[str(state)]
+    name = str(getattr(error, "sqlite_errorname", ""))
+    return next((why for prefix, why in STORAGE_SQLITE.items() if name.startswith(prefix)), None)
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -7,15 +7,21 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from service.ingest.article import Articles
 from service.ingest.extract import Extracted
 from service.ingest.fetch import Fetched, Fetcher, FetchFailed, build_client
 from service.ingest.guard import Guard, is_public
 from service.ingest.model import Status
+from service.storage.db import items
+from tests.conftest import AppFactory, write_config
+from tests.support.dns import HostsResolver
+from tests.support.feedgen import Entry, rss
 from tests.support.feedserver import FeedServer
 
 PUBLIC_FEED = "http://93.184.216.34/feed.xml"  # a public address, never contacted: only its address is looked at
+RULES = {"destinations": {"d": {"type": "console"}}, "rules": [{"id": "r", "destinations": ["d"], "match": {"any": ["border"]}}]}
 PAGE = b"<html><body><article><p>" + b"Border news from the province. " * 20 + b"</p></article></body></html>"
 
 
@@ -39,19 +45,43 @@ PAGE = b"<html><body><article><p>" + b"Border news from the province. " * 20 + b
         ("::ffff:127.0.0.1", False),  # loopback written as IPv6
         ("::ffff:8.8.8.8", True),
         ("not-an-address", False),
+        # IPv4 addresses wrapped in IPv6: public only if the IPv4 address is
+        ("64:ff9b::a9fe:a9fe", False),  # NAT64 (RFC 6052) to the metadata address 169.254.169.254
+        ("64:ff9b::7f00:1", False),  # NAT64 to 127.0.0.1
+        ("64:ff9b::a00:5", False),  # NAT64 to 10.0.0.5
+        ("64:ff9b::808:808", True),  # NAT64 to 8.8.8.8
+        ("64:ff9b:1::a9fe:a9fe", False),  # local-use NAT64 (RFC 8215): never public
+        ("64:ff9b:1::808:808", False),
+        ("2002:a9fe:a9fe::1", False),  # 6to4 of 169.254.169.254
+        ("2002:7f00:1::1", False),  # 6to4 of 127.0.0.1
+        ("2002:808:808::1", True),  # 6to4 of 8.8.8.8
+        ("::169.254.169.254", False),  # IPv4-compatible
+        ("::127.0.0.1", False),
+        ("::ffff:0:a9fe:a9fe", False),  # SIIT (IPv4-translated)
+        ("::ffff:0:a00:5", False),
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", False),  # Teredo, its client 192.0.2.45
+        ("2001:0:a00:5::f5ff:fffa", False),  # Teredo through the server 10.0.0.5
     ],
 )
 def test_only_globally_routable_addresses_are_public(address: str, public: bool) -> None:
     assert is_public(address) is public
 
 
-async def test_refusals_name_the_address_for_literals_and_names() -> None:
+async def test_refusals_never_say_what_a_name_resolved_to() -> None:
     guard = Guard()
     assert await guard.refusal(PUBLIC_FEED) is None
     assert await guard.refusal("http://[::1]:8080/x") == "::1 is not a public address"
-    refused = await guard.refusal("http://localhost:8080/x")  # resolves through the system resolver
-    assert refused is not None and refused.startswith("localhost resolves to ") and "127.0.0.1" in refused
-    assert not await guard.is_public_url("file:///etc/passwd")
+    assert await guard.refusal("http://[64:ff9b::a9fe:a9fe]/latest/meta-data/") == "64:ff9b::a9fe:a9fe is not a public address"
+    # a name: the refusal says so, and not where it leads (whoever asked from Slack learns nothing of our network)
+    assert await guard.refusal("http://localhost:8080/x") == "localhost is not a public address"
+    await guard.close()
+
+
+async def test_a_public_feeds_link_to_an_ipv4_address_wrapped_in_ipv6_is_not_fetched(client: httpx.AsyncClient, tmp_path: Path) -> None:
+    articles = Articles(Fetcher(client, tmp_path, total_timeout=5), extract, "newswatch-test", budget=10, pace=0)
+    for link in ("http://[64:ff9b::a9fe:a9fe]/latest/meta-data/", "http://[2002:a9fe:a9fe::1]/", "http://[::ffff:0:7f00:1]/"):
+        refused = await articles.fetch(link, origin=PUBLIC_FEED)
+        assert refused.status is Status.FAILED and "is not a public address" in refused.detail, (link, refused.detail)
 
 
 @pytest.fixture
@@ -68,12 +98,15 @@ async def test_a_public_feeds_link_to_loopback_is_not_fetched_and_says_why(
     feeds: FeedServer, client: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     page = feeds.serve("news/1.html", PAGE, content_type="text/html", validators=False)
-    articles = Articles(Fetcher(client, tmp_path), extract, "newswatch-test", budget=10, pace=0)
-    refused = await articles.fetch(page, origin=PUBLIC_FEED)
+    fetcher = Fetcher(client, tmp_path)
+    articles = Articles(fetcher, extract, "newswatch-test", budget=10, pace=0)
+    refused = await articles.fetch(page, origin=PUBLIC_FEED)  # a feed this process never fetched counts as public
     assert refused.status is Status.FAILED and "127.0.0.1 is not a public address" in refused.detail
     assert feeds.hits == {}  # neither the page nor its robots.txt was asked for
-    # The same link from a feed the operator put on loopback (an intranet, a test server) is fetched.
-    fetched = await articles.fetch(page, origin=feeds.url("feed.xml"))
+    # The same link from a feed fetched from loopback (an intranet, a test server) is fetched.
+    feed = feeds.serve("feed.xml", b"<rss/>")
+    assert isinstance(await fetcher.fetch(feed, network="auto"), Fetched)
+    fetched = await articles.fetch(page, origin=feed)
     assert fetched.status is Status.FETCHED and feeds.hits.get("news/1.html") == 1
 
 
@@ -106,3 +139,57 @@ async def test_the_connection_itself_reaches_public_addresses_only(feeds: FeedSe
         assert feeds.hits == {}
         # The same fetch without `public_only` goes through the ordinary client.
         assert isinstance(await fetcher.fetch(f"http://localhost:{port}/news/3.html"), Fetched)
+
+
+@pytest.fixture
+async def private_net() -> AsyncIterator[FeedServer]:
+    """A server on 127.0.0.2, playing the private network (and the metadata service) behind the public one."""
+    server = FeedServer()
+    await server.start("127.0.0.2")
+    yield server
+    await server.stop()
+
+
+async def test_where_a_feeds_links_may_lead_is_decided_by_where_it_was_fetched_from_or_by_its_network_setting(
+    tmp_path: Path, feeds: FeedServer, private_net: FeedServer, make_app: AppFactory
+) -> None:
+    # 127.0.0.1 plays the internet and 127.0.0.2 the private network; the outlet's name has a record of each.
+    guard = Guard(public=lambda address: address == "127.0.0.1", lookup=lambda: HostsResolver({"outlet.test": ["127.0.0.1", "127.0.0.2"]}))
+    feeds_yaml = []
+    for name, server, network in (
+        ("outlet", feeds, "auto"),  # fetched from a public address: its links stay public, whatever else its name resolves to
+        ("trusted", feeds, "private"),  # the operator vouches for it
+        ("intranet", private_net, "auto"),  # fetched from a private address: the operator's own network
+        ("relay", private_net, "public"),  # a relay on our network of public content: its links stay public
+    ):
+        link = private_net.serve(f"meta/{name}", PAGE, content_type="text/html", validators=False)
+        feed = server.serve(f"{name}.rss", rss([Entry(name, f"{name}: border news", link, "Officials met.")]))
+        url = feed.replace("127.0.0.1", "outlet.test")
+        feeds_yaml.append({"id": name, "url": url, "first_poll_alerts": "all", "max_age": "off", "article": "always", "network": network})
+    write_config(tmp_path / "config", feeds_yaml, RULES)
+    app = await make_app(guard=guard, article_pace=0.0)
+    await app.poll_once()
+    async with app.engine.connect() as conn:
+        stored = {r.feed_id: r for r in await conn.execute(sa.select(items))}
+    assert {name: private_net.hits.get(f"meta/{name}", 0) for name in stored} == {"outlet": 0, "trusted": 1, "intranet": 1, "relay": 0}
+    assert {name: row.article_status for name, row in stored.items()} == {
+        "outlet": "failed",
+        "trusted": "fetched",
+        "intranet": "fetched",
+        "relay": "failed",
+    }
+    for name in ("outlet", "relay"):
+        assert stored[name].article_detail == "not fetched: the feed is public and 127.0.0.2 is not a public address"
+
+
+async def test_a_feed_fetched_from_a_public_address_may_not_redirect_to_a_private_one_through_its_name(
+    tmp_path: Path, feeds: FeedServer, private_net: FeedServer, client: httpx.AsyncClient
+) -> None:
+    guard = Guard(public=lambda address: address == "127.0.0.1", lookup=lambda: HostsResolver({"outlet.test": ["127.0.0.1", "127.0.0.2"]}))
+    secret = private_net.serve("latest/meta-data/", b"iam-role-credentials")
+    feed = feeds.serve("moved.rss", b"", status=302, headers={"Location": secret.replace("127.0.0.2", "outlet.test")})
+    result = await Fetcher(client, tmp_path, guard=guard, total_timeout=5).fetch(feed, network="auto")
+    assert isinstance(result, FetchFailed) and result.code == "not_public"
+    assert "outlet.test is not a public address" in result.message and "127.0.0.2" not in result.message
+    assert private_net.hits == {}
+    await guard.close()

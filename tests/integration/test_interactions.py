@@ -216,9 +216,9 @@ async def test_the_running_service_connects_over_socket_mode_and_without_an_app_
     await until(lambda: not slack.sockets)  # stopping closes the socket
 
 
-async def command(slack: SlackServer, text: str, user: str = "U1") -> str:
-    """Type `/newswatch TEXT` in Slack; return the answer posted to the command's response_url."""
-    answer_id = await slack.command(text, user)
+async def command(slack: SlackServer, text: str, user: str = "U1", team: str = "T000") -> str:
+    """Type `/newswatch TEXT` in Slack (in workspace `team`); return the answer posted to the command's response_url."""
+    answer_id = await slack.command(text, user, team=team)
     await until(lambda: len(slack.command_answers[answer_id]) == 1)
     [answer] = slack.command_answers[answer_id]
     assert answer["response_type"] == "ephemeral"

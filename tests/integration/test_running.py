@@ -48,7 +48,12 @@ async def test_edited_rules_apply_and_a_bad_edit_keeps_the_last_good_rules(tmp_p
             ready = await client.get(f"http://127.0.0.1:{port}/readyz")
             metrics = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
         assert health["config_version"] == good and "undefined destination 'nowhere'" in health["config_error"]
-        assert ready.status_code == 200 and ready.json()["checks"] == {"scheduler": True, "rules": True, "database": True}
+        assert ready.status_code == 200 and ready.json()["checks"] == {
+            "scheduler": True,
+            "rules": True,
+            "database": True,
+            "database_writable": True,
+        }
         assert "newswatch_config_valid 0.0" in metrics and 'newswatch_config_reloads_total{outcome="rejected"} 1.0' in metrics
     finally:
         await worker.stop()

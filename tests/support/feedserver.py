@@ -33,17 +33,18 @@ class FeedServer:
         self.user_agents: set[str] = set()  # every User-Agent that asked for anything
         self._runner: web.AppRunner | None = None
         self.base = ""
+        self.port = 0
 
-    async def start(self) -> str:
-        """Listen on a free loopback port; return the base URL."""
+    async def start(self, host: str = "127.0.0.1") -> str:
+        """Listen on a free port of a loopback address; return the base URL."""
         app = web.Application()
         app.router.add_route("GET", "/{path:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, host, 0)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base = f"http://127.0.0.1:{port}"
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.base = f"http://{host}:{self.port}"
         return self.base
 
     async def stop(self) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 TOKEN = "xoxb-test-0000-secret-token"
+TEAM = "T000"  # the workspace the tokens belong to
 APP_TOKEN = "xapp-1-A000-test-secret-app-token"
 ACK_DEADLINE = 3.0
 WEBHOOK_PATH = "/services/T000/B000/webhooksecret123"
@@ -134,7 +135,17 @@ class SlackServer:
     async def _auth_test(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bearer {TOKEN}":
             return web.json_response({"ok": False, "error": "invalid_auth"})
-        return web.json_response({"ok": True, "team": "T000", "user": "newswatch"})
+        return web.json_response(
+            {
+                "ok": True,
+                "url": "https://test.slack.com/",
+                "team": "Test",
+                "user": "newswatch",
+                "team_id": TEAM,
+                "user_id": "U0BOT",
+                "bot_id": "B0BOT",
+            }
+        )
 
     async def _post_message(self, request: web.Request) -> web.StreamResponse:
         if self.faults.slow_arrivals:
@@ -212,7 +223,7 @@ class SlackServer:
         """Until a Socket Mode client has connected."""
         await self._connected.wait()
 
-    async def click(self, channel: str, ts: str, action_id: str, user: str, option: str | None = None) -> str:
+    async def click(self, channel: str, ts: str, action_id: str, user: str, option: str | None = None, team: str = "T000") -> str:
         """Send the `block_actions` envelope Slack sends when `user` uses `action_id` on a message; return its envelope id."""
         message = self.message(channel, ts)
         found = [
@@ -238,8 +249,8 @@ class SlackServer:
             action["selected_option"] = chosen[0]
         payload = {
             "type": "block_actions",
-            "user": {"id": user, "username": user.lower(), "team_id": "T000"},
-            "team": {"id": "T000"},
+            "user": {"id": user, "username": user.lower(), "team_id": team},
+            "team": {"id": team},
             "channel": {"id": channel, "name": channel},
             "container": {"type": "message", "message_ts": ts, "channel_id": channel, "is_ephemeral": False},
             "message": {"type": "message", "ts": ts, "text": message.get("text", ""), "blocks": message.get("blocks")},
@@ -248,7 +259,7 @@ class SlackServer:
         }
         return await self.send_envelope("interactive", payload)
 
-    async def command(self, text: str, user: str, channel: str = "desk") -> str:
+    async def command(self, text: str, user: str, channel: str = "desk", team: str = "T000") -> str:
         """Send the `slash_commands` envelope of `/newswatch TEXT` typed by `user`; return its response_url's id."""
         answer_id = f"cmd-{len(self.command_answers) + 1}"
         self.command_answers[answer_id] = []
@@ -257,7 +268,7 @@ class SlackServer:
             "text": text,
             "user_id": user,
             "channel_id": channel,
-            "team_id": "T000",
+            "team_id": team,
             "response_url": self.url.removesuffix("/api/") + f"/commands/{answer_id}",
             "trigger_id": "1.2.3",
         }

@@ -28,6 +28,9 @@ class FakeFetcher:
         self.asked.append((url, accept))
         return self.pages.get(url, FetchFailed("http_404", "HTTP 404 Not Found"))
 
+    def links_public(self, url: str) -> bool | None:
+        return None
+
 
 class FakeTime:
     """A monotonic clock that only moves when the code sleeps."""

@@ -69,7 +69,9 @@ def test_every_newswatch_command_shown_runs(tmp_path: Path) -> None:
     for words in shown_commands():
         if not words[0].endswith("newswatch"):
             continue
-        done = subprocess.run([sys.executable, "-m", "service", *words[1:]], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "service", *words[1:]], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120
+        )
         assert done.returncode == 0, f"{' '.join(words)}: {done.stderr[-2000:]}"
         ran += 1
     assert ran >= 3
