@@ -11,11 +11,11 @@ import io
 import json
 import re
 from datetime import UTC, datetime
-from html.parser import HTMLParser
 from pathlib import PurePath
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
+from service.ingest.markup import html_to_text, tidy
 from service.ingest.model import Item, ParsedFeed
 
 MAX_TITLE = 1_000
@@ -23,52 +23,9 @@ MAX_SUMMARY = 20_000
 MAX_CONTENT = 100_000
 MAX_ITEMS = 2_000  # items read from one document; a feed never legitimately carries more
 NOT_A_FEED = "no RSS, Atom or JSON feed found in the document"  # the warning that says so, last in ParsedFeed.warnings
-_BLOCK_TAGS = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote", "section", "article"}
-_SKIP_TAGS = {"script", "style", "noscript", "template", "iframe", "object"}
 _TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid)$", re.I)
 _DATE_LINE = re.compile(r"^\s*date\s+(\d{4}-\d{2}-\d{2})\s+")
 _DATELINE = re.compile(r"^[A-ZÀ-ỸĐ][A-ZÀ-ỸĐ .,'-]{1,40}\s+[—–-]\s+")
-
-
-class _TextExtractor(HTMLParser):
-    """Collects the text of an HTML fragment, dropping scripts and styles."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
-        if tag in _SKIP_TAGS:
-            self._skipping += 1
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP_TAGS and self._skipping:
-            self._skipping -= 1
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
-
-
-def html_to_text(html: str) -> str:
-    """Reduce an HTML fragment to plain text with paragraphs kept as blank-line breaks."""
-    if "<" not in html and "&" not in html:
-        return _tidy(html)
-    extractor = _TextExtractor()
-    extractor.feed(html)
-    extractor.close()
-    return _tidy("".join(extractor.parts))
-
-
-def _tidy(text: str) -> str:
-    """Collapse runs of spaces within lines and of blank lines between paragraphs."""
-    lines = (" ".join(line.split()) for line in text.replace("\r", "\n").split("\n"))
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 def canonical_link(link: str, base: str = "") -> str:
@@ -212,7 +169,7 @@ def parse_article(text: str, name: str, feed_id: str = "file") -> Item:
     if found:
         published = datetime.strptime(found.group(1), "%Y-%m-%d").replace(tzinfo=UTC)
         text = text[found.end() :]
-    body = _tidy(text)[:MAX_CONTENT]
+    body = tidy(text)[:MAX_CONTENT]
     first = _DATELINE.sub("", body.split("\n", 1)[0], count=1)
     sentence = re.split(r"(?<=[.!?])\s", first, maxsplit=1)[0]
     title = sentence if len(sentence) <= 200 else sentence[:200].rsplit(" ", 1)[0] + "…"
