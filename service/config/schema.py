@@ -12,6 +12,7 @@ feeds.yaml::
         max_age: 7d                   # items published earlier never alert; `off` disables
         language: vi                  # the items' language where the feed does not declare it
         article: auto                 # match on the article page too: auto (short feed text and a rule term), always, never
+        timezone: Asia/Ho_Chi_Minh    # where the feed's dates are when they do not say (IANA name; default: UTC)
 
 rules.yaml::
 
@@ -42,7 +43,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field
 
-from service.config.types import Delivery, DestinationBase, Duration, OptionalDuration, parse_duration
+from service.config.types import Delivery, DestinationBase, Duration, OptionalDuration, TimeZone, parse_duration
 from service.destinations import destination_union
 from service.rules.spec import DEFAULT_FIELDS, BooleanSpec, ExamplesSpec, FieldName, Group, Id, Strict
 
@@ -61,6 +62,7 @@ class FeedSpec(Strict):
     max_age: OptionalDuration = 7 * 86400
     language: Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")] | None = None  # when items do not say
     article: Literal["auto", "always", "never"] = "auto"  # fetch an item's page for its whole text (service.ingest.prepare)
+    timezone: TimeZone | None = None  # where dates without a zone are (service.ingest.dates); None: UTC, with a note
 
     @property
     def display_name(self) -> str:

@@ -22,6 +22,7 @@ class Item:
     published: datetime | None = None
     language: str = ""
     article: str = ""  # the article page's main text, when it was fetched (service.ingest.article)
+    date_note: str = ""  # why `published` is missing (then the first sighting stands for it) or was guessed (service.ingest.dates)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,6 @@ Functions here are pure and picklable so that parsing can run in worker processe
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import io
 import json
@@ -15,6 +14,7 @@ from pathlib import PurePath
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
+from service.ingest.dates import Dated, date_warnings, first_date
 from service.ingest.markup import html_to_text, tidy
 from service.ingest.model import Item, ParsedFeed
 
@@ -49,18 +49,13 @@ def item_key(guid: str, link: str, title: str, body: str) -> str:
     return "hash:" + hashlib.sha256(f"{title}\n{body}".encode()).hexdigest()
 
 
-def _timestamp(value: Any) -> datetime | None:
-    """Convert feedparser's UTC struct_time to an aware datetime."""
-    try:
-        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC) if value else None
-    except (OverflowError, ValueError, TypeError):
-        return None
+def parse_feed(body: bytes, url: str, feed_id: str, content_type: str = "", timezone: str | None = None) -> ParsedFeed:
+    """Parse an RSS, Atom or JSON Feed document; recoverable damage becomes warnings, not errors.
 
-
-def parse_feed(body: bytes, url: str, feed_id: str, content_type: str = "") -> ParsedFeed:
-    """Parse an RSS, Atom or JSON Feed document; recoverable damage becomes warnings, not errors."""
+    `timezone` (IANA) is where the feed's dates are when they do not say (`service.ingest.dates`).
+    """
     if body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{" or "json" in content_type.lower():
-        return parse_json_feed(body, url, feed_id)
+        return parse_json_feed(body, url, feed_id, timezone)
     # Feedparser joins the base URL with every element's xml:base (a third of its time). Without
     # xml:base in the document that only repeats what canonical_link does with the feed's URL.
     headers = {"content-type": content_type} if content_type else {}
@@ -72,7 +67,7 @@ def parse_feed(body: bytes, url: str, feed_id: str, content_type: str = "") -> P
     feed = doc.get("feed", {})
     language = str(feed.get("language", ""))[:16]
     entries = doc.get("entries", [])
-    items = [_entry(entry, feed_id, url, language) for entry in entries[:MAX_ITEMS]]
+    items = [_entry(entry, feed_id, url, language, timezone) for entry in entries[:MAX_ITEMS]]
     if len(entries) > MAX_ITEMS:
         doc["bozo"], doc["bozo_exception"] = True, ValueError(f"{len(entries)} entries, only the first {MAX_ITEMS} read")
     warnings = [f"{type(doc.bozo_exception).__name__}: {doc.bozo_exception}"[:500]] if doc.get("bozo") else []
@@ -80,12 +75,12 @@ def parse_feed(body: bytes, url: str, feed_id: str, content_type: str = "") -> P
     return ParsedFeed(
         title=html_to_text(str(feed.get("title", "")))[:MAX_TITLE],
         items=items,
-        warnings=warnings if items or doc.get("version") else [*warnings, NOT_A_FEED],
+        warnings=[*warnings, *date_warnings(items)] if items or doc.get("version") else [*warnings, NOT_A_FEED],
         ttl_seconds=int(ttl) * 60 if isinstance(ttl, str) and ttl.isdigit() else None,
     )
 
 
-def parse_json_feed(body: bytes, url: str, feed_id: str) -> ParsedFeed:
+def parse_json_feed(body: bytes, url: str, feed_id: str, timezone: str | None = None) -> ParsedFeed:
     """Parse a JSON Feed (https://jsonfeed.org, versions 1 and 1.1)."""
     try:
         doc = json.loads(body.decode("utf-8-sig"))
@@ -95,11 +90,11 @@ def parse_json_feed(body: bytes, url: str, feed_id: str) -> ParsedFeed:
         return ParsedFeed(title="", items=[], warnings=[NOT_A_FEED])
     entries = [e for e in doc.get("items", []) if isinstance(e, dict)] if isinstance(doc.get("items"), list) else []
     language = str(doc.get("language", ""))[:16]
-    items = [_json_entry(e, feed_id, url, language) for e in entries[:MAX_ITEMS]]
-    return ParsedFeed(title=html_to_text(str(doc.get("title", "")))[:MAX_TITLE], items=items)
+    items = [_json_entry(e, feed_id, url, language, timezone) for e in entries[:MAX_ITEMS]]
+    return ParsedFeed(title=html_to_text(str(doc.get("title", "")))[:MAX_TITLE], items=items, warnings=date_warnings(items))
 
 
-def _json_entry(entry: dict[str, Any], feed_id: str, url: str, language: str) -> Item:
+def _json_entry(entry: dict[str, Any], feed_id: str, url: str, language: str, timezone: str | None) -> Item:
     """Normalise one JSON Feed item."""
     title = html_to_text(str(entry.get("title") or ""))[:MAX_TITLE]
     summary = html_to_text(str(entry.get("summary") or ""))[:MAX_SUMMARY]
@@ -107,21 +102,10 @@ def _json_entry(entry: dict[str, Any], feed_id: str, url: str, language: str) ->
     link = canonical_link(str(entry.get("url") or entry.get("external_url") or ""), url)
     authors = entry.get("authors") or ([entry["author"]] if isinstance(entry.get("author"), dict) else [])
     author = ", ".join(str(a.get("name", "")) for a in authors if isinstance(a, dict))
-    published = _iso_date(entry.get("date_published") or entry.get("date_modified"))
+    published = first_date([(entry.get("date_published"), None), (entry.get("date_modified"), None)], timezone)
     return _item(
         feed_id, str(entry.get("id") or ""), link, title, summary, content, author, published, str(entry.get("language") or language)
     )
-
-
-def _iso_date(value: Any) -> datetime | None:
-    """An RFC 3339 date as an aware UTC datetime, or None."""
-    try:
-        parsed = datetime.fromisoformat(str(value).strip()) if value else None
-    except ValueError:
-        return None
-    if parsed is None:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def is_feed(parsed: ParsedFeed) -> bool:
@@ -129,23 +113,22 @@ def is_feed(parsed: ParsedFeed) -> bool:
     return not parsed.warnings or parsed.warnings[-1] != NOT_A_FEED
 
 
-def _entry(entry: Any, feed_id: str, url: str, language: str) -> Item:
+def _entry(entry: Any, feed_id: str, url: str, language: str, timezone: str | None) -> Item:
     """Normalise one feedparser entry."""
     title = html_to_text(entry.get("title", ""))[:MAX_TITLE]
     summary = html_to_text(entry.get("summary", ""))[:MAX_SUMMARY]
     contents = entry.get("content") or []
     content = html_to_text("\n".join(c.get("value", "") for c in contents))[:MAX_CONTENT]
     link = canonical_link(entry.get("link", ""), url)
-    published = _timestamp(dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed"))  # no legacy key mapping
+    dates = [(dict.get(entry, k), dict.get(entry, f"{k}_parsed")) for k in ("published", "updated")]  # no legacy key mapping
+    published = first_date(dates, timezone)
     author = entry.get("author", "")
     return _item(
         feed_id, str(entry.get("id", "")), link, title, summary, content, author, published, str(entry.get("language") or language)
     )
 
 
-def _item(
-    feed_id: str, guid: str, link: str, title: str, summary: str, content: str, author: str, published: datetime | None, language: str
-) -> Item:
+def _item(feed_id: str, guid: str, link: str, title: str, summary: str, content: str, author: str, published: Dated, language: str) -> Item:
     """An Item with its key, its fields capped, and content dropped when it repeats the summary."""
     guid = guid.strip()
     return Item(
@@ -157,7 +140,8 @@ def _item(
         summary=summary,
         content="" if content == summary else content,
         author=html_to_text(author)[:200],
-        published=published,
+        published=published[0],
+        date_note=published[1],
         language=language[:16],
     )
 

@@ -170,6 +170,7 @@ def _json(source: str, prepared: Prepared, matches: list[RuleMatch]) -> str:
             "title": item.title,
             "link": item.link,
             "published": item.published.isoformat() if item.published else None,
+            "date_note": item.date_note or None,
             "article": {"status": article.status.value, "chars": len(item.article), "detail": article.detail},
             "matches": [{"rule": m.rule_id, "name": m.rule_name, "terms": m.term_labels, "explain": _explain(m)} for m in matches],
         },
@@ -182,6 +183,8 @@ def _text(source: str, prepared: Prepared, matches: list[RuleMatch]) -> str:
     item, article = prepared.item, prepared.article
     when = item.published.strftime("%Y-%m-%d") if item.published else "no date"
     lines = [f"{source}: {text.truncate(item.title, 100)} ({when})"]
+    if item.date_note:
+        lines.append(f"  date: {item.date_note}")
     if article.status is Status.FETCHED:
         lines.append(f"  article: {len(item.article):,} characters ({article.detail})")
     elif article.detail:

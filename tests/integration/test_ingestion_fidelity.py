@@ -1,0 +1,62 @@
+"""Ingestion fidelity through the real CLI: regional dates and `timezone:` in the parse workers, reasons stored and shown."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from service.storage import db
+from tests.conftest import ROOT, write_config
+from tests.integration.test_cli import env, newswatch
+from tests.support.feedserver import FeedServer
+
+HANOI_FEED = """<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Tin</title>
+<item><guid>a</guid><title>Zone-less</title><link>https://e.org/a</link><pubDate>12/03/2024 08:30</pubDate></item>
+<item><guid>b</guid><title>Regional zone</title><link>https://e.org/b</link><pubDate>Thứ ba, 12/3/2024, 09:30 (GMT+7)</pubDate></item>
+<item><guid>c</guid><title>Unreadable</title><link>https://e.org/c</link><pubDate>hôm qua</pubDate></item>
+</channel></rss>"""
+
+
+async def stored(database_url: str) -> dict[str, tuple[datetime | None, str | None]]:
+    """Each stored item's guid with its date and date note."""
+    engine = db.create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(sa.select(db.items.c.guid, db.items.c.published_at, db.items.c.date_note))
+            return {r.guid: (r.published_at, r.date_note) for r in rows}
+    finally:
+        await engine.dispose()
+
+
+async def test_the_feeds_timezone_reaches_the_parse_workers_and_reasons_are_stored(
+    tmp_path: Path, database_url: str, feeds: FeedServer
+) -> None:
+    url = feeds.serve("hanoi.rss", HANOI_FEED.encode())
+    config = write_config(tmp_path / "config", [{"id": "hanoi", "url": url, "timezone": "Asia/Ho_Chi_Minh"}])
+    code, _, err = await newswatch("poll", "--once", environ=env(config, database_url))
+    assert code == 0, err
+    rows = await stored(database_url)
+    assert rows["a"] == (datetime(2024, 3, 12, 1, 30, tzinfo=UTC), None)
+    assert rows["b"] == (datetime(2024, 3, 12, 2, 30, tzinfo=UTC), None)
+    assert rows["c"] == (None, "unreadable date 'hôm qua': dated when first seen")
+    code, out, err = await newswatch("feeds", "--format", "json", environ=env(config, database_url))
+    assert code == 0, err
+    [report] = [json.loads(line) for line in out.splitlines()]
+    assert report["last_warning"] == "dates of 1 of 3 items: unreadable date 'hôm qua': dated when first seen"
+
+
+async def test_without_a_timezone_a_zone_less_date_is_read_as_utc_and_rules_test_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "hanoi.rss"
+    path.write_text(HANOI_FEED, encoding="utf-8")
+    code, out, err = await newswatch("rules", "test", str(path), "--format", "json", environ=env(ROOT / "config", "sqlite://"))
+    assert code == 0, err
+    lines = {line["title"]: line for line in map(json.loads, out.splitlines())}
+    assert lines["Zone-less"]["published"] == "2024-03-12T08:30:00+00:00"
+    assert lines["Zone-less"]["date_note"] == "no time zone in '12/03/2024 08:30': read as UTC (set timezone: on the feed)"
+    assert lines["Regional zone"]["published"] == "2024-03-12T02:30:00+00:00" and lines["Regional zone"]["date_note"] is None
+    code, out, err = await newswatch("rules", "test", str(path), environ=env(ROOT / "config", "sqlite://"))
+    assert code == 0, err
+    assert "  date: unreadable date 'hôm qua': dated when first seen" in out
