@@ -169,6 +169,27 @@ def parse_article(text: str, name: str, feed_id: str = "file") -> Item:
     )
 
 
+_BOMS = (
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\xfe\xff", "utf-16-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xef\xbb\xbf", "utf-8"),
+)
+_WITHOUT_BOM = ((b"\x00\x00\x00<", "utf-32-be"), (b"<\x00\x00\x00", "utf-32-le"), (b"\x00<\x00", "utf-16-be"), (b"<\x00", "utf-16-le"))
+
+
+def unicode_form(data: bytes) -> tuple[str, int]:
+    """The Unicode encoding form a document's first bytes announce (XML 1.0, appendix F), and the length of its byte-order mark."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            return codec, len(bom)
+    for start, codec in _WITHOUT_BOM:
+        if data.startswith(start):
+            return codec, 0
+    return "utf-8", 0
+
+
 def sniff(data: bytes, content_type: str = "") -> str:
     """What a document is: "feed" (RSS, Atom, JSON Feed), "html" (a web page) or "text" (a plain-text article)."""
     kind = content_type.split(";")[0].strip().lower()
@@ -176,12 +197,13 @@ def sniff(data: bytes, content_type: str = "") -> str:
         return "html"
     if any(word in kind for word in ("rss", "atom", "xml", "json")):
         return "feed"
-    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:2048].lower()
-    if head.startswith(b"{"):
+    codec, bom = unicode_form(data)
+    head = data[bom : bom + 8192].decode(codec, errors="ignore").lstrip(" \t\r\n").lower()[:2048]
+    if head.startswith("{"):
         return "feed"
-    if not head.startswith(b"<"):
+    if not head.startswith("<"):
         return "text"
-    if head.startswith((b"<!doctype html", b"<html")) or (b"<html" in head and b"<rss" not in head and b"<feed" not in head):
+    if head.startswith(("<!doctype html", "<html")) or ("<html" in head and "<rss" not in head and "<feed" not in head):
         return "html"
     return "feed"
 
@@ -208,4 +230,5 @@ def read_document(data: bytes, url: str, name: str, feed_id: str = "file", conte
         link = canonical_link(url)
         title = found.title or found.text.split("\n", 1)[0][:200]
         return [Item(feed_id=feed_id, key="page:" + (link or name), title=title, link=link, guid=link, article=found.text)]
-    return [parse_article(data.decode("utf-8", errors="replace"), name, feed_id=feed_id)]
+    codec, bom = unicode_form(data)
+    return [parse_article(data[bom:].decode(codec, errors="replace"), name, feed_id=feed_id)]

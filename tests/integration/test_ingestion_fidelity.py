@@ -60,3 +60,11 @@ async def test_without_a_timezone_a_zone_less_date_is_read_as_utc_and_rules_test
     code, out, err = await newswatch("rules", "test", str(path), environ=env(ROOT / "config", "sqlite://"))
     assert code == 0, err
     assert "  date: unreadable date 'hôm qua': dated when first seen" in out
+
+
+async def test_rules_test_reads_a_utf16_feed_file_as_a_feed(tmp_path: Path) -> None:
+    path = tmp_path / "hanoi-utf16.rss"
+    path.write_bytes(HANOI_FEED.replace('encoding="utf-8"', 'encoding="utf-16"').encode("utf-16"))
+    code, out, err = await newswatch("rules", "test", str(path), "--format", "json", environ=env(ROOT / "config", "sqlite://"))
+    assert code == 0, err
+    assert [json.loads(line)["title"] for line in out.splitlines()] == ["Zone-less", "Regional zone", "Unreadable"]
