@@ -81,10 +81,11 @@ class Status(StrEnum):
     PAUSED = "paused"  # the feed's pages failed recently: backing off
     BLOCKED = "blocked"  # robots.txt disallows it
     FAILED = "failed"  # fetch error, not HTML, nothing extractable
+    SHORT = "short"  # the page's text is under service.ingest.extract.MIN_TEXT characters even with the recall setting: not used
     TIMEOUT = "timeout"  # over the time budget
 
 
-FAILURES = frozenset({Status.BLOCKED, Status.FAILED, Status.TIMEOUT})
+FAILURES = frozenset({Status.BLOCKED, Status.FAILED, Status.SHORT, Status.TIMEOUT})  # a feed whose pages all fail is paused
 
 
 @dataclass(frozen=True, slots=True)

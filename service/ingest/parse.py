@@ -222,11 +222,14 @@ def read_document(data: bytes, url: str, name: str, feed_id: str = "file", conte
             raise ValueError(f"{name} holds no feed items")
         return parsed.items
     if kind == "html":
-        from service.ingest.extract import extract_article  # trafilatura: only when a page is read
+        from service.ingest.extract import MIN_TEXT, extract_article  # trafilatura: only when a page is read
 
         found = extract_article(data, url, content_type)
         if not found.text:
             raise ValueError(f"no article text found in {name}")
+        if found.short:  # the service's threshold (service.ingest.article)
+            short = f"only {len(found.text)} characters of article text in {name} (under {MIN_TEXT})"
+            raise ValueError(f"{short}: the service would not use it, nor does rules test")
         link = canonical_link(url)
         title = found.title or found.text.split("\n", 1)[0][:200]
         return [Item(feed_id=feed_id, key="page:" + (link or name), title=title, link=link, guid=link, article=found.text)]

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from service.storage import db
-from tests.conftest import ROOT, write_config
+from tests.conftest import ROOT, AppFactory, write_config
+from tests.integration.test_articles import configure
+from tests.integration.test_articles import stored as stored_articles
 from tests.integration.test_cli import env, newswatch
+from tests.support.feedgen import Entry, rss
 from tests.support.feedserver import FeedServer
+from tests.support.slackserver import SlackServer
 
 HANOI_FEED = """<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Tin</title>
 <item><guid>a</guid><title>Zone-less</title><link>https://e.org/a</link><pubDate>12/03/2024 08:30</pubDate></item>
@@ -68,3 +73,25 @@ async def test_rules_test_reads_a_utf16_feed_file_as_a_feed(tmp_path: Path) -> N
     code, out, err = await newswatch("rules", "test", str(path), "--format", "json", environ=env(ROOT / "config", "sqlite://"))
     assert code == 0, err
     assert [json.loads(line)["title"] for line in out.splitlines()] == ["Zone-less", "Regional zone", "Unreadable"]
+
+
+VIDEO_PAGE = b"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>Video: border talks</title></head>
+<body><nav><a href="/">Home</a></nav><article><h1>Video: border talks</h1><p>Watch the clip.</p><video src="/v.mp4"></video></article>
+</body></html>"""
+
+
+async def test_a_page_whose_text_is_short_even_with_the_recall_setting_is_recorded_short_and_the_feed_text_alerts(
+    tmp_path: Path, feeds: FeedServer, slack: SlackServer, make_app: AppFactory
+) -> None:
+    link = feeds.serve("video/a.html", VIDEO_PAGE, content_type="text/html; charset=utf-8", validators=False)
+    entry = Entry("urn:video", "Việt Nam and Cambodia talk border markers", link, "Officials met on the border demarcation.")
+    configure(tmp_path, feeds.serve("vns.rss", rss([entry])), article="always")
+    app = await make_app(article_pace=0.0)
+    await app.poll_once()
+    row = (await stored_articles(app))["_rows"][entry.title]
+    assert (row.article_status, row.article) == ("short", "")
+    assert re.fullmatch(r"only \d+ characters of text \(under 200\): not used", row.article_detail)
+    assert len(slack.messages["vn-kh-border"]) == 1  # matched on what the feed carried
+    code, _, err = await newswatch("rules", "test", link, environ=env(ROOT / "config", "sqlite://"))
+    assert code == 1
+    assert f"characters of article text in {link} (under 200): the service would not use it, nor does rules test" in err
