@@ -124,3 +124,8 @@ def test_a_json_feed_date_with_a_lower_case_z_is_dated() -> None:
                 {"id": "3", "url": "https://e.org/3", "title": "z", "date_published": "2024-03-12 08:30"}]}"""
     first, second, third = parse_feed(doc, "https://e.org/feed.json", "f", "application/feed+json", "Asia/Ho_Chi_Minh").items
     assert first.published == second.published == third.published == HANOI_0830
+
+
+def test_a_note_quotes_the_feeds_date_without_control_characters() -> None:
+    assert read_date("hier\x1b[2J \x07")[1] == "unreadable date 'hier[2J'"
+    assert read_date("9" * 100_000)[1] == f"unreadable date '{'9' * 60}'"
