@@ -1,9 +1,11 @@
 """`make bench`: run every benchmark and print its figures (about 18 minutes)."""
 
-from bench import article_bench, ingest_bench, process_bench, rules_bench, service_bench
+from bench import article_bench, ingest_bench, parse_bench, process_bench, rules_bench, service_bench
 
 if __name__ == "__main__":
     rules_bench.main()
+    print()
+    parse_bench.main()
     print()
     ingest_bench.main()
     print()

@@ -54,10 +54,10 @@ def utcnow() -> datetime:
 def parser(executor: workers.Workers | None) -> Parser:
     """Parse off the event loop: in worker processes (feedparser is CPU-bound Python), else in a thread."""
 
-    async def parse(body: bytes, url: str, feed_id: str, content_type: str) -> ParsedFeed:
+    async def parse(body: bytes, url: str, feed_id: str, content_type: str, timezone: str | None) -> ParsedFeed:
         if executor is None:
-            return await asyncio.to_thread(parse_feed, body, url, feed_id, content_type)
-        return await executor.run(parse_feed, body, url, feed_id, content_type)
+            return await asyncio.to_thread(parse_feed, body, url, feed_id, content_type, timezone)
+        return await executor.run(parse_feed, body, url, feed_id, content_type, timezone)
 
     return parse
 

@@ -13,6 +13,7 @@ feeds.yaml::
         language: vi                  # the items' language where the feed does not declare it
         article: auto                 # match on the article page too: auto (short feed text and a rule term), always, never
         network: auto                 # its links may reach private addresses: auto (if fetched from one), public (never), private
+        timezone: Asia/Ho_Chi_Minh    # where the feed's dates are when they do not say (IANA name; default: UTC)
 
 rules.yaml::
 
@@ -43,7 +44,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field
 
-from service.config.types import Delivery, DestinationBase, Duration, OptionalDuration, parse_duration
+from service.config.types import Delivery, DestinationBase, Duration, OptionalDuration, TimeZone, parse_duration
 from service.destinations import destination_union
 from service.ingest.model import FeedContext
 from service.rules.spec import DEFAULT_FIELDS, BooleanSpec, ExamplesSpec, FieldName, Group, Id, Strict
@@ -64,6 +65,7 @@ class FeedSpec(Strict):
     language: Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")] | None = None  # when items do not say
     article: Literal["auto", "always", "never"] = "auto"  # fetch an item's page for its whole text (service.ingest.prepare)
     network: Literal["auto", "public", "private"] = "auto"  # where its links may lead: auto = by the address it was fetched from
+    timezone: TimeZone | None = None  # where dates without a zone are (service.ingest.dates); None: UTC, with a note
 
     @property
     def display_name(self) -> str:

@@ -24,13 +24,12 @@ from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from alerts.display import urls_shown
-from service.ingest.extract import Extracted
+from service.ingest.extract import MIN_TEXT, Extracted
 from service.ingest.fetch import Fetched, FetchFailed, NotModified, url_problem
 from service.ingest.guard import Guard
 from service.ingest.model import Article, Status
 
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
-MIN_TEXT = 200  # characters: less is a paywall stub, a video page or an error page, not an article
 ROBOTS_TTL = 24 * 3600.0
 log = logging.getLogger("newswatch.articles")
 
@@ -166,9 +165,12 @@ class Articles:
         async with self._extracting.setdefault(urlsplit(url).netloc.lower(), asyncio.Lock()):  # one host's pages one at a time
             steps.append("extract")
             found = await self._extract(result.body, result.url, result.content_type)
-        if len(found.text) < MIN_TEXT:
-            return Article(Status.FAILED, detail=f"no article text found ({len(found.text)} characters)", url=result.url)
-        return Article(Status.FETCHED, found.text, f"extracted {len(found.text):,} characters from {result.url}", result.url)
+        if not found.text:
+            return Article(Status.FAILED, detail="no article text found", url=result.url)
+        if found.short:
+            return Article(Status.SHORT, detail=f"only {len(found.text)} characters of text (under {MIN_TEXT}): not used", url=result.url)
+        how = " (recall setting: the precise text was short)" if found.setting == "recall" else ""
+        return Article(Status.FETCHED, found.text, f"extracted {len(found.text):,} characters from {result.url}{how}", result.url)
 
     async def _wait_turn(self, host: str) -> None:
         """Start no sooner than `pace` seconds after this host's previous page."""

@@ -3,6 +3,13 @@
 trafilatura is imported on first use, so that loading the service (or `rules check`) does
 not pay for it. The page is decoded here, by the charset its server or its <meta> declares,
 and handed to trafilatura as text, so that trafilatura never decompresses or guesses bytes.
+
+The page is parsed once and extracted twice: with trafilatura's precision setting, which
+leaves out more boilerplate, and with its recall setting. The precise text is used unless
+it is short (under `MIN_TEXT` characters) or under half the recall text: on some pages the
+precision setting keeps only the lead or a reprint notice (measured in docs/ingestion.md).
+A text under `MIN_TEXT` characters even so is a paywall stub, a video or an error page, not
+an article: the service and `rules test` both leave it out.
 """
 
 from __future__ import annotations
@@ -14,14 +21,21 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_TREE = 100_000  # HTML elements trafilatura accepts; a page with more is refused, not parsed
+MIN_TEXT = 200  # characters: less is a paywall stub, a video page or an error page, not an article
 
 
 @dataclass(frozen=True, slots=True)
 class Extracted:
-    """What the extractor found in a page."""
+    """What the extractor found in a page, and with which setting."""
 
     title: str
     text: str
+    setting: str = "precision"  # or "recall": the precise text was short, or under half of this one
+
+    @property
+    def short(self) -> bool:
+        """Too short to be an article's text."""
+        return len(self.text) < MIN_TEXT
 
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
@@ -54,25 +68,47 @@ def _config() -> Any:
 
 def extract_article(body: bytes, url: str, content_type: str) -> Extracted:
     """The page's title and main text (picklable: runs in the parse workers)."""
-    import trafilatura  # imported where it runs: a worker process, not at start-up
+    return choose(*extract_both(body, url, content_type))
 
-    html = decode_html(body, content_type)
+
+def choose(precise: Extracted, recall: Extracted) -> Extracted:
+    """The precise text, unless it is short or under half the recall text."""
+    if len(recall.text) > len(precise.text) and (precise.short or 2 * len(precise.text) < len(recall.text)):
+        return Extracted(precise.title or recall.title, recall.text, "recall")
+    return precise
+
+
+def extract_both(body: bytes, url: str, content_type: str) -> tuple[Extracted, Extracted]:
+    """The page extracted with trafilatura's precision setting, then with its recall setting (one parse)."""
+    from trafilatura.utils import load_html  # imported where it runs: a worker process, not at start-up
+
     config = _config()
+    tree = load_html(decode_html(body, content_type), config.getint("DEFAULT", "MAX_FILE_SIZE"))
+    if tree is None:
+        return Extracted("", ""), Extracted("", "", "recall")
+    return _extract(tree, url, config, precision=True), _extract(tree, url, config, precision=False)
+
+
+def _extract(tree: Any, url: str, config: Any, precision: bool) -> Extracted:
+    """One extraction of a parsed page (trafilatura works on a copy of the tree); the title only with precision."""
+    import trafilatura
+
     found = trafilatura.bare_extraction(
-        html,
+        tree,
         url=url,
-        with_metadata=True,
+        with_metadata=precision,
         include_comments=False,
         include_tables=True,
         include_images=False,
         include_links=False,
-        favor_precision=True,
+        favor_precision=precision,
+        favor_recall=not precision,
         date_extraction_params={"extensive_search": False},
         config=config,
     )
     if found is None:
-        return Extracted(title="", text="")
+        return Extracted("", "", "precision" if precision else "recall")
     title: str = (getattr(found, "title", None) or "")[:1000]
     main: str = (getattr(found, "text", None) or "")[:100_000]
     # NFC: a windows-1258 page decodes to combining tone marks
-    return Extracted(title=unicodedata.normalize("NFC", title), text=unicodedata.normalize("NFC", main))
+    return Extracted(unicodedata.normalize("NFC", title), unicodedata.normalize("NFC", main), "precision" if precision else "recall")

@@ -24,6 +24,7 @@ class Item:
     language: str = ""
     article: str = ""  # the article page's main text, when it was fetched (service.ingest.article)
     link_problem: str = ""  # why the feed's link was not kept (malformed, not http(s)), when it was not
+    date_note: str = ""  # why `published` is missing (then the first sighting stands for it) or was guessed (service.ingest.dates)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,10 +129,11 @@ class Status(StrEnum):
     PAUSED = "paused"  # the feed's pages failed recently: backing off
     BLOCKED = "blocked"  # robots.txt disallows it
     FAILED = "failed"  # fetch error, not HTML, nothing extractable
+    SHORT = "short"  # the page's text is under service.ingest.extract.MIN_TEXT characters even with the recall setting: not used
     TIMEOUT = "timeout"  # over the time budget
 
 
-FAILURES = frozenset({Status.BLOCKED, Status.FAILED, Status.TIMEOUT})
+FAILURES = frozenset({Status.BLOCKED, Status.FAILED, Status.SHORT, Status.TIMEOUT})  # a feed whose pages all fail is paused
 
 
 @dataclass(frozen=True, slots=True)

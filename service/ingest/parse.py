@@ -5,18 +5,18 @@ Functions here are pure and picklable so that parsing can run in worker processe
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import io
 import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from html.parser import HTMLParser
 from pathlib import PurePath
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
+from service.ingest.dates import Dated, date_warnings, first_date
+from service.ingest.markup import html_to_text, tidy
 from service.ingest.model import Item, ParsedFeed
 
 MAX_TITLE = 1_000
@@ -24,53 +24,10 @@ MAX_SUMMARY = 20_000
 MAX_CONTENT = 100_000
 MAX_ITEMS = 2_000  # items read from one document; a feed never legitimately carries more
 NOT_A_FEED = "no RSS, Atom or JSON feed found in the document"  # the warning that says so, last in ParsedFeed.warnings
-_BLOCK_TAGS = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote", "section", "article"}
-_SKIP_TAGS = {"script", "style", "noscript", "template", "iframe", "object"}
 _TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid)$", re.I)
 _BAD_HOST = re.compile(r"[\x00-\x20\x7f<>\"{}|\\^`]|\.\.|^\.")  # characters no host name holds, and empty labels
 _DATE_LINE = re.compile(r"^\s*date\s+(\d{4}-\d{2}-\d{2})\s+")
 _DATELINE = re.compile(r"^[A-ZÀ-ỸĐ][A-ZÀ-ỸĐ .,'-]{1,40}\s+[—–-]\s+")
-
-
-class _TextExtractor(HTMLParser):
-    """Collects the text of an HTML fragment, dropping scripts and styles."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
-        if tag in _SKIP_TAGS:
-            self._skipping += 1
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP_TAGS and self._skipping:
-            self._skipping -= 1
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
-
-
-def html_to_text(html: str) -> str:
-    """Reduce an HTML fragment to plain text with paragraphs kept as blank-line breaks."""
-    if "<" not in html and "&" not in html:
-        return _tidy(html)
-    extractor = _TextExtractor()
-    extractor.feed(html)
-    extractor.close()
-    return _tidy("".join(extractor.parts))
-
-
-def _tidy(text: str) -> str:
-    """Collapse runs of spaces within lines and of blank lines between paragraphs."""
-    lines = (" ".join(line.split()) for line in text.replace("\r", "\n").split("\n"))
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 def canonical_link(link: str, base: str = "") -> str:
@@ -114,18 +71,13 @@ def item_key(guid: str, link: str, title: str, body: str) -> str:
     return "hash:" + hashlib.sha256(f"{title}\n{body}".encode()).hexdigest()
 
 
-def _timestamp(value: Any) -> datetime | None:
-    """Convert feedparser's UTC struct_time to an aware datetime."""
-    try:
-        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC) if value else None
-    except (OverflowError, ValueError, TypeError):
-        return None
+def parse_feed(body: bytes, url: str, feed_id: str, content_type: str = "", timezone: str | None = None) -> ParsedFeed:
+    """Parse an RSS, Atom or JSON Feed document; recoverable damage becomes warnings, not errors.
 
-
-def parse_feed(body: bytes, url: str, feed_id: str, content_type: str = "") -> ParsedFeed:
-    """Parse an RSS, Atom or JSON Feed document; recoverable damage becomes warnings, not errors."""
+    `timezone` (IANA) is where the feed's dates are when they do not say (`service.ingest.dates`).
+    """
     if body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{" or "json" in content_type.lower():
-        return parse_json_feed(body, url, feed_id)
+        return parse_json_feed(body, url, feed_id, timezone)
     # Feedparser joins the base URL with every element's xml:base (a third of its time). Without
     # xml:base in the document that only repeats what canonical_link does with the feed's URL.
     headers = {"content-type": content_type} if content_type else {}
@@ -137,7 +89,7 @@ def parse_feed(body: bytes, url: str, feed_id: str, content_type: str = "") -> P
     feed = doc.get("feed", {})
     language = str(feed.get("language", ""))[:16]
     entries = doc.get("entries", [])
-    items, skipped = _each(entries[:MAX_ITEMS], lambda entry: _entry(entry, feed_id, url, language))
+    items, skipped = _each(entries[:MAX_ITEMS], lambda entry: _entry(entry, feed_id, url, language, timezone))
     if len(entries) > MAX_ITEMS:
         doc["bozo"], doc["bozo_exception"] = True, ValueError(f"{len(entries)} entries, only the first {MAX_ITEMS} read")
     warnings = [f"{type(doc.bozo_exception).__name__}: {doc.bozo_exception}"[:500]] if doc.get("bozo") else []
@@ -146,12 +98,12 @@ def parse_feed(body: bytes, url: str, feed_id: str, content_type: str = "") -> P
     return ParsedFeed(
         title=html_to_text(str(feed.get("title", "")))[:MAX_TITLE],
         items=items,
-        warnings=warnings if items or doc.get("version") else [*warnings, NOT_A_FEED],
+        warnings=[*warnings, *date_warnings(items)] if items or doc.get("version") else [*warnings, NOT_A_FEED],
         ttl_seconds=int(ttl) * 60 if isinstance(ttl, str) and ttl.isdigit() else None,
     )
 
 
-def parse_json_feed(body: bytes, url: str, feed_id: str) -> ParsedFeed:
+def parse_json_feed(body: bytes, url: str, feed_id: str, timezone: str | None = None) -> ParsedFeed:
     """Parse a JSON Feed (https://jsonfeed.org, versions 1 and 1.1)."""
     try:
         doc = json.loads(body.decode("utf-8-sig"))
@@ -161,8 +113,8 @@ def parse_json_feed(body: bytes, url: str, feed_id: str) -> ParsedFeed:
         return ParsedFeed(title="", items=[], warnings=[NOT_A_FEED])
     entries = [e for e in doc.get("items", []) if isinstance(e, dict)] if isinstance(doc.get("items"), list) else []
     language = str(doc.get("language", ""))[:16]
-    items, skipped = _each(entries[:MAX_ITEMS], lambda entry: _json_entry(entry, feed_id, url, language))
-    return ParsedFeed(title=html_to_text(str(doc.get("title", "")))[:MAX_TITLE], items=items, warnings=skipped)
+    items, skipped = _each(entries[:MAX_ITEMS], lambda entry: _json_entry(entry, feed_id, url, language, timezone))
+    return ParsedFeed(title=html_to_text(str(doc.get("title", "")))[:MAX_TITLE], items=items, warnings=skipped + date_warnings(items))
 
 
 def _each(entries: list[Any], normalise: Callable[[Any], Item]) -> tuple[list[Item], list[str]]:
@@ -176,7 +128,7 @@ def _each(entries: list[Any], normalise: Callable[[Any], Item]) -> tuple[list[It
     return found, skipped
 
 
-def _json_entry(entry: dict[str, Any], feed_id: str, url: str, language: str) -> Item:
+def _json_entry(entry: dict[str, Any], feed_id: str, url: str, language: str, timezone: str | None) -> Item:
     """Normalise one JSON Feed item."""
     title = html_to_text(str(entry.get("title") or ""))[:MAX_TITLE]
     summary = html_to_text(str(entry.get("summary") or ""))[:MAX_SUMMARY]
@@ -184,7 +136,7 @@ def _json_entry(entry: dict[str, Any], feed_id: str, url: str, language: str) ->
     link, problem = _canonical(str(entry.get("url") or entry.get("external_url") or ""), url)
     authors = entry.get("authors") or ([entry["author"]] if isinstance(entry.get("author"), dict) else [])
     author = ", ".join(str(a.get("name", "")) for a in authors if isinstance(a, dict))
-    published = _iso_date(entry.get("date_published") or entry.get("date_modified"))
+    published = first_date([(entry.get("date_published"), None), (entry.get("date_modified"), None)], timezone)
     return _item(
         feed_id,
         str(entry.get("id") or ""),
@@ -199,30 +151,20 @@ def _json_entry(entry: dict[str, Any], feed_id: str, url: str, language: str) ->
     )
 
 
-def _iso_date(value: Any) -> datetime | None:
-    """An RFC 3339 date as an aware UTC datetime, or None."""
-    try:
-        parsed = datetime.fromisoformat(str(value).strip()) if value else None
-    except ValueError:
-        return None
-    if parsed is None:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
-
-
 def is_feed(parsed: ParsedFeed) -> bool:
     """False when the document held no feed at all (an HTML page, say)."""
     return not parsed.warnings or parsed.warnings[-1] != NOT_A_FEED
 
 
-def _entry(entry: Any, feed_id: str, url: str, language: str) -> Item:
+def _entry(entry: Any, feed_id: str, url: str, language: str, timezone: str | None) -> Item:
     """Normalise one feedparser entry."""
     title = html_to_text(entry.get("title", ""))[:MAX_TITLE]
     summary = html_to_text(entry.get("summary", ""))[:MAX_SUMMARY]
     contents = entry.get("content") or []
     content = html_to_text("\n".join(c.get("value", "") for c in contents))[:MAX_CONTENT]
     link, problem = _canonical(str(entry.get("link", "")), url)
-    published = _timestamp(dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed"))  # no legacy key mapping
+    dates = [(dict.get(entry, k), dict.get(entry, f"{k}_parsed")) for k in ("published", "updated")]  # no legacy key mapping
+    published = first_date(dates, timezone)
     author = entry.get("author", "")
     return _item(
         feed_id, str(entry.get("id", "")), link, title, summary, content, author, published, str(entry.get("language") or language), problem
@@ -237,7 +179,7 @@ def _item(
     summary: str,
     content: str,
     author: str,
-    published: datetime | None,
+    published: Dated,
     language: str,
     link_problem: str = "",
 ) -> Item:
@@ -252,7 +194,8 @@ def _item(
         summary=summary,
         content="" if content == summary else content,
         author=html_to_text(author)[:200],
-        published=published,
+        published=published[0],
+        date_note=published[1],
         language=language[:16],
         link_problem=link_problem,
     )
@@ -265,7 +208,7 @@ def parse_article(text: str, name: str, feed_id: str = "file") -> Item:
     if found:
         published = datetime.strptime(found.group(1), "%Y-%m-%d").replace(tzinfo=UTC)
         text = text[found.end() :]
-    body = _tidy(text)[:MAX_CONTENT]
+    body = tidy(text)[:MAX_CONTENT]
     first = _DATELINE.sub("", body.split("\n", 1)[0], count=1)
     sentence = re.split(r"(?<=[.!?])\s", first, maxsplit=1)[0]
     title = sentence if len(sentence) <= 200 else sentence[:200].rsplit(" ", 1)[0] + "…"
@@ -281,6 +224,27 @@ def parse_article(text: str, name: str, feed_id: str = "file") -> Item:
     )
 
 
+_BOMS = (
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\xfe\xff", "utf-16-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xef\xbb\xbf", "utf-8"),
+)
+_WITHOUT_BOM = ((b"\x00\x00\x00<", "utf-32-be"), (b"<\x00\x00\x00", "utf-32-le"), (b"\x00<\x00", "utf-16-be"), (b"<\x00", "utf-16-le"))
+
+
+def unicode_form(data: bytes) -> tuple[str, int]:
+    """The Unicode encoding form a document's first bytes announce (XML 1.0, appendix F), and the length of its byte-order mark."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            return codec, len(bom)
+    for start, codec in _WITHOUT_BOM:
+        if data.startswith(start):
+            return codec, 0
+    return "utf-8", 0
+
+
 def sniff(data: bytes, content_type: str = "") -> str:
     """What a document is: "feed" (RSS, Atom, JSON Feed), "html" (a web page) or "text" (a plain-text article)."""
     kind = content_type.split(";")[0].strip().lower()
@@ -288,12 +252,13 @@ def sniff(data: bytes, content_type: str = "") -> str:
         return "html"
     if any(word in kind for word in ("rss", "atom", "xml", "json")):
         return "feed"
-    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:2048].lower()
-    if head.startswith(b"{"):
+    codec, bom = unicode_form(data)
+    head = data[bom : bom + 8192].decode(codec, errors="ignore").lstrip(" \t\r\n").lower()[:2048]
+    if head.startswith("{"):
         return "feed"
-    if not head.startswith(b"<"):
+    if not head.startswith("<"):
         return "text"
-    if head.startswith((b"<!doctype html", b"<html")) or (b"<html" in head and b"<rss" not in head and b"<feed" not in head):
+    if head.startswith(("<!doctype html", "<html")) or ("<html" in head and "<rss" not in head and "<feed" not in head):
         return "html"
     return "feed"
 
@@ -312,12 +277,16 @@ def read_document(data: bytes, url: str, name: str, feed_id: str = "file", conte
             raise ValueError(f"{name} holds no feed items")
         return parsed.items
     if kind == "html":
-        from service.ingest.extract import extract_article  # trafilatura: only when a page is read
+        from service.ingest.extract import MIN_TEXT, extract_article  # trafilatura: only when a page is read
 
         found = extract_article(data, url, content_type)
         if not found.text:
             raise ValueError(f"no article text found in {name}")
+        if found.short:  # the service's threshold (service.ingest.article)
+            short = f"only {len(found.text)} characters of article text in {name} (under {MIN_TEXT})"
+            raise ValueError(f"{short}: the service would not use it, nor does rules test")
         link = canonical_link(url)
         title = found.title or found.text.split("\n", 1)[0][:200]
         return [Item(feed_id=feed_id, key="page:" + (link or name), title=title, link=link, guid=link, article=found.text)]
-    return [parse_article(data.decode("utf-8", errors="replace"), name, feed_id=feed_id)]
+    codec, bom = unicode_form(data)
+    return [parse_article(data[bom:].decode(codec, errors="replace"), name, feed_id=feed_id)]

@@ -36,7 +36,7 @@ MIN_INTERVAL = 60  # seconds: the floor under any feed's interval
 MAX_BACKOFF = 6 * 3600  # a failing feed is retried at least this often, never abandoned
 HARMLESS_WARNINGS = ("NonXMLContentType", "CharacterEncodingOverride")
 
-Parser = Callable[[bytes, str, str, str], Awaitable[ParsedFeed]]
+Parser = Callable[[bytes, str, str, str, str | None], Awaitable[ParsedFeed]]  # body, url, feed id, content type, time zone
 
 
 @dataclass
@@ -144,7 +144,7 @@ class Pipeline:
             if len(self._unchanged) >= 500:
                 await self._flush_unchanged()
             return "not_modified"
-        parsed = await self._parser(result.body, result.url, source.id, result.content_type)
+        parsed = await self._parser(result.body, result.url, source.id, result.content_type, spec.timezone)
         if not is_feed(parsed):
             return await self._fail(source, spec, FetchFailed("not_a_feed", "; ".join(parsed.warnings)[:500]), stats)
         new = await self._new_items(source, parsed.items)

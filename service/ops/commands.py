@@ -81,9 +81,11 @@ async def feeds(args: argparse.Namespace, settings: Settings) -> int:
             data = {"id": r.id, "status": status, "url": shown(r.fetch_url or r.url), "consecutive_failures": r.consecutive_failures}
             data |= {"last_success": _when(r.last_success_at), "next_poll": _when(r.next_poll_at), "items": r.item_count}
             data |= {"articles": articles, "article_failures": r.article_failures, "article_error": r.article_error}
+            data |= {"last_warning": r.last_warning}  # what a successful poll could not read (service.ingest.parse)
             print(json.dumps(data | {"conditional_get": conditional == "yes", "last_error": r.last_error}, ensure_ascii=False))
         else:
             error = (r.last_error or "")[:60] if r.consecutive_failures else (r.article_error or "")[:60] if r.article_failures else ""
+            error = error or (f"warning: {r.last_warning}"[:60] if r.last_warning else "")
             when = f"{_when(r.last_success_at) or '-':<17} {r.consecutive_failures:>5} {_when(r.next_poll_at):<17}"
             print(f"{r.id:<28} {status:<9} {when} {r.item_count:>6} {conditional:<9} {articles:<9} {error}")
     return EXIT_OK

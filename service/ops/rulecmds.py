@@ -116,6 +116,7 @@ def _json(source: str, tested: actions.Tested, matches: list[RuleMatch]) -> str:
             "title": item.title,
             "link": item.link,
             "published": item.published.isoformat() if item.published else None,
+            "date_note": item.date_note or None,
             "article": {"status": article.status.value, "chars": len(item.article), "detail": article.detail},
             "matches": [
                 {
@@ -141,6 +142,8 @@ def _text(source: str, tested: actions.Tested, matches: list[RuleMatch]) -> str:
     item, article = tested.prepared.item, tested.prepared.article
     when = item.published.strftime("%Y-%m-%d") if item.published else "no date"
     lines = [f"{source}: {text.truncate(item.title, 100)} ({when})"]
+    if item.date_note:
+        lines.append(f"  date: {item.date_note}")
     if article.status is Status.FETCHED:
         lines.append(f"  article: {len(item.article):,} characters ({article.detail})")
     elif article.detail:

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from service.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0008"  # the newest migration's revision (a test checks it against Alembic's head)
+HEAD = "0010"  # the newest migration's revision (a test checks it against Alembic's head)
 DEFAULT_POOL_SIZE: int = Settings.model_fields["db_pool_size"].default  # PostgreSQL connections a process keeps
 POOL_TIMEOUT = 600  # seconds a transaction waits for a free connection: a busy pool slows work down, it does not fail it
 WRITE_FAILURE_SECONDS = 300  # /readyz says "not writable" this long after a write refused for want of space or rights
@@ -116,6 +116,7 @@ items = sa.Table(
     sa.Column("article", sa.Text, nullable=False, server_default=""),  # the article page's main text, if fetched
     sa.Column("article_status", sa.String(16)),  # service.ingest.article.Status: fetched, or why not
     sa.Column("article_detail", sa.Text),  # how the article text was obtained, or why there is none
+    sa.Column("date_note", sa.Text),  # why published_at is missing (first_seen_at stands for it) or was guessed
     sa.UniqueConstraint("feed_id", "key", name="uq_items_feed_key"),
     sa.Index("ix_items_first_seen", "first_seen_at"),
     sa.Index("ix_items_feed_link", "feed_id", "link"),

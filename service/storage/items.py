@@ -146,6 +146,7 @@ def _item(row: Any) -> Item:
         published=row.published_at or row.first_seen_at,
         language=row.language,
         article=row.article,
+        date_note=row.date_note or "",
     )
 
 
@@ -168,6 +169,7 @@ def _item_row(new: NewItem, now: datetime) -> dict[str, Any]:
         "article": item.article,
         "article_status": article.status.value if article else None,
         "article_detail": article.detail[:2000] if article and article.detail else None,
+        "date_note": item.date_note or None,
     }
 
 

@@ -95,7 +95,10 @@ async def test_outcomes_that_are_not_articles() -> None:
     fetcher.pages["https://a.example/short"] = page("https://a.example/short", "Subscribe to read.")
     fetcher.pages["https://a.example/pdf"] = Fetched(body=b"%PDF-1.7", url="https://a.example/pdf", content_type="application/pdf")
     pages = articles(fetcher, time, pace=0)
-    assert (await pages.fetch("https://a.example/short")).status is Status.FAILED
+    short = await pages.fetch("https://a.example/short")
+    assert (short.status, short.text, short.detail) == (Status.SHORT, "", "only 18 characters of text (under 200): not used")
+    fetcher.pages["https://a.example/empty"] = page("https://a.example/empty", "")
+    assert (await pages.fetch("https://a.example/empty")).status is Status.FAILED
     assert "not an HTML page" in (await pages.fetch("https://a.example/pdf")).detail
     assert (await pages.fetch("https://a.example/gone")).detail.startswith("http_404")
     assert (await pages.fetch("ftp://a.example/x")).status is Status.FAILED

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from service.ingest.parse import canonical_link, html_to_text, is_feed, parse_article, parse_feed
+import pytest
+
+from service.ingest.parse import canonical_link, html_to_text, is_feed, parse_article, parse_feed, read_document, sniff
 from tests.conftest import FIXTURES
 
 SEED = FIXTURES / "000_7a1b3c353e3e3acd.txt"
@@ -21,7 +23,9 @@ def test_plain_text_article_reads_date_dateline_and_first_sentence() -> None:
 def test_rss_and_atom_fixtures_give_the_same_items() -> None:
     rss = parse_feed((FIXTURES / "feeds" / "seeds.rss").read_bytes(), "https://example.org/feed", "f", "application/rss+xml")
     atom = parse_feed((FIXTURES / "feeds" / "seeds.atom").read_bytes(), "https://example.org/feed", "f", "application/atom+xml")
-    assert rss.warnings == [] and atom.warnings == []
+    undated = "dates of 1 of 2 items: no date in the feed: dated when first seen"  # the second seed article has none
+    assert rss.warnings == [undated] and atom.warnings == []  # Atom requires <updated>
+    assert rss.items[1].published is None and rss.items[1].date_note == "no date in the feed: dated when first seen"
     assert [(i.key, i.title, i.link) for i in rss.items] == [(i.key, i.title, i.link) for i in atom.items]
     assert rss.items[0].published == datetime(2025, 9, 11, tzinfo=UTC)
     assert "land border demarcation" in rss.items[0].content
@@ -77,3 +81,21 @@ def test_helpers() -> None:
     assert html_to_text("<div>a<br>b</div><style>p{}</style>&amp; c") == "a\nb\n& c"
     assert canonical_link("javascript:alert(1)") == ""
     assert canonical_link("HTTPS://Example.ORG/a?fbclid=1#x") == "https://example.org/a"
+
+
+@pytest.mark.parametrize("name", ["utf-16le-bom.xml", "utf-16be.xml", "utf-16le-autodetect.xml", "utf-32le-bom.xml"])
+def test_utf16_and_utf32_feed_files_from_feedparsers_suite_are_sniffed_as_feeds(name: str) -> None:
+    assert sniff((FIXTURES / "feedparser" / "encoding" / name).read_bytes()) == "feed"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_a_utf16_feed_is_read_as_a_feed_and_a_utf16_text_as_text(encoding: str) -> None:
+    doc = "<?xml version='1.0'?><rss version='2.0'><channel><title>t</title><item><title>Biên giới Việt Nam</title><link>https://e.org/1</link></item></channel></rss>"
+    [item] = read_document(doc.encode(encoding), "file:///f.rss", "f.rss")
+    assert item.title == "Biên giới Việt Nam" and item.link == "https://e.org/1"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+def test_a_plain_text_article_with_a_byte_order_mark_is_decoded_by_it(encoding: str) -> None:
+    [article] = read_document("HÀ NỘI — Biên giới.\n".encode(encoding), "file:///a.txt", "a.txt")
+    assert article.content == "HÀ NỘI — Biên giới."
