@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from service.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0007"  # the newest migration's revision (a test checks it against Alembic's head)
+HEAD = "0011"  # the newest migration's revision (a test checks it against Alembic's head)
 DEFAULT_POOL_SIZE: int = Settings.model_fields["db_pool_size"].default  # PostgreSQL connections a process keeps
 POOL_TIMEOUT = 600  # seconds a transaction waits for a free connection: a busy pool slows work down, it does not fail it
 _MIGRATION_LOCK = 0x6E657773  # "news": the PostgreSQL advisory lock taken while migrating
@@ -88,6 +88,7 @@ feeds = sa.Table(
     sa.Column("last_warning", sa.Text),
     sa.Column("last_success_at", UTCDateTime),
     sa.Column("failing_since", UTCDateTime),  # the first failure of the current run of failures
+    sa.Column("failing_reported_at", UTCDateTime),  # when this run of failures was reported to the operations destination
     sa.Column("last_polled_at", UTCDateTime),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("article_failures", sa.Integer, nullable=False, server_default="0"),  # polls in a row whose article pages all failed
@@ -165,7 +166,9 @@ pacing = sa.Table(
     "pacing",
     metadata,
     sa.Column("key", sa.String(200), primary_key=True),  # a sink's rate key: one Slack channel, one webhook
-    sa.Column("next_at", UTCDateTime, nullable=False),  # the earliest moment any replica may send with this key
+    sa.Column("next_at", UTCDateTime, nullable=False),  # the next free slot to book: replicas take turns in booking order
+    sa.Column("busy_until", UTCDateTime),  # a send is in flight (until it reports back, or this, if its process died)
+    sa.Column("ready_at", UTCDateTime),  # the last send ended (or a Retry-After ends): no send leaves before then
 )
 
 
