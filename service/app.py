@@ -18,7 +18,7 @@ from alerts.console import ConsoleSink
 from alerts.delivery import Deliverer, DeliveryStats
 from service.config import Config
 from service.config.live import LiveConfig
-from service.destinations import SinkContext, Unavailable, build_sink
+from service.destinations import DEMO, SinkContext, Unavailable, build_sink
 from service.ingest import story, workers
 from service.ingest.article import Articles, Extractor
 from service.ingest.extract import Extracted, extract_article
@@ -252,9 +252,12 @@ def flood_policy(config: Config, destination: str) -> flood.Policy:
 
 
 def build_sinks(config: Config, settings: Settings, session: aiohttp.ClientSession, stdout: TextIO | None) -> dict[str, Sink]:
-    """One sink per destination, from the registry; a destination without its credentials prints to the console."""
+    """One sink per destination, from the registry; a destination without its credentials prints to the console.
+
+    Demo feeds' alerts have a console of their own (`DEMO`): they never reach a real destination.
+    """
     context = SinkContext(settings, session, stdout)
-    sinks: dict[str, Sink] = {}
+    sinks: dict[str, Sink] = {DEMO: ConsoleSink(DEMO, stdout)}
     for name, dest in config.rules_file.destinations.items():
         try:
             sinks[name] = build_sink(name, dest, context)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from service.settings import Settings
 
 SLACK_API = "https://slack.com/api/"
+DEMO = "console:demo"  # where a demo feed's alerts go, whatever the rules say: the console (no config can name it)
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from service.config import Config
+from service.config import Config, types
 from service.config.schema import FeedSpec
+from service.destinations import DEMO
 from service.ingest import story
 from service.ingest.fetch import Fetched, Fetcher, FetchFailed, NotModified
 from service.ingest.model import FAILURES, FeedSource, Item, ParsedFeed, Status
@@ -29,7 +30,7 @@ from service.storage.notices import Notify
 
 log = logging.getLogger("newswatch.pipeline")
 
-MIN_INTERVAL = 60  # seconds: the floor under any feed's interval
+MIN_INTERVAL = types.MIN_INTERVAL  # seconds: the floor under any wait before a poll (the config refuses shorter intervals)
 MAX_BACKOFF = 6 * 3600  # a failing feed is retried at least this often, never abandoned
 HARMLESS_WARNINGS = ("NonXMLContentType", "CharacterEncodingOverride")
 
@@ -144,6 +145,8 @@ class Pipeline:
             return await self._fail(source, spec, FetchFailed("not_a_feed", "; ".join(parsed.warnings)[:500]), stats)
         new = await self._new_items(source, parsed.items)
         found = await self._prepare(source, spec, new, parsed.items)
+        if spec.demo:
+            found = _demo_only(found)
         outcome = dataclasses.replace(self._outcome(source, spec, result, parsed), **_article_state(source, found, self._clock()))
         saved = await self._items.save_poll(source.id, found, outcome, self._clock(), self._notify())
         self._stored(saved.items, saved.rules)
@@ -252,6 +255,11 @@ class Pipeline:
         failures = await self._feeds.record_failure(source.id, f"{failure.code}: {failure.message}", now, backoff, status, self._notify())
         log.warning("poll failed (%d in a row): %s: %s", failures, failure.code, failure.message, extra={"feed": source.id})
         return failure.code
+
+
+def _demo_only(found: list[NewItem]) -> list[NewItem]:
+    """A demo feed's items alert the console only (`DEMO`), whatever destinations their rules name."""
+    return [dataclasses.replace(n, matches=[dataclasses.replace(m, destinations=(DEMO,)) for m in n.matches]) for n in found]
 
 
 ARTICLE_PAUSE_AFTER = 3  # polls in a row whose article pages all failed before a feed's pages are paused

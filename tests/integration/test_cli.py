@@ -90,18 +90,39 @@ async def test_poll_once_delivers_and_exits_zero(tmp_path: Path, database_url: s
     assert code == 0 and len(slack.messages["vn-kh-border"]) == 2
 
 
-async def test_poll_once_without_network_or_slack_prints_alerts(tmp_path: Path, database_url: str) -> None:
+def shipped_config(tmp_path: Path) -> Path:
+    """A copy of the shipped config folder (its demo feed, public feeds, rules and examples)."""
     config = tmp_path / "config"
     config.mkdir()
     for name in ("feeds.yaml", "rules.yaml"):
         (config / name).write_text((ROOT / "config" / name).read_text(encoding="utf-8"), encoding="utf-8")
     for folder in ("demo", "examples"):
         shutil.copytree(ROOT / "config" / folder, config / folder)
+    return config
+
+
+async def test_poll_once_without_network_or_slack_prints_alerts(tmp_path: Path, database_url: str) -> None:
+    config = shipped_config(tmp_path)
     # the shipped public feeds point at hosts that do not resolve here: they must fail, not stop the run
     code, out, err = await newswatch("poll", "--once", environ=env(config, database_url, NEWSWATCH_FETCH_TIMEOUT="5"))
     assert code == 0, err
-    assert out.count("━━ newswatch alert → border-desk") == 2
+    assert out.count("━━ newswatch alert → console:demo") == 2
     assert "HÀ NỘI" in out or "Cambodia" in out
+
+
+async def test_the_shipped_demo_feed_alerts_the_console_only_even_with_slack_configured(
+    tmp_path: Path, database_url: str, slack: SlackServer
+) -> None:
+    """A container started with a real token and the shipped config must not post the demo articles to the desk."""
+    config = shipped_config(tmp_path)
+    environ = env(config, database_url, slack, NEWSWATCH_FETCH_TIMEOUT="5")
+    code, out, err = await newswatch("poll", "--once", environ=environ)
+    assert code == 0, err
+    assert out.count("━━ newswatch alert → console:demo") == 2
+    assert slack.all_messages() == [] and slack.requests == 0
+    code, out, err = await newswatch("deliveries", "--format", "json", environ=environ)
+    assert code == 0, err
+    assert [(d["destination"], d["status"]) for d in map(json.loads, out.splitlines())] == [("console:demo", "sent")] * 2
 
 
 async def test_sigterm_during_run_exits_zero_with_nothing_half_written(
