@@ -36,6 +36,7 @@ from service.storage.feeds import Feeds
 from service.storage.items import Items
 from service.storage.outbox import SqlQueue
 from service.storage.pacing import SqlPacer
+from service.storage.ready import ready
 from service.storage.silences import SqlMuter
 
 if TYPE_CHECKING:
@@ -95,8 +96,8 @@ class App:
     guard: Guard = field(default_factory=Guard)  # which addresses are public
 
     async def start(self) -> None:
-        """Migrate the database and register the configured feeds."""
-        await db.upgrade(self.engine)
+        """Check and migrate the database (DatabaseError says what to fix), and register the configured feeds."""
+        await ready(self.engine)
         await self.feeds.sync(self.config().feeds, self.clock())
 
     def rebuild_sinks(self, config: Config) -> None:

@@ -104,9 +104,11 @@ async def silences(args: argparse.Namespace, settings: Settings) -> int:
     """`mute`, `mutes` and `unmute`."""
     from service.config import load_config
     from service.ops.actions import ActionError, Actions
+    from service.ops.rulecmds import config_folder
 
     async with db.opened(settings.database_url) as engine:
-        actions = Actions(engine, lambda: load_config(settings.config_dir), utcnow)
+        folder = config_folder(settings.config_dir)
+        actions = Actions(engine, lambda: load_config(folder), utcnow)
         try:
             if args.command == "mute":
                 muted = await actions.mute(args.target, args.duration, args.reason)
@@ -166,7 +168,9 @@ async def poll_once(args: argparse.Namespace, settings: Settings) -> int:
 async def started(settings: Settings) -> AsyncIterator[App]:
     """The whole service, migrated and with its feeds registered; closed afterwards."""
     from service.app import build_app
+    from service.ops.rulecmds import config_folder
 
+    config_folder(settings.config_dir)  # one line that says what to do, rather than "file not found" for each file
     app = await build_app(settings)
     try:
         await app.start()
@@ -176,8 +180,8 @@ async def started(settings: Settings) -> AsyncIterator[App]:
 
 
 async def upgrade(args: argparse.Namespace, settings: Settings) -> int:
-    """`db upgrade`."""
-    async with db.opened(settings.database_url) as engine:
+    """`db upgrade`: the one command that makes a new database (besides running the service)."""
+    async with db.opened(settings.database_url, create=True) as engine:
         print(f"database at revision {await db.current_revision(engine)} ({db.safe_url(settings.database_url)})")
     return EXIT_OK
 

@@ -32,10 +32,10 @@ def env(config: Path, database_url: str, slack: SlackServer | None = None, **ext
     return base | extra
 
 
-async def newswatch(*args: str, environ: dict[str, str], timeout: float = 60) -> tuple[int, str, str]:
-    """Run the CLI to completion."""
+async def newswatch(*args: str, environ: dict[str, str], timeout: float = 60, cwd: Path = ROOT) -> tuple[int, str, str]:
+    """Run the CLI to completion (in `cwd`, the repository by default)."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "service", *args, env=environ, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        sys.executable, "-m", "service", *args, env=environ, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     try:
         out, err = await asyncio.wait_for(proc.communicate(), timeout)

@@ -76,6 +76,7 @@ async def test_a_backlog_waiting_on_an_outage_is_silenced_too(
 async def test_mute_commands(tmp_path: Path, database_url: str) -> None:
     config = write_config(tmp_path / "config", [{"id": "desk", "url": "http://127.0.0.1:9/f.rss"}], RULES)
     environ = env(config, database_url)
+    assert (await newswatch("db", "upgrade", environ=environ))[0] == 0  # commands other than run, poll and db upgrade make no database
     code, out, err = await newswatch("mute", "border", "--for", "2h", "--reason", "drill", environ=environ)
     assert code == 0 and out.startswith("muted rule border until"), err
     code, _, err = await newswatch("mute", "nowhere", "--for", "1h", environ=environ)
