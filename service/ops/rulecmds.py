@@ -247,10 +247,12 @@ def groups_command(args: argparse.Namespace, settings: Settings) -> int:
 
 async def replay_command(args: argparse.Namespace, settings: Settings) -> int:
     """`rules replay`: the current rules over stored items, read-only."""
+    from service.ops.commands import warn_unknown_rule
     from service.storage import db
     from service.storage.items import Items
 
     config = load_config(config_folder(settings.config_dir))
+    warn_unknown_rule(args.rule, settings, config)
     since = datetime.now(UTC) - timedelta(seconds=parse_duration(args.since))
     async with db.opened(settings.database_url) as engine:
         return await replay(Items(engine), config, since, args.rule, args.format)

@@ -67,5 +67,9 @@ async def serve(worker: Worker, host: str, port: int) -> web.AppRunner:
     """Start serving; the caller cleans up the returned runner."""
     runner = web.AppRunner(build(worker), access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError:  # the port is taken: nothing left behind
+        await runner.cleanup()
+        raise
     return runner

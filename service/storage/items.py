@@ -113,10 +113,7 @@ class Items:
             for m in n.matches
         ]
         delivery_rows = [
-            row
-            for i, n in stored
-            if n.suppressed is None and not source_muted
-            for row in _delivery_rows(i, [m for m in n.matches if m.rule_id not in muted.rules], now, muted.destinations, self._delivery)
+            row for i, n in stored if n.suppressed is None for row in _delivery_rows(i, n.matches, now, muted, feed_id, self._delivery)
         ]
         for table, rows_ in ((matches, match_rows), (deliveries, delivery_rows)):
             if rows_:
@@ -206,11 +203,13 @@ def _match_row(item_id: int, match: RuleMatch, suppressed: str | None, now: date
 
 
 def _delivery_rows(
-    item_id: int, found: Sequence[RuleMatch], now: datetime, muted: frozenset[str], delivery: DeliveryOf = _instant
+    item_id: int, found: Sequence[RuleMatch], now: datetime, muted: Mutes, feed_id: str, delivery: DeliveryOf = _instant
 ) -> list[dict[str, Any]]:
-    """One delivery per destination, naming every rule that routes the item there; muted ones are kept, not sent.
+    """One delivery per destination, naming every rule that routes the item there (the unmuted ones, if any).
 
-    An alert that goes into briefings is stored `briefed`: never due on its own, listed by the destination's next briefing.
+    A delivery a silence covers (`Mutes.silences`: its destination, its source, or all its rules)
+    is stored `muted`, never sent, and listed by `deliveries --status muted`. An alert that goes
+    into briefings is stored `briefed`: never due on its own, listed by the destination's next briefing.
     """
     by_destination: dict[str, list[str]] = {}
     for match in found:
@@ -218,13 +217,15 @@ def _delivery_rows(
             by_destination.setdefault(destination, []).append(match.rule_id)
     rows = []
     for d, rules in by_destination.items():
-        briefed = delivery(d, rules) in ("daily", "weekly")
+        silenced = muted.silences(d, rules, feed_id)
+        rules = rules if silenced else [r for r in rules if r not in muted.rules]
+        briefed = not silenced and delivery(d, rules) in ("daily", "weekly")
         rows.append(
             {
                 "item_id": item_id,
                 "destination": d,
                 "rule_ids": rules,
-                "status": DeliveryStatus.MUTED if d in muted else DeliveryStatus.PENDING,
+                "status": DeliveryStatus.MUTED if silenced else DeliveryStatus.PENDING,
                 "next_attempt_at": NEVER if briefed else now,
                 "mode": Mode.BRIEFED if briefed else None,
                 "created_at": now,

@@ -264,6 +264,11 @@ async def test_feeds_command_reports_each_feed(tmp_path: Path, database_url: str
     assert report["good"]["status"] == "ok" and report["good"]["items"] == 2 and report["good"]["conditional_get"] is True
     assert report["bad"]["status"] == "error" and report["bad"]["consecutive_failures"] == 1
     assert report["bad"]["last_error"] == "http_503: HTTP 503 Service Unavailable"
+    code, out, _ = await newswatch("feeds", environ=env(config, database_url))
+    good = next(line for line in out.splitlines() if line.startswith("good "))
+    assert code == 0 and good.count(" UTC") == 2  # last success and next poll, each with its zone
+    code, out, _ = await newswatch("matches", "--since", "1d", environ=env(config, database_url))
+    assert code == 0 and all(" UTC " in line for line in out.splitlines()[::2]), out
 
 
 async def test_rules_test_shows_where_khmer_and_thai_terms_matched_and_groups_lists_the_gazetteer(tmp_path: Path) -> None:

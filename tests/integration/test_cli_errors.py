@@ -11,6 +11,9 @@ import pytest
 
 from tests.conftest import POSTGRES_URL, ROOT, write_config
 from tests.integration.test_cli import env, newswatch
+from tests.support.feedgen import Entry, rss
+from tests.support.feedserver import FeedServer
+from tests.support.slackserver import SlackServer
 
 RULES = {
     "destinations": {"desk": {"type": "console"}},
@@ -118,3 +121,50 @@ async def test_rules_check_given_a_file_asks_for_the_folder(tmp_path: Path) -> N
     code, _, err = await newswatch("rules", "check", environ=environ | {"NEWSWATCH_CONFIG_DIR": str(tmp_path / "nowhere")})
     assert code == 2 and one_line(err).startswith(f"newswatch: there is no folder {tmp_path / 'nowhere'}")
     assert (await asyncio.wait_for(newswatch("rules", "check", "config", environ=environ), 60))[0] == 0
+
+
+async def test_a_second_service_beside_the_first_stops_at_once_saying_why(tmp_path: Path, feeds: FeedServer) -> None:
+    import socket
+
+    url = feeds.serve("f.rss", rss([Entry("a", "border news", "https://example.org/a")]))
+    config = write_config(tmp_path / "config", [{"id": "f", "url": url}], RULES)
+    with socket.socket() as first:  # the first service's health server holds the port
+        first.bind(("127.0.0.1", 0))
+        first.listen()
+        port = first.getsockname()[1]
+        environ = env(config, f"sqlite:///{tmp_path}/nw.db", NEWSWATCH_HTTP_PORT=str(port))
+        code, _, err = await newswatch("run", environ=environ, timeout=120)
+    assert code == 2
+    [line] = [x for x in err.splitlines() if x.startswith("newswatch:")]
+    assert line.startswith(f"newswatch: the health server cannot listen on 127.0.0.1:{port}") and "already running" in line
+    assert "Traceback" not in err
+    assert feeds.hits.get("f.rss") is None  # it stopped before polling anything
+
+
+async def test_retry_of_an_unknown_or_sent_delivery_says_so_with_exit_code_2(
+    tmp_path: Path, feeds: FeedServer, slack: SlackServer, database_url: str
+) -> None:
+    url = feeds.serve("f.rss", rss([Entry("a", "border news", "https://example.org/a")]))
+    rules = {"destinations": {"desk": {"type": "slack", "channel": "#desk"}}, "rules": RULES["rules"]}
+    environ = env(write_config(tmp_path / "config", [{"id": "f", "url": url, "first_poll_alerts": "all"}], rules), database_url, slack)
+    assert (await newswatch("poll", "--once", environ=environ))[0] == 0
+    code, out, err = await newswatch("deliveries", "retry", "999", environ=environ)
+    assert code == 2 and out == "" and one_line(err) == "newswatch: no delivery 999: `newswatch deliveries` lists them with their ids"
+    code, out, err = await newswatch("deliveries", "retry", "1", "999", environ=environ)
+    assert code == 2 and out == ""
+    assert err.splitlines() == [
+        "newswatch: no delivery 999: `newswatch deliveries` lists them with their ids",
+        "newswatch: delivery 1 was sent already; not re-queued",
+    ]
+    assert len(slack.messages["desk"]) == 1
+
+
+async def test_an_unknown_rule_is_warned_about(tmp_path: Path, database_url: str) -> None:
+    environ = env(write_config(tmp_path / "config", [], RULES), database_url)
+    assert (await newswatch("db", "upgrade", environ=environ))[0] == 0
+    for command in (["matches"], ["feedback"], ["rules", "replay"]):
+        code, _, err = await newswatch(*command, "--rule", "nope", environ=environ)
+        assert code == 0, err
+        assert one_line(err) == "newswatch: warning: rules.yaml has no rule 'nope' (its rules: border)", command
+        code, _, err = await newswatch(*command, "--rule", "border", environ=environ)
+        assert code == 0 and err == "", err
