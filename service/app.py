@@ -40,6 +40,7 @@ from service.storage.ready import ready
 from service.storage.silences import SqlMuter
 
 if TYPE_CHECKING:
+    from alerts.slack.health import BotCheck
     from alerts.slack.interactive import SlackInteractions
 
 log = logging.getLogger("newswatch")
@@ -92,6 +93,7 @@ class App:
     sinks: dict[str, Sink] = field(default_factory=dict)
     briefings: SqlBriefings | None = None  # makes the daily and weekly briefings that are due
     interactions: SlackInteractions | None = None  # Slack's buttons over Socket Mode, with SLACK_APP_TOKEN
+    slack_bot: BotCheck | None = None  # who SLACK_BOT_TOKEN posts as (auth.test), checked at start-up until Slack accepts it
     public_http: httpx.AsyncClient | None = None  # connects to public addresses only: pages linked from public feeds
     guard: Guard = field(default_factory=Guard)  # which addresses are public
 
@@ -102,7 +104,11 @@ class App:
 
     def rebuild_sinks(self, config: Config) -> None:
         """Build one sink per destination of `config`."""
-        self.sinks = build_sinks(config, self.settings, self.slack_session, self.stdout)
+        self.sinks = build_sinks(config, self.settings, self.slack_session, self.stdout, self.buttons)
+
+    def buttons(self) -> bool:
+        """Whether alerts carry Slack's buttons now: only while the Socket Mode connection that answers them works."""
+        return self.interactions is not None and self.interactions.connected
 
     async def poll_once(self) -> tuple[PollStats, DeliveryStats]:
         """Poll every feed once, then deliver everything that is due."""
@@ -210,26 +216,32 @@ async def build_app(
         briefings=SqlBriefings(engine, clock, config, story.same_story),
         guard=guard,
     )
+    slack(app)
     app.rebuild_sinks(config())
-    app.interactions = interactions(app)
     return app
 
 
-def interactions(app: App) -> SlackInteractions | None:
-    """The Socket Mode connection for Slack's buttons, when both the app token and the bot token are set."""
+def slack(app: App) -> None:
+    """With SLACK_BOT_TOKEN: the start-up check of the bot token, and with SLACK_APP_TOKEN too, the Socket Mode connection."""
     settings = app.settings
     bot = settings.slack_bot_token or settings.environ.get("SLACK_BOT_TOKEN")
-    if not settings.slack_app_token or not bot:
-        return None
+    if not bot:
+        return
     from slack_sdk.web.async_client import AsyncWebClient
 
-    from alerts.slack.interactive import SlackInteractions
+    from alerts.slack.health import BotCheck
     from service.destinations import SLACK_API
-    from service.ops.interactions import Interactions
 
     base = (settings.slack_api_url or SLACK_API).rstrip("/") + "/"
     web = AsyncWebClient(token=bot, base_url=base, session=app.slack_session, timeout=15, retry_handlers=[])
-    return SlackInteractions(settings.slack_app_token, web, Interactions(app.engine, app.config, app.clock, settings, web, app.guard))
+    app.slack_bot = BotCheck(web, observe=lambda health: app.metrics.slack("bot", health))
+    if settings.slack_app_token:
+        from alerts.slack.interactive import SlackInteractions
+        from service.ops.interactions import Interactions
+
+        actions = Interactions(app.engine, app.config, app.clock, settings, web, app.guard)
+        observe = {"observe": lambda health: app.metrics.slack("socket", health)}
+        app.interactions = SlackInteractions(settings.slack_app_token, web, actions, connection=observe)  # type: ignore[arg-type]
 
 
 def flood_policy(config: Config, destination: str) -> flood.Policy:
@@ -252,12 +264,14 @@ def flood_policy(config: Config, destination: str) -> flood.Policy:
     )
 
 
-def build_sinks(config: Config, settings: Settings, session: aiohttp.ClientSession, stdout: TextIO | None) -> dict[str, Sink]:
+def build_sinks(
+    config: Config, settings: Settings, session: aiohttp.ClientSession, stdout: TextIO | None, buttons: Callable[[], bool] = bool
+) -> dict[str, Sink]:
     """One sink per destination, from the registry; a destination without its credentials prints to the console.
 
     Demo feeds' alerts have a console of their own (`DEMO`): they never reach a real destination.
     """
-    context = SinkContext(settings, session, stdout)
+    context = SinkContext(settings, session, stdout, buttons)
     sinks: dict[str, Sink] = {DEMO: ConsoleSink(DEMO, stdout)}
     for name, dest in config.rules_file.destinations.items():
         try:

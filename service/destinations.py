@@ -41,11 +41,12 @@ class Unavailable(Exception):
 
 @dataclass(frozen=True)
 class SinkContext:
-    """What a sink factory may use: process settings, the shared HTTP session, the console stream."""
+    """What a sink factory may use: process settings, the shared HTTP session, the console stream, whether buttons work now."""
 
     settings: Settings
     session: aiohttp.ClientSession
     stdout: TextIO | None = None
+    buttons: Callable[[], bool] = bool  # True while Slack's buttons are answered (the Socket Mode connection works)
 
     def secret(self, name: str) -> str:
         """A secret from the environment variable `name`; raises Unavailable if it is unset. It is redacted from logs."""
@@ -87,7 +88,7 @@ def slack_bot(name: str, spec: Any, context: SinkContext) -> Sink:
     token = context.settings.slack_bot_token or context.secret("SLACK_BOT_TOKEN")
     base = (context.settings.slack_api_url or SLACK_API).rstrip("/") + "/"
     client = AsyncWebClient(token=token, base_url=base, session=context.session, timeout=15, retry_handlers=[])
-    return SlackBotSink(client, spec.channel, spec.timezone, buttons=bool(context.settings.slack_app_token))
+    return SlackBotSink(client, spec.channel, spec.timezone, buttons=context.buttons)
 
 
 def slack_webhook(name: str, spec: Any, context: SinkContext) -> Sink:

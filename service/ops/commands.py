@@ -171,6 +171,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 async def poll_once(args: argparse.Namespace, settings: Settings) -> int:
     """`poll --once`: poll every feed once and deliver what is due."""
     async with started(settings) as app:
+        if app.slack_bot is not None:  # once: who alerts are posted as, or why Slack refuses the token
+            await app.slack_bot.once()
         polled, delivered = await app.poll_once()
     print(
         f"polled {polled.feeds} feeds ({polled.failed} failed, {polled.not_modified} not modified): "

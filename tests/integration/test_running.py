@@ -42,13 +42,15 @@ async def test_edited_rules_apply_and_a_bad_edit_keeps_the_last_good_rules(tmp_p
         good = app.config().version
         (config / "rules.yaml").write_text(RULES.replace("[desk]", "[nowhere]"), encoding="utf-8")
         await _until(lambda: app.config.last_error is not None)
+        await _until(lambda: app.slack_bot is not None and app.slack_bot.health.ok)  # readiness needs Slack to accept the bot token
         assert [r.id for r in app.config().ruleset.rules] == ["r2"] and app.config().version == good
         async with httpx.AsyncClient() as client:
             health = (await client.get(f"http://127.0.0.1:{port}/healthz")).json()
             ready = await client.get(f"http://127.0.0.1:{port}/readyz")
             metrics = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
         assert health["config_version"] == good and "undefined destination 'nowhere'" in health["config_error"]
-        assert ready.status_code == 200 and ready.json()["checks"] == {"scheduler": True, "rules": True, "database": True}
+        assert ready.status_code == 200
+        assert ready.json()["checks"] == {"scheduler": True, "rules": True, "database": True, "slack": True}
         assert "newswatch_config_valid 0.0" in metrics and 'newswatch_config_reloads_total{outcome="rejected"} 1.0' in metrics
     finally:
         await worker.stop()
