@@ -27,7 +27,7 @@ from alerts.queue import Claimed, Kind, Muter, Mutes, Pacer, Queue
 
 log = logging.getLogger("newswatch.delivery")
 MAX_WAIT = 5.0  # seconds a send waits for its slot; a longer pause sends it back to the queue
-SEND_HOLD = 30.0  # seconds a send in flight holds its rate key at most (a process that died mid-send frees it then)
+SEND_HOLD = 20.0  # seconds a send in flight holds its rate key at most (sinks time out at 15 s; frees a dead process's key)
 DIGEST_SIZE = 15  # alerts per digest message: inside Block Kit's 50 blocks and ~12,000 characters at any content
 MAX_BURST = 300  # due alerts of one destination looked at together when deciding on a digest
 FIRST_PAGE_WAIT = 30.0  # seconds a briefing's later page waits, unsent, for its first page to go out
