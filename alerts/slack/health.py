@@ -20,6 +20,8 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from alerts.base import redact
+
 log = logging.getLogger("newswatch.slack")
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -135,6 +137,8 @@ class BotCheck:
             return self._failed(problem("not_allowed_token_type", "SLACK_BOT_TOKEN") + " (Slack names no bot for it)")
         except NETWORK_ERRORS as exc:
             return self._failed(f"cannot reach Slack to check SLACK_BOT_TOKEN ({type(exc).__name__}: {exc})")
+        except Exception as exc:  # whatever else went wrong, it is asked again later
+            return self._failed(f"checking SLACK_BOT_TOKEN failed ({type(exc).__name__}: {exc})")
         detail = {k: str(identity.get(k) or "") for k in ("team", "team_id", "user", "user_id", "bot_id")}
         self.health.succeeded(detail)
         self._observe(self.health)
@@ -150,6 +154,7 @@ class BotCheck:
     def _failed(self, error: str) -> bool:
         """Record and log one failure; False."""
         delay = self._backoff.delay(self.health.failures + 1)
+        error = redact(error, [self._web.token])  # shown on /healthz and /readyz too
         self.health.failed(error, delay)
         self._observe(self.health)
         log.error("Slack: %s; alerts to Slack cannot be sent; checking again in %.0f s", error, delay)

@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.web.async_client import AsyncWebClient
 
+from alerts.base import redact
 from alerts.slack.health import NETWORK_ERRORS, Backoff, Health, Sleep, api_error, problem
 
 log = logging.getLogger("newswatch.slack")
@@ -99,6 +100,8 @@ class Connection:
             return self._failed(problem(api_error(exc), "SLACK_APP_TOKEN"))
         except (*NETWORK_ERRORS, ConnectionError) as exc:
             return self._failed(f"cannot connect to Slack ({type(exc).__name__}: {exc or 'no answer'})")
+        except Exception as exc:  # whatever else went wrong, the connection is tried again later, not given up
+            return self._failed(f"connecting failed ({type(exc).__name__}: {exc})")
         self.health.succeeded()
         self._observe(self.health)
         log.info("Slack Socket Mode connected: alerts carry buttons, and /newswatch answers")
@@ -112,6 +115,7 @@ class Connection:
     def _failed(self, error: str) -> float:
         """Record and log one failure (one line); the seconds to wait."""
         delay = self._backoff.delay(self.health.failures + 1)
+        error = redact(error, [self._token, self._web.token])  # shown on /healthz too
         self.health.failed(error, delay)
         self._observe(self.health)
         log.error("Slack Socket Mode: %s; buttons on alerts are off; trying again in %.0f s", error, delay)
