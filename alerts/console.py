@@ -11,6 +11,8 @@ from typing import TextIO
 from alerts.format import cut, digest_rules, printable, rule_names, safe_link, when
 from alerts.messages import Alert, Briefing, Digest, Message, Mode, Notice
 
+_ON, _OFF = "\ue000", "\ue001"  # where a highlight starts and ends, until rendered (private-use characters)
+_MARKS = {ord(_ON): "\ufffd", ord(_OFF): "\ufffd"}  # the same characters in feed text are replaced, not taken for marks
 TITLE_MAX = 300
 SNIPPET_MAX = 600
 DIGEST_TITLE_MAX = 150
@@ -29,7 +31,7 @@ class ConsoleSink:
     async def send(self, message: Message) -> str | None:
         """Print the alert or digest; a console has no message id, so it never threads."""
         stream = self._stream or sys.stdout
-        stream.write(render(message, self._timezone))
+        stream.write(render(message, self._timezone, bold=stream.isatty()))
         stream.flush()
         return None
 
@@ -37,8 +39,11 @@ class ConsoleSink:
         """Nothing to release."""
 
 
-def render(message: Message, timezone: str = "UTC") -> str:
-    """A readable multi-line rendering for terminals; control characters removed."""
+def render(message: Message, timezone: str = "UTC", bold: bool = False) -> str:
+    """A readable multi-line rendering for terminals; control characters removed.
+
+    Matched terms are shown [like this], as `rules test` shows them, or in bold on a terminal (`bold`).
+    """
     if isinstance(message, Notice):
         return printable(f"━━ newswatch notice → {message.destination} · {message.text}\n")
     if isinstance(message, Digest):
@@ -47,7 +52,8 @@ def render(message: Message, timezone: str = "UTC") -> str:
         return printable(_console_briefing(message, timezone))
     if message.mode == Mode.REPLY:
         return printable(_console_reply(message, timezone))
-    return printable(_console(message, timezone))
+    on, off = ("\x1b[1m", "\x1b[22m") if bold else ("[", "]")
+    return printable(_console(message, timezone)).replace(_ON, on).replace(_OFF, off)  # after escapes are removed
 
 
 def _console_digest(digest: Digest, timezone: str) -> str:
@@ -91,9 +97,9 @@ def _console_reply(alert: Alert, timezone: str) -> str:
 def _console(alert: Alert, timezone: str) -> str:
     """The console text before control characters are removed."""
     rules = ", ".join(f"{r.name} ({r.id})" for r in alert.rules)
-    snippet = alert.snippet
+    snippet = alert.snippet.translate(_MARKS)  # the same length: the highlights' offsets still hold
     for start, end in reversed(alert.highlights):
-        snippet = snippet[:start] + "**" + snippet[start:end] + "**" + snippet[end:]
+        snippet = snippet[:start] + _ON + snippet[start:end] + _OFF + snippet[end:]
     lines = [
         f"━━ newswatch alert → {alert.destination} · {rules}",
         f"   {cut(alert.title or '(untitled)', TITLE_MAX)}",
@@ -102,7 +108,8 @@ def _console(alert: Alert, timezone: str) -> str:
     ]
     if snippet:
         label = "matched in the article: " if alert.in_article else ""
-        lines.append(f"   {label}{cut(snippet, SNIPPET_MAX)}")
+        quote = cut(snippet, SNIPPET_MAX)
+        lines.append(f"   {label}{quote}{_OFF if quote.count(_ON) > quote.count(_OFF) else ''}")  # a highlight cut short is closed
     if alert.terms:
         lines.append(f"   Matched: {', '.join(alert.terms)}")
     return "\n".join(lines) + "\n"

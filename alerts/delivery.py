@@ -27,6 +27,7 @@ from alerts.queue import Claimed, Kind, Muter, Mutes, Pacer, Queue
 
 log = logging.getLogger("newswatch.delivery")
 MAX_WAIT = 5.0  # seconds a send waits for its slot; a longer pause sends it back to the queue
+SEND_HOLD = 20.0  # seconds a send in flight holds its rate key at most (sinks time out at 15 s; frees a dead process's key)
 DIGEST_SIZE = 15  # alerts per digest message: inside Block Kit's 50 blocks and ~12,000 characters at any content
 MAX_BURST = 300  # due alerts of one destination looked at together when deciding on a digest
 FIRST_PAGE_WAIT = 30.0  # seconds a briefing's later page waits, unsent, for its first page to go out
@@ -178,7 +179,6 @@ class Deliverer:
             message, remote_id = await self._send(message, sink)
         except DeliveryError as exc:
             await self._failed(message, sink, exc, stats)
-            await self._spaced(sink)
             return None
         except _LeaseLost:
             return None
@@ -187,7 +187,6 @@ class Deliverer:
             await self._failed(message, sink, DeliveryError(f"{type(exc).__name__}: {exc}", retryable=True), stats)
             return None
         await self._queue.sent(message, remote_id)  # first: a crash between sending and this is the one duplicate
-        await self._spaced(sink)
         if self.failing.pop(message.destination, None) is not None:
             log.warning("destination recovered", extra={"destination": message.destination})
         stats.count(message.destination, "sent")
@@ -198,7 +197,7 @@ class Deliverer:
     async def _send(self, message: Message, sink: Sink) -> tuple[Message, str | None]:
         """Send; a reply whose thread is gone (its first message deleted, say) goes out on its own instead."""
         try:
-            return message, await sink.send(message)
+            return message, await self._paced_send(sink, message)
         except DeliveryError as exc:
             if not (isinstance(message, Alert | Briefing) and message.thread_ts and exc.code == DeliveryCode.THREAD_GONE):
                 raise
@@ -209,38 +208,50 @@ class Deliverer:
             else dataclasses.replace(message, thread_ts=None)
         )
         if await self._slot(sink, alone) is None:
-            return alone, await sink.send(alone)
+            return alone, await self._paced_send(sink, alone)
         raise DeliveryError("thread not found; the destination is paused before it can go out on its own", retryable=True)
 
     async def _slot(self, sink: Sink, message: Message) -> float | None:
-        """Wait for the rate key's next send slot (booked through the pacer, so replicas share one pace).
+        """Wait for the rate key's turn: a slot booked through the pacer (replicas share one pace), then the send before it.
 
-        Returns None when it is time to send, or, if the slot is further off than `MAX_WAIT`
-        (a pause), the seconds until it, for the message to wait in the queue instead. A wait
-        is added to the message's lease first, so that no other process claims it meanwhile.
+        Returns None when the message may leave now (the pacer has marked it in flight), or, if
+        the wait would be longer than `MAX_WAIT` (a pause, or a send before it that takes long),
+        the seconds to wait, for the message to wait in the queue instead. A wait is added to the
+        message's lease first, so that no other process claims it meanwhile.
         """
         if sink.min_interval <= 0:
             return None
         wait, booked = await self._pacer.reserve(sink.rate_key, sink.min_interval, MAX_WAIT)
         if not booked:
             return wait
-        if wait > 0:
-            if not await self._queue.hold(message, wait):
-                log.warning(
-                    "lease lost while booking a slot; left to the process that took it over", extra={"destination": message.destination}
-                )
-                raise _LeaseLost
-            await self._sleep(wait)
-        return None
+        left = MAX_WAIT
+        while True:
+            if wait > 0:
+                if wait > left:
+                    return wait
+                await self._wait(message, wait)
+                left -= wait
+            wait = await self._pacer.depart(sink.rate_key, SEND_HOLD)
+            if wait <= 0:
+                return None
 
-    async def _spaced(self, sink: Sink) -> None:
-        """Keep the next send a full interval after this one ended, not only after it began.
+    async def _wait(self, message: Message, seconds: float) -> None:
+        """Sleep `seconds` holding the message's lease that much longer; raise _LeaseLost if another process took it."""
+        if not await self._queue.hold(message, seconds):
+            log.warning(
+                "lease lost while waiting for a send slot; left to the process that took it over",
+                extra={"destination": message.destination},
+            )
+            raise _LeaseLost
+        await self._sleep(seconds)
 
-        Slack measures the gap between messages as they arrive; a slow request followed by a
-        quick one would otherwise arrive closer together than the interval.
-        """
-        if sink.min_interval > 0:
-            await self._pacer.pause(sink.rate_key, sink.min_interval)
+    async def _paced_send(self, sink: Sink, message: Message) -> str | None:
+        """Send (after `_slot`), then tell the pacer the send has ended, whatever its outcome."""
+        try:
+            return await sink.send(message)
+        finally:
+            if sink.min_interval > 0:
+                await self._pacer.arrived(sink.rate_key, sink.min_interval)
 
     async def _failed(self, message: Message, sink: Sink, exc: DeliveryError, stats: DeliveryStats) -> None:
         """Schedule a retry, or give up on a permanent error or too many attempts."""

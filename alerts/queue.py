@@ -78,10 +78,23 @@ class Muter(Protocol):
 
 
 class Pacer(Protocol):
-    """One send pace per rate key (a Slack channel, say), shared by every process."""
+    """One send pace per rate key (a Slack channel, say), shared by every process.
+
+    A send books a slot (`reserve`), and at its slot leaves only once the send before it has
+    ended and an interval has passed (`depart`); it reports its end (`arrived`). So sends arrive
+    an interval apart even when one of them left late.
+    """
 
     async def reserve(self, key: str, interval: float, within: float) -> tuple[float, bool]:
         """Book the key's next send slot if it starts within `within` seconds: (seconds until it starts, booked)."""
+        ...
+
+    async def depart(self, key: str, hold: float) -> float:
+        """0 when a send may leave now (marked in flight, for at most `hold` seconds); else the seconds to wait and ask again."""
+        ...
+
+    async def arrived(self, key: str, interval: float) -> None:
+        """The send in flight has ended: the next may leave `interval` seconds from now."""
         ...
 
     async def pause(self, key: str, seconds: float) -> None:

@@ -28,7 +28,7 @@ from service.ingest.guard import Guard
 from service.ingest.model import ParsedFeed
 from service.ingest.parse import parse_feed
 from service.ingest.pipeline import Parser, Pipeline, PollStats
-from service.ingest.route import legacy_evidence
+from service.ingest.route import DEMO, legacy_evidence
 from service.ops.metrics import Metrics
 from service.settings import Settings
 from service.storage import db
@@ -38,9 +38,11 @@ from service.storage.feeds import Feeds
 from service.storage.items import Items
 from service.storage.outbox import SqlQueue
 from service.storage.pacing import SqlPacer
+from service.storage.ready import ready
 from service.storage.silences import SqlMuter
 
 if TYPE_CHECKING:
+    from alerts.slack.health import BotCheck
     from alerts.slack.interactive import SlackInteractions
 
 log = logging.getLogger("newswatch")
@@ -92,18 +94,23 @@ class App:
     sinks: dict[str, Sink] = field(default_factory=dict)
     briefings: SqlBriefings | None = None  # makes the daily and weekly briefings that are due
     interactions: SlackInteractions | None = None  # Slack's buttons over Socket Mode, with SLACK_APP_TOKEN
+    slack_bot: BotCheck | None = None  # who SLACK_BOT_TOKEN posts as (auth.test), checked at start-up until Slack accepts it
     public_http: httpx.AsyncClient | None = None  # connects to public addresses only: pages linked from public feeds
     guard: Guard = field(default_factory=Guard)  # which addresses are public
     warned: set[str] = field(default_factory=set)  # warnings about destinations already logged
 
     async def start(self) -> None:
-        """Migrate the database and register the configured feeds."""
-        await db.upgrade(self.engine)
+        """Check and migrate the database (DatabaseError says what to fix), and register the configured feeds."""
+        await ready(self.engine)
         await self.feeds.sync(self.config().feeds, self.clock())
 
     def rebuild_sinks(self, config: Config) -> None:
         """Build one sink per destination of `config` (a destination's warning is logged once, not at every reload)."""
-        self.sinks = build_sinks(config, self.settings, self.slack_session, self.stdout, self.warned)
+        self.sinks = build_sinks(config, self.settings, self.slack_session, self.stdout, self.warned, self.buttons)
+
+    def buttons(self) -> bool:
+        """Whether alerts carry Slack's buttons now: only while the Socket Mode connection that answers them works."""
+        return self.interactions is not None and self.interactions.connected
 
     async def poll_once(self) -> tuple[PollStats, DeliveryStats]:
         """Poll every feed once, then deliver everything that is due."""
@@ -231,28 +238,33 @@ async def build_app(
         briefings=SqlBriefings(engine, clock),
         guard=guard,
     )
+    slack(app)
     app.rebuild_sinks(config())
-    app.interactions = interactions(app)
     return app
 
 
-def interactions(app: App) -> SlackInteractions | None:
-    """The Socket Mode connection for Slack's buttons, when both the app token and the bot token are set."""
+def slack(app: App) -> None:
+    """With SLACK_BOT_TOKEN: the start-up check of the bot token, and with SLACK_APP_TOKEN too, the Socket Mode connection."""
     settings = app.settings
     bot = settings.slack_bot_token or settings.environ.get("SLACK_BOT_TOKEN")
-    if not settings.slack_app_token or not bot:
-        return None
+    if not bot:
+        return
     from slack_sdk.web.async_client import AsyncWebClient
 
-    from alerts.slack.interactive import SlackInteractions
+    from alerts.slack.health import BotCheck
     from service.destinations import SLACK_API
-    from service.ops.interactions import Interactions
 
     base = (settings.slack_api_url or SLACK_API).rstrip("/") + "/"
     web = AsyncWebClient(token=bot, base_url=base, session=app.slack_session, timeout=15, retry_handlers=[])
-    offload = app.pages.run if app.pages is not None else None
-    actions = Interactions(app.engine, app.config, app.clock, settings, web, app.guard, offload)
-    return SlackInteractions(settings.slack_app_token, web, actions)
+    app.slack_bot = BotCheck(web, observe=lambda health: app.metrics.slack("bot", health))
+    if settings.slack_app_token:
+        from alerts.slack.interactive import SlackInteractions
+        from service.ops.interactions import Interactions
+
+        offload = app.pages.run if app.pages is not None else None
+        actions = Interactions(app.engine, app.config, app.clock, settings, web, app.guard, offload)
+        observe = {"observe": lambda health: app.metrics.slack("socket", health)}
+        app.interactions = SlackInteractions(settings.slack_app_token, web, actions, connection=observe)  # type: ignore[arg-type]
 
 
 def flood_policy(config: Config, destination: str) -> flood.Policy:
@@ -292,14 +304,20 @@ def _takes(config: Config, destination: str, kind: str, rule_ids: Sequence[str])
 
 
 def build_sinks(
-    config: Config, settings: Settings, session: aiohttp.ClientSession, stdout: TextIO | None, warned: set[str] | None = None
+    config: Config,
+    settings: Settings,
+    session: aiohttp.ClientSession,
+    stdout: TextIO | None,
+    warned: set[str] | None = None,
+    buttons: Callable[[], bool] = bool,
 ) -> dict[str, Sink]:
     """One sink per destination, from the registry; a destination without its credentials prints to the console.
 
-    A warning already in `warned` is not logged again (a reload rebuilds every sink).
+    A warning already in `warned` is not logged again (a reload rebuilds every sink). Demo feeds'
+    alerts have a console of their own (`DEMO`): they never reach a real destination.
     """
-    context = SinkContext(settings, session, stdout, warned if warned is not None else set())
-    sinks: dict[str, Sink] = {}
+    context = SinkContext(settings, session, stdout, warned if warned is not None else set(), buttons)
+    sinks: dict[str, Sink] = {DEMO: ConsoleSink(DEMO, stdout)}
     for name, dest in config.rules_file.destinations.items():
         try:
             sinks[name] = build_sink(name, dest, context)

@@ -41,12 +41,13 @@ class Unavailable(Exception):
 
 @dataclass(frozen=True)
 class SinkContext:
-    """What a sink factory may use: process settings, the shared HTTP session, the console stream."""
+    """What a sink factory may use: process settings, the shared HTTP session, the console stream, whether buttons work now."""
 
     settings: Settings
     session: aiohttp.ClientSession
     stdout: TextIO | None = None
     warned: set[str] = field(default_factory=set)  # warnings already logged (sinks are rebuilt at every reload)
+    buttons: Callable[[], bool] = bool  # True while Slack's buttons are answered (the Socket Mode connection works)
 
     def warn_once(self, warning: str, destination: str) -> None:
         """Log a warning about a destination unless it was logged before."""
@@ -99,7 +100,7 @@ def slack_bot(name: str, spec: Any, context: SinkContext) -> Sink:
     token = context.settings.slack_bot_token or context.secret("SLACK_BOT_TOKEN", name)
     base = (context.settings.slack_api_url or SLACK_API).rstrip("/") + "/"
     client = AsyncWebClient(token=token, base_url=base, session=context.session, timeout=15, retry_handlers=[])
-    return SlackBotSink(client, spec.channel, spec.timezone, buttons=bool(context.settings.slack_app_token))
+    return SlackBotSink(client, spec.channel, spec.timezone, buttons=context.buttons)
 
 
 def slack_webhook(name: str, spec: Any, context: SinkContext) -> Sink:

@@ -24,6 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from alerts.slack.blocks import BLOCK_PREFIX, DURATIONS, MUTE_RULE, MUTE_SOURCE, NOT_RELEVANT, OUTCOME_BLOCK, RELEVANT
+from alerts.slack.socket import Connection, ConnectionOptions, sdk_logger
 
 log = logging.getLogger("newswatch.slack")
 
@@ -87,25 +88,45 @@ def with_outcome(blocks: list[dict[str, Any]], text: str) -> list[dict[str, Any]
 
 
 class SlackInteractions:
-    """The Socket Mode connection: receives clicks and commands, acknowledges them, acts, shows the answer."""
+    """The Socket Mode connection: receives clicks and commands, acknowledges them, acts, shows the answer.
 
-    def __init__(self, app_token: str, web: AsyncWebClient, actions: Actions, ping_interval: float = 5.0) -> None:
+    The connection is kept up by `alerts.slack.socket.Connection` (backoff, one log line per
+    failure, its `health`); slack-sdk's own reconnection is off.
+    """
+
+    def __init__(
+        self, app_token: str, web: AsyncWebClient, actions: Actions, ping_interval: float = 5.0, connection: ConnectionOptions | None = None
+    ) -> None:
         self._web = web
         self._actions = actions
-        self._client = SocketModeClient(app_token=app_token, web_client=web, ping_interval=ping_interval, logger=log)
+        self._client = SocketModeClient(
+            app_token=app_token, web_client=web, ping_interval=ping_interval, logger=sdk_logger(), auto_reconnect_enabled=False
+        )
         self._client.socket_mode_request_listeners.append(self._on_request)
+        self.connection = Connection(self._client, web, app_token, **(connection or {}))
         self._tasks: set[asyncio.Task[None]] = set()
+        self._kept: asyncio.Task[None] | None = None
         self._closed = False
 
+    @property
+    def connected(self) -> bool:
+        """True while the connection works: only then do alerts carry buttons."""
+        return self.connection.health.ok
+
     async def start(self) -> None:
-        """Open the connection (slack-sdk reconnects by itself when it drops)."""
-        await self._client.connect()  # type: ignore[no-untyped-call]
+        """Connect, and keep connecting in the background; return once the first attempt has ended, either way."""
+        if self._kept is None:
+            self._kept = asyncio.create_task(self.connection.run())
+        await self.connection.attempted.wait()
 
     async def aclose(self) -> None:
         """Close the connection; let clicks being handled finish."""
         if self._closed:
             return
         self._closed = True
+        if self._kept is not None:
+            self._kept.cancel()
+            await asyncio.gather(self._kept, return_exceptions=True)
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=5)
         await self._client.close()  # type: ignore[no-untyped-call]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import aiohttp
@@ -47,12 +48,12 @@ class SlackBotSink:
 
     min_interval = SLACK_MIN_INTERVAL
 
-    def __init__(self, client: AsyncWebClient, channel: str, timezone: str = "UTC", buttons: bool = False) -> None:
+    def __init__(self, client: AsyncWebClient, channel: str, timezone: str = "UTC", buttons: Callable[[], bool] = bool) -> None:
         self.rate_key = f"slack:{channel}"
         self._client = client
         self._channel = channel
         self._timezone = timezone
-        self._buttons = buttons  # feedback and mute buttons on alerts (Socket Mode is on)
+        self._buttons = buttons  # feedback and mute buttons on alerts: only while something answers them (Socket Mode works)
 
     async def send(self, message: Message) -> str | None:
         """Post the alert, reply or digest; map Slack's answers to sent, retry later or give up."""
@@ -63,7 +64,7 @@ class SlackBotSink:
             response = await self._client.chat_postMessage(
                 channel=self._channel,
                 text=render.fallback(message, self._timezone),
-                blocks=render.blocks(message, self._timezone, self._buttons),
+                blocks=render.blocks(message, self._timezone, self._buttons()),
                 thread_ts=thread_ts,
                 unfurl_links=False,
                 unfurl_media=False,

@@ -7,13 +7,14 @@ feeds.yaml::
         url: https://example.org/rss  # http(s), or file: (relative to the config folder)
         name: VnExpress World         # optional display name
         tags: [vi, vietnam]           # optional; rules can scope to tags
-        interval: 10m                 # seconds or 90s / 10m / 1h / 1d (default 10m)
+        interval: 10m                 # seconds or 90s / 10m / 1h / 1d (default 10m, at least 1m)
         first_poll_alerts: 0          # alert on the newest N items of the first poll, or `all`
         max_age: 7d                   # items published earlier never alert; `off` disables
         language: vi                  # the items' language where the feed does not declare it
         article: auto                 # match on the article page too: auto (short feed text and a rule term), always, never
         network: auto                 # its links may reach private addresses: auto (if fetched from one), public (never), private
         timezone: Asia/Ho_Chi_Minh    # where the feed's dates are when they do not say (IANA name; default: UTC)
+        demo: false                   # true: its alerts print to the console only, whatever the rules' destinations
 
 rules.yaml::
 
@@ -44,7 +45,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field
 
-from service.config.types import Delivery, DestinationBase, Duration, OptionalDuration, TimeZone, parse_duration
+from service.config.types import Delivery, DestinationBase, Duration, Interval, OptionalDuration, TimeZone, parse_duration
 from service.destinations import destination_union
 from service.ingest.model import FeedContext
 from service.rules.spec import DEFAULT_FIELDS, BooleanSpec, ExamplesSpec, FieldName, Group, Id, Strict
@@ -59,13 +60,14 @@ class FeedSpec(Strict):
     url: Annotated[str, Field(pattern=r"^(https?://\S+|file:\S+)$")]
     name: str | None = None
     tags: list[Id] = []
-    interval: Duration = 600
+    interval: Interval = 600  # at least a minute
     first_poll_alerts: Annotated[int, Field(ge=0)] | Literal["all"] = 0
     max_age: OptionalDuration = 7 * 86400
     language: Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")] | None = None  # when items do not say
     article: Literal["auto", "always", "never"] = "auto"  # fetch an item's page for its whole text (service.ingest.prepare)
     network: Literal["auto", "public", "private"] = "auto"  # where its links may lead: auto = by the address it was fetched from
     timezone: TimeZone | None = None  # where dates without a zone are (service.ingest.dates); None: UTC, with a note
+    demo: bool = False  # a demo feed: its alerts print to the console only, never to Slack or another destination
 
     @property
     def display_name(self) -> str:
@@ -74,7 +76,7 @@ class FeedSpec(Strict):
 
     def context(self) -> FeedContext:
         """What matching needs to know of this feed: the one place a `FeedContext` is made from the config."""
-        return FeedContext(self.id, tuple(self.tags), self.language or "", self.article, self.max_age, self.url)
+        return FeedContext(self.id, tuple(self.tags), self.language or "", self.article, self.max_age, self.url, self.demo)
 
 
 class HostSpec(Strict):

@@ -9,26 +9,27 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 from service.rules.spec import Strict
 
-_DURATION = re.compile(r"^\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?\s*$")
+_DURATION = re.compile(r"^\s*(?:(\d+)w)?\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?\s*$")
+MIN_INTERVAL = 60  # seconds: a feed is polled at most once a minute
 
 
 def parse_duration(value: Any) -> int:
-    """Read seconds from an integer or a duration such as '90s', '10m', '1h30m', '2d'."""
+    """Read seconds from an integer or a duration such as '90s', '10m', '1h30m', '2d', '1w'."""
     if isinstance(value, bool):
-        raise ValueError("expected a duration such as 600, 90s, 10m, 1h or 1d")
+        raise ValueError("expected a duration such as 600, 90s, 10m, 1h, 1d or 1w")
     if isinstance(value, int):
         if value <= 0:
             raise ValueError("a duration must be positive")
         return value
     match = _DURATION.match(value) if isinstance(value, str) and value.strip() else None
     if not match or not any(match.groups()):
-        raise ValueError(f"'{value}' is not a duration: use seconds or 90s, 10m, 1h, 1d")
-    d, h, m, s = (int(g or 0) for g in match.groups())
-    seconds = ((d * 24 + h) * 60 + m) * 60 + s
+        raise ValueError(f"'{value}' is not a duration: use seconds or 90s, 10m, 1h, 1d, 1w")
+    w, d, h, m, s = (int(g or 0) for g in match.groups())
+    seconds = (((w * 7 + d) * 24 + h) * 60 + m) * 60 + s
     if seconds <= 0:
         raise ValueError("a duration must be positive")
     return seconds
@@ -39,11 +40,28 @@ def _optional_duration(value: Any) -> int | None:
     return None if value in ("off", "none", False) else parse_duration(value)
 
 
-_DURATION_SCHEMA = {"type": "string", "pattern": r"^\s*(\d+d)?\s*(\d+h)?\s*(\d+m)?\s*(\d+s)?\s*$"}
+_DURATION_SCHEMA = {"type": "string", "pattern": r"^\s*(\d+w)?\s*(\d+d)?\s*(\d+h)?\s*(\d+m)?\s*(\d+s)?\s*$"}
 Duration = Annotated[
     int,
     BeforeValidator(parse_duration),
-    WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 1}, _DURATION_SCHEMA], "description": "seconds, or 90s, 10m, 1h, 1d"}),
+    WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 1}, _DURATION_SCHEMA], "description": "seconds, or 90s, 10m, 1h, 1d, 1w"}),
+]
+
+
+def _poll_interval(seconds: int) -> int:
+    """A feed's interval: at least a minute (refused rather than silently raised)."""
+    if seconds < MIN_INTERVAL:
+        raise ValueError(f"an interval of {seconds} s is too short: a feed is polled at most once a minute, so use 1m or more")
+    return seconds
+
+
+Interval = Annotated[
+    int,
+    BeforeValidator(parse_duration),
+    AfterValidator(_poll_interval),
+    WithJsonSchema(
+        {"anyOf": [{"type": "integer", "minimum": MIN_INTERVAL}, _DURATION_SCHEMA], "description": "seconds (60 or more), or 90s, 10m, 1h"}
+    ),
 ]
 OptionalDuration = Annotated[
     int | None,

@@ -100,6 +100,7 @@ class FeedContext:
     article: ArticleMode = "never"
     max_age: int | None = None  # seconds; None: any age may alert
     url: str | None = None  # the feed's URL: decides which addresses its article links may reach (`service.ingest.guard`)
+    demo: bool = False  # a demo feed: its alerts go to the console only (`service.ingest.route.DEMO`), never to a real destination
 
     @property
     def scope(self) -> tuple[str, ...]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from alerts.display import shown_url
 from alerts.queue import Muter
-from service.config import Config
+from service.config import Config, types
 from service.config.schema import FeedSpec
 from service.ingest import story
 from service.ingest.fetch import Fetched, Fetcher, FetchFailed, NotModified
@@ -32,7 +32,7 @@ from service.storage.notices import Notify
 
 log = logging.getLogger("newswatch.pipeline")
 
-MIN_INTERVAL = 60  # seconds: the floor under any feed's interval
+MIN_INTERVAL = types.MIN_INTERVAL  # seconds: the floor under any wait before a poll (the config refuses shorter intervals)
 MAX_BACKOFF = 6 * 3600  # a failing feed is retried at least this often, never abandoned
 HARMLESS_WARNINGS = ("NonXMLContentType", "CharacterEncodingOverride")
 
@@ -189,7 +189,7 @@ class Pipeline:
             paused=_paused(source, now),
         )
         mutes = await self._muter.mutes() if any(p.matches for p in prepared) else NOTHING_MUTED
-        routed = [route(source.id, p.matches, suppressed[p.item.key], mutes, config.delivery_of) for p in prepared]
+        routed = [route(source.id, p.matches, suppressed[p.item.key], mutes, config.delivery_of, context.demo) for p in prepared]
         out = [NewItem(p.item, p.matches, r, p.article) for p, r in zip(prepared, routed, strict=True)]
         for p in prepared:
             if p.article.status in FAILURES or (p.article.status is Status.FETCHED and p.article.seconds):

@@ -19,6 +19,7 @@ from service.rules import text
 
 DeliveryOf = Callable[[str, Sequence[str]], str | None]  # (destination, rule ids) -> instant, daily, weekly; None: not configured
 NOTHING_MUTED = Mutes()
+DEMO = "console:demo"  # where a demo feed's alerts go, whatever the rules say: a console no config can name
 
 
 def instant(destination: str, rule_ids: Sequence[str]) -> str:
@@ -60,15 +61,23 @@ def suppression(item: Item, context: FeedContext, now: datetime, first_poll: boo
 
 
 def route(
-    feed_id: str, matches: Sequence[RuleMatch], suppressed: str | None, mutes: Mutes = NOTHING_MUTED, delivery_of: DeliveryOf = instant
+    feed_id: str,
+    matches: Sequence[RuleMatch],
+    suppressed: str | None,
+    mutes: Mutes = NOTHING_MUTED,
+    delivery_of: DeliveryOf = instant,
+    demo: bool = False,
 ) -> Routed:
-    """The deliveries of one item's matches; none when the item may not alert (`suppressed`)."""
+    """The deliveries of one item's matches; none when the item may not alert (`suppressed`).
+
+    A demo feed's matches go to the demo console only (`DEMO`), whatever destinations their rules name.
+    """
     silenced = {m.rule_id: suppressed or ("muted" if mutes.silences("", [m.rule_id], feed_id) else None) for m in matches}
     if suppressed is not None:
         return Routed(silenced)
     by_destination: dict[str, list[RuleMatch]] = {}
     for match in matches:
-        for destination in match.destinations:
+        for destination in (DEMO,) if demo else match.destinations:
             by_destination.setdefault(destination, []).append(match)
     routes = []
     for destination, found in by_destination.items():

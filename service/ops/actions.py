@@ -179,4 +179,5 @@ async def test(
                 continue
             for prepared in await prepare(found, config.ruleset, context, reader.articles):
                 why = suppression(prepared.item, context, now)
-                yield source, Tested(prepared, context, route(context.feed_id, prepared.matches, why, delivery_of=config.delivery_of), note)
+                routed = route(context.feed_id, prepared.matches, why, delivery_of=config.delivery_of, demo=context.demo)
+                yield source, Tested(prepared, context, routed, note)

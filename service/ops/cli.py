@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from service import __version__
 
@@ -25,9 +25,28 @@ EXIT_OK, EXIT_USAGE = 0, 2
 Handler = Callable[[argparse.Namespace, "Settings"], Coroutine[Any, Any, int] | int]
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with errors on one line: what is wrong and where the usage is, exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print the problem on one line and exit 2."""
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def duration(text: str) -> str:
+    """A duration argument (90m, 24h, 7d, 2w), checked when the arguments are read."""
+    from service.config.types import parse_duration
+
+    try:
+        parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    top = argparse.ArgumentParser(prog="newswatch", description="Watch news feeds, match watch rules, alert Slack.")
+    top = Parser(prog="newswatch", description="Watch news feeds, match watch rules, alert Slack.")
     top.add_argument("--version", action="version", version=f"newswatch {__version__}")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser(
@@ -41,7 +60,7 @@ def parser() -> argparse.ArgumentParser:
     _rules_parsers(sub)
     found = sub.add_parser("matches", help="list recent matches", description="Recent stored matches with their delivery status.")
     found.add_argument("--rule", help="only this rule id")
-    found.add_argument("--since", default="7d", help="how far back: 90m, 24h, 7d (default 7d)")
+    found.add_argument("--since", default="7d", type=duration, help="how far back: 90m, 24h, 7d, 2w (default 7d)")
     found.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     found.add_argument("--format", choices=("text", "json"), default="text")
     found.set_defaults(handler="commands.matches")
@@ -54,7 +73,7 @@ def parser() -> argparse.ArgumentParser:
         "action", nargs="?", choices=("list", "export"), default="list", help="list (default), or export as labelled-set JSON lines"
     )
     said.add_argument("--rule", help="only alerts of this rule id")
-    said.add_argument("--since", default="30d", help="how far back: 24h, 7d, 30d (default 30d)")
+    said.add_argument("--since", default="30d", type=duration, help="how far back: 24h, 7d, 30d (default 30d)")
     said.add_argument("--format", choices=("text", "json"), default="text")
     said.set_defaults(handler="commands.feedback")
     fds = sub.add_parser("feeds", help="the state of every feed", description="Status, last success and error, next poll, items.")
@@ -90,7 +109,7 @@ def parser() -> argparse.ArgumentParser:
         metavar="RULE|DESTINATION|FEED",
         help="a rule id, destination name or feed id (prefix rule:, destination: or feed: if the name is ambiguous)",
     )
-    mute.add_argument("--for", dest="duration", required=True, help="how long: 30m, 2h, 1d")
+    mute.add_argument("--for", dest="duration", required=True, type=duration, help="how long: 30m, 2h, 1d, 1w")
     mute.add_argument("--reason", default="", help="why, for the record")
     mute.set_defaults(handler="commands.silences")
     sub.add_parser("mutes", help="list silences in force", description="List silences in force.").set_defaults(handler="commands.silences")
@@ -105,7 +124,7 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def _rules_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _rules_parsers(sub: argparse._SubParsersAction[Parser]) -> None:
     """`rules check` and `rules test`."""
     rules = sub.add_parser("rules", help="check and test watch rules", description="Check and test watch rules.")
     rsub = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
@@ -145,7 +164,7 @@ def _rules_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="run the current rules over stored items",
         description="Report what the current rules would have matched among stored items (+ new, = same, - no longer). Sends nothing.",
     )
-    replay.add_argument("--since", default="7d", help="items first seen this long ago: 90m, 24h, 7d (default 7d)")
+    replay.add_argument("--since", default="7d", type=duration, help="items first seen this long ago: 90m, 24h, 7d (default 7d)")
     replay.add_argument("--rule", help="only this rule id")
     replay.add_argument("--format", choices=("text", "json"), default="text")
     replay.set_defaults(handler="rulecmds.replay_command")
@@ -154,7 +173,7 @@ def _rules_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="alerts sent per rule and what people said about them in Slack",
         description="Per rule: alerts sent, rated in Slack, precision by those ratings, the last false alarm.",
     )
-    stats.add_argument("--since", default="30d", help="how far back: 7d, 30d, 90d (default 30d)")
+    stats.add_argument("--since", default="30d", type=duration, help="how far back: 7d, 30d, 90d (default 30d)")
     stats.add_argument("--format", choices=("text", "json"), default="text")
     stats.set_defaults(handler="commands.rule_stats")
 
@@ -170,6 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"newswatch: {exc}", file=sys.stderr)
         return EXIT_USAGE
     from service.config.yamlfile import ConfigError
+    from service.errors import UserError
     from service.ops import logs
 
     logs.setup(settings.log_level, settings.log_format, settings.secrets)
@@ -182,6 +202,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(handler(args.handler), args, settings)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    except UserError as exc:  # a database that cannot be used, an argument that cannot: one line that says what to do
+        print(f"newswatch: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_OK

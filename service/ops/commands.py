@@ -22,6 +22,7 @@ from alerts.messages import Mode
 from alerts.queue import DeliveryStatus
 from service import __version__
 from service.config.types import parse_duration
+from service.errors import UserError
 from service.settings import Settings
 from service.storage import db
 
@@ -45,11 +46,7 @@ async def deliveries(args: argparse.Namespace, settings: Settings) -> int:
     async with db.opened(settings.database_url) as engine:
         outbox = SqlQueue(engine, settings.instance, utcnow)
         if args.action == "retry":
-            if not args.ids and not args.dead:
-                print("newswatch: give delivery ids or --dead", file=sys.stderr)
-                return EXIT_USAGE
-            print(f"re-queued {await outbox.requeue(args.ids, args.dead)} deliveries")
-            return EXIT_OK
+            return await _retry(engine, outbox, args.ids, args.dead)
         for row in await views.deliveries_listing(engine, args.status, args.destination, args.limit):
             print(_delivery_line(row, args.format))
         if args.format == "text":
@@ -62,6 +59,26 @@ async def deliveries(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_OK
 
 
+async def _retry(engine: db.Database, outbox: Any, ids: list[int], dead: bool) -> int:
+    """`deliveries retry ID... | --dead`: re-queue; ids that do not exist or were sent already are named, exit code 2."""
+    from service.storage import views
+
+    if not ids and not dead:
+        print("newswatch: give delivery ids or --dead (see newswatch deliveries --help)", file=sys.stderr)
+        return EXIT_USAGE
+    statuses = await views.delivery_statuses(engine, ids) if ids else {}
+    unknown = [i for i in ids if i not in statuses]
+    done = [i for i in ids if statuses.get(i) == DeliveryStatus.SENT]
+    wanted = [i for i in ids if i not in unknown and i not in done]
+    if wanted or dead:
+        print(f"re-queued {await outbox.requeue(wanted, dead)} deliveries")
+    if unknown:
+        print(f"newswatch: no delivery {', '.join(map(str, unknown))}: `newswatch deliveries` lists them with their ids", file=sys.stderr)
+    if done:
+        print(f"newswatch: delivery {', '.join(map(str, done))} was sent already; not re-queued", file=sys.stderr)
+    return EXIT_USAGE if unknown or done else EXIT_OK
+
+
 async def feeds(args: argparse.Namespace, settings: Settings) -> int:
     """`feeds`: one line per feed."""
     from service.storage import views
@@ -71,7 +88,7 @@ async def feeds(args: argparse.Namespace, settings: Settings) -> int:
         rows = await views.feeds_report(engine)
     shown = _url_display(settings)
     if fmt == "text":
-        print(f"{'feed':<28} {'status':<9} {'last success':<17} {'fails':>5} {'next poll':<17} {'items':>6} cond.GET  articles  last error")
+        print(f"{'feed':<28} {'status':<9} {'last success':<21} {'fails':>5} {'next poll':<21} {'items':>6} cond.GET  articles  last error")
     now = utcnow()
     for r in rows:
         status = r.status if r.active else "removed"
@@ -86,7 +103,7 @@ async def feeds(args: argparse.Namespace, settings: Settings) -> int:
         else:
             error = (r.last_error or "")[:60] if r.consecutive_failures else (r.article_error or "")[:60] if r.article_failures else ""
             error = error or (f"warning: {r.last_warning}"[:60] if r.last_warning else "")
-            when = f"{_when(r.last_success_at) or '-':<17} {r.consecutive_failures:>5} {_when(r.next_poll_at):<17}"
+            when = f"{_when(r.last_success_at) or '-':<21} {r.consecutive_failures:>5} {_when(r.next_poll_at):<21}"
             print(f"{r.id:<28} {status:<9} {when} {r.item_count:>6} {conditional:<9} {articles:<9} {error}")
     return EXIT_OK
 
@@ -112,21 +129,23 @@ def _article_state(failures: int, retry_at: datetime | None, now: datetime) -> s
 
 
 def _when(value: datetime | None) -> str:
-    """A short UTC time, or '' for none."""
-    return f"{value:%Y-%m-%d %H:%M}" if value else ""
+    """A short time with its zone (UTC), or '' for none."""
+    return f"{value.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if value else ""
 
 
 async def silences(args: argparse.Namespace, settings: Settings) -> int:
     """`mute`, `mutes` and `unmute`."""
     from service.config import load_config
     from service.ops.actions import ActionError, Actions
+    from service.ops.rulecmds import config_folder
 
     async with db.opened(settings.database_url) as engine:
-        actions = Actions(engine, lambda: load_config(settings.config_dir), utcnow)
+        folder = config_folder(settings.config_dir)
+        actions = Actions(engine, lambda: load_config(folder), utcnow)
         try:
             if args.command == "mute":
                 muted = await actions.mute(args.target, args.duration, args.reason)
-                print(f"muted {muted.kind} {muted.target} until {muted.until:%Y-%m-%d %H:%M} UTC (silence {muted.id})")
+                print(f"muted {muted.kind} {muted.target} until {_when(muted.until)} (silence {muted.id})")
             elif args.command == "unmute":
                 await actions.unmute(args.id)
                 print(f"silence {args.id} ended")
@@ -134,7 +153,7 @@ async def silences(args: argparse.Namespace, settings: Settings) -> int:
                 rows = await actions.silences()
                 for r in rows:
                     by = f" (by {r.created_by})" if r.created_by else ""
-                    print(f"{r.id:>5} {r.kind:<12} {r.target:<20} until {r.until:%Y-%m-%d %H:%M} UTC  {r.reason}{by}")
+                    print(f"{r.id:>5} {r.kind:<12} {r.target:<20} until {_when(r.until)}  {r.reason}{by}")
                 if not rows:
                     print("no silences in force")
         except ActionError as exc:
@@ -151,12 +170,12 @@ def _delivery_line(row: object, fmt: str) -> str:
         waiting = r.mode == Mode.BRIEFED  # never due on its own
         data = {k: getattr(r, k) for k in keys} | {"rules": r.rule_ids, "next_attempt_at": None if waiting else _iso(r.next_attempt_at)}
         return json.dumps(data, ensure_ascii=False)
-    due = f"next {r.next_attempt_at:%Y-%m-%d %H:%M}" if r.status == DeliveryStatus.PENDING else ""
+    due = f"next {_when(r.next_attempt_at)}" if r.status == DeliveryStatus.PENDING else ""
     if r.mode == Mode.BRIEFED and r.status == DeliveryStatus.PENDING:
         due = "in the next briefing"
     error = f"\n{'':8}error: {r.last_error}" if r.last_error and r.status != DeliveryStatus.SENT else ""
     mode = r.mode or ""
-    return f"{r.id:>7} {r.status:<8} {mode:<9} {r.destination:<16} tries {r.attempts:<3} {due:<22} {r.title[:70]}{error}"
+    return f"{r.id:>7} {r.status:<8} {mode:<9} {r.destination:<16} tries {r.attempts:<3} {due:<26} {r.title[:70]}{error}"
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -168,6 +187,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 async def poll_once(args: argparse.Namespace, settings: Settings) -> int:
     """`poll --once`: poll every feed once and deliver what is due."""
     async with started(settings) as app:
+        if app.slack_bot is not None:  # once: who alerts are posted as, or why Slack refuses the token
+            await app.slack_bot.once()
         polled, delivered = await app.poll_once()
     print(
         f"polled {polled.feeds} feeds ({polled.failed} failed, {polled.not_modified} not modified): "
@@ -182,7 +203,9 @@ async def poll_once(args: argparse.Namespace, settings: Settings) -> int:
 async def started(settings: Settings) -> AsyncIterator[App]:
     """The whole service, migrated and with its feeds registered; closed afterwards."""
     from service.app import build_app
+    from service.ops.rulecmds import config_folder
 
+    config_folder(settings.config_dir)  # one line that says what to do, rather than "file not found" for each file
     app = await build_app(settings)
     try:
         await app.start()
@@ -192,8 +215,8 @@ async def started(settings: Settings) -> AsyncIterator[App]:
 
 
 async def upgrade(args: argparse.Namespace, settings: Settings) -> int:
-    """`db upgrade`."""
-    async with db.opened(settings.database_url) as engine:
+    """`db upgrade`: the one command that makes a new database (besides running the service)."""
+    async with db.opened(settings.database_url, create=True) as engine:
         print(f"database at revision {await db.current_revision(engine)} ({db.safe_url(settings.database_url)})")
     return EXIT_OK
 
@@ -208,13 +231,17 @@ async def _run(app: App) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     worker = Worker(app)
-    worker.start()
     runner = None
-    if app.settings.http_port:
+    if app.settings.http_port:  # first: a second service beside the first stops here, before it polls anything
+        host, port = app.settings.http_host, app.settings.http_port
         try:
-            runner = await web.serve(worker, app.settings.http_host, app.settings.http_port)
-        except OSError as exc:  # polling and alerting go on; the missing endpoint is loud in the log
-            log.error("health server cannot listen on %s:%s: %s", app.settings.http_host, app.settings.http_port, exc.strerror)
+            runner = await web.serve(worker, host, port)
+        except OSError as exc:
+            raise UserError(
+                f"the health server cannot listen on {host}:{port} ({exc.strerror}): is newswatch already running?"
+                " Stop it, or give this one NEWSWATCH_HTTP_PORT (a free port, or 0 for no health server)"
+            ) from None
+    worker.start()
     print(
         f"newswatch {__version__} running: config {app.config().version}, database {db.safe_url(app.settings.database_url)}",
         file=sys.stderr,
@@ -234,6 +261,7 @@ async def matches(args: argparse.Namespace, settings: Settings) -> int:
     since = utcnow() - timedelta(seconds=parse_duration(args.since))
     async with db.opened(settings.database_url) as engine:
         rows = await views.recent_matches(engine, since, args.rule, args.limit)
+    warn_unknown_rule(args.rule, settings)
     for row in rows:
         status = (row.suppressed and f"not alerted ({row.suppressed})") or row.delivery or "no destination"
         if args.format == "json":
@@ -253,7 +281,7 @@ async def matches(args: argparse.Namespace, settings: Settings) -> int:
                 )
             )
         else:
-            print(f"{row.created_at:%Y-%m-%d %H:%M} {row.rule_id:<16} {status:<24} {row.title[:80]}\n{'':17}{row.link}")
+            print(f"{_when(row.created_at)} {row.rule_id:<16} {status:<24} {row.title[:80]}\n{'':21}{row.link}")
     if not rows and args.format == "text":
         print("no matches in that period")
     return EXIT_OK
@@ -267,6 +295,7 @@ async def feedback(args: argparse.Namespace, settings: Settings) -> int:
     async with db.opened(settings.database_url) as engine:
         store = FeedbackStore(engine)
         rows, stats = await store.listing(since, args.rule), await store.rule_stats(since)
+    warn_unknown_rule(args.rule, settings)
     if args.action == "export":
         for line in _labelled(rows):
             print(line)
@@ -276,7 +305,7 @@ async def feedback(args: argparse.Namespace, settings: Settings) -> int:
             keys = ("delivery_id", "user_id", "choice", "destination", "title", "link", "feed_id")
             print(json.dumps({k: getattr(r, k) for k in keys} | {"rules": r.rule_ids, "time": _iso(r.updated_at)}, ensure_ascii=False))
         else:
-            print(f"{r.updated_at:%Y-%m-%d %H:%M} {r.choice:<13} {','.join(r.rule_ids):<16} {r.user_id:<12} {(r.title or '')[:70]}")
+            print(f"{_when(r.updated_at)} {r.choice:<13} {','.join(r.rule_ids):<16} {r.user_id:<12} {(r.title or '')[:70]}")
     if args.format == "text":
         if not rows:
             print("no feedback in that period")
@@ -284,6 +313,23 @@ async def feedback(args: argparse.Namespace, settings: Settings) -> int:
             if s.rated and (args.rule is None or rule == args.rule):
                 print(f"{rule}: {s.rated} alerts rated, {s.relevant} relevant (precision {s.precision:.2f})")
     return EXIT_OK
+
+
+def warn_unknown_rule(rule: str | None, settings: Settings, config: Any = None) -> None:
+    """Warn (on one line) when --rule names no rule of the config; what is stored for it is still listed."""
+    if not rule:
+        return
+    if config is None:
+        from service.config import load_config
+        from service.config.yamlfile import ConfigError
+
+        try:
+            config = load_config(settings.config_dir)
+        except (ConfigError, OSError):  # a listing does not need the config: no warning rather than an error
+            return
+    known = [r.id for r in config.rules_file.rules]
+    if rule not in known:
+        print(f"newswatch: warning: rules.yaml has no rule '{rule}' (its rules: {', '.join(known)})", file=sys.stderr)
 
 
 def _labelled(rows: list[Any]) -> list[str]:
@@ -331,7 +377,7 @@ async def rule_stats(args: argparse.Namespace, settings: Settings) -> int:
     print(f"{'rule':<20} {'sent':>6} {'rated':>6} {'precision':>9}  last false alarm")
     for rule, s in sorted(stats.items()):
         precision = f"{s.precision:.2f}" if s.precision is not None else "-"
-        last = f"{s.last_false_alarm:%Y-%m-%d %H:%M} {s.last_false_title[:50]}" if s.last_false_alarm else "-"
+        last = f"{_when(s.last_false_alarm)} {s.last_false_title[:50]}" if s.last_false_alarm else "-"
         print(f"{rule:<20} {s.sent:>6} {s.rated:>6} {precision:>9}  {last}")
     if not stats:
         print("no alerts sent in that period")

@@ -38,11 +38,12 @@ class _Redactor(logging.Filter):
 
 
 class TextFormatter(logging.Formatter):
-    """`time level logger message key=value…`"""
+    """`time(UTC) level logger message key=value…`"""
 
     def format(self, record: logging.LogRecord) -> str:
         context = " ".join(f"{k}={getattr(record, k)}" for k in CONTEXT if hasattr(record, k))
-        line = f"{self.formatTime(record, '%Y-%m-%dT%H:%M:%S')} {record.levelname:<7} {record.name} {record.getMessage()}"
+        when = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # UTC, and says so
+        line = f"{when} {record.levelname:<7} {record.name} {record.getMessage()}"
         line = f"{line} {context}" if context else line
         trace = _trace(self, record)
         return visible(f"{line}\n{trace}" if trace else line)  # a remote's words in a message cannot drive the terminal

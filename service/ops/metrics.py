@@ -33,6 +33,18 @@ class Metrics:
         self.failing_destinations = Gauge(
             "newswatch_destination_failing", "1 while a destination's last alert failed permanently", ["destination"], registry=r
         )
+        self.slack_ok = Gauge(
+            "newswatch_slack_connected",
+            "1 while Slack accepts the bot token (connection=bot) or the Socket Mode connection works (connection=socket)",
+            ["connection"],
+            registry=r,
+        )
+        self.slack_failures = Counter(
+            "newswatch_slack_connection_failures",
+            "Failed checks of the bot token (connection=bot) and failed Socket Mode connection attempts (connection=socket)",
+            ["connection"],
+            registry=r,
+        )
 
         self.rule_sent = Gauge("newswatch_rule_alerts_sent", "Alerts sent on their own in the last 30 days, by rule", ["rule"], registry=r)
         self.rule_rated = Gauge(
@@ -49,6 +61,12 @@ class Metrics:
             self.rule_rated.labels(rule=rule).set(s.rated)
             if s.precision is not None:
                 self.rule_precision.labels(rule=rule).set(s.precision)
+
+    def slack(self, connection: str, health: Any) -> None:
+        """A Slack connection's state changed (`alerts.slack.health.Health`): "bot" or "socket"."""
+        self.slack_ok.labels(connection=connection).set(1 if health.ok else 0)
+        if health.state == "failing":
+            self.slack_failures.labels(connection=connection).inc()
 
     def poll(self, feed: str, outcome: str, seconds: float) -> None:
         """Count one poll."""

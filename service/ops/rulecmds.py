@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from service.config import Config, load_config
 from service.config.types import parse_duration
 from service.config.yamlfile import ConfigError
+from service.errors import UserError
 from service.ingest.model import FeedContext, Item, RuleMatch, Status
 from service.ingest.prepare import prepare_now
 from service.ingest.route import Routed
@@ -218,7 +219,7 @@ def _replay_line(item: Item, now: set[str], then: set[str], fmt: str) -> str:
 
 def check_command(args: argparse.Namespace, settings: Settings) -> int:
     """`rules check [PATH]`."""
-    return check(Path(args.path) if args.path else settings.config_dir)
+    return check(config_folder(Path(args.path) if args.path else settings.config_dir))
 
 
 async def test_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -233,10 +234,12 @@ def groups_command(args: argparse.Namespace, settings: Settings) -> int:
 
 async def replay_command(args: argparse.Namespace, settings: Settings) -> int:
     """`rules replay`: the current rules over stored items, read-only."""
+    from service.ops.commands import warn_unknown_rule
     from service.storage import db
     from service.storage.items import Items
 
-    config = load_config(settings.config_dir)
+    config = load_config(config_folder(settings.config_dir))
+    warn_unknown_rule(args.rule, settings, config)
     since = datetime.now(UTC) - timedelta(seconds=parse_duration(args.since))
     async with db.opened(settings.database_url) as engine:
         return await replay(Items(engine), config, since, args.rule, args.format)
@@ -244,4 +247,13 @@ async def replay_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def _directory(args: argparse.Namespace, settings: Settings) -> Path:
     """The config folder a command reads: --config, else the settings'."""
-    return Path(args.config) if args.config else settings.config_dir
+    return config_folder(Path(args.config) if args.config else settings.config_dir)
+
+
+def config_folder(path: Path) -> Path:
+    """`path` if it is a folder; else UserError saying to give the folder that holds feeds.yaml and rules.yaml."""
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise UserError(f"{path} is a file: give the config folder, the one that holds feeds.yaml and rules.yaml (such as {path.parent})")
+    raise UserError(f"there is no folder {path.resolve()}: give the config folder (NEWSWATCH_CONFIG_DIR, ./config by default)")

@@ -44,7 +44,17 @@ def _state(worker: Worker) -> dict[str, object]:
         "config_error": config.last_error,
         "rules": len(config().ruleset.rules),
         "feeds": len(config().feeds),
-    }
+    } | _slack(worker)
+
+
+def _slack(worker: Worker) -> dict[str, object]:
+    """The Slack connections, when configured: the bot token's check and the Socket Mode connection."""
+    app, shown = worker.app, {}
+    if app.slack_bot is not None:
+        shown["bot"] = app.slack_bot.health.as_dict()
+    if app.interactions is not None:
+        shown["socket"] = app.interactions.connection.health.as_dict()
+    return {"slack": shown} if shown else {}
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -58,6 +68,8 @@ async def readyz(request: web.Request) -> web.Response:
     """Ready: database reachable and writable, rules loaded, scheduler running."""
     worker: Worker = request.app[WORKER]
     checks = {"scheduler": worker.running, "rules": bool(worker.app.config().ruleset.rules)}
+    if worker.app.slack_bot is not None:  # Slack accepts the bot token (a refused one is shown under "slack")
+        checks["slack"] = worker.app.slack_bot.health.ok
     try:
         async with worker.app.engine.connect() as conn:
             await conn.execute(sa.text("SELECT 1"))
@@ -113,5 +125,9 @@ async def serve(worker: Worker, host: str, port: int) -> web.AppRunner:
         max_field_size=MAX_HEADER_LINE,
     )
     await runner.setup()
-    await LimitedSite(runner, host, port, backlog=BACKLOG).start()
+    try:
+        await LimitedSite(runner, host, port, backlog=BACKLOG).start()
+    except OSError:  # the port is taken: nothing left behind
+        await runner.cleanup()
+        raise
     return runner

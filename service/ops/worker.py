@@ -36,7 +36,7 @@ class Worker:
         }
         self._scheduler: AsyncIOScheduler | None = None
         self._active: set[asyncio.Task[Any]] = set()
-        self._connecting: asyncio.Future[None] | None = None
+        self._background: set[asyncio.Future[None]] = set()  # the Slack checks: cancelled on stop
         self.stopping = False
 
     @property
@@ -61,8 +61,10 @@ class Worker:
             scheduler.add_job(self._tracked(name, job), "interval", seconds=self._every[name], id=name, next_run_time=datetime.now(UTC))
         scheduler.start()
         self._scheduler = scheduler
-        if self.app.interactions is not None:  # connects in the background; slack-sdk retries until it can
-            self._connecting = asyncio.ensure_future(self.app.interactions.start())
+        if self.app.slack_bot is not None:  # who alerts are posted as; asked again with backoff until Slack accepts the token
+            self._background.add(asyncio.ensure_future(self.app.slack_bot.run()))
+        if self.app.interactions is not None:  # connects in the background, backing off after failures
+            self._background.add(asyncio.ensure_future(self.app.interactions.start()))
 
     def _tracked(self, name: str, job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
         """Wrap a job so that stop() can wait for it, one run goes on at a time, and no exception kills the scheduler.
@@ -154,6 +156,9 @@ class Worker:
             await asyncio.gather(*pending, return_exceptions=True)
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
+        for background in self._background:
+            background.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         if self.app.interactions is not None:
             await self.app.interactions.aclose()
         try:

@@ -18,10 +18,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
+from service.errors import UserError
 from service.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0010"  # the newest migration's revision (a test checks it against Alembic's head)
+HEAD = "0011"  # the newest migration's revision (a test checks it against Alembic's head)
 DEFAULT_POOL_SIZE: int = Settings.model_fields["db_pool_size"].default  # PostgreSQL connections a process keeps
 POOL_TIMEOUT = 600  # seconds a transaction waits for a free connection: a busy pool slows work down, it does not fail it
 WRITE_FAILURE_SECONDS = 300  # /readyz says "not writable" this long after a write refused for want of space or rights
@@ -89,6 +90,7 @@ feeds = sa.Table(
     sa.Column("last_warning", sa.Text),
     sa.Column("last_success_at", UTCDateTime),
     sa.Column("failing_since", UTCDateTime),  # the first failure of the current run of failures
+    sa.Column("failing_reported_at", UTCDateTime),  # when this run of failures was reported to the operations destination
     sa.Column("last_polled_at", UTCDateTime),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("article_failures", sa.Integer, nullable=False, server_default="0"),  # polls in a row whose article pages all failed
@@ -170,7 +172,9 @@ pacing = sa.Table(
     "pacing",
     metadata,
     sa.Column("key", sa.String(200), primary_key=True),  # a sink's rate key: one Slack channel, one webhook
-    sa.Column("next_at", UTCDateTime, nullable=False),  # the earliest moment any replica may send with this key
+    sa.Column("next_at", UTCDateTime, nullable=False),  # the next free slot to book: replicas take turns in booking order
+    sa.Column("busy_until", UTCDateTime),  # a send is in flight (until it reports back, or this, if its process died)
+    sa.Column("ready_at", UTCDateTime),  # the last send ended (or a Retry-After ends): no send leaves before then
 )
 
 
@@ -232,6 +236,14 @@ def safe_url(url: str) -> str:
         return "(unparseable database URL)"
 
 
+class DatabaseError(UserError):
+    """The database cannot be used as configured; the message names it (never with its password) and says what to do."""
+
+
+SUPPORTED = ("sqlite", "postgresql")
+_FORMS = "sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DATABASE"
+
+
 class Database:
     """A database as the service uses it: `begin()` for writes, `connect()` for reads.
 
@@ -243,11 +255,14 @@ class Database:
     """
 
     def __init__(self, url: str, pool_size: int = DEFAULT_POOL_SIZE) -> None:
-        parsed = make_url(normalise_url(url))
+        parsed = _parsed(url)
+        self.url = url  # as configured; `safe_url` shows it
         self.dialect = parsed.get_backend_name()
         self.write_failure: tuple[float, str] | None = None  # (monotonic time, why) of the last write refused for want of space or rights
+        self.schema: str | None = None  # PostgreSQL: the schema tables are made in (the first of `search_path`)
         if self.dialect != "sqlite":
             schema = parsed.query.get("search_path")
+            self.schema = str(schema).split(",")[0].strip().strip('"') if schema else None
             settings = {"search_path": str(schema)} if schema else {}
             parsed = parsed.difference_update_query(["search_path"])
             engine = create_async_engine(
@@ -262,7 +277,7 @@ class Database:
             sa.event.listen(engine.sync_engine, "handle_error", self._note_failure)
             return
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _folder_for(Path(parsed.database))
         self.writer = create_async_engine(parsed, pool_size=1, max_overflow=0, pool_timeout=POOL_TIMEOUT, connect_args={"timeout": 30})
         sa.event.listen(self.writer.sync_engine, "connect", _sqlite_connect)
         sa.event.listen(self.writer.sync_engine, "begin", _sqlite_begin)
@@ -296,12 +311,55 @@ class Database:
             await self.reader.dispose()
 
 
+def _parsed(url: str) -> Any:
+    """The SQLAlchemy URL of a supported database, with its async driver; DatabaseError for any other."""
+    try:
+        parsed = make_url(normalise_url(url))
+    except Exception:
+        raise DatabaseError(f"NEWSWATCH_DATABASE_URL is not a database URL: use {_FORMS}") from None
+    if parsed.get_backend_name() not in SUPPORTED:
+        raise DatabaseError(
+            f"NEWSWATCH_DATABASE_URL names a {parsed.get_backend_name()} database ({safe_url(url)}), which newswatch does not support:"
+            f" use {_FORMS}"
+        )
+    return parsed
+
+
+def _folder_for(path: Path) -> None:
+    """Make the folder of a SQLite file; DatabaseError if it cannot be made."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        where = path.resolve()
+        raise DatabaseError(f"cannot make the folder of the SQLite database {where} ({exc.strerror}): set NEWSWATCH_DATABASE_URL") from None
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (relative paths are relative to the current folder), else None."""
+    parsed = _parsed(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
 @asynccontextmanager
-async def opened(url: str) -> AsyncIterator[Database]:
-    """A database for a one-off command: migrated to the latest schema first, closed afterwards."""
+async def opened(url: str, create: bool = False) -> AsyncIterator[Database]:
+    """A database for a one-off command: checked and migrated first, closed afterwards.
+
+    Without `create`, a database that does not exist yet is an error that says which one was
+    looked for (a command run from another folder must not make an empty one there).
+    """
+    from service.storage.ready import ready  # the checks, and errors that say what to do
+
+    path = sqlite_file(url)
+    if path is not None and not create and not path.exists():
+        raise DatabaseError(
+            f"no database at {path.resolve()} (NEWSWATCH_DATABASE_URL={safe_url(url)}): run this where the service runs, or set"
+            " NEWSWATCH_DATABASE_URL to its database (`newswatch db upgrade` makes a new, empty one)"
+        )
     engine = create_engine(url)
     try:
-        await upgrade(engine)
+        await ready(engine, create)
         yield engine
     finally:
         await engine.dispose()

@@ -106,6 +106,7 @@ class Feeds:
                 caught_up=True,
                 consecutive_failures=0,
                 failing_since=None,
+                failing_reported_at=None,
                 last_success_at=now,
                 last_polled_at=now,
                 lease_until=None,
@@ -128,7 +129,9 @@ class Feeds:
     ) -> int:
         """Record a failed poll; `next_poll` gets the count of consecutive failures. Return that count.
 
-        At exactly `notify.after_failures` failures in a row, a notice goes to `notify.destination`.
+        Once a feed has failed `notify.after_failures` polls in a row, a notice goes to
+        `notify.destination`, once per run of failures: a feed already past the threshold when
+        `operations:` was set or lowered is reported at its next failed poll.
         """
         async with self.engine.begin() as conn:
             row = (
@@ -145,13 +148,15 @@ class Feeds:
                         lease_until=None,
                         lease_owner=None,
                     )
-                    .returning(feeds.c.consecutive_failures, feeds.c.failing_since, feeds.c.name)
+                    .returning(feeds.c.consecutive_failures, feeds.c.failing_since, feeds.c.name, feeds.c.failing_reported_at)
                 )
             ).one()
             failures = int(row.consecutive_failures)
-            await conn.execute(feeds.update().where(feeds.c.id == feed_id).values(next_poll_at=next_poll(failures)))
-            if notify and failures == notify.after_failures:
+            changes: dict[str, Any] = {"next_poll_at": next_poll(failures)}
+            if notify and failures >= notify.after_failures and row.failing_reported_at is None:
                 await notices.failing(conn, notify, feed_id, row.name, failures, row.failing_since or now, error, now)
+                changes["failing_reported_at"] = now
+            await conn.execute(feeds.update().where(feeds.c.id == feed_id).values(**changes))
             return failures
 
     async def release(self, feed_id: str) -> None:
@@ -182,6 +187,7 @@ async def succeeded(conn: AsyncConnection, feed_id: str, outcome: PollOutcome, n
             caught_up=True,
             consecutive_failures=0,
             failing_since=None,
+            failing_reported_at=None,
             last_warning=outcome.warning,
             article_failures=outcome.article_failures,
             article_error=outcome.article_error if outcome.article_error or not outcome.article_failures else feeds.c.article_error,

@@ -1,5 +1,9 @@
 """Operations notices: a feed reported once when it has failed N polls in a row, and once when it recovers.
 
+A feed is reported once per run of failures (`feeds.failing_reported_at`), and its recovery
+only if it was reported: a feed already failing when `operations:` is set or its threshold
+lowered is reported at its next failed poll.
+
 A notice is a delivery without an item (its text in `notice`), so it goes through the same
 outbox as alerts: leases, retries, dead letters and `newswatch deliveries`.
 """
@@ -30,13 +34,13 @@ class Notify:
 
 
 async def recovered(conn: AsyncConnection, feed_ids: Sequence[str], now: datetime, notify: Notify | None) -> None:
-    """Queue a "recovered" notice for each of these feeds that had been reported failing (call before resetting them)."""
+    """Queue a "recovered" notice for each of these feeds that was reported failing (call before resetting them)."""
     if notify is None:
         return
     for i in range(0, len(feed_ids), CHUNK):
         found = await conn.execute(
             sa.select(feeds.c.id, feeds.c.name, feeds.c.consecutive_failures, feeds.c.failing_since).where(
-                feeds.c.id.in_(feed_ids[i : i + CHUNK]), feeds.c.consecutive_failures >= notify.after_failures
+                feeds.c.id.in_(feed_ids[i : i + CHUNK]), feeds.c.failing_reported_at.is_not(None)
             )
         )
         rows = [

@@ -32,6 +32,13 @@ async def deliveries_listing(engine: Database, status: str | None, destination: 
         return list(await conn.execute(query))
 
 
+async def delivery_statuses(engine: Database, ids: list[int]) -> dict[int, str]:
+    """The status of each of these deliveries that exists."""
+    query = sa.select(deliveries.c.id, deliveries.c.status).where(deliveries.c.id.in_(ids))
+    async with engine.connect() as conn:
+        return {int(i): str(status) for i, status in await conn.execute(query)}
+
+
 async def delivery_summary(engine: Database) -> list[Any]:
     """Counts by destination and status, with the latest error of each destination."""
     query = (

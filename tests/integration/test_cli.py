@@ -12,6 +12,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
@@ -32,10 +33,10 @@ def env(config: Path, database_url: str, slack: SlackServer | None = None, **ext
     return base | extra
 
 
-async def newswatch(*args: str, environ: dict[str, str], timeout: float = 60) -> tuple[int, str, str]:
-    """Run the CLI to completion."""
+async def newswatch(*args: str, environ: dict[str, str], timeout: float = 60, cwd: Path = ROOT) -> tuple[int, str, str]:
+    """Run the CLI to completion (in `cwd`, the repository by default)."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "service", *args, env=environ, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        sys.executable, "-m", "service", *args, env=environ, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     try:
         out, err = await asyncio.wait_for(proc.communicate(), timeout)
@@ -90,18 +91,39 @@ async def test_poll_once_delivers_and_exits_zero(tmp_path: Path, database_url: s
     assert code == 0 and len(slack.messages["vn-kh-border"]) == 2
 
 
-async def test_poll_once_without_network_or_slack_prints_alerts(tmp_path: Path, database_url: str) -> None:
+def shipped_config(tmp_path: Path) -> Path:
+    """A copy of the shipped config folder (its demo feed, public feeds, rules and examples)."""
     config = tmp_path / "config"
     config.mkdir()
     for name in ("feeds.yaml", "rules.yaml"):
         (config / name).write_text((ROOT / "config" / name).read_text(encoding="utf-8"), encoding="utf-8")
     for folder in ("demo", "examples"):
         shutil.copytree(ROOT / "config" / folder, config / folder)
+    return config
+
+
+async def test_poll_once_without_network_or_slack_prints_alerts(tmp_path: Path, database_url: str) -> None:
+    config = shipped_config(tmp_path)
     # the shipped public feeds point at hosts that do not resolve here: they must fail, not stop the run
     code, out, err = await newswatch("poll", "--once", environ=env(config, database_url, NEWSWATCH_FETCH_TIMEOUT="5"))
     assert code == 0, err
-    assert out.count("━━ newswatch alert → border-desk") == 2
+    assert out.count("━━ newswatch alert → console:demo") == 2
     assert "HÀ NỘI" in out or "Cambodia" in out
+
+
+async def test_the_shipped_demo_feed_alerts_the_console_only_even_with_slack_configured(
+    tmp_path: Path, database_url: str, slack: SlackServer
+) -> None:
+    """A container started with a real token and the shipped config must not post the demo articles to the desk."""
+    config = shipped_config(tmp_path)
+    environ = env(config, database_url, slack, NEWSWATCH_FETCH_TIMEOUT="5")
+    code, out, err = await newswatch("poll", "--once", environ=environ)
+    assert code == 0, err
+    assert out.count("━━ newswatch alert → console:demo") == 2
+    assert slack.all_messages() == [] and slack.requests == 0
+    code, out, err = await newswatch("deliveries", "--format", "json", environ=environ)
+    assert code == 0, err
+    assert [(d["destination"], d["status"]) for d in map(json.loads, out.splitlines())] == [("console:demo", "sent")] * 2
 
 
 async def test_sigterm_during_run_exits_zero_with_nothing_half_written(
@@ -224,7 +246,8 @@ async def test_kill_9_during_delivery_loses_nothing_and_duplicates_at_most_the_m
         await proc.wait()
     assert 2 <= len(slack.messages["desk"]) < 6
     slack.faults.answer_delay = 0
-    await asyncio.sleep(2.5)  # the dead process's leases expire
+    while (held := await held_until(database_url)) is not None and held > datetime.now(UTC):  # what the dead process held runs out
+        await asyncio.sleep(0.1)
     code, _, err = await newswatch("poll", "--once", environ=environ)
     assert code == 0, err
     texts = [m["text"] for m in slack.messages["desk"]]
@@ -243,6 +266,11 @@ async def test_feeds_command_reports_each_feed(tmp_path: Path, database_url: str
     assert report["good"]["status"] == "ok" and report["good"]["items"] == 2 and report["good"]["conditional_get"] is True
     assert report["bad"]["status"] == "error" and report["bad"]["consecutive_failures"] == 1
     assert report["bad"]["last_error"] == "http_503: HTTP 503 Service Unavailable"
+    code, out, _ = await newswatch("feeds", environ=env(config, database_url))
+    good = next(line for line in out.splitlines() if line.startswith("good "))
+    assert code == 0 and good.count(" UTC") == 2  # last success and next poll, each with its zone
+    code, out, _ = await newswatch("matches", "--since", "1d", environ=env(config, database_url))
+    assert code == 0 and all(" UTC " in line for line in out.splitlines()[::2]), out
 
 
 async def test_rules_test_shows_where_khmer_and_thai_terms_matched_and_groups_lists_the_gazetteer(tmp_path: Path) -> None:
@@ -344,6 +372,19 @@ async def test_ctrl_c_stops_the_service_and_its_parse_workers_without_a_tracebac
         _, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, err.decode()
     assert "Traceback" not in err.decode() and "KeyboardInterrupt" not in err.decode(), err.decode()
+
+
+async def held_until(database_url: str) -> Any:
+    """When the last lease on a pending delivery, or on a channel's send in flight, runs out (None if none is held)."""
+    engine = db.create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            leases = sa.select(sa.func.max(db.deliveries.c.lease_until)).where(db.deliveries.c.status == "pending")
+            sends = sa.select(sa.func.max(db.pacing.c.busy_until))
+            ends = [(await conn.execute(query)).scalar() for query in (leases, sends)]
+    finally:
+        await engine.dispose()
+    return max((e for e in ends if e is not None), default=None)
 
 
 async def stored_items(database_url: str) -> int:

@@ -120,7 +120,14 @@ async def test_a_failing_destination_is_reported_once_and_its_alerts_can_be_requ
     assert [(r.status, r.attempts) for r in await rows(app)] == [("sent", 0)] * 3
 
 
-async def test_replicas_share_one_pace_per_channel(tmp_path: Path, feeds: FeedServer, slack: SlackServer, make_app: AppFactory) -> None:
+async def test_replicas_share_one_pace_per_channel_even_when_a_send_leaves_late(
+    tmp_path: Path, feeds: FeedServer, slack: SlackServer, make_app: AppFactory
+) -> None:
+    """Slots booked a second apart do not make arrivals a second apart: a send leaves after the one before has ended.
+
+    The first request reaches Slack 0.9 s late (a loaded machine, a slow network): a send that
+    left at its slot, a second after the first's, would arrive 0.1 s after it and get a 429.
+    """
     import asyncio
 
     from alerts.delivery import Deliverer
@@ -136,12 +143,15 @@ async def test_replicas_share_one_pace_per_channel(tmp_path: Path, feeds: FeedSe
     one, two = await make_app(), await make_app()
     await one.pipeline.poll_due(force=True)
     replicas = [replica(app, f"replica-{i}", batch=2) for i, app in enumerate((one, two))]
+    slack.faults.slow_arrivals = [0.9]
 
     async def drain(deliverer: Deliverer) -> None:
-        while (await deliverer.run_once()).sent:
-            pass
+        while [r for r in await rows(one) if r.destination == "desk" and r.status == "pending"]:
+            await deliverer.run_once()
+            await asyncio.sleep(0.05)
 
     await asyncio.gather(*(drain(d) for d in replicas))
+    assert [r.status for r in await rows(one) if r.destination == "desk"] == ["sent"] * 6
     assert len(slack.messages["desk"]) == 6
     assert "ratelimited" not in slack.rejected  # the server refuses a second message within a second in one channel
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from service.ingest.parse import parse_article
@@ -220,6 +221,37 @@ async def test_an_operations_destination_hears_once_when_a_feed_fails_and_once_w
     recovered = f"[newswatch] Feed F (f) recovered after 5 failed polls (failing since {since:%Y-%m-%d %H:%M} UTC)."
     assert [m["text"] for m in slack.messages["other"][1:]] == [recovered]
     assert len(slack.messages["desk"]) == 1  # the feed's item alerted as usual
+
+
+@pytest.mark.parametrize("before", [None, 10], ids=["set", "lowered"])
+async def test_a_feed_already_past_the_threshold_is_reported_at_its_next_poll_after_operations_is_set_or_lowered(
+    tmp_path: Path, feeds: FeedServer, slack: SlackServer, make_app: AppFactory, clock: FakeClock, before: int | None
+) -> None:
+    config = rules()
+    config["destinations"]["ops"] = {"type": "slack", "channel": "#other"}
+    if before is not None:
+        config["operations"] = {"destination": "ops", "after_failures": before}
+    write_config(tmp_path / "config", [feed("f", feeds.serve("f.rss", b"", status=500))], config)
+    app = await make_app()
+    for _ in range(4):
+        await app.poll_once()
+        clock.advance(hours=7)  # past the longest backoff
+    assert slack.messages["other"] == []
+    config["operations"] = {"destination": "ops", "after_failures": 3}
+    write_config(tmp_path / "config", [feed("f", feeds.url("f.rss"))], config)
+    assert app.config.reload() == "loaded"
+    await app.poll_once()
+    [failing] = slack.messages["other"]
+    assert failing["text"].startswith("[newswatch] Feed F (f) failing since") and "5 failed polls in a row" in failing["text"]
+    clock.advance(hours=7)
+    await app.poll_once()  # reported once per run of failures
+    assert len(slack.messages["other"]) == 1
+    feeds.serve("f.rss", rss(news(1)))
+    clock.advance(hours=7)
+    await app.poll_once()
+    assert [m["text"].split(" (failing")[0] for m in slack.messages["other"][1:]] == [
+        "[newswatch] Feed F (f) recovered after 6 failed polls"
+    ]
 
 
 async def test_a_burst_is_seen_whole_even_when_a_claim_takes_only_part_of_it(

@@ -101,7 +101,7 @@ async def test_a_click_is_acknowledged_recorded_and_shown_in_place_and_the_last_
     code, out, err = await newswatch("feedback", "--rule", "border", environ=env(tmp_path / "config", database_url))
     assert code == 0, err
     lines = out.splitlines()
-    assert [line.split()[2:5] for line in lines[:2]] == [["not_relevant", "border", "U2"], ["relevant", "border", "U1"]]
+    assert [line.split()[2:6] for line in lines[:2]] == [["UTC", "not_relevant", "border", "U2"], ["UTC", "relevant", "border", "U1"]]
     assert lines[2] == "border: 1 alerts rated, 0 relevant (precision 0.00)"  # an alert counts once, with its latest rating
 
 

@@ -42,6 +42,7 @@ async def test_edited_rules_apply_and_a_bad_edit_keeps_the_last_good_rules(tmp_p
         good = app.config().version
         (config / "rules.yaml").write_text(RULES.replace("[desk]", "[nowhere]"), encoding="utf-8")
         await _until(lambda: app.config.last_error is not None)
+        await _until(lambda: app.slack_bot is not None and app.slack_bot.health.ok)  # readiness needs Slack to accept the bot token
         assert [r.id for r in app.config().ruleset.rules] == ["r2"] and app.config().version == good
         async with httpx.AsyncClient() as client:
             health = (await client.get(f"http://127.0.0.1:{port}/healthz")).json()
@@ -53,6 +54,7 @@ async def test_edited_rules_apply_and_a_bad_edit_keeps_the_last_good_rules(tmp_p
             "rules": True,
             "database": True,
             "database_writable": True,
+            "slack": True,
         }
         assert "newswatch_config_valid 0.0" in metrics and 'newswatch_config_reloads_total{outcome="rejected"} 1.0' in metrics
     finally:
@@ -161,9 +163,14 @@ async def test_a_tick_skipped_while_the_last_run_goes_on_is_not_a_warning(
         chunks.append(capfd.readouterr().err)
         return text in "".join(chunks)
 
+    from apscheduler.events import EVENT_JOB_MAX_INSTANCES
+
+    skipped: list[object] = []
     try:
         worker.start()
-        await _until(lambda: logged("polled: 1 new items"), timeout=10)  # the first poll, ticks skipped while it waited
+        assert worker._scheduler is not None
+        worker._scheduler.add_listener(skipped.append, EVENT_JOB_MAX_INSTANCES)  # APScheduler logs the skip, then sends this
+        await _until(lambda: bool(skipped), timeout=30)  # wait for what is asserted: a tick skipped while the poll went on
     finally:
         await worker.stop()
         root.handlers[:], root.level = saved

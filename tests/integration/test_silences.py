@@ -79,9 +79,34 @@ async def test_a_backlog_waiting_on_an_outage_is_silenced_too(
     assert {d.destination: d.status for d in await table(app, deliveries)} == {"desk": "muted", "other": "sent"}
 
 
+async def test_deliveries_muted_lists_what_matches_shows_as_muted(
+    tmp_path: Path, feeds: FeedServer, slack: SlackServer, make_app: AppFactory, clock: FakeClock, database_url: str
+) -> None:
+    import json
+
+    url = feeds.serve("f.rss", rss([entry(0), entry(1)]))
+    write_config(tmp_path / "config", [{"id": "f", "url": url, "first_poll_alerts": "all"}], RULES)
+    app = await make_app()
+    await Silences(app.engine).add("rule", "border", clock() + timedelta(hours=2), "drill", clock())
+    await Silences(app.engine).add("feed", "f", clock() + timedelta(hours=2), "drill", clock())
+    await app.poll_once()
+    assert slack.all_messages() == []
+    environ = env(tmp_path / "config", database_url)
+    code, out, err = await newswatch("matches", "--format", "json", environ=environ)
+    assert code == 0, err
+    muted_matches = {(m["link"], m["rule"]) for m in map(json.loads, out.splitlines()) if "muted" in m["status"]}
+    assert len(muted_matches) == 4  # two items, each matched by both rules
+    code, out, err = await newswatch("deliveries", "--status", "muted", "--format", "json", environ=environ)
+    assert code == 0, err
+    listed = [json.loads(line) for line in out.splitlines()]
+    assert {(d["link"], rule) for d in listed for rule in d["rules"]} == muted_matches
+    assert {d["status"] for d in listed} == {"muted"}
+
+
 async def test_mute_commands(tmp_path: Path, database_url: str) -> None:
     config = write_config(tmp_path / "config", [{"id": "desk", "url": "http://127.0.0.1:9/f.rss"}], RULES)
     environ = env(config, database_url)
+    assert (await newswatch("db", "upgrade", environ=environ))[0] == 0  # commands other than run, poll and db upgrade make no database
     code, out, err = await newswatch("mute", "border", "--for", "2h", "--reason", "drill", environ=environ)
     assert code == 0 and out.startswith("muted rule border until"), err
     code, _, err = await newswatch("mute", "nowhere", "--for", "1h", environ=environ)

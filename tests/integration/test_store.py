@@ -149,3 +149,30 @@ async def test_prune_removes_only_old_items_that_matched_nothing(engine: sa.ext.
     )
     assert await stored.prune(NOW + timedelta(days=1)) == 1
     assert (await stored.known("f0", ["matched", "plain", "recent"], ()))[0] == {"matched", "recent"}
+
+
+async def test_the_migration_to_0011_marks_feeds_whose_failing_notice_was_already_queued(database_url: str) -> None:
+    """A feed reported failing before the upgrade is not reported again; one failing but never reported still will be."""
+    from service.storage import notices
+
+    engine = db.create_engine(database_url)
+    try:
+        await _upgrade_to(engine, "0007")
+        since = NOW - timedelta(hours=3)
+        async with engine.begin() as conn:
+            for feed_id in ("reported", "unreported"):
+                await conn.execute(
+                    sa.text(
+                        "INSERT INTO feeds (id, url, name, next_poll_at, created_at, consecutive_failures, failing_since)"
+                        " VALUES (:id, 'https://example.org/f', '', :now, :now, 9, :since)"
+                    ),
+                    {"id": feed_id, "now": NOW.replace(tzinfo=None), "since": since.replace(tzinfo=None)},
+                )
+            row = notices.notice_row("ops", f"Feed Reported (reported) failing since {since:%Y-%m-%d %H:%M} UTC: 5 failed polls", NOW)
+            await conn.execute(db.deliveries.insert(), [row])
+        await db.upgrade(engine)
+        async with engine.connect() as conn:
+            marked = dict((await conn.execute(sa.select(db.feeds.c.id, db.feeds.c.failing_reported_at))).all())
+        assert marked == {"reported": since, "unreported": None}
+    finally:
+        await engine.dispose()

@@ -2,7 +2,7 @@
 
 `FakeQueue` holds deliveries like the outbox table: a delivery must be claimed (leased) before
 it can be held, and held, with its lease still running, when it is marked sent; a finished
-delivery cannot be finished again. `FakePacer` books slots on a fake clock. `FakeSink` records what it was asked to send and
+delivery cannot be finished again. `FakePacer` books slots and lets one send of a key fly at a time, on a fake clock. `FakeSink` records what it was asked to send and
 fails on demand.
 """
 
@@ -137,26 +137,60 @@ class FakeQueue:
 
 
 class FakePacer:
-    """One pace per key on the fake clock."""
+    """One pace per key on the fake clock, with the send in flight as SqlPacer keeps it.
+
+    `elsewhere(key, ends)` stands for another process's send with that key, in flight until `ends`.
+    A send that leaves while another is in flight fails the test.
+    """
 
     def __init__(self, time: FakeTime) -> None:
         self.time = time
         self.next_at: dict[str, datetime] = {}
+        self.ready_at: dict[str, datetime] = {}
+        self.busy: set[str] = set()
+        self.foreign: dict[str, tuple[datetime, float]] = {}  # key -> (when another process's send ends, its interval)
         self.paused: list[tuple[str, float]] = []
+
+    def elsewhere(self, key: str, ends: datetime, interval: float = 1.0) -> None:
+        """Another process's send with `key` is in flight until `ends`."""
+        self.foreign[key] = (ends, interval)
 
     async def reserve(self, key: str, interval: float, within: float) -> tuple[float, bool]:
         now = self.time()
-        start = max(self.next_at.get(key, now), now)
+        start = max(self.next_at.get(key, now), self.ready_at.get(key, now), now)
         wait = (start - now).total_seconds()
         if wait > within:
             return wait, False
         self.next_at[key] = start + timedelta(seconds=interval)
         return wait, True
 
+    async def depart(self, key: str, hold: float) -> float:
+        now = self.time()
+        if key in self.foreign:
+            ends, interval = self.foreign[key]
+            if now < ends:
+                return 0.2
+            del self.foreign[key]
+            self._later(key, ends + timedelta(seconds=interval))
+        assert key not in self.busy, f"a second send with {key} left while one was in flight"
+        wait = (self.ready_at.get(key, now) - now).total_seconds()
+        if wait > 0:
+            return wait
+        self.busy.add(key)
+        return 0.0
+
+    async def arrived(self, key: str, interval: float) -> None:
+        assert key in self.busy, f"a send with {key} ended that never left"
+        self.busy.discard(key)
+        self._later(key, self.time() + timedelta(seconds=interval))
+
     async def pause(self, key: str, seconds: float) -> None:
         self.paused.append((key, seconds))
-        until = self.time() + timedelta(seconds=seconds)
-        self.next_at[key] = max(self.next_at.get(key, until), until)
+        self._later(key, self.time() + timedelta(seconds=seconds))
+
+    def _later(self, key: str, until: datetime) -> None:
+        for table in (self.next_at, self.ready_at):
+            table[key] = max(table.get(key, until), until)
 
 
 @dataclass
@@ -176,12 +210,19 @@ class FakeSink:
 
     min_interval = 1.0
 
-    def __init__(self, rate_key: str = "slack:#desk") -> None:
+    def __init__(self, rate_key: str = "slack:#desk", time: FakeTime | None = None, takes: float = 0.0) -> None:
         self.rate_key = rate_key
         self.sent: list[Message] = []
+        self.sent_at: list[datetime] = []  # when each send left, on `time`
         self.failures: list[DeliveryError | Exception] = []
+        self._time = time
+        self._takes = takes  # seconds each send is in flight, on `time`
 
     async def send(self, message: Message) -> str | None:
+        if self._time is not None:
+            self.sent_at.append(self._time())
+            if self._takes:
+                await self._time.sleep(self._takes)
         if self.failures:
             raise self.failures.pop(0)
         self.sent.append(message)

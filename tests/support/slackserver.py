@@ -5,6 +5,11 @@ text or blocks, Block Kit limits, one message per second per channel (429 + Retr
 `thread_ts` that exists; and it can inject faults: 5xx answers, outages, and connections
 dropped after the message was stored.
 
+Tokens as Slack checks them: none is `not_authed`, an unknown one `invalid_auth`, a revoked one
+`token_revoked`, and the other kind of token `not_allowed_token_type` (a bot token for
+`apps.connections.open`, an app-level token for `chat.postMessage`); `auth.test` takes either
+and names a bot only for the bot token.
+
 Socket Mode as Slack runs it: `apps.connections.open` takes only the app-level token and
 hands out a WebSocket URL; the socket says hello, then carries the envelopes the test sends
 (`click` builds a `block_actions` payload from a stored message, as Slack does when a button
@@ -28,6 +33,7 @@ from aiohttp import WSMsgType, web
 TOKEN = "xoxb-test-0000-secret-token"
 TEAM = "T000"  # the workspace the tokens belong to
 APP_TOKEN = "xapp-1-A000-test-secret-app-token"
+WORKSPACE = "Newsroom"
 ACK_DEADLINE = 3.0
 WEBHOOK_PATH = "/services/T000/B000/webhooksecret123"
 TEXT_LIMIT = 40_000
@@ -79,6 +85,8 @@ class SlackServer:
         self.groups: dict[str, list[str]] = {}  # user group id -> members
         self.sockets: list[web.WebSocketResponse] = []  # open Socket Mode connections
         self.connections_opened = 0
+        self.connection_attempts = 0  # apps.connections.open calls, accepted or not
+        self.revoked: set[str] = set()  # tokens revoked since they were issued: Slack answers token_revoked
         self.acks: dict[str, float] = {}  # envelope id -> seconds from sending to its ack
         self.missed_acks: list[str] = []  # envelopes not acknowledged within ACK_DEADLINE
         self._sent_at: dict[str, float] = {}
@@ -132,20 +140,28 @@ class SlackServer:
             return web.Response(status=status, text="upstream trouble", headers=f.fail_headers)
         return None
 
+    def _refusal(self, request: web.Request, wanted: str) -> str | None:
+        """Slack's error for a call whose token is not the `wanted` one ("bot" or "app"), or None if it is."""
+        header = request.headers.get("Authorization")
+        token = header.removeprefix("Bearer ") if header else None
+        if not token:
+            return "not_authed"
+        if token in self.revoked:
+            return "token_revoked"
+        if token not in (TOKEN, APP_TOKEN):
+            return "invalid_auth"
+        return None if token == (TOKEN if wanted == "bot" else APP_TOKEN) else "not_allowed_token_type"
+
     async def _auth_test(self, request: web.Request) -> web.Response:
-        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
-            return web.json_response({"ok": False, "error": "invalid_auth"})
-        return web.json_response(
-            {
-                "ok": True,
-                "url": "https://test.slack.com/",
-                "team": "Test",
-                "user": "newswatch",
-                "team_id": TEAM,
-                "user_id": "U0BOT",
-                "bot_id": "B0BOT",
-            }
-        )
+        """Who the token is: any valid token (auth.test takes app-level tokens too); only a bot token names a bot."""
+        error = self._refusal(request, "bot")
+        if error == "not_allowed_token_type":  # an app-level token: the app and its workspace, no bot, no user
+            return web.json_response({"ok": True, "team": WORKSPACE, "team_id": TEAM, "app_id": "A000", "app_name": "newswatch"})
+        if error is not None:
+            return web.json_response({"ok": False, "error": error})
+        url = "https://newsroom.slack.com/"
+        identity = {"url": url, "team": WORKSPACE, "user": "newswatch", "team_id": TEAM, "user_id": "U0BOT", "bot_id": "B000"}
+        return web.json_response({"ok": True, **identity, "is_enterprise_install": False})
 
     async def _post_message(self, request: web.Request) -> web.StreamResponse:
         if self.faults.slow_arrivals:
@@ -182,9 +198,10 @@ class SlackServer:
         return web.json_response({"ok": True, "channel": channel, "ts": ts, "message": {"text": args.get("text", "")}})
 
     async def _args(self, request: web.Request) -> dict[str, Any]:
-        """Arguments from a JSON or form body, after the token check."""
-        if request.headers.get("Authorization", "") != f"Bearer {TOKEN}":
-            raise Invalid("not_authed" if "Authorization" not in request.headers else "invalid_auth")
+        """Arguments from a JSON or form body, after the token check (a bot token's methods)."""
+        error = self._refusal(request, "bot")
+        if error is not None:
+            raise Invalid(error)
         if request.method == "GET":
             return dict(request.query)
         if request.content_type == "application/json":
@@ -223,7 +240,7 @@ class SlackServer:
         """Until a Socket Mode client has connected."""
         await self._connected.wait()
 
-    async def click(self, channel: str, ts: str, action_id: str, user: str, option: str | None = None, team: str = "T000") -> str:
+    async def click(self, channel: str, ts: str, action_id: str, user: str, option: str | None = None, team: str = TEAM) -> str:
         """Send the `block_actions` envelope Slack sends when `user` uses `action_id` on a message; return its envelope id."""
         message = self.message(channel, ts)
         found = [
@@ -259,7 +276,7 @@ class SlackServer:
         }
         return await self.send_envelope("interactive", payload)
 
-    async def command(self, text: str, user: str, channel: str = "desk", team: str = "T000") -> str:
+    async def command(self, text: str, user: str, channel: str = "desk", team: str = TEAM) -> str:
         """Send the `slash_commands` envelope of `/newswatch TEXT` typed by `user`; return its response_url's id."""
         answer_id = f"cmd-{len(self.command_answers) + 1}"
         self.command_answers[answer_id] = []
@@ -313,11 +330,11 @@ class SlackServer:
             self.missed_acks.append(envelope_id)
 
     async def _connections_open(self, request: web.Request) -> web.Response:
-        auth = request.headers.get("Authorization", "")
-        if auth == f"Bearer {TOKEN}":
-            return web.json_response({"ok": False, "error": "not_allowed_token_type"})
-        if auth != f"Bearer {APP_TOKEN}":
-            return web.json_response({"ok": False, "error": "invalid_auth"})
+        """A WebSocket URL for the app-level token only (a bot token is the wrong type)."""
+        self.connection_attempts += 1
+        error = self._refusal(request, "app")
+        if error is not None:
+            return web.json_response({"ok": False, "error": error})
         self.connections_opened += 1
         return web.json_response({"ok": True, "url": self.socket_url})
 

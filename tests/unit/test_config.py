@@ -52,6 +52,12 @@ def test_missing_file_is_reported(tmp_path: Path) -> None:
     assert str(error.value) == f"{tmp_path / 'feeds.yaml'}:1:1: file not found"
 
 
+def test_an_interval_under_a_minute_is_refused_by_the_json_schema_too() -> None:
+    schema = json.loads((ROOT / "config" / "feeds.schema.json").read_text(encoding="utf-8"))
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"feeds": [{"id": "a", "url": "https://example.org/a", "interval": 30}]}, schema)
+
+
 def test_shipped_config_loads_and_validates_against_its_json_schema() -> None:
     config = load_config(ROOT / "config")
     assert {r.id for r in config.ruleset.rules} >= {"vn-kh-border", "kh-th-border"}
@@ -72,7 +78,9 @@ def test_committed_feed_fixtures_are_up_to_date() -> None:
         assert path.read_bytes() == content, f"run `make fixtures` to refresh {path.name}"
 
 
-@pytest.mark.parametrize(("text", "seconds"), [(600, 600), ("90s", 90), ("10m", 600), ("1h30m", 5400), ("2d", 172800)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [(600, 600), ("90s", 90), ("10m", 600), ("1h30m", 5400), ("2d", 172800), ("1w", 604800), ("2w1d", 1296000)]
+)
 def test_durations(text: str | int, seconds: int) -> None:
     assert parse_duration(text) == seconds
 

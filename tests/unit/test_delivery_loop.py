@@ -18,9 +18,10 @@ def setup(
     lose_leases: tuple[int, ...] = (),
     muter: FakeMuter | None = None,
     lease: timedelta = timedelta(seconds=120),
+    takes: float = 0.0,
 ) -> tuple[Deliverer, FakeQueue, FakePacer, FakeSink, FakeTime]:
     time = FakeTime()
-    queue, pacer, sink = FakeQueue(time, deliveries, lose_leases, lease), FakePacer(time), FakeSink()
+    queue, pacer, sink = FakeQueue(time, deliveries, lose_leases, lease), FakePacer(time), FakeSink(time=time, takes=takes)
     loop = Deliverer(
         queue,
         pacer,
@@ -45,6 +46,33 @@ async def test_a_sent_alert_is_recorded_with_its_remote_id_and_the_next_waits_it
     assert stats.sent == 2 and [m.delivery_id for m in sink.sent] == [1, 2]
     assert [(queue.rows[i].status, queue.rows[i].remote_id) for i in (1, 2)] == [("sent", "ts-1"), ("sent", "ts-2")]
     assert time.slept == [1.0]  # one message per second per channel, on the pacer's clock
+
+
+async def test_a_slow_send_keeps_the_next_one_a_full_interval_after_it_ended() -> None:
+    loop, _, _, sink, time = setup(due(1), due(2), takes=0.8)
+    start = time()
+    await loop.run_once()
+    assert sink.sent_at == [start, start + timedelta(seconds=1.8)]  # not at its slot a second after the first began
+
+
+async def test_a_send_leaves_only_after_another_process_s_send_has_ended_and_an_interval_more() -> None:
+    """Two replicas booked slots a second apart, but the first send left late: the second waits for its end."""
+    loop, queue, pacer, sink, time = setup(due(1))
+    start = time()
+    pacer.next_at["slack:#desk"] = start + timedelta(seconds=1)  # the other replica booked the first slot
+    pacer.elsewhere("slack:#desk", ends=start + timedelta(seconds=2.5))  # and its send is in flight until then
+    stats = await loop.run_once()
+    assert stats.sent == 1 and queue.rows[1].status == "sent"
+    assert sink.sent_at[0] >= start + timedelta(seconds=3.5)
+
+
+async def test_a_send_in_flight_elsewhere_for_long_sends_the_message_back_to_wait_without_counting_an_attempt() -> None:
+    loop, queue, pacer, sink, time = setup(due(1))
+    pacer.elsewhere("slack:#desk", ends=time() + timedelta(seconds=60))
+    stats = await loop.run_once()
+    assert sink.sent == [] and stats.retried == 1
+    row = queue.rows[1]
+    assert (row.status, row.attempts, row.leased) == ("pending", 0, False)
 
 
 async def test_a_retryable_error_comes_back_with_backoff_and_a_permanent_one_is_dead_lettered_once() -> None:

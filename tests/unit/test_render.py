@@ -75,7 +75,15 @@ def test_huge_fields_are_cut_at_word_boundaries_within_slack_limits() -> None:
 def test_console_rendering_is_readable_and_strips_terminal_escapes() -> None:
     out = console.render(alert(title="Title \x1b[31mred\x1b[0m"))
     assert "\x1b" not in out
-    assert "**border**" in out and "VNA · 2025-09-11 03:00 UTC" in out and "https://example.org/a?x=1&y=2" in out
+    assert "[border]" in out and "VNA · 2025-09-11 03:00 UTC" in out and "https://example.org/a?x=1&y=2" in out
+    assert "**" not in out  # not Markdown: a terminal shows it literally
+
+
+def test_console_highlights_are_bold_on_a_terminal_and_feed_text_cannot_fake_them() -> None:
+    bold = console.render(alert(), bold=True)
+    assert "\x1b[1mborder\x1b[22m" in bold and bold.count("\x1b") == 2
+    faked = console.render(alert(snippet="\ue000x\ue001 " + alert().snippet), bold=True)
+    assert faked.count("\x1b") == 2
 
 
 def digest(n: int, **changes: object) -> Digest:
