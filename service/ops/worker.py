@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,6 +37,7 @@ class Worker:
         }
         self._scheduler: AsyncIOScheduler | None = None
         self._active: set[asyncio.Task[Any]] = set()
+        self.skipped: Counter[str] = Counter()  # ticks that found their job's last run still going, by job
         self._background: set[asyncio.Future[None]] = set()  # the Slack checks: cancelled on stop
         self.stopping = False
 
@@ -78,6 +80,7 @@ class Worker:
             if self.stopping:
                 return
             if running:
+                self.skipped[name] += 1
                 log.debug("job %s: tick skipped, its last run goes on", name)
                 return
             task = asyncio.current_task()
