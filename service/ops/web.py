@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from service.ops import feeds_out
 from service.ops.worker import Worker
 
 WORKER = web.AppKey("worker", Worker)
@@ -18,6 +19,7 @@ def build(worker: Worker) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    feeds_out.register(app, worker.app)  # feeds of matches: /feeds/...
     return app
 
 
