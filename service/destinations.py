@@ -37,6 +37,7 @@ SLACK_API = "https://slack.com/api/"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 EnvName = Annotated[str, Field(pattern=ENV_NAME)]
 WebUrl = Annotated[str, Field(pattern=r"^https?://[^\s/?#]+(/\S*)?$")]  # the web server's base URL, for links to match pages
+Pace = Annotated[float, Field(ge=0, le=3600)]  # seconds between two messages; unset: what the service is known to allow
 MIN_SECRET = 16  # characters of a webhook signing secret or a feed token
 Issues = list[tuple[list[str | int], str]]  # (path below the destination, message)
 
@@ -112,7 +113,7 @@ class Email(DestinationBase):
     sender: Annotated[str, AfterValidator(_mailbox), Field(alias="from")]
     to: Annotated[list[Address], Field(min_length=1)]
     rules: dict[Id, Annotated[list[Address], Field(min_length=1)]] = {}  # noqa: RUF012 (pydantic copies it); more recipients for alerts of these rules
-    pace: Annotated[float, Field(ge=0, le=3600)] = 1.0  # seconds between two messages to the relay
+    pace: Pace = 1.0  # seconds between two messages to the relay
     ca_file: str | None = None  # a CA bundle to trust instead of the system's (relative to the config folder)
     web_url: WebUrl | None = None
 
@@ -121,6 +122,7 @@ class Webhook(DestinationBase):
     """JSON to a URL (in `url_env`), signed with HMAC-SHA256 by the secret in `secret_env`."""
 
     type: Literal["webhook"]
+    pace: Pace | None = None
     url_env: EnvName = "WEBHOOK_URL"
     secret_env: EnvName = "WEBHOOK_SECRET"  # noqa: S105 (a variable's name)
     web_url: WebUrl | None = None
@@ -130,6 +132,7 @@ class Teams(DestinationBase):
     """An Adaptive Card to a Microsoft Teams Workflows webhook whose URL is in `url_env`."""
 
     type: Literal["teams"]
+    pace: Pace | None = None
     url_env: EnvName = "TEAMS_WEBHOOK_URL"
     web_url: WebUrl | None = None
 
@@ -138,6 +141,7 @@ class Discord(DestinationBase):
     """A Discord channel webhook whose URL is in `url_env`; `forum: true` for a forum channel (a post per alert)."""
 
     type: Literal["discord"]
+    pace: Pace | None = None
     url_env: EnvName = "DISCORD_WEBHOOK_URL"
     forum: bool = False
     web_url: WebUrl | None = None
@@ -147,6 +151,7 @@ class Apprise(DestinationBase):
     """Any service Apprise knows, by the Apprise URL in `url_env` (needs `pip install newswatch[apprise]`)."""
 
     type: Literal["apprise"]
+    pace: Pace | None = None
     url_env: EnvName = "APPRISE_URL"
 
 
@@ -218,6 +223,13 @@ def check_email(name: str, spec: Any, rules: RulesFile) -> Issues:
     return issues
 
 
+def _paced(sink: Sink, pace: float | None) -> Sink:
+    """The sink with the destination's own pace, where it sets one."""
+    if pace is not None:
+        sink.min_interval = pace
+    return sink
+
+
 def _signing_secret(context: SinkContext, env: str) -> str:
     """A secret long enough to sign or guard with."""
     secret = context.secret(env)
@@ -231,21 +243,21 @@ def webhook(name: str, spec: Any, context: SinkContext) -> Sink:
     from alerts.webhook import WebhookSink
 
     url, secret = context.secret(spec.url_env), _signing_secret(context, spec.secret_env)
-    return WebhookSink(context.session, url, secret, spec.web_url, context.settings.user_agent)
+    return _paced(WebhookSink(context.session, url, secret, spec.web_url, context.settings.user_agent), spec.pace)
 
 
 def teams(name: str, spec: Any, context: SinkContext) -> Sink:
     """Adaptive Cards to the Workflows webhook in `url_env`."""
     from alerts.teams import TeamsSink
 
-    return TeamsSink(context.session, context.secret(spec.url_env), spec.timezone, spec.web_url)
+    return _paced(TeamsSink(context.session, context.secret(spec.url_env), spec.timezone, spec.web_url), spec.pace)
 
 
 def discord(name: str, spec: Any, context: SinkContext) -> Sink:
     """The Discord webhook in `url_env`."""
     from alerts.discord import DiscordSink
 
-    return DiscordSink(context.session, context.secret(spec.url_env), spec.timezone, spec.web_url, spec.forum)
+    return _paced(DiscordSink(context.session, context.secret(spec.url_env), spec.timezone, spec.web_url, spec.forum), spec.pace)
 
 
 def apprise(name: str, spec: Any, context: SinkContext) -> Sink:
@@ -254,7 +266,7 @@ def apprise(name: str, spec: Any, context: SinkContext) -> Sink:
         from alerts.apprise import AppriseSink
     except ImportError:
         raise Unavailable("Apprise is not installed: pip install 'newswatch[apprise]'") from None
-    return AppriseSink(context.secret(spec.url_env), spec.timezone)
+    return _paced(AppriseSink(context.secret(spec.url_env), spec.timezone), spec.pace)
 
 
 def feed(name: str, spec: Any, context: SinkContext) -> Sink:
