@@ -250,14 +250,15 @@ def check_discord(body: dict[str, Any], wait: bool, forum: bool, thread: str | N
         raise ValueError("Cannot send an empty message")
     if len(content) > 2000 or len(embeds) > 10:
         raise ValueError("content or embeds too long")
-    total = 0
-    for embed in embeds:
-        sizes = {"title": 256, "description": 4096}
-        for key, limit in sizes.items():
-            if len(embed.get(key, "")) > limit:
-                raise ValueError(f"embed {key} too long")
-        total += len(embed.get("title", "")) + len(embed.get("description", "")) + len(embed.get("footer", {}).get("text", ""))
-        if "url" in embed and not embed["url"].startswith(("http://", "https://")):
-            raise ValueError("embed url must be http(s)")
-    if total > 6000:
+    if sum(_embed_size(e) for e in embeds) > 6000:
         raise ValueError("embeds exceed 6000 characters")
+
+
+def _embed_size(embed: dict[str, Any]) -> int:
+    """One embed's characters, after checking its fields' limits."""
+    for key, limit in {"title": 256, "description": 4096}.items():
+        if len(embed.get(key, "")) > limit:
+            raise ValueError(f"embed {key} too long")
+    if "url" in embed and not embed["url"].startswith(("http://", "https://")):
+        raise ValueError("embed url must be http(s)")
+    return len(embed.get("title", "")) + len(embed.get("description", "")) + len(embed.get("footer", {}).get("text", ""))
