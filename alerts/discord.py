@@ -33,7 +33,7 @@ FIELD_MAX = 1024
 THREAD_NAME_MAX = 100
 EMBED_TOTAL_MAX = 6000
 LIST_MAX = 10  # embeds per message
-_MARKDOWN = re.compile(r"([\\*_~`|>#\-\[\]()<:@!])")
+_MARKDOWN = re.compile(r"([\\*_~`|>#\-\[\]()<@])")
 
 
 class DiscordSink:

@@ -126,7 +126,7 @@ def atom(info: FeedInfo, found: Sequence[Story]) -> bytes:
     ET.SubElement(root, f"{{{ATOM}}}link", rel="self", href=info.url)
     ET.SubElement(ET.SubElement(root, f"{{{ATOM}}}author"), f"{{{ATOM}}}name").text = "newswatch"
     for story in found:
-        first = story.reports[0]
+        first = story.first
         entry = ET.SubElement(root, f"{{{ATOM}}}entry")
         _add(entry, "id", f"{info.id}:story:{story.id}")
         _add(entry, "title", printable(first.title) or "(untitled)")
@@ -146,7 +146,7 @@ def json_feed(info: FeedInfo, found: Sequence[Story]) -> bytes:
     """A JSON Feed 1.1 of the stories; `_newswatch` holds each story's reports, rules, terms and evidence as data."""
     items = []
     for story in found:
-        first = story.reports[0]
+        first = story.first
         item: dict[str, Any] = {
             "id": f"{info.id}:story:{story.id}",
             "title": printable(first.title) or "(untitled)",
@@ -187,7 +187,7 @@ def html(story: Story, web_url: str | None = None) -> str:
         parts.append(f"<p><b>{heading}</b><br/>{escape(printable(r.source))}{' · ' + rules if rules else ''}</p>")
         if r.quote:
             label = "<i>Matched in the article:</i> " if r.in_article else ""
-            quote = "".join(f"<mark>{escape(t)}</mark>" if hit else escape(t) for t, hit in pieces(printable(r.quote), r.highlights))
+            quote = "".join(f"<strong>{escape(t)}</strong>" if hit else escape(t) for t, hit in pieces(printable(r.quote), r.highlights))
             parts.append(f"<blockquote>{label}{quote}</blockquote>")
         if web_url and r.item_id is not None:
             page = web_url.rstrip("/") + MATCH_PATH.format(item=r.item_id)
