@@ -19,6 +19,7 @@ import aiohttp
 import feedparser
 import pytest
 import sqlalchemy as sa
+from multidict import CIMultiDict
 
 from service.storage.db import deliveries
 from service.storage.silences import Silences
@@ -46,9 +47,9 @@ def seed_rules(smtp: SmtpServer) -> dict[str, Any]:
     }
 
 
-async def get(url: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
+async def get(url: str, **headers: str) -> tuple[int, CIMultiDict[str], bytes]:
     async with aiohttp.ClientSession() as client, client.get(url, headers=headers) as response:
-        return response.status, dict(response.headers), await response.read()
+        return response.status, CIMultiDict(response.headers), await response.read()
 
 
 async def test_the_seed_alerts_reach_an_inbox_threaded_a_signed_webhook_a_teams_card_a_discord_message_and_a_feed(
