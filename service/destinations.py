@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+import re
 from email.utils import parseaddr
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
@@ -36,7 +37,16 @@ if TYPE_CHECKING:
 SLACK_API = "https://slack.com/api/"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 EnvName = Annotated[str, Field(pattern=ENV_NAME)]
-WebUrl = Annotated[str, Field(pattern=r"^https?://[^\s/?#]+(/\S*)?$")]  # the web server's base URL, for links to match pages
+
+
+def _web_url(value: str) -> str:
+    """The base URL of newswatch's web pages: http(s), a host, no query."""
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+        raise ValueError(f"'{value}' is not the base URL of newswatch's web pages, such as https://newswatch.example.org")
+    return value
+
+
+WebUrl = Annotated[str, AfterValidator(_web_url)]  # links to the page of each match
 Pace = Annotated[float, Field(ge=0, le=3600)]  # seconds between two messages; unset: what the service is known to allow
 MIN_SECRET = 16  # characters of a webhook signing secret or a feed token
 Issues = list[tuple[list[str | int], str]]  # (path below the destination, message)
