@@ -14,9 +14,9 @@ which also registers them for redaction from logs.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-import re
 from email.utils import parseaddr
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
