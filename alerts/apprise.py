@@ -44,13 +44,14 @@ class AppriseSink:
 
     min_interval = MIN_INTERVAL
 
-    def __init__(self, url: str, timezone: str = "UTC") -> None:
+    def __init__(self, url: str, timezone: str = "UTC", timeout: float = TIMEOUT) -> None:
         import apprise
 
         self.rate_key = "apprise:" + hashlib.sha256(url.encode()).hexdigest()[:16]
         self._url = url
         self._timezone = timezone
-        self._apprise = apprise.Apprise(asset=apprise.AppriseAsset(service_timeout=TIMEOUT))
+        self._timeout = timeout
+        self._apprise = apprise.Apprise(asset=apprise.AppriseAsset(service_timeout=timeout))
         self._usable = bool(self._apprise.add(url))
 
     async def send(self, message: Message) -> str | None:
@@ -60,7 +61,7 @@ class AppriseSink:
         title, body = title_of(message), plain(message, self._timezone)
         call = asyncio.get_running_loop().run_in_executor(pool(), self._notify, title, body)
         try:
-            status = await asyncio.wait_for(call, TIMEOUT + GRACE)
+            status = await asyncio.wait_for(call, self._timeout + GRACE)
         except TimeoutError:
             raise DeliveryError("apprise: TIMEOUT (no outcome from Apprise in time)", retryable=True) from None
         if status == "SUCCESS":
@@ -73,7 +74,7 @@ class AppriseSink:
         """One synchronous Apprise call (in a pool thread); its outcome's name."""
         import apprise
 
-        result: Any = self._apprise.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT, timeout=TIMEOUT)
+        result: Any = self._apprise.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT, timeout=self._timeout)
         status = getattr(result, "status", None)
         if status is None:  # an Apprise that answers True or False
             return "SUCCESS" if result else "FAILURE"

@@ -152,7 +152,7 @@ class EmailSink:
             code = DeliveryCode.AUTH if isinstance(exc, aiosmtplib.SMTPAuthenticationError) and not transient else DeliveryCode.OTHER
             text = self._clean(f"smtp: {exc.code} {' '.join(exc.message.split())}")
             return DeliveryError(text, retryable=transient or exc.code < 400, code=code, remote=str(exc.code))
-        if isinstance(exc, aiosmtplib.SMTPNotSupported):
+        if isinstance(exc, aiosmtplib.SMTPNotSupported) or (type(exc) is aiosmtplib.SMTPException and "not supported" in str(exc)):
             return DeliveryError(self._clean(f"smtp: the server does not support what the URL asks: {exc}"), retryable=False)
         return DeliveryError(self._clean(f"smtp: {type(exc).__name__}: {exc}"), retryable=True)
 

@@ -13,6 +13,7 @@ connections dropped after the message was stored.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import itertools
@@ -61,6 +62,8 @@ class Receiver:
         self.discord_threads: set[str] = set()  # threads that exist (started on a message, or forum posts)
         self.discord_forum = False
         self.apprise: list[dict[str, Any]] = []
+        self.apprise_arrived = asyncio.Event()  # set when an Apprise call arrives
+        self.apprise_hold: asyncio.Event | None = None  # while set to an unset event, Apprise calls wait for it
         self.requests = 0
         self.dropped_after_store = 0
         self.injected: Counter[str] = Counter()
@@ -203,6 +206,9 @@ class Receiver:
 
     async def _apprise(self, request: web.Request) -> web.Response:
         self.requests += 1
+        self.apprise_arrived.set()
+        if self.apprise_hold is not None:
+            await self.apprise_hold.wait()
         if (fault := self._fault()) is not None:
             return fault
         body = await request.json()
