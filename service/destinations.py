@@ -216,6 +216,10 @@ def email(name: str, spec: Any, context: SinkContext) -> Sink:
         target = parse_smtp_url(url, password, ca_file)
     except ValueError as exc:
         raise Unavailable(f"{spec.url_env}: {exc}") from None
+    if target.password:  # a password written in the URL is a secret of its own
+        from service.ops import logs
+
+        logs.redact_also(target.password)
     return EmailSink(
         target, spec.sender, spec.to, spec.rules, spec.timezone, spec.web_url, spec.pace, secrets=[url, *([password] if password else [])]
     )

@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import math
 import random
 import time
 from collections import Counter
@@ -123,7 +124,9 @@ class Receiver:
             return None
         self.injected[str(status)] += 1
         if discord and status == 429:
-            wait = retry_after_seconds(headers.get("Retry-After", "1"), datetime.now(UTC))
+            given = headers.get("Retry-After", "1")  # Discord's body says it in fractional seconds, its header rounds up
+            wait = float(given) if given.replace(".", "", 1).isdigit() else retry_after_seconds(given, datetime.now(UTC))
+            headers["Retry-After"] = str(math.ceil(wait or 0))
             body = {"message": "You are being rate limited.", "retry_after": wait, "global": False}
             return web.json_response(body, status=429, headers=headers)
         return web.Response(status=status, text="upstream trouble", headers=headers)
