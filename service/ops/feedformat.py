@@ -13,7 +13,7 @@ import json
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from html import escape
 from typing import Any
 
@@ -91,14 +91,28 @@ def _named(found: tuple[str, list[str]] | None, rule: str) -> tuple[str, tuple[s
     return (found[0], tuple(found[1])) if found else (rule, ())
 
 
-def stories(rows: Sequence[Any], reports: Mapping[int, Report], same_story: SameStory, size: int) -> list[Story]:
-    """The rows folded into stories (a reply joins its thread's, a near-duplicate its story's), latest updated first."""
+def stories(
+    rows: Sequence[Any], reports: Mapping[int, Report], same_story: SameStory, size: int, window: timedelta = timedelta(hours=72)
+) -> list[Story]:
+    """The rows folded into stories (a reply joins its thread's, a near-duplicate its story's), latest updated first.
+
+    A near-duplicate joins a story whose first report was sent within `window` before it, as
+    story threads do; comparing with older stories would cost much and join little.
+    """
     found: dict[int, Story] = {}
     home: dict[int, Story] = {}  # delivery id -> its story
     for row in sorted(rows, key=lambda r: r.id):
         story = home.get(row.parent_id) if row.mode == "reply" and row.parent_id is not None else None
         if story is None and row.signature is not None:
-            story = next((s for s in found.values() if s.signature is not None and same_story(s.signature, row.signature)), None)
+            since = reports[row.id].sent_at - window
+            story = next(
+                (
+                    s
+                    for s in reversed(found.values())
+                    if s.signature is not None and s.first.sent_at >= since and same_story(s.signature, row.signature)
+                ),
+                None,
+            )
         if story is None:
             story = found[row.id] = Story(row.id, signature=row.signature)
         story.reports.insert(0, reports[row.id])

@@ -10,6 +10,7 @@ is the body's hash and Last-Modified its newest entry, so an unchanged feed answ
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from collections.abc import Callable
@@ -55,7 +56,7 @@ def _handler(service: App) -> Callable[[web.Request], Any]:
         rows = await views.feed_deliveries(service.engine, destination, rule, spec.size * FOLD)
         names = await views.match_terms(service.engine, sorted({r.item_id for r in rows if r.item_id is not None}))
         reports = {row.id: feedformat.report(row, names) for row in rows}
-        found = feedformat.stories(rows, reports, story_module.same_story, spec.size)
+        found = await asyncio.to_thread(feedformat.stories, rows, reports, story_module.same_story, spec.size, story_module.WINDOW)
         title = spec.title or f"newswatch: {destination}" + (f" · {rule}" if rule else "")
         urn = f"urn:newswatch:feed:{destination}" + (f":{rule}" if rule else "")
         info = feedformat.FeedInfo(urn, title, str(request.url.with_query(None)), spec.web_url)

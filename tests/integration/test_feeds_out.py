@@ -166,3 +166,19 @@ async def test_silenced_alerts_stay_out_and_a_daily_feed_fills_at_its_briefing(
         _, _, after = await get(f"{base}/feeds/matches.json", **AUTH)
     assert json.loads(before)["items"] == []  # waiting for the briefing
     assert [i["url"] for i in json.loads(after)["items"]] == ["https://example.org/gate"]  # rice was muted
+
+
+async def test_operations_notices_are_entries_of_their_own(
+    tmp_path: Path, feeds: FeedServer, make_app: AppFactory, clock: FakeClock
+) -> None:
+    config = rules()
+    config["operations"] = {"destination": "matches", "after_failures": 2}
+    write_config(tmp_path / "config", [feed("f", feeds.serve("f.rss", b"", status=500))], config)
+    app = await make_app(environ={"NEWSWATCH_FEED_TOKEN": FEED_TOKEN})
+    for _ in range(3):
+        await app.poll_once()
+        clock.advance(hours=7)  # past the longest backoff
+    async with served(app) as base:
+        _, _, body = await get(f"{base}/feeds/matches.atom", **AUTH)
+    [notice] = feedparser.parse(body).entries
+    assert notice.title.startswith("Feed F (f) failing since") and "http_500" in notice.title
