@@ -122,7 +122,8 @@ class Email(DestinationBase):
     password_env: EnvName | None = None  # the relay's password, if it is not in the URL
     sender: Annotated[str, AfterValidator(_mailbox), Field(alias="from")]
     to: Annotated[list[Address], Field(min_length=1)]
-    rules: dict[Id, Annotated[list[Address], Field(min_length=1)]] = {}  # noqa: RUF012 (pydantic copies it); more recipients for alerts of these rules
+    # More recipients for the alerts of these rules (each must send to this destination). Pydantic copies the default.
+    rules: dict[Id, Annotated[list[Address], Field(min_length=1)]] = {}  # noqa: RUF012
     pace: Pace = 1.0  # seconds between two messages to the relay
     ca_file: str | None = None  # a CA bundle to trust instead of the system's (relative to the config folder)
     web_url: WebUrl | None = None

@@ -174,10 +174,14 @@ def _alerts(message: Message) -> list[Alert]:
 
 
 def _parent(message: Message) -> str | None:
-    """The Message-ID this message answers: a reply's story, or a later briefing page's first page."""
-    if isinstance(message, Alert) and message.mode == Mode.REPLY:
-        return message.thread_ts
-    return message.thread_ts if isinstance(message, Briefing) else None
+    """The Message-ID this message answers: a reply's story, or a later briefing page's first page.
+
+    None where the thread's id is no Message-ID (the destination was of another kind when the story began).
+    """
+    parent = message.thread_ts if isinstance(message, Alert | Briefing) else None
+    if isinstance(message, Alert) and message.mode != Mode.REPLY:
+        parent = None
+    return parent if parent and parent.startswith("<") and parent.endswith(">") and "@" in parent else None
 
 
 def _identity(message: Message) -> list[str]:

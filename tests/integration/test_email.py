@@ -122,6 +122,8 @@ async def test_a_later_briefing_page_answers_the_first(smtp: SmtpServer) -> None
     first = await target.send(pages[0])
     await target.send(replace(pages[1], thread_ts=first))
     assert smtp.mails[1].message["In-Reply-To"] == first and "part 2 of 2" in smtp.mails[1].message["Subject"]
+    await target.send(replace(alert(3), mode="reply", thread_ts="1700000000.000001"))  # a Slack ts: the destination changed kind
+    assert smtp.mails[2].message["In-Reply-To"] is None and smtp.mails[2].message["References"] is None
 
 
 async def test_the_registry_builds_the_relays_pace_and_refuses_a_bad_url(smtp: SmtpServer, tmp_path: Path) -> None:
