@@ -67,3 +67,49 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
     if when_.tzinfo is None:
         when_ = when_.replace(tzinfo=UTC)
     return max(0.0, (when_ - now).total_seconds())
+
+
+MATCH_PATH = "/matches/{item}"  # the web page of a matched item, under a destination's `web_url`
+
+
+def match_page(web_url: str | None, alert: Alert) -> str:
+    """The web page of the alert's matched item, where the destination names the web server; else ''."""
+    if not web_url or alert.item_id is None:
+        return ""
+    return web_url.rstrip("/") + MATCH_PATH.format(item=alert.item_id)
+
+
+def pieces(snippet: str, highlights: tuple[tuple[int, int], ...]) -> list[tuple[str, bool]]:
+    """The snippet cut at its highlights: (text, highlighted) pieces in order, for sinks that mark them up."""
+    out: list[tuple[str, bool]] = []
+    at = 0
+    for start, end in sorted(highlights):
+        start, end = max(start, at), min(end, len(snippet))
+        if start >= end:
+            continue
+        if start > at:
+            out.append((snippet[at:start], False))
+        out.append((snippet[start:end], True))
+        at = end
+    if at < len(snippet):
+        out.append((snippet[at:], False))
+    return out
+
+
+def marked(snippet: str, highlights: tuple[tuple[int, int], ...], limit: int = 600) -> list[tuple[str, bool]]:
+    """The snippet's pieces for one paragraph, control characters and line breaks removed, at most about `limit` characters."""
+    out: list[tuple[str, bool]] = []
+    left = limit
+    for text, highlighted in pieces(snippet, highlights):
+        text = printable(text).replace("\n", " ")
+        if len(text) > left:
+            out.append((cut(text, left), highlighted))
+            break
+        out.append((text, highlighted))
+        left -= len(text)
+    return out
+
+
+def one_line(text: str) -> str:
+    """Untrusted text for a single line (a subject, a title): control characters and line breaks removed."""
+    return " ".join(printable(text).split())

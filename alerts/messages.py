@@ -51,6 +51,7 @@ class Alert:
     mode: str = Mode.ALERT
     thread_ts: str | None = None  # a reply's thread: the remote id of the story's first alert
     reply_to: int | None = None  # a reply whose first alert is in the same batch: that delivery's id
+    item_id: int | None = None  # the matched item (its page on the web, where a sink links to it)
 
     @property
     def terms(self) -> list[str]:

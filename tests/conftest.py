@@ -20,7 +20,9 @@ from service.ingest.guard import Guard
 from service.settings import Settings
 from tests.support.feedserver import FeedServer
 from tests.support.pooling import NestedCheckouts
+from tests.support.receiver import Receiver
 from tests.support.slackserver import TOKEN, SlackServer
+from tests.support.smtpserver import SmtpServer
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -99,6 +101,24 @@ async def feeds() -> AsyncIterator[FeedServer]:
 @pytest.fixture
 async def slack() -> AsyncIterator[SlackServer]:
     server = SlackServer(CHANNELS)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """The strict receiver of signed webhooks, Teams cards, Discord messages and Apprise's json:// calls."""
+    server = Receiver()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def smtp(tmp_path: Path) -> AsyncIterator[SmtpServer]:
+    """A real SMTP server on loopback: STARTTLS, a login, faults on demand."""
+    server = SmtpServer(tmp_path)
     await server.start()
     yield server
     await server.stop()

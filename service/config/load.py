@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from service.config.schema import FeedsFile, FeedSpec, HostSpec, RulesFile
 from service.config.types import DELIVERIES, Delivery
 from service.config.yamlfile import MAX_BYTES, ConfigError, Document, Problem, load
+from service.destinations import check_destination
 from service.ingest.model import FeedContext, Item
 from service.ingest.parse import parse_article, read_document
 from service.ingest.prepare import prepare_now
@@ -112,6 +113,7 @@ def load_config(directory: Path) -> Config:
         problems += _check_feeds(feeds, feeds_doc)
     if rules_file is not None and rules_doc is not None:
         problems += _check_rules(rules_file, rules_doc, feeds.feeds if feeds else None) + _check_operations(rules_file, rules_doc)
+        problems += _check_destinations(rules_file, rules_doc)
     if problems or feeds is None or rules_file is None:
         raise ConfigError(problems)
     ruleset = compile_rules(rules_file.rules, Groups(rules_file.groups))
@@ -236,6 +238,15 @@ def _check_operations(spec: RulesFile, doc: Document) -> list[Problem]:
     if spec.operations and spec.operations.destination not in spec.destinations:
         return [doc.problem(["operations", "destination"], f"undefined destination '{spec.operations.destination}'")]
     return []
+
+
+def _check_destinations(spec: RulesFile, doc: Document) -> list[Problem]:
+    """Each destination kind's own cross-checks (an e-mail destination's per-rule recipients name rules routed to it)."""
+    return [
+        doc.problem(["destinations", name, *path], message, at_key=True)
+        for name, dest in spec.destinations.items()
+        for path, message in check_destination(name, dest, spec)
+    ]
 
 
 def _check_rules(spec: RulesFile, doc: Document, feeds: list[FeedSpec] | None) -> list[Problem]:

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from service.ops import feeds_out
 from service.ops.worker import Worker
 from service.storage.db import WRITE_FAILURE_SECONDS
 
@@ -32,6 +33,7 @@ def build(worker: Worker) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    feeds_out.register(app, worker.app)  # feeds of matches: /feeds/...
     return app
 
 

@@ -239,6 +239,7 @@ class SqlQueue:
             rules=tuple(rules),
             attempts=row.attempts,
             in_article=bool(evidence["in_article"]),
+            item_id=row.item_id,
         )
 
     def _legacy_quote(self, row: Any, match_rows: dict[tuple[int, str], Any]) -> dict[str, Any]:

@@ -114,3 +114,50 @@ async def failing_count(engine: Database) -> int:
     query = sa.select(sa.func.count()).select_from(feeds).where(feeds.c.active, feeds.c.consecutive_failures > 0)
     async with engine.connect() as conn:
         return int((await conn.execute(query)).scalar_one())
+
+
+async def feed_deliveries(engine: Database, destination: str, rule: str | None, limit: int) -> list[sa.Row[Any]]:
+    """A destination's sent alerts and notices, newest first, with their item and source; only a rule's where one is given.
+
+    Briefing pages are left out (the alerts they list are here); the feed of matches folds the rest into stories.
+    """
+    query = (
+        sa.select(
+            deliveries.c.id,
+            deliveries.c.parent_id,
+            deliveries.c.mode,
+            deliveries.c.rule_ids,
+            deliveries.c.evidence,
+            deliveries.c.sent_at,
+            deliveries.c.notice,
+            deliveries.c.item_id,
+            items.c.title,
+            items.c.link,
+            items.c.published_at,
+            items.c.first_seen_at,
+            items.c.signature,
+            feeds.c.name.label("source"),
+        )
+        .outerjoin(items, items.c.id == deliveries.c.item_id)
+        .outerjoin(feeds, feeds.c.id == items.c.feed_id)
+        .where(
+            deliveries.c.destination == destination,
+            deliveries.c.status == "sent",
+            sa.or_(deliveries.c.mode.is_(None), deliveries.c.mode != "briefing"),
+        )
+        .order_by(deliveries.c.sent_at.desc(), deliveries.c.id.desc())
+        .limit(limit)
+    )
+    if rule:
+        query = query.join(matches, sa.and_(matches.c.item_id == deliveries.c.item_id, matches.c.rule_id == rule))
+    async with engine.connect() as conn:
+        return list(await conn.execute(query))
+
+
+async def match_terms(engine: Database, item_ids: list[int]) -> dict[tuple[int, str], tuple[str, list[str]]]:
+    """The rule name and matched terms of each (item, rule) among these items."""
+    if not item_ids:
+        return {}
+    query = sa.select(matches.c.item_id, matches.c.rule_id, matches.c.rule_name, matches.c.terms).where(matches.c.item_id.in_(item_ids))
+    async with engine.connect() as conn:
+        return {(r.item_id, r.rule_id): (r.rule_name or r.rule_id, [t["term"] for t in r.terms]) for r in await conn.execute(query)}
