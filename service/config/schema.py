@@ -12,6 +12,7 @@ feeds.yaml::
         max_age: 7d                   # items published earlier never alert; `off` disables
         language: vi                  # the items' language where the feed does not declare it
         article: auto                 # match on the article page too: auto (short feed text and a rule term), always, never
+        kind: feed                    # feed (default), sitemap or listing: see service.config.sources
 
 rules.yaml::
 
@@ -40,8 +41,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from service.config.sources import ListingOptions, SitemapOptions
 from service.config.types import Delivery, DestinationBase, Duration, OptionalDuration, parse_duration
 from service.destinations import destination_union
 from service.ingest.model import FeedContext
@@ -62,6 +64,17 @@ class FeedSpec(Strict):
     max_age: OptionalDuration = 7 * 86400
     language: Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")] | None = None  # when items do not say
     article: Literal["auto", "always", "never"] = "auto"  # fetch an item's page for its whole text (service.ingest.prepare)
+    kind: Literal["feed", "sitemap", "listing"] = "feed"  # where items come from (service.ingest.sources)
+    sitemap: SitemapOptions | None = None  # kind: sitemap only
+    listing: ListingOptions | None = None  # kind: listing only
+
+    @model_validator(mode="after")
+    def _options_of_its_kind(self) -> Any:
+        """`sitemap:` belongs to `kind: sitemap`, `listing:` to `kind: listing`."""
+        for kind in ("sitemap", "listing"):
+            if getattr(self, kind) is not None and self.kind != kind:
+                raise ValueError(f"'{kind}:' options need 'kind: {kind}' (this feed is kind: {self.kind})")
+        return self
 
     @property
     def display_name(self) -> str:

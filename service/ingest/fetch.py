@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -154,6 +154,24 @@ class Fetcher:
             try:
                 async with asyncio.timeout(self._total_timeout):
                     return await self._get(url, etag, last_modified, accept, public_only)
+            except TimeoutError:
+                return FetchFailed("timeout", f"no complete answer within {self._total_timeout:g} s")
+            except httpx.HTTPError as exc:
+                return _network_failure(exc)
+
+    async def post(self, url: str, form: Mapping[str, str], public_only: bool = False) -> FetchResult:
+        """POST a form (an aggregator's link-resolving call) under the same caps; a redirect in answer is a failure."""
+        if urlsplit(url).scheme not in ("http", "https"):
+            return FetchFailed("not_http", f"not an http(s) URL: {url}")
+        if public_only and (refused := await self._guard.refusal(url)):
+            return FetchFailed("not_public", f"refused {url}: {refused}")
+        client = self._public_client if public_only else self._client
+        async with self._gate(urlsplit(url).netloc.lower()):
+            try:
+                async with asyncio.timeout(self._total_timeout), client.stream("POST", url, data=dict(form)) as response:
+                    if response.status_code in REDIRECTS:
+                        return FetchFailed("redirect", f"a POST to {url} answered with a redirect")
+                    return await self._answer(response, url, url, False)
             except TimeoutError:
                 return FetchFailed("timeout", f"no complete answer within {self._total_timeout:g} s")
             except httpx.HTTPError as exc:

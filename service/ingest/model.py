@@ -23,6 +23,9 @@ class Item:
     published: datetime | None = None
     language: str = ""
     article: str = ""  # the article page's main text, when it was fetched (service.ingest.article)
+    outlet: str = ""  # the outlet an aggregator's item comes from (RSS `<source>`), shown in alerts
+    outlet_url: str = ""  # that outlet's site
+    via: str = ""  # the aggregator's link, when `link` is the outlet's own URL it led to (service.ingest.sources.aggregator)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,3 +145,4 @@ class Article:
     detail: str = ""  # how the text was obtained, or why there is none
     url: str = ""
     seconds: float = 0.0
+    via: str = ""  # the aggregator link that `url` was resolved from, if any

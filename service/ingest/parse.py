@@ -6,6 +6,7 @@ Functions here are pure and picklable so that parsing can run in worker processe
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import hashlib
 import io
 import json
@@ -181,9 +182,14 @@ def _entry(entry: Any, feed_id: str, url: str, language: str) -> Item:
     link = canonical_link(entry.get("link", ""), url)
     published = _timestamp(dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed"))  # no legacy key mapping
     author = entry.get("author", "")
-    return _item(
+    item = _item(
         feed_id, str(entry.get("id", "")), link, title, summary, content, author, published, str(entry.get("language") or language)
     )
+    source = entry.get("source") or {}  # RSS <source url="…">Outlet</source>: an aggregator's item names its outlet
+    if not isinstance(source, dict) or not (source.get("title") or source.get("href")):
+        return item
+    outlet, outlet_url = html_to_text(str(source.get("title") or ""))[:200], canonical_link(str(source.get("href") or ""))
+    return dataclasses.replace(item, outlet=outlet, outlet_url=outlet_url)
 
 
 def _item(

@@ -115,6 +115,9 @@ items = sa.Table(
     sa.Column("article", sa.Text, nullable=False, server_default=""),  # the article page's main text, if fetched
     sa.Column("article_status", sa.String(16)),  # service.ingest.article.Status: fetched, or why not
     sa.Column("article_detail", sa.Text),  # how the article text was obtained, or why there is none
+    sa.Column("outlet", sa.Text, nullable=False, server_default=""),  # an aggregator item's outlet (its RSS <source>)
+    sa.Column("outlet_url", sa.Text, nullable=False, server_default=""),
+    sa.Column("via", sa.Text, nullable=False, server_default=""),  # the aggregator link `link` was resolved from
     sa.UniqueConstraint("feed_id", "key", name="uq_items_feed_key"),
     sa.Index("ix_items_first_seen", "first_seen_at"),
     sa.Index("ix_items_feed_link", "feed_id", "link"),

@@ -146,6 +146,9 @@ def _item(row: Any) -> Item:
         published=row.published_at or row.first_seen_at,
         language=row.language,
         article=row.article,
+        outlet=row.outlet,
+        outlet_url=row.outlet_url,
+        via=row.via,
     )
 
 
@@ -168,6 +171,9 @@ def _item_row(new: NewItem, now: datetime) -> dict[str, Any]:
         "article": item.article,
         "article_status": article.status.value if article else None,
         "article_detail": article.detail[:2000] if article and article.detail else None,
+        "outlet": item.outlet,
+        "outlet_url": item.outlet_url,
+        "via": item.via,
     }
 
 
