@@ -110,7 +110,7 @@ def _guessed(doc: Any, base: str, warnings: list[str]) -> Iterator[tuple[str, st
 def _in_frame(anchor: Any) -> bool:
     """Whether a link sits in navigation, a header or footer (not an article's own), a sidebar, or a related/popular block."""
     ancestors = list(anchor.iterancestors())
-    card = next((i for i, a in enumerate(ancestors) if a.tag == "article"), len(ancestors))
+    card = next((i for i, a in enumerate(ancestors) if a.tag == "article"), -1)  # header/footer below it are its own
     for depth, element in enumerate(ancestors):
         tag = element.tag if isinstance(element.tag, str) else ""
         if tag in _OUTSIDE or (element.get("role") or "").lower() in _ROLES:
