@@ -20,6 +20,7 @@ and only the first `newest` articles (in page order) become items.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -136,8 +137,8 @@ def _headline(anchor: Any) -> str:
 
 def _card_date(anchor: Any) -> datetime | None:
     """The date of a link's card: the first `<time>` within the few elements around it that hold only this article."""
-    for element in list(anchor.iterancestors())[:4]:
-        if len(element.findall(".//a")) > 3:
+    for element in itertools.islice(anchor.iterancestors(), 4):
+        if sum(1 for _ in itertools.islice(element.iter("a"), 4)) > 3:  # a list of articles, not one card: stop
             return None
         for stamp in element.iter("time"):
             when = parse_date(stamp.get("datetime") or stamp.text_content() or "")
