@@ -63,7 +63,11 @@ async def deliveries(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def feeds(args: argparse.Namespace, settings: Settings) -> int:
-    """`feeds`: one line per feed."""
+    """`feeds`: one line per feed (`feeds discover`, `import` and `export`: `service.ops.sourcecmds`)."""
+    if getattr(args, "action", "list") != "list":
+        from service.ops import sourcecmds
+
+        return await sourcecmds.run(args, settings)
     from service.storage import views
 
     fmt = args.format

@@ -162,8 +162,9 @@ def _selected(doc: Any, spec: ListingOptions, base: str, warnings: list[str]) ->
     if len(elements) > MAX_LINKS:
         warnings.append(f"the selectors picked {len(elements):,} elements; only the first {MAX_LINKS:,} were looked at")
     for element in elements[:MAX_LINKS]:
-        anchor = (pick(spec.link, element) if spec.item and spec.link else None) or (element if element.tag == "a" else None)
-        anchor = anchor if anchor is not None else pick("a[href]", element)
+        anchor = pick(spec.link, element) if spec.item and spec.link else None
+        if anchor is None:
+            anchor = element if element.tag == "a" else pick("a[href]", element)
         if anchor is None:
             continue
         link = canonical_link(anchor.get("href") or "", base)
