@@ -195,7 +195,7 @@ def write_opml(feeds: Sequence[FeedSpec], title: str = "newswatch feeds") -> byt
         if feed.tags and feed.tags[0] not in folders:
             folders[feed.tags[0]] = etree.SubElement(body, "outline", text=feed.tags[0], title=feed.tags[0])
         _outline(folders[feed.tags[0]] if feed.tags else body, feed)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
 
 
 def _outline(parent: Any, feed: FeedSpec) -> None:

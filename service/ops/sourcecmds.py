@@ -55,7 +55,10 @@ async def discover_command(url: str, settings: Settings) -> int:
         if source.kind == "sitemap":  # one sitemap source reads them all: the others are shown as alternatives
             sitemaps += 1
             text = text if sitemaps == 1 else "".join(f"#{line}\n" for line in text.splitlines())
-        print(f"# {source.kind}: {source.note}" + (" (an alternative to the sitemap above)" if sitemaps > 1 and source.kind == "sitemap" else ""))
+        print(
+            f"# {source.kind}: {source.note}"
+            + (" (an alternative to the sitemap above)" if sitemaps > 1 and source.kind == "sitemap" else "")
+        )
         print(text, end="")
     for problem in found.problems:
         print(f"# not used: {problem}")

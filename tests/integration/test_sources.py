@@ -131,7 +131,9 @@ async def test_an_aggregator_item_is_matched_on_its_outlets_page_and_an_unresolv
             (carried, gone, "Khmer Times", "https://www.khmertimeskh.com", clock.now - timedelta(minutes=20)),
         ]
     )
-    write_config(tmp_path / "config", [{"id": "gn", "name": "Google News", "url": feeds.serve("rss/search", feed), "first_poll_alerts": "all"}])
+    write_config(
+        tmp_path / "config", [{"id": "gn", "name": "Google News", "url": feeds.serve("rss/search", feed), "first_poll_alerts": "all"}]
+    )
     app = await make_app(article_pace=0.0)
     await app.poll_once()
 

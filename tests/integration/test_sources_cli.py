@@ -42,7 +42,9 @@ async def test_discover_prints_the_sitemaps_and_listing_of_an_outlet_without_fee
 async def test_discover_finds_the_feed_a_page_advertises(tmp_path: Path, feeds: FeedServer) -> None:
     feeds.serve("seeds.rss", rss(seed_entries(), "Seed articles"))
     page = b'<html><head><link rel="alternate" type="application/rss+xml" title="Seeds &amp; more" href="/seeds.rss"></head><body></body></html>'
-    code, out, err = await newswatch("feeds", "discover", feeds.serve("index.html", page, content_type="text/html"), environ=env(tmp_path, "x"))
+    code, out, err = await newswatch(
+        "feeds", "discover", feeds.serve("index.html", page, content_type="text/html"), environ=env(tmp_path, "x")
+    )
     assert code == 0, err
     assert "# feed: advertised by the page: 2 items" in out and f"    url: {feeds.url('seeds.rss')}\n    name: Seeds & more\n" in out
     assert "only 0 links look like articles" in out
@@ -61,7 +63,7 @@ async def test_import_of_a_freshrss_export_appends_to_feeds_yaml_keeping_its_com
     assert "added 4 feeds" in err and "already in feeds.yaml as 'khmer-times'" in err
     after = (folder / "feeds.yaml").read_text(encoding="utf-8")
     assert after.startswith(before) and after[len(before) :].startswith("  - id: kiripost\n")  # the list ends the file: appended
-    code, out, err = await newswatch("rules", "check", str(folder), environ=env(folder, "x"))
+    code, _, err = await newswatch("rules", "check", str(folder), environ=env(folder, "x"))
     assert code == 0, err
 
     code, exported, err = await newswatch("feeds", "export", environ=env(folder, "x"))

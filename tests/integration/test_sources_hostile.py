@@ -83,7 +83,9 @@ async def test_sitemap_bombs_and_a_page_of_ten_thousand_links_cost_their_own_pol
     found = await feed_rows(app)
     assert found["seeds"].consecutive_failures == 0 and len(slack.messages["vn-kh-border"]) == 2  # the others never touched it
     assert sum(n for path, n in feeds.hits.items() if path.startswith(("child-", "news-"))) == 3  # 3 sitemaps of 60,000
-    assert "more than 50,000 entries" in found["huge-index"].last_warning and await item_count(app, "huge-index") == 3  # the same three in each
+    assert (
+        "more than 50,000 entries" in found["huge-index"].last_warning and await item_count(app, "huge-index") == 3
+    )  # the same three in each
     assert found["many-urls"].consecutive_failures == 0 and await item_count(app, "many-urls") == 100  # the newest 100
     async with app.engine.connect() as conn:
         links = {r.link for r in await conn.execute(sa.select(items.c.link).where(items.c.feed_id == "many-urls"))}
@@ -124,7 +126,9 @@ async def test_redirectors_that_loop_or_lead_to_private_addresses_fail_their_own
         ("Behind: Việt Nam and Cambodia talk border markers", private_link),
     ]
     feed = google_news_feed([(t, link, "Outlet", feeds.url("/"), clock.now - timedelta(minutes=i)) for i, (t, link) in enumerate(items_)])
-    write_config(tmp_path / "config", [{"id": "gn", "url": feeds.serve("rss/search", feed), "first_poll_alerts": "all", "article": "always"}])
+    write_config(
+        tmp_path / "config", [{"id": "gn", "url": feeds.serve("rss/search", feed), "first_poll_alerts": "all", "article": "always"}]
+    )
     app = await make_app(article_pace=0.0, guard=ONLY_127_0_0_1_IS_PUBLIC)
     await app.poll_once()
 

@@ -23,8 +23,14 @@ from tests.support.feedserver import FeedServer
 from tests.support.pages import BORDER_HEADLINES, outlet_page
 
 SEEDS = {  # as Viet Nam News headlined the two seed stories, and the paths it would give them
-    "000_7a1b3c353e3e3acd": ("Acting FM holds phone talks with Cambodian Deputy PM Prak Sokhonn", "the-gioi/acting-fm-holds-phone-talks-4791001.html"),
-    "004_7dee21eaf8f7a444": ("PM Chính holds phone talks with Cambodian counterpart Hun Manet", "the-gioi/pm-chinh-phone-talks-hun-manet-4791002.html"),
+    "000_7a1b3c353e3e3acd": (
+        "Acting FM holds phone talks with Cambodian Deputy PM Prak Sokhonn",
+        "the-gioi/acting-fm-holds-phone-talks-4791001.html",
+    ),
+    "004_7dee21eaf8f7a444": (
+        "PM Chính holds phone talks with Cambodian counterpart Hun Manet",
+        "the-gioi/pm-chinh-phone-talks-hun-manet-4791002.html",
+    ),
 }
 OLDER = [  # what the outlet had published before newswatch first looked
     ("Rice exports to the Philippines rise in nine months", "kinh-doanh/rice-exports-philippines-rise-4790001.html"),
@@ -174,7 +180,7 @@ def google_news_feed(items: Sequence[tuple[str, str, str, str, datetime]]) -> by
         )
     return (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/">'
-        "<channel><generator>NFE/5.0</generator><title>\"Vietnam Cambodia border\" - Google News</title>"
+        '<channel><generator>NFE/5.0</generator><title>"Vietnam Cambodia border" - Google News</title>'
         "<link>https://news.google.com/search?q=Vietnam+Cambodia+border&amp;hl=en-US&amp;gl=US&amp;ceid=US:en</link>"
         "<language>en-US</language><webMaster>news-webmaster@google.com</webMaster>"
         "<copyright>2025 Google LLC</copyright><description>Google News</description>" + "".join(rows) + "</channel></rss>"

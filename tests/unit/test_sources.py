@@ -18,7 +18,18 @@ from service.ingest.sources.listing import article_shaped, parse_listing, same_s
 from service.ingest.sources.sitemap import Refused, parse_sitemap
 from service.ops.opml import insert_entries, read_opml, write_opml
 from tests.conftest import FIXTURES, write_config
-from tests.support.outlet import GN_ID, GN_OLD_ID, SEEDS, OLDER, TRAPS, Story, batchexecute_answer, google_news_feed, listing_page, news_sitemap
+from tests.support.outlet import (
+    GN_ID,
+    GN_OLD_ID,
+    OLDER,
+    SEEDS,
+    TRAPS,
+    Story,
+    batchexecute_answer,
+    google_news_feed,
+    listing_page,
+    news_sitemap,
+)
 
 NOW = datetime(2025, 9, 12, 8, 0, tzinfo=UTC)
 
@@ -109,7 +120,10 @@ def test_listing_selectors_pick_items_links_titles_and_dates() -> None:
       <div class="card"><a class="go" href="https://other.example/x/2">Read</a><h2>Second headline</h2></div></body></html>"""
     options = {"item": "div.card", "link": "a.go", "title": "h2", "date": "span.d"}
     parsed = parse_listing(page, "https://k.example/list", "text/html", "k", options)
-    assert [(i.title, i.link) for i in parsed.items] == [("First headline", "https://k.example/x/1"), ("Second headline", "https://other.example/x/2")]
+    assert [(i.title, i.link) for i in parsed.items] == [
+        ("First headline", "https://k.example/x/1"),
+        ("Second headline", "https://other.example/x/2"),
+    ]
     assert parsed.items[0].published == datetime(2025, 9, 11, 15, 20, tzinfo=UTC)
 
 
@@ -151,7 +165,11 @@ def test_an_aggregator_feed_keeps_its_outlets_and_cuts_them_from_titles() -> Non
     parsed = unwrap_feed(parse_feed(feed, "https://news.google.com/rss/search?q=x", "gn"))
     old, new = parsed.items
     assert (old.title, old.outlet, old.outlet_url) == ("Border talks", "The Post", "https://www.washingtonpost.com/")
-    assert old.link.startswith("https://www.washingtonpost.com/") and old.via.startswith("https://news.google.com/") and old.key == "guid:" + GN_OLD_ID
+    assert (
+        old.link.startswith("https://www.washingtonpost.com/")
+        and old.via.startswith("https://news.google.com/")
+        and old.key == "guid:" + GN_OLD_ID
+    )
     assert (new.title, new.link, new.via) == ("Gate opens", f"https://news.google.com/rss/articles/{GN_ID}?oc=5", "")
 
 
@@ -166,7 +184,7 @@ def test_google_news_batch_request_and_answer() -> None:
     request = batch_request(GN_ID, 1757577600, "sig")
     assert '"Fbv4je"' in request and GN_ID in request and "1757577600" in request and "sig" in request
     assert batch_answer(batchexecute_answer("https://vnn.example/a?display=1")) == "https://vnn.example/a?display=1"
-    assert batch_answer(b")]}'\n\n[[\"er\",null]]") is None and batch_answer(b"<html>") is None
+    assert batch_answer(b')]}\'\n\n[["er",null]]') is None and batch_answer(b"<html>") is None
     assert batch_answer(batchexecute_answer("javascript:alert(1)")) is None
 
 
@@ -174,7 +192,12 @@ def test_opml_from_freshrss_becomes_entries_with_folder_tags_and_known_feeds_lef
     data = (FIXTURES / "opml" / "freshrss.opml").read_bytes()
     imported = read_opml(data, {"kiripost"}, {"https://www.khmertimeskh.com/feed/": "khmer-times"})
     entries = {i.entry["url"]: i.entry for i in imported if i.entry}
-    assert entries["https://kiripost.com/feed"] == {"id": "kiripost-2", "url": "https://kiripost.com/feed", "name": "Kiripost", "tags": ["campuchia"]}
+    assert entries["https://kiripost.com/feed"] == {
+        "id": "kiripost-2",
+        "url": "https://kiripost.com/feed",
+        "name": "Kiripost",
+        "tags": ["campuchia"],
+    }
     listing = entries["https://baotayninh.vn/thoi-su/"]
     assert listing["kind"] == "listing" and listing["tags"] == ["tin-tuc-viet-nam"]
     assert [i.note for i in imported if i.entry is None] == ["Khmer Times: already in feeds.yaml as 'khmer-times'"]
@@ -190,8 +213,22 @@ def test_opml_export_imports_back_to_the_same_feeds(tmp_path: Path) -> None:
     opml = write_opml(config.feeds)
     assert b"urn:newswatch:opml:1" in opml and b'type="link"' in opml
     back = {i.entry["id"]: i.entry for i in read_opml(opml, set(), {}) if i.entry}
-    assert back["vnn"] == {"id": "vnn", "url": "https://vnn.example/rss", "name": "VNN", "tags": ["vietnam", "en"], "interval": 600, "max_age": "off"}
-    assert back["tn"] == {"id": "tn", "url": "https://tn.example/", "tags": ["vietnam"], "language": "vi", "kind": "sitemap", "sitemap": {"newest": 20}}
+    assert back["vnn"] == {
+        "id": "vnn",
+        "url": "https://vnn.example/rss",
+        "name": "VNN",
+        "tags": ["vietnam", "en"],
+        "interval": 600,
+        "max_age": "off",
+    }
+    assert back["tn"] == {
+        "id": "tn",
+        "url": "https://tn.example/",
+        "tags": ["vietnam"],
+        "language": "vi",
+        "kind": "sitemap",
+        "sitemap": {"newest": 20},
+    }
     assert back["fn"]["listing"] == {"item": "div.c", "title": "h2"} and back["fn"]["article"] == "always"
 
 

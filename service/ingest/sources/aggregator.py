@@ -185,7 +185,9 @@ class Resolver:
         if article_id is None:
             return FetchFailed("unknown", f"{link} is no known redirector")
         parts = urlsplit(link)
-        page = await self._fetcher.fetch(urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")), accept=HTML_ACCEPT, public_only=public_only)
+        page = await self._fetcher.fetch(
+            urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")), accept=HTML_ACCEPT, public_only=public_only
+        )
         if not isinstance(page, Fetched):
             return page if isinstance(page, FetchFailed) else FetchFailed("http_304", "not modified")
         html = page.body[:2_000_000].decode("utf-8", "replace")

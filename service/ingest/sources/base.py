@@ -64,7 +64,7 @@ def parse_date(value: str) -> datetime | None:
 
 
 def slug_title(link: str) -> str:
-    """A stand-in headline from a link's last path segment (`/viet-nam-campuchia-4791.html` → "Viet nam campuchia"), for entries without one."""
+    """A stand-in headline from a link's last segment (`/viet-nam-campuchia-4791.html` → "Viet nam campuchia")."""
     last = unquote(urlsplit(link).path.rstrip("/").rsplit("/", 1)[-1])
     stem = re.sub(r"\.[A-Za-z0-9]{2,5}$", "", last)
     words = [w for w in re.split(r"[-_+\s]+", stem) if w and not w.isdigit()]

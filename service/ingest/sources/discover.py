@@ -160,4 +160,3 @@ def entry_id(url: str, kind: str) -> str:
     parts = urlsplit(url)
     words = re.sub(r"[^a-z0-9]+", "-", f"{(parts.hostname or '').removeprefix('www.')} {parts.path}".lower()).strip("-")
     return f"{words[:56].strip('-')}-{kind}" if kind != "feed" or not words else words[:64].strip("-")
-

@@ -155,10 +155,7 @@ def _selected(doc: Any, spec: ListingOptions, base: str, warnings: list[str]) ->
         found = CSSSelector(selector, translator="html")(within) if selector else []
         return found[0] if found else None
 
-    if spec.item:
-        elements = CSSSelector(spec.item, translator="html")(doc)
-    else:
-        elements = CSSSelector(spec.link or "a", translator="html")(doc)
+    elements = CSSSelector(spec.item or spec.link or "a", translator="html")(doc)
     if len(elements) > MAX_LINKS:
         warnings.append(f"the selectors picked {len(elements):,} elements; only the first {MAX_LINKS:,} were looked at")
     for element in elements[:MAX_LINKS]:

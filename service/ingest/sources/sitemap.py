@@ -59,34 +59,10 @@ class Sitemap:
 
 def parse_sitemap(body: bytes, url: str, feed_id: str, newest: int, children: int) -> Sitemap:
     """Parse a sitemap or sitemap index (picklable: runs in the parse workers); raises Refused for anything else."""
-    from lxml import etree  # lxml comes with trafilatura; imported where it runs
-
     body = _inflate(body)
     if _DOCTYPE.search(body[:65536]):  # further down, resolve_entities=False still leaves any entity unexpanded
         raise Refused("the document declares a DTD (entities are never expanded): not read")
-    events = etree.iterparse(
-        io.BytesIO(body), events=("end",), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True
-    )
-    kind, entries, warnings, count = "", [], [], 0
-    try:
-        for _, element in events:
-            name = etree.QName(element).localname
-            if name in ("url", "sitemap"):
-                kind = kind or ("urlset" if name == "url" else "index")
-                count += 1
-                if count > MAX_ENTRIES:
-                    warnings.append(f"{url}: more than {MAX_ENTRIES:,} entries; the rest were not read")
-                    break
-                entry = _entry(element, name)
-                if entry is not None:
-                    entries.append((entry, count))
-                element.clear(keep_tail=False)
-            elif name in ("urlset", "sitemapindex"):
-                kind = kind or ("urlset" if name == "urlset" else "index")
-    except etree.XMLSyntaxError as exc:
-        if not entries:
-            raise Refused(f"not XML: {exc}"[:300]) from None
-        warnings.append(f"{url}: XML broken after {len(entries)} entries: {exc}"[:300])
+    kind, entries, warnings = _entries(body, url)
     if not kind:
         raise Refused("no <urlset> or <sitemapindex> in the document")
     if kind == "index":
@@ -94,6 +70,36 @@ def parse_sitemap(body: bytes, url: str, feed_id: str, newest: int, children: in
     top = heapq.nlargest(newest, entries, key=lambda pair: (pair[0].get("date") or _NEVER, -pair[1]))
     items = [_item(e, url, feed_id) for e, _ in top]
     return Sitemap("urlset", items=[i for i in items if i is not None], warnings=warnings)
+
+
+def _entries(body: bytes, url: str) -> tuple[str, list[tuple[dict[str, object], int]], list[str]]:
+    """The document's kind ("urlset", "index" or "" for neither), its entries with their positions, and warnings."""
+    from lxml import etree
+
+    events = etree.iterparse(
+        io.BytesIO(body), events=("end",), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True
+    )
+    kind, entries, warnings, count = "", [], [], 0
+    try:
+        for _, element in events:
+            name = etree.QName(element).localname
+            if name in ("urlset", "sitemapindex"):
+                kind = kind or ("urlset" if name == "urlset" else "index")
+            if name not in ("url", "sitemap"):
+                continue
+            kind, count = kind or ("urlset" if name == "url" else "index"), count + 1
+            if count > MAX_ENTRIES:
+                warnings.append(f"{url}: more than {MAX_ENTRIES:,} entries; the rest were not read")
+                break
+            entry = _entry(element, name)
+            if entry is not None:
+                entries.append((entry, count))
+            element.clear(keep_tail=False)
+    except etree.XMLSyntaxError as exc:
+        if not entries:
+            raise Refused(f"not XML: {exc}"[:300]) from None
+        warnings.append(f"{url}: XML broken after {len(entries)} entries: {exc}"[:300])
+    return kind, entries, warnings
 
 
 def _inflate(body: bytes) -> bytes:
