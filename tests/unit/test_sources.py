@@ -259,3 +259,19 @@ def test_bad_source_options_are_config_errors_with_their_place(tmp_path: Path, f
         load_config(tmp_path)
     (problem,) = caught.value.problems
     assert problem.file.endswith("feeds.yaml") and problem.line > 1 and message in problem.message
+
+
+def test_every_feeds_yaml_example_in_docs_sources_md_is_valid() -> None:
+    import re
+
+    import yaml
+
+    from service.config.schema import FeedsFile
+
+    text = (FIXTURES.parent.parent / "docs" / "sources.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", text, re.DOTALL)
+    assert len(blocks) == 5  # sitemap, listing, Google News, Bing News, GDELT
+    for block in blocks:
+        document = yaml.safe_load(block if block.startswith("feeds:") else "feeds:\n" + block)
+        spec = FeedsFile.model_validate(document)
+        assert spec.feeds and all(f.url.startswith("https://") for f in spec.feeds)
