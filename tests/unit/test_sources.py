@@ -275,3 +275,12 @@ def test_every_feeds_yaml_example_in_docs_sources_md_is_valid() -> None:
         document = yaml.safe_load(block if block.startswith("feeds:") else "feeds:\n" + block)
         spec = FeedsFile.model_validate(document)
         assert spec.feeds and all(f.url.startswith("https://") for f in spec.feeds)
+
+
+def test_links_that_cannot_be_parsed_are_left_out_not_fatal() -> None:
+    page = b'<html><body><article><a href="http://[broken/a-b-c-d-e">Broken</a></article><article><a href="/x/one-two-three-four">Fine</a></article></body></html>'
+    assert [i.title for i in parse_listing(page, "https://k.example/", "text/html", "k", {}).items] == ["Fine"]
+    sitemap = news_sitemap([("http://[broken/a", "Broken", NOW), ("https://k.example/a/fine-one-two", "Fine", NOW)])
+    assert [i.title for i in parse_sitemap(sitemap, "https://k.example/s.xml", "k", 10, 3).items] == ["Fine"]
+    link = "http://www.bing.com/news/apiclick.aspx?url=http%3a%2f%2f%5bbroken%2fa"
+    assert unwrap(link) is None and unwrap_feed(ParsedFeed("", [Item(feed_id="b", key="k", title="t", link=link)])).items[0].link == link

@@ -34,8 +34,9 @@ from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 from service.ingest.fetch import Fetched, FetchFailed, NotModified
 from service.ingest.guard import Guard
 from service.ingest.model import Article, Item, ParsedFeed, Status
-from service.ingest.parse import canonical_link, item_key
+from service.ingest.parse import item_key
 from service.ingest.prepare import ArticleSource
+from service.ingest.sources.base import link_in
 
 HOPS = 3
 CACHE = 10_000  # links remembered
@@ -93,7 +94,7 @@ def unwrap(link: str) -> str | None:
     elif (article_id := google_news_id(link)) is not None:
         payload = _payload(article_id) or b""
         target = payload.decode("utf-8", "replace") if payload.startswith((b"http://", b"https://")) else ""
-    return canonical_link(target) or None if target else None
+    return link_in(target) or None if target else None
 
 
 def is_redirector(link: str) -> bool:
@@ -193,7 +194,7 @@ class Resolver:
         html = page.body[:2_000_000].decode("utf-8", "replace")
         direct = _DIRECT.search(html)
         if direct:
-            return canonical_link(direct.group(1)) or FetchFailed("bad_answer", "the page's direct link is not an http(s) URL")
+            return link_in(direct.group(1)) or FetchFailed("bad_answer", "the page's direct link is not an http(s) URL")
         signature, stamp = _SIGNATURE.search(html), _TIMESTAMP.search(html)
         if not (signature and stamp):
             return FetchFailed("bad_answer", "the Google News page holds no signature for the article")
@@ -227,7 +228,7 @@ def batch_answer(body: bytes) -> str | None:
             except ValueError:
                 continue
             if isinstance(inner, list) and len(inner) > 1 and inner[0] == "garturlres" and isinstance(inner[1], str):
-                return canonical_link(inner[1]) or None
+                return link_in(inner[1]) or None
     return None
 
 

@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlsplit
 
 from service.ingest.fetch import Fetched, FetchFailed, NotModified
 from service.ingest.model import ParsedFeed
+from service.ingest.parse import canonical_link
 
 Offload = Callable[..., Awaitable[Any]]  # runs a picklable function off the event loop: offload(fn, *args)
 
@@ -70,3 +71,11 @@ def slug_title(link: str) -> str:
     words = [w for w in re.split(r"[-_+\s]+", stem) if w and not w.isdigit()]
     text = " ".join(words)[:200]
     return text[:1].upper() + text[1:]
+
+
+def link_in(href: str, base: str = "") -> str:
+    """The canonical form of a link found in a document; "" for one that cannot be parsed (`http://[x`)."""
+    try:
+        return canonical_link(href, base)
+    except ValueError:
+        return ""

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from service.ingest.fetch import Fetched, FetchFailed
 from service.ingest.guard import Guard
-from service.ingest.parse import canonical_link, is_feed, parse_feed, sniff
-from service.ingest.sources.base import DocumentFetcher
+from service.ingest.parse import is_feed, parse_feed, sniff
+from service.ingest.sources.base import DocumentFetcher, link_in
 from service.ingest.sources.listing import parse_listing
 from service.ingest.sources.sitemap import ACCEPT, Refused, parse_sitemap
 
@@ -67,7 +67,7 @@ def alternates(html: str, base: str) -> list[tuple[str, str]]:
     parser.feed(html[:2_000_000])
     seen: dict[str, str] = {}
     for href, title in parser.links:
-        link = canonical_link(href, base)
+        link = link_in(href, base)
         if link and link not in seen:
             seen[link] = " ".join(title.split())
     return list(seen.items())
@@ -127,7 +127,7 @@ async def _sitemaps(found: Discovery, origin: str, fetcher: DocumentFetcher, pub
 
     robots = await fetcher.fetch(origin + "/robots.txt", accept="text/plain", public_only=public)
     text = robots.body[:500_000].decode("utf-8", "replace") if isinstance(robots, Fetched) else ""
-    listed = [link for link in (canonical_link(u, origin + "/") for u in Protego.parse(text).sitemaps) if link][:10]
+    listed = [link for link in (link_in(u, origin + "/") for u in Protego.parse(text).sitemaps) if link][:10]
     if listed:  # the site alone will do: each poll follows what robots.txt names (read again every day)
         found.found.append(Found("sitemap", origin + "/", "", f"the site: its robots.txt names {len(listed)} sitemap(s)"))
     for link in listed + [origin + p for p in SITEMAP_PATHS if origin + p not in listed]:

@@ -25,13 +25,13 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from service.config.sources import ListingOptions
 from service.ingest.fetch import Fetched, FetchFailed
 from service.ingest.model import FeedSource, Item, ParsedFeed
-from service.ingest.parse import canonical_link, item_key
-from service.ingest.sources.base import DocumentFetcher, Offload, Read, ReadResult, in_thread, parse_date, slug_title
+from service.ingest.parse import item_key
+from service.ingest.sources.base import DocumentFetcher, Offload, Read, ReadResult, in_thread, link_in, parse_date, slug_title
 
 MAX_LINKS = 5_000  # links (or selected items) looked at on one page
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
@@ -82,7 +82,7 @@ def parse_listing(body: bytes, url: str, content_type: str, feed_id: str, option
         doc = lxml.html.document_fromstring(text, parser=lxml.html.HTMLParser(huge_tree=False, no_network=True))
     except (ValueError, lxml.etree.ParserError) as exc:
         return ParsedFeed(title="", items=[], warnings=[f"not an HTML page: {exc}"[:300], NOT_A_LISTING])
-    base = urljoin(url, (doc.xpath("string(//base/@href)") or "").strip()) or url
+    base = link_in((doc.xpath("string(//base/@href)") or "").strip(), url) or url
     language = (doc.get("lang") or "").strip()[:16]
     spec = ListingOptions.model_validate(options)
     warnings: list[str] = []
@@ -99,7 +99,7 @@ def _guessed(doc: Any, base: str, warnings: list[str]) -> Iterator[tuple[str, st
         if n >= MAX_LINKS:
             warnings.append(f"the page has more than {MAX_LINKS:,} links; only the first {MAX_LINKS:,} were looked at")
             return
-        link = canonical_link(anchor.get("href") or "", base)
+        link = link_in(anchor.get("href") or "", base)
         parts = urlsplit(link)
         if not link or not same_site(parts.hostname or "", site) or not article_shaped(parts.path):
             continue
@@ -164,7 +164,7 @@ def _selected(doc: Any, spec: ListingOptions, base: str, warnings: list[str]) ->
             anchor = element if element.tag == "a" else pick("a[href]", element)
         if anchor is None:
             continue
-        link = canonical_link(anchor.get("href") or "", base)
+        link = link_in(anchor.get("href") or "", base)
         if not link:
             continue
         heading = pick(spec.title, element) if spec.title else None

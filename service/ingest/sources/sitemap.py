@@ -31,8 +31,8 @@ from urllib.parse import urlsplit, urlunsplit
 from service.config.sources import SitemapOptions
 from service.ingest.fetch import Fetched, FetchFailed, NotModified
 from service.ingest.model import FeedSource, Item, ParsedFeed
-from service.ingest.parse import canonical_link, item_key
-from service.ingest.sources.base import DocumentFetcher, Offload, Read, ReadResult, in_thread, parse_date, slug_title
+from service.ingest.parse import item_key
+from service.ingest.sources.base import DocumentFetcher, Offload, Read, ReadResult, in_thread, link_in, parse_date, slug_title
 
 MAX_ENTRIES = 50_000  # <url> or <sitemap> entries read from one document (the protocol's limit)
 MAX_BYTES = 10_000_000  # a gzip sitemap is inflated up to this
@@ -143,7 +143,7 @@ def _entry(element: object, name: str) -> dict[str, object] | None:
 
 def _item(entry: dict[str, object], base: str, feed_id: str) -> Item | None:
     """One article of a sitemap, keyed by its canonical link."""
-    link = canonical_link(str(entry["loc"]), base)
+    link = link_in(str(entry["loc"]), base)
     if not link:
         return None
     title = str(entry.get("title") or "") or slug_title(link)
@@ -166,7 +166,7 @@ def _children(entries: list[dict[str, object]], base: str, limit: int) -> list[s
         return "news" in str(entry["loc"]).lower(), lastmod if isinstance(lastmod, datetime) else _NEVER
 
     chosen = heapq.nlargest(limit, entries, key=rank)
-    return [link for link in (canonical_link(str(e["loc"]), base) for e in chosen) if link]
+    return [link for link in (link_in(str(e["loc"]), base) for e in chosen) if link]
 
 
 def _site(url: str) -> str | None:
@@ -224,7 +224,7 @@ class SitemapReader:
         if isinstance(result, FetchFailed) and not result.code.startswith("http_4"):
             return FetchFailed(result.code, f"robots.txt of {site}: {result.message}", result.retry_after)
         text = result.body[:500_000].decode("utf-8", errors="replace") if isinstance(result, Fetched) else ""
-        found = [canonical_link(u, site + "/") for u in Protego.parse(text).sitemaps][:100]
+        found = [link_in(u, site + "/") for u in Protego.parse(text).sitemaps][:100]
         self._robots[site] = (self._clock(), [u for u in found if u])
         return self._robots[site][1]
 
