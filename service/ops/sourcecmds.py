@@ -84,6 +84,9 @@ def import_command(path: Path, folder: Path, write: bool) -> int:
     from service.ops.opml import OpmlError, append_feeds, read_opml, yaml_entries
 
     feeds_file = folder / "feeds.yaml"
+    if write and not feeds_file.exists():
+        print(f"newswatch: {feeds_file} does not exist: run without --write and paste the entries into a new one", file=sys.stderr)
+        return EXIT_USAGE
     current = load(feeds_file).data if feeds_file.exists() else {}
     known = [f for f in (current or {}).get("feeds") or [] if isinstance(f, dict)]
     try:

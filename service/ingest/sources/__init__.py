@@ -25,13 +25,13 @@ class Sources:
 
     def __init__(self, fetcher: DocumentFetcher, parser: Parser, offload: Offload = in_thread) -> None:
         self._feeds = FeedReader(fetcher, parser)
-        self.sitemaps = SitemapReader(fetcher, offload)
+        self._sitemaps = SitemapReader(fetcher, offload)
         self._listings = ListingReader(fetcher, offload)
 
     async def read(self, source: FeedSource, spec: FeedSpec) -> ReadResult:
         """The source's items as its kind reads them."""
         if spec.kind == "sitemap":
-            return await self.sitemaps.read(source, spec.sitemap)
+            return await self._sitemaps.read(source, spec.sitemap)
         if spec.kind == "listing":
             return await self._listings.read(source, spec.listing)
         return await self._feeds.read(source)
