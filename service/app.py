@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import aiohttp
 import httpx
@@ -29,6 +29,9 @@ from service.ingest.model import ParsedFeed
 from service.ingest.parse import parse_feed
 from service.ingest.pipeline import Parser, Pipeline, PollStats
 from service.ingest.route import DEMO, legacy_evidence
+from service.ingest.sources import Sources
+from service.ingest.sources.aggregator import Resolver, ResolvingPages
+from service.ingest.sources.base import Offload
 from service.ops.metrics import Metrics
 from service.settings import Settings
 from service.storage import db
@@ -71,6 +74,17 @@ def extractor(pages: workers.Stoppable) -> Extractor:
         return await pages.run(extract_article, body, url, content_type)
 
     return extract
+
+
+def offload(executor: workers.Workers | None) -> Offload:
+    """Run a picklable function (a sitemap's or a listing page's parse) where feeds are parsed."""
+
+    async def run(fn: Callable[..., Any], *args: Any) -> Any:
+        if executor is None:
+            return await asyncio.to_thread(fn, *args)
+        return await executor.run(fn, *args)
+
+    return run
 
 
 @dataclass
@@ -184,7 +198,7 @@ async def build_app(
     lease = timedelta(seconds=settings.lease_seconds)
     executor = workers.Workers(settings.parse_workers) if settings.parse_workers else None
     pages = workers.Stoppable(max(2, settings.parse_workers))  # two at least: one hostile site never holds every page back
-    articles = Articles(
+    read_pages = Articles(
         fetcher,
         extractor(pages),
         settings.user_agent,
@@ -193,6 +207,8 @@ async def build_app(
         guard=guard,
         full_urls=lambda: config().full_urls,
     )
+    # aggregator links led to the outlet first
+    articles = ResolvingPages(read_pages, Resolver(fetcher), settings.article_timeout, fetcher.links_public)
     pipeline = Pipeline(
         feeds,
         items,
@@ -207,6 +223,7 @@ async def build_app(
         stored=metrics.stored,
         articles=articles,
         article_tried=metrics.article,
+        sources=Sources(fetcher, parser(executor), offload(executor)),
     )
     deliverer = Deliverer(
         SqlQueue(engine, settings.instance, clock, lease, legacy=legacy_evidence),

@@ -15,6 +15,7 @@ feeds.yaml::
         network: auto                 # its links may reach private addresses: auto (if fetched from one), public (never), private
         timezone: Asia/Ho_Chi_Minh    # where the feed's dates are when they do not say (IANA name; default: UTC)
         demo: false                   # true: its alerts print to the console only, whatever the rules' destinations
+        kind: feed                    # feed (default), sitemap or listing: see service.config.sources
 
 rules.yaml::
 
@@ -43,8 +44,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from service.config.sources import ListingOptions, SitemapOptions
 from service.config.types import Delivery, DestinationBase, Duration, Interval, OptionalDuration, TimeZone, parse_duration
 from service.destinations import destination_union
 from service.ingest.model import FeedContext
@@ -68,6 +70,17 @@ class FeedSpec(Strict):
     network: Literal["auto", "public", "private"] = "auto"  # where its links may lead: auto = by the address it was fetched from
     timezone: TimeZone | None = None  # where dates without a zone are (service.ingest.dates); None: UTC, with a note
     demo: bool = False  # a demo feed: its alerts print to the console only, never to Slack or another destination
+    kind: Literal["feed", "sitemap", "listing"] = "feed"  # where items come from (service.ingest.sources)
+    sitemap: SitemapOptions | None = None  # kind: sitemap only
+    listing: ListingOptions | None = None  # kind: listing only
+
+    @model_validator(mode="after")
+    def _options_of_its_kind(self) -> Any:
+        """`sitemap:` belongs to `kind: sitemap`, `listing:` to `kind: listing`."""
+        for kind in ("sitemap", "listing"):
+            if getattr(self, kind) is not None and self.kind != kind:
+                raise ValueError(f"'{kind}:' options need 'kind: {kind}' (this feed is kind: {self.kind})")
+        return self
 
     @property
     def display_name(self) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import email.utils
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -228,6 +228,11 @@ class Fetcher:
         """Whether the links of the document last fetched from `url` may lead to public addresses only (None: never fetched)."""
         return self._links.get(url)
 
+    def remember_links(self, url: str, like: str) -> None:
+        """Let `url`'s links lead where those of `like`, fetched on its behalf (a site's robots.txt), may."""
+        if like in self._links:
+            self._links[url] = self._links[like]
+
     def _links_public(self, url: str, network: Network, peer: str | None) -> bool:
         """The operator's word, else the address the answer came from (a file is the operator's own)."""
         if network != "auto":
@@ -256,6 +261,24 @@ class Fetcher:
                 return _malformed_answer(exc)
             except aiohttp.ClientError as exc:
                 return FetchFailed("network", f"{type(exc).__name__}: {str(exc)[:200]}")
+
+    async def post(self, url: str, form: Mapping[str, str], public_only: bool = False) -> FetchResult:
+        """POST a form (an aggregator's link-resolving call) under the same caps; a redirect in answer is a failure."""
+        if urlsplit(url).scheme not in ("http", "https"):
+            return FetchFailed("not_http", f"not an http(s) URL: {url}")
+        if public_only and (refused := await self._guard.refusal(url)):
+            return FetchFailed("not_public", f"refused {url}: {refused}")
+        client = self._public_client if public_only else self._client
+        async with self._gate(urlsplit(url).netloc.lower()):
+            try:
+                async with asyncio.timeout(self._total_timeout), client.stream("POST", url, data=dict(form)) as response:
+                    if response.status_code in REDIRECTS:
+                        return FetchFailed("redirect", f"a POST to {url} answered with a redirect")
+                    return await self._answer(response, url, url, False)
+            except TimeoutError:
+                return FetchFailed("timeout", f"no complete answer within {self._total_timeout:g} s")
+            except httpx.HTTPError as exc:
+                return _network_failure(exc)
 
     def _gate(self, host: str) -> asyncio.Semaphore:
         """The host's semaphore at its current limit (a changed limit takes effect for the next requests)."""

@@ -25,6 +25,9 @@ class Item:
     article: str = ""  # the article page's main text, when it was fetched (service.ingest.article)
     link_problem: str = ""  # why the feed's link was not kept (malformed, not http(s)), when it was not
     date_note: str = ""  # why `published` is missing (then the first sighting stands for it) or was guessed (service.ingest.dates)
+    outlet: str = ""  # the outlet an aggregator's item comes from (RSS `<source>`), shown in alerts
+    outlet_url: str = ""  # that outlet's site
+    via: str = ""  # the aggregator's link, when `link` is the outlet's own URL it led to (service.ingest.sources.aggregator)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,3 +149,4 @@ class Article:
     detail: str = ""  # how the text was obtained, or why there is none
     url: str = ""
     seconds: float = 0.0
+    via: str = ""  # the aggregator link that `url` was resolved from, if any

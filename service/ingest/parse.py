@@ -5,6 +5,7 @@ Functions here are pure and picklable so that parsing can run in worker processe
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -166,9 +167,14 @@ def _entry(entry: Any, feed_id: str, url: str, language: str, timezone: str | No
     dates = [(dict.get(entry, k), dict.get(entry, f"{k}_parsed")) for k in ("published", "updated")]  # no legacy key mapping
     published = first_date(dates, timezone)
     author = entry.get("author", "")
-    return _item(
+    item = _item(
         feed_id, str(entry.get("id", "")), link, title, summary, content, author, published, str(entry.get("language") or language), problem
     )
+    source = entry.get("source") or {}  # RSS <source url="…">Outlet</source>: an aggregator's item names its outlet
+    if not isinstance(source, dict) or not (source.get("title") or source.get("href")):
+        return item
+    outlet, outlet_url = html_to_text(str(source.get("title") or ""))[:200], canonical_link(str(source.get("href") or ""))
+    return dataclasses.replace(item, outlet=outlet, outlet_url=outlet_url)
 
 
 def _item(

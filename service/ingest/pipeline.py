@@ -1,4 +1,6 @@
-"""The one place that knows the order: claim, fetch, parse, keep new items, prepare and match, route, store.
+"""The one place that knows the order: claim, read (fetch and parse), keep new items, prepare and match, route, store.
+
+Reading is the source's kind's (`service.ingest.sources`: a feed, a news sitemap, a listing page).
 
 Delivery is the second half of the pipeline and lives in `alerts.delivery`; it reads only
 what this half stored, so an alert exists only for an item that was newly stored.
@@ -25,6 +27,7 @@ from service.ingest.model import FAILURES, FeedSource, Item, ParsedFeed, Status
 from service.ingest.parse import is_feed
 from service.ingest.prepare import ArticleSource, prepare
 from service.ingest.route import NOTHING_MUTED, route, suppression
+from service.ingest.sources import Sources
 from service.settings import Settings
 from service.storage.feeds import Feeds, PollOutcome
 from service.storage.items import Items, NewItem
@@ -70,6 +73,7 @@ class Pipeline:
         stored: Callable[[int, Mapping[str, int]], None] | None = None,
         articles: ArticleSource | None = None,
         article_tried: Callable[[str, float], None] | None = None,
+        sources: Sources | None = None,
     ) -> None:
         self._feeds = feeds
         self._items = items
@@ -85,6 +89,7 @@ class Pipeline:
         self._articles = articles
         self._article_tried = article_tried or (lambda status, seconds: None)
         self._unchanged: list[tuple[str, PollOutcome]] = []  # 304s, recorded in batches
+        self._sources = sources or Sources(fetcher, parser)
 
     @property
     def batch(self) -> int:
@@ -131,8 +136,8 @@ class Pipeline:
         return outcome
 
     async def _poll(self, source: FeedSource, spec: FeedSpec, stats: PollStats) -> str:
-        """Fetch, parse, keep the new items, match them and store everything in one go."""
-        result = await self._fetcher.fetch(source.url, source.etag, source.last_modified, network=spec.network)
+        """Read (fetch and parse), keep the new items, match them and store everything in one go."""
+        result = await self._sources.read(source, spec)
         if isinstance(result, FetchFailed):
             return await self._fail(source, spec, result, stats)
         if isinstance(result, NotModified):
@@ -144,12 +149,12 @@ class Pipeline:
             if len(self._unchanged) >= 500:
                 await self._flush_unchanged()
             return "not_modified"
-        parsed = await self._parser(result.body, result.url, source.id, result.content_type, spec.timezone)
+        fetched, parsed = result.fetched, result.parsed
         if not is_feed(parsed):
             return await self._fail(source, spec, FetchFailed("not_a_feed", "; ".join(parsed.warnings)[:500]), stats)
         new = await self._new_items(source, parsed.items)
         found = await self._prepare(source, spec, new, parsed.items)
-        outcome = dataclasses.replace(self._outcome(source, spec, result, parsed), **_article_state(source, found, self._clock()))
+        outcome = dataclasses.replace(self._outcome(source, spec, fetched, parsed), **_article_state(source, found, self._clock()))
         saved = await self._items.save_poll(source.id, found, outcome, self._clock(), self._notify())
         self._stored(saved.items, saved.rules)
         stats.new_items += saved.items

@@ -84,8 +84,12 @@ async def prepare(
     fetched = await asyncio.gather(*(_page(item, want, articles, context.url) for (item, _), want in zip(first, wanted, strict=True)))
     out = []
     for (item, matches), article in zip(first, fetched, strict=True):
+        seen = item
+        if article.via and article.url and article.url != item.link:  # an aggregator's link, led to the outlet's page
+            item = dataclasses.replace(item, link=article.url, via=article.via)
         if article.status is Status.FETCHED and article.text and article.text != item.article:
             item = dataclasses.replace(item, article=article.text)
+        if item is not seen:
             matches = ruleset.match(item, scope)
         out.append(Prepared(item, matches, article))
     return out

@@ -76,7 +76,16 @@ def parser() -> argparse.ArgumentParser:
     said.add_argument("--since", default="30d", type=duration, help="how far back: 24h, 7d, 30d (default 30d)")
     said.add_argument("--format", choices=("text", "json"), default="text")
     said.set_defaults(handler="commands.feedback")
-    fds = sub.add_parser("feeds", help="the state of every feed", description="Status, last success and error, next poll, items.")
+    fds = sub.add_parser(
+        "feeds",
+        help="the state of every feed; discover, import and export sources",
+        description="`feeds` lists every feed's state; `feeds discover URL` finds a site's feeds, news sitemaps and listing page; "
+        "`feeds import FILE.opml [--write]` and `feeds export` move feeds in and out as OPML.",
+    )
+    fds.add_argument("action", nargs="?", choices=("list", "discover", "import", "export"), default="list")
+    fds.add_argument("target", nargs="?", metavar="URL|FILE", help="discover: a site or page URL; import: an OPML file")
+    fds.add_argument("--write", action="store_true", help="import: append the feeds to feeds.yaml (its comments and layout kept)")
+    fds.add_argument("--config", help="import, export: config folder (default: NEWSWATCH_CONFIG_DIR or ./config)")
     fds.add_argument("--format", choices=("text", "json"), default="text")
     fds.set_defaults(handler="commands.feeds")
     dlv = sub.add_parser(

@@ -80,7 +80,11 @@ async def _retry(engine: db.Database, outbox: Any, ids: list[int], dead: bool) -
 
 
 async def feeds(args: argparse.Namespace, settings: Settings) -> int:
-    """`feeds`: one line per feed."""
+    """`feeds`: one line per feed (`feeds discover`, `import` and `export`: `service.ops.sourcecmds`)."""
+    if getattr(args, "action", "list") != "list":
+        from service.ops import sourcecmds
+
+        return await sourcecmds.run(args, settings)
     from service.storage import views
 
     fmt = args.format

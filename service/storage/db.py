@@ -22,7 +22,7 @@ from service.errors import UserError
 from service.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0011"  # the newest migration's revision (a test checks it against Alembic's head)
+HEAD = "0015"  # the newest migration's revision (a test checks it against Alembic's head)
 DEFAULT_POOL_SIZE: int = Settings.model_fields["db_pool_size"].default  # PostgreSQL connections a process keeps
 POOL_TIMEOUT = 600  # seconds a transaction waits for a free connection: a busy pool slows work down, it does not fail it
 WRITE_FAILURE_SECONDS = 300  # /readyz says "not writable" this long after a write refused for want of space or rights
@@ -119,6 +119,9 @@ items = sa.Table(
     sa.Column("article_status", sa.String(16)),  # service.ingest.article.Status: fetched, or why not
     sa.Column("article_detail", sa.Text),  # how the article text was obtained, or why there is none
     sa.Column("date_note", sa.Text),  # why published_at is missing (first_seen_at stands for it) or was guessed
+    sa.Column("outlet", sa.Text, nullable=False, server_default=""),  # an aggregator item's outlet (its RSS <source>)
+    sa.Column("outlet_url", sa.Text, nullable=False, server_default=""),
+    sa.Column("via", sa.Text, nullable=False, server_default=""),  # the aggregator link `link` was resolved from
     sa.UniqueConstraint("feed_id", "key", name="uq_items_feed_key"),
     sa.Index("ix_items_first_seen", "first_seen_at"),
     sa.Index("ix_items_feed_link", "feed_id", "link"),

@@ -147,6 +147,9 @@ def _item(row: Any) -> Item:
         language=row.language,
         article=row.article,
         date_note=row.date_note or "",
+        outlet=row.outlet,
+        outlet_url=row.outlet_url,
+        via=row.via,
     )
 
 
@@ -170,6 +173,9 @@ def _item_row(new: NewItem, now: datetime) -> dict[str, Any]:
         "article_status": article.status.value if article else None,
         "article_detail": article.detail[:2000] if article and article.detail else None,
         "date_note": item.date_note or None,
+        "outlet": item.outlet,
+        "outlet_url": item.outlet_url,
+        "via": item.via,
     }
 
 

@@ -232,7 +232,7 @@ class SqlQueue:
             destination=row.destination,
             title=row.title,
             link=row.link,
-            source=row.name,
+            source=f"{row.outlet} (via {row.name})" if row.outlet else row.name,  # an aggregator's item: its outlet first
             published=row.published_at or row.first_seen_at,  # an undated item is shown at its first sighting
             snippet=evidence["text"],
             highlights=tuple((s, e) for s, e in evidence["highlights"]),
@@ -374,6 +374,7 @@ _ITEM = (
     items.c.article,
     items.c.published_at,
     items.c.first_seen_at,
+    items.c.outlet,
 )
 
 

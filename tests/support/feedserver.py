@@ -26,8 +26,10 @@ class Route:
 class FeedServer:
     """Serves feeds from memory; tests change them between polls."""
 
-    def __init__(self) -> None:
-        self.routes: dict[str, Route] = {}
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.routes: dict[str, Route] = {}  # by path; "POST path" answers POSTs to it
+        self.posted: dict[str, list[dict[str, str]]] = {}  # the forms POSTed to each path
         self.hits: dict[str, int] = {}
         self.conditional_hits: dict[str, int] = {}
         self.user_agents: set[str] = set()  # every User-Agent that asked for anything
@@ -35,10 +37,12 @@ class FeedServer:
         self.base = ""
         self.port = 0
 
-    async def start(self, host: str = "127.0.0.1") -> str:
-        """Listen on a free port of a loopback address; return the base URL."""
+    async def start(self, host: str | None = None) -> str:
+        """Listen on a free port of a loopback address (the one given, else the server's); return the base URL."""
+        host = self.host = host or self.host
         app = web.Application()
         app.router.add_route("GET", "/{path:.*}", self._handle)
+        app.router.add_route("POST", "/{path:.*}", self._handle_post)
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, 0)
@@ -82,3 +86,12 @@ class FeedServer:
             return web.Response(status=304, headers={"ETag": etag})
         headers = {"ETag": etag, "Last-Modified": modified, **route.headers} if route.validators else dict(route.headers)
         return web.Response(body=route.body, headers={"Content-Type": route.content_type, **headers})
+
+    async def _handle_post(self, request: web.Request) -> web.StreamResponse:
+        """A POSTed form is recorded; the answer is the route served as "POST path"."""
+        path = request.match_info["path"]
+        self.posted.setdefault(path, []).append({k: str(v) for k, v in (await request.post()).items()})
+        route = self.routes.get(f"POST {path}")
+        if route is None:
+            return web.Response(status=404, text="not found")
+        return web.Response(body=route.body, status=route.status, headers={"Content-Type": route.content_type, **route.headers})
