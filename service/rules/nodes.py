@@ -8,6 +8,7 @@ a number of words.
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -108,9 +109,12 @@ class AnyOf:
         return all(c.needs_a_hit() for c in self.children)
 
     def evaluator(self) -> Evaluator:
-        terms, others = _split(self.children)
+        terms, others = _split(_merge_within(self.children))
         if not others:
             return lambda hits, fields: not hits.keys().isdisjoint(terms)
+        if len(others) == 1:
+            [other] = others
+            return lambda hits, fields: not hits.keys().isdisjoint(terms) or other(hits, fields)
         return lambda hits, fields: not hits.keys().isdisjoint(terms) or any(c(hits, fields) for c in others)
 
 
@@ -137,9 +141,12 @@ class NoneOf:
         return lambda hits, fields: hits.keys().isdisjoint(terms) and not any(c(hits, fields) for c in others)
 
 
+LEAD = "lead"  # the headline and the first paragraph of every other field
+
+
 @dataclass(frozen=True, slots=True)
 class Within:
-    """Holds when `inner` holds on the hits of one sentence or paragraph of one field."""
+    """Holds when `inner` holds on the hits of one sentence or paragraph of one field, or on those of the lead."""
 
     unit: str
     inner: Node
@@ -159,15 +166,88 @@ class Within:
     def evaluator(self) -> Evaluator:
         inner, unit = self.inner.evaluator(), self.unit
         wanted, positive = self.inner.all_terms(), self.inner.positive_terms()
+        possible = _necessary(self.inner)  # if it fails on the whole item, no one unit can hold
+        if unit == LEAD:
+
+            def in_lead(hits: Hits, fields: dict[str, TextField]) -> bool:
+                if not possible(hits):
+                    return False
+                lead: Hits = {}
+                for t in wanted & hits.keys():
+                    places = [(n, o) for n, o in hits[t] if n == "title" or fields[n].unit_of(o, "paragraph") == 0]
+                    if places:
+                        lead[t] = places
+                return not positive.isdisjoint(lead) and inner(lead, fields)
+
+            return in_lead
 
         def evaluate(hits: Hits, fields: dict[str, TextField]) -> bool:
-            groups: dict[tuple[str, int], Hits] = defaultdict(dict)
-            for t in wanted & hits.keys():
-                for name, offset in hits[t]:
-                    groups[name, fields[name].unit_of(offset, unit)].setdefault(t, []).append((name, offset))
-            return any(inner(group, fields) for group in groups.values() if not positive.isdisjoint(group))
+            if not possible(hits):
+                return False
+            groups = _units(hits, fields, unit)
+            return any(not positive.isdisjoint(g) and possible(g) and inner(g, fields) for g in groups)
 
         return evaluate
+
+
+def _necessary(node: Node) -> Callable[[Hits], bool]:
+    """A quick test of the terms present that a node needs to hold on any part of the item: `none` and
+    nearness left out, so it is true whenever the node holds on some unit (and often when it does not)."""
+    if isinstance(node, TermNode):
+        term = node.term
+        return lambda hits: term in hits
+    if isinstance(node, Near):
+        slots = [frozenset(slot) for slot in node.slots]
+        return lambda hits: all(not hits.keys().isdisjoint(slot) for slot in slots)
+    if isinstance(node, Within):
+        return _necessary(node.inner)
+    if isinstance(node, AllOf | AnyOf):
+        terms = frozenset(c.term for c in node.children if isinstance(c, TermNode))
+        if isinstance(node, AllOf):
+            needed = [_necessary(c) for c in node.children if not isinstance(c, TermNode | NoneOf)]
+            return lambda hits: hits.keys() >= terms and all(c(hits) for c in needed)
+        others = [_necessary(c) for c in node.children if not isinstance(c, TermNode)]
+        if not others:
+            return lambda hits: not hits.keys().isdisjoint(terms)
+        return lambda hits: not hits.keys().isdisjoint(terms) or any(c(hits) for c in others)
+    return lambda hits: True  # NoneOf, and any node type added later
+
+
+_LAST = threading.local()  # the last item's hits, grouped by sentence and by paragraph
+
+
+def _units(hits: Hits, fields: dict[str, TextField], unit: str) -> list[Hits]:
+    """The hits of each sentence (paragraph) of each field, grouped once per item for every `in:` that asks.
+
+    A group holds every term of its unit; evaluators look only at their own terms, so the many
+    clauses of many rules share one grouping (kept until the next item's hits come).
+    """
+    last: tuple[Hits, dict[str, TextField], dict[str, list[Hits]]] | None = getattr(_LAST, "value", None)
+    if last is None or last[0] is not hits or last[1] is not fields:
+        last = _LAST.value = (hits, fields, {})
+    groups = last[2].get(unit)
+    if groups is None:
+        by_unit: dict[tuple[str, int], Hits] = defaultdict(dict)
+        for t, places in hits.items():
+            for name, offset in places:
+                if offset >= 0:  # a regex has no position: it belongs to no one unit
+                    by_unit[name, fields[name].unit_of(offset, unit)].setdefault(t, []).append((name, offset))
+        groups = last[2][unit] = list(by_unit.values())
+    return groups
+
+
+def _merge_within(children: Sequence[Node]) -> list[Node]:
+    """Alternatives that each hold within a sentence (paragraph) become one: "within some sentence, any of them".
+
+    Same truth, one pass over the units instead of one per alternative.
+    """
+    by_unit: dict[str, list[Node]] = defaultdict(list)
+    for c in children:
+        if isinstance(c, Within) and c.unit != LEAD:
+            by_unit[c.unit].append(c.inner)
+    merged: list[Node] = [c for c in children if not (isinstance(c, Within) and len(by_unit.get(c.unit, ())) > 1)]
+    merged += [Within(unit, AnyOf(tuple(inners))) for unit, inners in by_unit.items() if len(inners) > 1]
+    return merged
 
 
 def _split(children: Sequence[Node]) -> tuple[frozenset[int], list[Evaluator]]:
@@ -196,12 +276,21 @@ class Near:
         return True
 
     def evaluator(self) -> Evaluator:
-        return self._holds
+        slots = [frozenset(slot) for slot in self.slots]
 
-    def _holds(self, hits: Hits, fields: dict[str, TextField]) -> bool:
-        places = [[p for t in slot for p in hits.get(t, ()) if p[1] >= 0] for slot in self.slots]
-        if not all(places):
-            return False
+        def holds(hits: Hits, fields: dict[str, TextField]) -> bool:
+            places = []
+            for slot in slots:  # a group may have hundreds of terms, an item a handful of hits
+                found = [p for t in slot & hits.keys() for p in hits[t] if p[1] >= 0]
+                if not found:
+                    return False
+                places.append(found)
+            return self._holds(places, fields)
+
+        return holds
+
+    def _holds(self, places: list[list[tuple[str, int]]], fields: dict[str, TextField]) -> bool:
+        """True if a place of the first slot has a place of every other slot close to it."""
         for name, offset in places[0]:
             anchor = self._position(fields[name], offset)
             if all(any(n == name and self._close(fields[n], o, anchor) for n, o in other) for other in places[1:]):
