@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from service.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0007"  # the newest migration's revision (a test checks it against Alembic's head)
+HEAD = "0012"  # the newest migration's revision (a test checks it against Alembic's head)
 DEFAULT_POOL_SIZE: int = Settings.model_fields["db_pool_size"].default  # PostgreSQL connections a process keeps
 POOL_TIMEOUT = 600  # seconds a transaction waits for a free connection: a busy pool slows work down, it does not fail it
 _MIGRATION_LOCK = 0x6E657773  # "news": the PostgreSQL advisory lock taken while migrating
@@ -193,6 +193,23 @@ feedback = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("delivery_id", "user_id", name="uq_feedback_delivery_user"),
     sa.Index("ix_feedback_updated", "updated_at"),
+)
+
+
+# Stories the desk says a rule should have alerted on (the web "Missed story" page, `newswatch missed`).
+missed = sa.Table(
+    "missed",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("rule_id", sa.String(64), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("item_id", Id),  # the stored item with that link, when there was one
+    sa.Column("title", sa.Text, nullable=False, server_default=""),  # as the reporter gave it (or the stored item's)
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("reported_by", sa.String(64), nullable=False, server_default=""),  # "" from the CLI
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("rule_id", "url", name="uq_missed_rule_url"),
+    sa.Index("ix_missed_created", "created_at"),
 )
 
 
