@@ -172,3 +172,16 @@ def test_an_addition_goes_into_the_group_as_it_is_laid_out() -> None:
     assert add_to_group(source, "a", "x") == source.replace('["@b", c]', '["@b", c, "x"]')
     assert add_to_group(source, "b", "x") == source.replace("exact: true}\n", 'exact: true}\n    - "x"\n')
     assert add_to_group(source, "nosuch", "x") is None
+
+
+def test_metrics_carry_missed_stories_and_recall_where_the_desk_reported_a_miss() -> None:
+    from prometheus_client import generate_latest
+
+    from service.ops.metrics import Metrics
+    from service.storage.feedback import RuleStats
+
+    metrics = Metrics()
+    metrics.rule_feedback({"border": RuleStats(sent=4, rated=4, relevant=3, missed=1), "quiet": RuleStats(sent=2, rated=2, relevant=2)})
+    text = generate_latest(metrics.registry).decode()
+    assert 'newswatch_rule_recall{rule="border"} 0.75' in text and 'newswatch_rule_missed{rule="border"} 1.0' in text
+    assert 'newswatch_rule_recall{rule="quiet"}' not in text  # no miss reported: recall unknown, not 1.0
