@@ -172,9 +172,11 @@ class Within:
             def in_lead(hits: Hits, fields: dict[str, TextField]) -> bool:
                 if not possible(hits):
                     return False
+                headline = fields["title"].folded if "title" in fields else ""
+                leads = {n: 0 if n == "title" else f.lead_paragraph(headline) for n, f in fields.items()}
                 lead: Hits = {}
                 for t in wanted & hits.keys():
-                    places = [(n, o) for n, o in hits[t] if n == "title" or fields[n].unit_of(o, "paragraph") == 0]
+                    places = [(n, o) for n, o in hits[t] if n == "title" or fields[n].unit_of(o, "paragraph") == leads[n]]
                     if places:
                         lead[t] = places
                 return not positive.isdisjoint(lead) and inner(lead, fields)

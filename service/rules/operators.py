@@ -18,7 +18,8 @@ The operators, as users write them in `match:`:
   one holds / no child holds. With `in: sentence` or `in: paragraph`, the whole mapping must
   hold within one sentence (paragraph) of one field, so `none` there means "not in that
   sentence": `{in: sentence, all: ["@border", "@vietnam"], none: ["@thailand"]}`. `in: lead`
-  is the headline and the first paragraph of each other field: what the story says it is about.
+  is the headline and the first paragraph of each other field (the second, when the first repeats
+  the headline): what the story says it is about.
 - `near`: each listed term or group occurs within `within` words of the first (default 10),
   or `within: sentence` / `within: paragraph`, in one field.
 - `regex`: an RE2 regular expression (linear time) searched in the text as written, case-

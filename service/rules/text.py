@@ -288,6 +288,7 @@ class Field:
     _starts: list[int] | None = field(default=None, repr=False)
     _units: dict[str, list[int]] = field(default_factory=dict, repr=False)
     _unit_cache: dict[tuple[int, str], int] = field(default_factory=dict, repr=False)  # rules ask again and again
+    _lead: int | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, raw: str) -> Field:
@@ -326,6 +327,19 @@ class Field:
                 starts = self._units[kind] = _unit_starts(self.raw, self.folded, kind)
             unit = self._unit_cache[offset, kind] = bisect.bisect_right(starts, self.word_index(offset)) - 1
         return unit
+
+
+    def lead_paragraph(self, headline: str) -> int:
+        """The paragraph that leads this field: the first, or the second when the first repeats the headline (a folded text).
+
+        An article page often starts with its headline; the lead is the paragraph after it.
+        """
+        if self._lead is None:
+            self._lead = 0
+            if "\n" in self.raw and headline.strip():
+                paragraphs = units(self.raw, "paragraph")
+                self._lead = 1 if len(paragraphs) > 1 and fold(paragraphs[0]) == headline else 0
+        return self._lead
 
 
 def _unit_starts(raw: str, folded: str, kind: str) -> list[int]:

@@ -156,6 +156,8 @@ def test_in_lead_holds_on_the_headline_and_first_paragraphs_only() -> None:
     assert found("Vietnam, Cambodia hold talks", "Both sides agreed to speed up border demarcation.")
     assert found("Talks in Hanoi", "Vietnam and Cambodia met.\nBoth sides agreed to speed up border demarcation.")
     assert not found("Talks in Hanoi", "Vietnam met Laos.\nCambodia sent a letter.\nThe border was calm.")
+    # an article page that starts with its headline: the lead is the paragraph after it
+    assert found("Talks in Hanoi", "Talks in Hanoi\nVietnam and Cambodia met.\nBoth sides agreed on border demarcation.")
 
 
 # The shipped rules.
@@ -258,7 +260,10 @@ def _brute(node: Any, hits: Any, fields: Any) -> bool:
     for t, places in hits.items():
         for name, offset in places:
             key = ("lead", 0) if node.unit == "lead" else (name, fields[name].unit_of(offset, node.unit))
-            if node.unit == "lead" and not (name == "title" or fields[name].unit_of(offset, "paragraph") == 0):
+            headline = fields["title"].folded if "title" in fields else ""
+            if node.unit == "lead" and not (
+                name == "title" or fields[name].unit_of(offset, "paragraph") == fields[name].lead_paragraph(headline)
+            ):
                 continue
             groups.setdefault(key, {}).setdefault(t, []).append((name, offset))
     positive = node.inner.positive_terms()
