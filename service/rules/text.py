@@ -328,7 +328,6 @@ class Field:
             unit = self._unit_cache[offset, kind] = bisect.bisect_right(starts, self.word_index(offset)) - 1
         return unit
 
-
     def lead_paragraph(self, headline: str) -> int:
         """The paragraph that leads this field: the first, or the second when the first repeats the headline (a folded text).
 
