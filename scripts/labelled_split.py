@@ -1,11 +1,17 @@
-"""Split newly collected labelled items into the tuning and held-out parts, once, by a hash of their source.
+"""Split newly collected labelled items into the tuning, held-out and sealed parts, once, by a hash of their source.
 
 Usage: python scripts/labelled_split.py tests/fixtures/labelled/incoming/*.jsonl
 
-The part an item lands in depends only on its source URL (SHA-256), never on its text or on
-what the rules do with it, so the split is fixed before any tuning. Items whose source is
-already in the set are dropped. Only counts are printed: the held-out items are not read
-by whoever tunes the rules.
+The part an item lands in depends only on its source URL (SHA-256 modulo 100), never on its
+text or on what the rules do with it, so the split is fixed before any tuning:
+
+    bucket < SEALED_SHARE      -> sealed   (never read while rules are edited; only totals are printed)
+    bucket < HELD_OUT_SHARE    -> heldout  (not tuned on; only its figures are printed)
+    otherwise                  -> tuning   (the part rules are edited against)
+
+Items whose source is already in the set are dropped, and items already in a part stay there
+(the first two rounds had no sealed part: their held-out items keep bucket < 45). Only counts
+are printed: whoever tunes the rules reads neither the held-out nor the sealed items.
 """
 
 from __future__ import annotations
@@ -17,21 +23,34 @@ from collections import Counter
 from pathlib import Path
 
 LABELLED = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "labelled"
-HELD_OUT_SHARE = 45  # percent of new items; with the 109 tuned-on items of the first set, over 30 % of the whole
+HELD_OUT_SHARE = 45  # percent of new items kept out of tuning (sealed + heldout)
+SEALED_SHARE = 35  # of which this many percent are sealed (from the third round on)
+PARTS = ("tuning", "heldout", "sealed")
 FIELDS = ("id", "source", "lang", "title", "summary", "labels", "class", "published")
 
 
+def bucket(source: str) -> int:
+    """0..99 from the SHA-256 of the item's source URL."""
+    return int(hashlib.sha256(source.encode()).hexdigest(), 16) % 100
+
+
+def part_of(source: str) -> str:
+    """The part a new item with this source belongs to."""
+    b = bucket(source)
+    return "sealed" if b < SEALED_SHARE else "heldout" if b < HELD_OUT_SHARE else "tuning"
+
+
 def held_out(source: str) -> bool:
-    """True if the item with this source belongs to the held-out part."""
-    return int(hashlib.sha256(source.encode()).hexdigest(), 16) % 100 < HELD_OUT_SHARE
+    """True if the item with this source is kept out of tuning (held-out or sealed)."""
+    return bucket(source) < HELD_OUT_SHARE
 
 
 def main(paths: list[str]) -> int:
-    """Append each new item to its part; print counts per part and class."""
-    parts = {name: LABELLED / f"{name}.jsonl" for name in ("tuning", "heldout")}
-    known = {json.loads(line)["source"] for p in parts.values() if p.exists() for line in p.read_text(encoding="utf-8").splitlines()}
+    """Append each new item to its part; print counts per part and label only."""
+    files = {name: LABELLED / f"{name}.jsonl" for name in PARTS}
+    known = {json.loads(line)["source"] for p in files.values() if p.exists() for line in p.read_text(encoding="utf-8").splitlines()}
     counts: Counter[tuple[str, str]] = Counter()
-    out: dict[str, list[str]] = {name: [] for name in parts}
+    out: dict[str, list[str]] = {name: [] for name in files}
     for path in paths:
         for line in Path(path).read_text(encoding="utf-8").splitlines():
             entry = json.loads(line)
@@ -42,14 +61,15 @@ def main(paths: list[str]) -> int:
             record = {key: entry.get(key, "") for key in FIELDS}
             if entry.get("title_written"):
                 record["title_written"] = True
-            name = "heldout" if held_out(entry["source"]) else "tuning"
+            name = part_of(entry["source"])
             out[name].append(json.dumps(record, ensure_ascii=False))
-            counts[name, entry.get("class", "")] += 1
+            counts[name, "+".join(entry.get("labels") or ["(none)"])] += 1
     for name, lines in out.items():
-        with parts[name].open("a", encoding="utf-8") as handle:
-            handle.writelines(line + "\n" for line in lines)
+        if lines:
+            with files[name].open("a", encoding="utf-8") as handle:
+                handle.writelines(line + "\n" for line in lines)
     for (name, kind), n in sorted(counts.items()):
-        print(f"{name:<8} {kind:<22} {n:>4}")
+        print(f"{name:<8} {kind:<28} {n:>4}")
     return 0
 
 

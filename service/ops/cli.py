@@ -2,7 +2,7 @@
 
 Each subcommand names its handler (`set_defaults(handler="module.function")`), imported only
 when it runs, so that `newswatch --help` and `rules check` do not load the whole service.
-The handlers are in `service.ops.commands` and `service.ops.rulecmds`.
+The handlers are in `service.ops.commands`, `service.ops.rulecmds` and `service.ops.suggest`.
 """
 
 from __future__ import annotations
@@ -76,6 +76,16 @@ def parser() -> argparse.ArgumentParser:
     said.add_argument("--since", default="30d", type=duration, help="how far back: 24h, 7d, 30d (default 30d)")
     said.add_argument("--format", choices=("text", "json"), default="text")
     said.set_defaults(handler="commands.feedback")
+    miss = sub.add_parser(
+        "missed",
+        help="record a story a rule should have alerted on",
+        description="Record a missed story for a rule: it counts against the rule's recall and feeds `rules suggest`.",
+    )
+    miss.add_argument("url", metavar="URL", help="the story's address")
+    miss.add_argument("--rule", required=True, help="the rule that should have matched it")
+    miss.add_argument("--title", help="its headline, if the story is not among stored items")
+    miss.add_argument("--note", help="why it should have matched, for the record")
+    miss.set_defaults(handler="suggest.missed_command")
     fds = sub.add_parser(
         "feeds",
         help="the state of every feed; discover, import and export sources",
@@ -185,6 +195,19 @@ def _rules_parsers(sub: argparse._SubParsersAction[Parser]) -> None:
     stats.add_argument("--since", default="30d", type=duration, help="how far back: 7d, 30d, 90d (default 30d)")
     stats.add_argument("--format", choices=("text", "json"), default="text")
     stats.set_defaults(handler="commands.rule_stats")
+    hint = rsub.add_parser(
+        "suggest",
+        help="terms to exclude or add, learnt from Slack ratings and missed stories",
+        description="Rank terms and exclusions that separate relevant alerts from false alarms and catch missed stories; "
+        "print each as a rules.yaml diff with its effect on stored items and on the labelled set. Edits nothing.",
+    )
+    hint.add_argument("rule", metavar="RULE", help="a rule id")
+    hint.add_argument("--since", default="90d", help="feedback, missed stories and stored items this recent (default 90d)")
+    hint.add_argument("--limit", type=int, default=5, help="at most this many suggestions (default 5)")
+    hint.add_argument("--labelled", help="labelled-set folder (its tuning part is read), or 'none' (default: the shipped set)")
+    hint.add_argument("--config", help="config folder (default: NEWSWATCH_CONFIG_DIR or ./config)")
+    hint.add_argument("--format", choices=("text", "json"), default="text")
+    hint.set_defaults(handler="suggest.suggest_command")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

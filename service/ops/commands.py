@@ -359,7 +359,7 @@ def _labelled(rows: list[Any]) -> list[str]:
 
 
 async def rule_stats(args: argparse.Namespace, settings: Settings) -> int:
-    """`rules stats`: per rule, alerts sent, rated in Slack, precision by the ratings, the last false alarm."""
+    """`rules stats`: per rule, alerts sent, rated in Slack, precision by the ratings, reported misses and recall, the last false alarm."""
     from service.storage.feedback import FeedbackStore
 
     since = utcnow() - timedelta(seconds=parse_duration(args.since))
@@ -374,15 +374,18 @@ async def rule_stats(args: argparse.Namespace, settings: Settings) -> int:
                 "rated": s.rated,
                 "relevant": s.relevant,
                 "precision": s.precision,
+                "missed": s.missed,
+                "recall": s.recall,
                 "last_false_alarm": last,
             }
             print(json.dumps(data | {"last_false_alarm_title": s.last_false_title}, ensure_ascii=False))
         return EXIT_OK
-    print(f"{'rule':<20} {'sent':>6} {'rated':>6} {'precision':>9}  last false alarm")
+    print(f"{'rule':<20} {'sent':>6} {'rated':>6} {'precision':>9} {'missed':>6} {'recall':>6}  last false alarm")
     for rule, s in sorted(stats.items()):
         precision = f"{s.precision:.2f}" if s.precision is not None else "-"
+        recall = f"{s.recall:.2f}" if s.recall is not None else "-"
         last = f"{_when(s.last_false_alarm)} {s.last_false_title[:50]}" if s.last_false_alarm else "-"
-        print(f"{rule:<20} {s.sent:>6} {s.rated:>6} {precision:>9}  {last}")
+        print(f"{rule:<20} {s.sent:>6} {s.rated:>6} {precision:>9} {s.missed:>6} {recall:>6}  {last}")
     if not stats:
         print("no alerts sent in that period")
     return EXIT_OK

@@ -53,6 +53,13 @@ class Metrics:
         self.rule_precision = Gauge(
             "newswatch_rule_precision", "Rated alerts marked relevant over rated alerts, last 30 days, by rule", ["rule"], registry=r
         )
+        self.rule_missed = Gauge("newswatch_rule_missed", "Stories reported missed in the last 30 days, by rule", ["rule"], registry=r)
+        self.rule_recall = Gauge(
+            "newswatch_rule_recall",
+            "Relevant alerts over relevant alerts and reported misses, last 30 days, by rule (rules with a reported miss)",
+            ["rule"],
+            registry=r,
+        )
 
     def rule_feedback(self, stats: Mapping[str, Any]) -> None:
         """Per-rule figures from Slack feedback (`service.storage.feedback.RuleStats` by rule)."""
@@ -61,6 +68,9 @@ class Metrics:
             self.rule_rated.labels(rule=rule).set(s.rated)
             if s.precision is not None:
                 self.rule_precision.labels(rule=rule).set(s.precision)
+            self.rule_missed.labels(rule=rule).set(s.missed)
+            if s.recall is not None:
+                self.rule_recall.labels(rule=rule).set(s.recall)
 
     def slack(self, connection: str, health: Any) -> None:
         """A Slack connection's state changed (`alerts.slack.health.Health`): "bot" or "socket"."""

@@ -6,6 +6,7 @@ loader turns them into `file:line:column: message`.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -17,7 +18,7 @@ from pydantic import TypeAdapter
 from service.rules import text
 from service.rules.match import Rule, Ruleset, Term
 from service.rules.nodes import Node
-from service.rules.operators import BooleanSpec, Issue, TermSpec, operator_of
+from service.rules.operators import BooleanSpec, Issue, PlainTermSpec, TermSpec, operator_of
 from service.rules.spec import Group, Id
 
 GAZETTEER = Path(__file__).with_name("gazetteer.yaml")
@@ -65,7 +66,10 @@ class Groups:
         return name in self._groups
 
     def terms(self, name: str) -> list[str | TermSpec]:
-        """Every term of a group, the groups it lists expanded (each group once)."""
+        """Every term of a group, the groups it lists expanded (each group once).
+
+        A listed `{term: "@other", not_in: [...]}` stands for every term of `other`, each with those masks.
+        """
         out: list[str | TermSpec] = []
         seen: set[str] = set()
         todo = [name]
@@ -77,6 +81,8 @@ class Groups:
             for term in self._groups[current]:
                 if isinstance(term, str) and term.startswith("@"):
                     todo.append(term[1:])
+                elif isinstance(term, TermSpec) and term.term.startswith("@"):
+                    out += [with_masks(t, term.not_in) for t in self.terms(term.term[1:]) if term.term[1:] != current]
                 else:
                     out.append(term)
         return out
@@ -120,14 +126,24 @@ class _Checker:
     def __init__(self, groups: Groups) -> None:
         self._groups = groups
 
-    def term(self, term: str | TermSpec, at: list[str | int]) -> list[Issue]:
-        """A term must have a letter or digit; a group reference must name a group."""
-        label = term.term if isinstance(term, TermSpec) else term
-        if isinstance(term, str) and label.startswith("@"):
-            return [] if label[1:] in self._groups else [(at, f"undefined term group '{label[1:]}'")]
+    def term(self, term: str | PlainTermSpec, at: list[str | int]) -> list[Issue]:
+        """A term must have a letter or digit; a group reference must name a group; `not_in` lists terms too.
+
+        `at` points at the term's text (a mapping's `term` key); `not_in` entries are reported beside it.
+        """
+        label = term.term if isinstance(term, PlainTermSpec) else term
+        issues: list[Issue] = []
+        if isinstance(term, TermSpec):
+            base = at[:-1] if at and at[-1] == "term" else at
+            for j, mask in enumerate(term.not_in):
+                issues += self.term(mask, [*base, "not_in", j] + (["term"] if isinstance(mask, PlainTermSpec) else []))
+            if label.startswith("@") and term.exact:
+                issues.append(([*base, "exact"], f"'exact' applies to a term, not to the group '{label[1:]}': set it on the group's terms"))
+        if label.startswith("@") and isinstance(term, str | TermSpec):
+            return issues + ([] if label[1:] in self._groups else [(at, f"undefined term group '{label[1:]}'")])
         if not text.tokens(text.fold(label.rstrip("*"))):
-            return [(at, f"term '{label}' has no letters or digits")]
-        return []
+            issues.append((at, f"term '{label}' has no letters or digits"))
+        return issues
 
     def node(self, spec: Any, at: list[str | int]) -> list[Issue]:
         """Problems of one node, by its operator."""
@@ -167,11 +183,11 @@ class _Compiler:
     def __init__(self, groups: Groups) -> None:
         self._groups = groups
         self.terms: list[Term] = []
-        self._index: dict[tuple[str, bool, bool, str | None], int] = {}
+        self._index: dict[tuple[str, bool, bool, str | None, tuple[int, ...]], int] = {}
 
     def add(self, term: Term) -> int:
         """Return the number of `term`, adding it if new."""
-        key = (term.key, term.exact, term.prefix, term.regex)
+        key = (term.key, term.exact, term.prefix, term.regex, term.masks)
         if key not in self._index:
             self._index[key] = len(self.terms)
             self.terms.append(term)
@@ -179,20 +195,36 @@ class _Compiler:
 
     def slot(self, term: str | TermSpec) -> tuple[int, ...]:
         """The term numbers a term or a group reference stands for."""
+        if isinstance(term, TermSpec) and term.term.startswith("@"):
+            return tuple(dict.fromkeys(n for t in self._groups.terms(term.term[1:]) for n in self.slot(with_masks(t, term.not_in))))
         if isinstance(term, str) and term.startswith("@"):
-            return tuple(dict.fromkeys(self.add(_term(t)) for t in self._groups.terms(term[1:])))
-        return (self.add(_term(term)),)
+            return tuple(dict.fromkeys(n for t in self._groups.terms(term[1:]) for n in self.slot(t)))
+        parsed = _term(term)
+        if isinstance(term, TermSpec) and term.not_in:
+            plain = [mask if isinstance(mask, str) else TermSpec(term=mask.term, exact=mask.exact) for mask in term.not_in]
+            masks = {n for mask in plain for n in self.slot(mask)}
+            parsed = dataclasses.replace(parsed, masks=tuple(sorted(masks)))
+        return (self.add(parsed),)
 
     def node(self, spec: Any) -> Node:
         """Compile a node by its operator."""
         return operator_of(spec).compile(spec, self)
 
 
-def _term(term: str | TermSpec) -> Term:
-    """Build a Term from its config form."""
-    if isinstance(term, TermSpec):
+def _term(term: str | PlainTermSpec) -> Term:
+    """Build a Term from its config form (without its masks)."""
+    if isinstance(term, PlainTermSpec):
         return _parsed(term.term, term.exact)
     return _parsed(term, False)
+
+
+def with_masks(term: str | TermSpec, not_in: Sequence[str | PlainTermSpec]) -> str | TermSpec:
+    """A term of a group with the masks of the `{term: "@group", not_in: [...]}` that listed it added."""
+    if not not_in:
+        return term
+    if isinstance(term, TermSpec):
+        return TermSpec(term=term.term, exact=term.exact, not_in=[*term.not_in, *not_in])
+    return TermSpec(term=term, not_in=list(not_in))
 
 
 @functools.lru_cache(maxsize=65_536)

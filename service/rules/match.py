@@ -36,16 +36,26 @@ class Term:
     prefix: bool = False
     regex: str | None = None  # searched with RE2 in the plain text instead of the automaton
     substring: bool = False  # a script without spaces between words: found inside words, on cluster boundaries
+    script: str = ""  # text.KOREAN or text.ARABIC: a word that may carry particles or clitics (text.affix_rest)
+    masks: tuple[int, ...] = ()  # terms an occurrence must not lie inside (`not_in`): "sans frontières" for "frontière*"
 
     @classmethod
     def parse(cls, label: str, exact: bool = False) -> Term:
-        """Build a term from its written form ('Việt Nam', 'demarcat*', 'ព្រំដែន')."""
+        """Build a term from its written form ('Việt Nam', 'demarcat*', 'ព្រំដែន', '국경')."""
         prefix = label.rstrip().endswith("*")
         body = label.rstrip().rstrip("*")
         key = text.exact(body) if exact else text.fold(body)
         if text.unsegmented(body):
             return cls(label=label, key=key.strip(), exact=exact, prefix=prefix, substring=True)
+        script = text.affixed(body)
+        if script:
+            return cls(label=label, key=key.strip(), exact=exact, prefix=prefix, script=script)
         return cls(label=label, key=key[:-1] if prefix else key, exact=exact, prefix=prefix)
+
+    @property
+    def mode(self) -> str:
+        """How an occurrence of the key is checked: 'cluster', a script with affixes, or '' (the padded key says it all)."""
+        return "cluster" if self.substring else self.script
 
     @classmethod
     def pattern(cls, regex: str, case_sensitive: bool = False) -> Term:
@@ -81,11 +91,19 @@ class Ruleset:
     _positive: list[list[int]] = field(default_factory=list, repr=False)
     _regexes: tuple[Any, list[int]] | None = field(default=None, repr=False)
     _searched: tuple[str, ...] = field(default=(), repr=False)
+    _masked: frozenset[int] = field(default=frozenset(), repr=False)
+    _masks: dict[int, frozenset[int]] = field(default_factory=dict, repr=False)
+    _mask_terms: frozenset[int] = field(default=frozenset(), repr=False)
+    _automata: list[tuple[ahocorasick.Automaton, bool]] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         self._searched = tuple(f for f in FIELDS if any(f in rule.fields for rule in self.rules))
+        self._masked = frozenset(i for i, t in enumerate(self.terms) if t.masks)
+        self._masks = {i: frozenset(self.terms[i].masks) for i in self._masked}
+        self._mask_terms = frozenset(m for t in self.terms for m in t.masks)
         self._folded = _automaton(self.terms, exact=False)
         self._exact = _automaton(self.terms, exact=True)
+        self._automata = [(a, exact) for a, exact in ((self._folded, False), (self._exact, True)) if a is not None]
         self._regexes = _regex_set(self.terms)
         self._evaluators = [None] * len(self.rules)  # compiled on first use: most rules never are candidates
         self._positive = [sorted(rule.tree.positive_terms()) for rule in self.rules]
@@ -144,24 +162,54 @@ class Ruleset:
         hits: Hits = defaultdict(list)
         present: set[str] = set()
         for name, f in fields.items():
-            for automaton, exact in ((self._folded, False), (self._exact, True)):
-                if automaton is None:
-                    continue
+            for automaton, exact in self._automata:
                 haystack = f.exact if exact else f.folded
-                for end, (substring, numbers) in automaton.iter(haystack):
+                for end, (mode, numbers) in automaton.iter(haystack):
                     start = end - len(self.terms[numbers[0]].key) + 1
-                    if substring and not text.on_cluster_boundary(haystack, start, end + 1):
-                        continue
+                    if mode:
+                        numbers = self._checked(haystack, start, end + 1, mode, numbers)
+                        if not numbers:
+                            continue
                     present.add(name)
                     for n in numbers:
                         hits[n].append((name, start))
-            if self._regexes is not None:
-                found = self._regexes[0].Match(f.plain)
-                if found:
-                    present.add(name)
-                    for i in found:
-                        hits[self._regexes[1][i]].append((name, -1))  # RE2 sets give no offsets
+            if self._regexes is not None and self._regex_hits(self._regexes, name, f, hits):
+                present.add(name)
+        if self._mask_terms and not hits.keys().isdisjoint(self._mask_terms):  # a compound or name that masks a term
+            self._unmask(hits)
         return hits, present
+
+    @staticmethod
+    def _regex_hits(regexes: tuple[Any, list[int]], name: str, f: text.Field, hits: Hits) -> bool:
+        """Add the regular-expression terms found in one field; True if any was."""
+        found = regexes[0].Match(f.plain)
+        for i in found or ():
+            hits[regexes[1][i]].append((name, -1))  # RE2 sets give no offsets
+        return bool(found)
+
+    def _checked(self, haystack: str, start: int, end: int, mode: str, numbers: tuple[int, ...]) -> tuple[int, ...]:
+        """The terms of a key found at `haystack[start:end]` that really occur there (Term.mode)."""
+        if mode == "cluster":
+            return numbers if text.on_cluster_boundary(haystack, start, end) else ()
+        rest = text.affix_rest(haystack, start, end, mode)
+        if rest is None:
+            return ()
+        if text.ending_ok(rest, mode):
+            return numbers
+        return tuple(n for n in numbers if self.terms[n].prefix)  # only prefix terms take any ending
+
+    def _unmask(self, hits: Hits) -> None:
+        """Drop the occurrences of masked terms that lie inside an occurrence of one of their masks."""
+        for t in self._masked & hits.keys():
+            found = self._masks[t] & hits.keys()
+            if not found:  # the usual case: no compound of this term in the item
+                continue
+            spans = [(name, s, s + len(self.terms[m].key)) for m in found for name, s in hits[m]]
+            kept = [(name, o) for name, o in hits[t] if not any(n == name and s <= o < e for n, s, e in spans)]
+            if kept:
+                hits[t] = kept
+            else:
+                del hits[t]
 
     def _explain(self, r: int, hits: Hits, fields: dict[str, text.Field], evaluate: Evaluator) -> RuleMatch:
         """Describe which positive terms of rule number `r` occurred, where (first 20 positions), and its evidence."""
@@ -191,7 +239,7 @@ class Ruleset:
             name = next((f for f in QUOTE_ORDER if f in fields), "")
             lead = text.snippet(fields[name].raw, [], QUOTE_WIDTH)[0] if name else ""
             return Evidence(lead, (), name, in_article)
-        name, first, last = witness
+        name, first, last, _ = witness
         labels = [self.terms[t].label for t in positive if self.terms[t].regex is None and any(n == name for n, _ in hits[t])]
         quote, spans = text.snippet(fields[name].quote(first, last), labels, QUOTE_WIDTH)
         return Evidence(quote, tuple(spans), name, in_article)
@@ -254,13 +302,14 @@ def detect_language(sample: str) -> str:
 def _automaton(terms: Sequence[Term], exact: bool) -> ahocorasick.Automaton | None:
     """Build the automaton of the terms of one normal form, or None if there are none.
 
-    Each key maps to (substring?, term numbers): substring keys need a cluster-boundary check.
+    Each key maps to (mode, term numbers): substring keys need a cluster-boundary check, keys of
+    scripts with affixes a look at the rest of their word (Term.mode).
     """
-    keys: dict[str, tuple[bool, tuple[int, ...]]] = {}
+    keys: dict[str, tuple[str, tuple[int, ...]]] = {}
     for i, term in enumerate(terms):
         if term.exact == exact and term.regex is None and term.key.strip():
-            substring, numbers = keys.get(term.key, (term.substring, ()))
-            keys[term.key] = (substring, (*numbers, i))
+            mode, numbers = keys.get(term.key, (term.mode, ()))
+            keys[term.key] = (mode, (*numbers, i))
     if not keys:
         return None
     automaton = ahocorasick.Automaton()
@@ -310,7 +359,7 @@ def _densest(positive: Sequence[int], hits: Hits, fields: dict[str, text.Field],
         return (name not in BODY_FIELDS, not evaluate(found[key], fields), -weight, QUOTE_ORDER.index(name), unit)
 
     name, unit = min(found, key=rank)
-    return (name, *fields[name].unit_words(unit, "sentence"))
+    return (name, *fields[name].unit_words(unit, "sentence"), 0)
 
 
 def _without(hits: Hits, field: str) -> Hits:

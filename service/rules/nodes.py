@@ -8,6 +8,7 @@ a number of words.
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -18,13 +19,15 @@ from service.rules.text import Field as TextField
 
 Hits = dict[int, list[tuple[str, int]]]  # term number -> (field, offset of the key) pairs; offset -1: a regex
 Evaluator = Callable[[Hits, dict[str, TextField]], bool]
-Witness = tuple[str, int, int]  # a field's name and the numbers of the first and last word that made a node hold
+# Where a node held: a field's name, the numbers of the first and last word that made it hold, and how
+# telling that is (0: a sentence, a paragraph or nearness; 1: the lead, which often only names the sides).
+Witness = tuple[str, int, int, int]
 
 
 def _best(witnesses: Iterable[Witness | None]) -> Witness | None:
-    """The witness to quote: from the field an alert quotes first (`QUOTE_ORDER`), the earliest in it."""
+    """The witness to quote: the most telling, from the field an alert quotes first (`QUOTE_ORDER`), the earliest in it."""
     found = [w for w in witnesses if w is not None]
-    return min(found, key=lambda w: (QUOTE_ORDER.index(w[0]), w[1], w[2])) if found else None
+    return min(found, key=lambda w: (w[3], QUOTE_ORDER.index(w[0]), w[1], w[2])) if found else None
 
 
 class Node(Protocol):
@@ -48,7 +51,8 @@ class Node(Protocol):
     def witness(self, hits: Hits, fields: dict[str, TextField]) -> Witness | None:
         """Where a node that holds holds: the words of one field that a sentence or nearness test accepted.
 
-        None for a node without such a test (plain terms hold anywhere in the item).
+        None for a node without such a test (plain terms hold anywhere in the item). Asked only of
+        a rule that matched, to quote its evidence: it may take its time.
         """
 
 
@@ -128,9 +132,12 @@ class AnyOf:
         return all(c.needs_a_hit() for c in self.children)
 
     def evaluator(self) -> Evaluator:
-        terms, others = _split(self.children)
+        terms, others = _split(_merge_within(self.children))
         if not others:
             return lambda hits, fields: not hits.keys().isdisjoint(terms)
+        if len(others) == 1:
+            [other] = others
+            return lambda hits, fields: not hits.keys().isdisjoint(terms) or other(hits, fields)
         return lambda hits, fields: not hits.keys().isdisjoint(terms) or any(c(hits, fields) for c in others)
 
     def witness(self, hits: Hits, fields: dict[str, TextField]) -> Witness | None:
@@ -163,9 +170,12 @@ class NoneOf:
         return None
 
 
+LEAD = "lead"  # the headline and the first paragraph of every other field
+
+
 @dataclass(frozen=True, slots=True)
 class Within:
-    """Holds when `inner` holds on the hits of one sentence or paragraph of one field."""
+    """Holds when `inner` holds on the hits of one sentence or paragraph of one field, or on those of the lead."""
 
     unit: str
     inner: Node
@@ -183,28 +193,114 @@ class Within:
         return self.inner.needs_a_hit()
 
     def evaluator(self) -> Evaluator:
-        inner, positive = self.inner.evaluator(), self.inner.positive_terms()
+        inner, unit = self.inner.evaluator(), self.unit
+        wanted, positive = self.inner.all_terms(), self.inner.positive_terms()
+        possible = _necessary(self.inner)  # if it fails on the whole item, no one unit can hold
+        if unit == LEAD:
+
+            def in_lead(hits: Hits, fields: dict[str, TextField]) -> bool:
+                if not possible(hits):
+                    return False
+                headline = fields["title"].folded if "title" in fields else ""
+                leads = {n: 0 if n == "title" else f.lead_paragraph(headline) for n, f in fields.items()}
+                lead: Hits = {}
+                for t in wanted & hits.keys():
+                    places = [(n, o) for n, o in hits[t] if n == "title" or fields[n].unit_of(o, "paragraph") == leads[n]]
+                    if places:
+                        lead[t] = places
+                return not positive.isdisjoint(lead) and inner(lead, fields)
+
+            return in_lead
 
         def evaluate(hits: Hits, fields: dict[str, TextField]) -> bool:
-            return any(inner(group, fields) for group in self._groups(hits, fields).values() if not positive.isdisjoint(group))
+            if not possible(hits):
+                return False
+            groups = _units(hits, fields, unit)
+            return any(not positive.isdisjoint(g) and possible(g) and inner(g, fields) for g in groups)
 
         return evaluate
 
     def witness(self, hits: Hits, fields: dict[str, TextField]) -> Witness | None:
         inner, positive = self.inner.evaluator(), self.inner.positive_terms()
-        held = [k for k, group in self._groups(hits, fields).items() if not positive.isdisjoint(group) and inner(group, fields)]
-        if not held:
-            return None
-        name, unit = min(held, key=lambda k: (QUOTE_ORDER.index(k[0]), k[1]))
-        return (name, *fields[name].unit_words(unit, self.unit))
-
-    def _groups(self, hits: Hits, fields: dict[str, TextField]) -> dict[tuple[str, int], Hits]:
-        """The hits of each (field, sentence or paragraph)."""
+        if self.unit == LEAD:  # the lead held as a whole: quote the lead paragraph of the first field that has a term of it
+            places = sorted({n for t in positive & hits.keys() for n, o in hits[t] if o >= 0}, key=QUOTE_ORDER.index)
+            if not places or not self.evaluator()(hits, fields):
+                return None
+            name = places[0]
+            if name == "title":
+                return name, 0, len(fields[name].folded.split()) - 1, 1
+            headline = fields["title"].folded if "title" in fields else ""
+            return (name, *fields[name].unit_words(fields[name].lead_paragraph(headline), "paragraph"), 1)
         groups: dict[tuple[str, int], Hits] = defaultdict(dict)
         for t in self.inner.all_terms() & hits.keys():
             for name, offset in hits[t]:
-                groups[name, fields[name].unit_of(offset, self.unit)].setdefault(t, []).append((name, offset))
-        return groups
+                if offset >= 0:
+                    groups[name, fields[name].unit_of(offset, self.unit)].setdefault(t, []).append((name, offset))
+        held = [k for k, group in groups.items() if not positive.isdisjoint(group) and inner(group, fields)]
+        if not held:
+            return None
+        name, unit = min(held, key=lambda k: (QUOTE_ORDER.index(k[0]), k[1]))
+        return (name, *fields[name].unit_words(unit, self.unit), 0)
+
+
+def _necessary(node: Node) -> Callable[[Hits], bool]:
+    """A quick test of the terms present that a node needs to hold on any part of the item: `none` and
+    nearness left out, so it is true whenever the node holds on some unit (and often when it does not)."""
+    if isinstance(node, TermNode):
+        term = node.term
+        return lambda hits: term in hits
+    if isinstance(node, Near):
+        slots = [frozenset(slot) for slot in node.slots]
+        return lambda hits: all(not hits.keys().isdisjoint(slot) for slot in slots)
+    if isinstance(node, Within):
+        return _necessary(node.inner)
+    if isinstance(node, AllOf | AnyOf):
+        terms = frozenset(c.term for c in node.children if isinstance(c, TermNode))
+        if isinstance(node, AllOf):
+            needed = [_necessary(c) for c in node.children if not isinstance(c, TermNode | NoneOf)]
+            return lambda hits: hits.keys() >= terms and all(c(hits) for c in needed)
+        others = [_necessary(c) for c in node.children if not isinstance(c, TermNode)]
+        if not others:
+            return lambda hits: not hits.keys().isdisjoint(terms)
+        return lambda hits: not hits.keys().isdisjoint(terms) or any(c(hits) for c in others)
+    return lambda hits: True  # NoneOf, and any node type added later
+
+
+_LAST = threading.local()  # the last item's hits, grouped by sentence and by paragraph
+
+
+def _units(hits: Hits, fields: dict[str, TextField], unit: str) -> list[Hits]:
+    """The hits of each sentence (paragraph) of each field, grouped once per item for every `in:` that asks.
+
+    A group holds every term of its unit; evaluators look only at their own terms, so the many
+    clauses of many rules share one grouping (kept until the next item's hits come).
+    """
+    last: tuple[Hits, dict[str, TextField], dict[str, list[Hits]]] | None = getattr(_LAST, "value", None)
+    if last is None or last[0] is not hits or last[1] is not fields:
+        last = _LAST.value = (hits, fields, {})
+    groups = last[2].get(unit)
+    if groups is None:
+        by_unit: dict[tuple[str, int], Hits] = defaultdict(dict)
+        for t, places in hits.items():
+            for name, offset in places:
+                if offset >= 0:  # a regex has no position: it belongs to no one unit
+                    by_unit[name, fields[name].unit_of(offset, unit)].setdefault(t, []).append((name, offset))
+        groups = last[2][unit] = list(by_unit.values())
+    return groups
+
+
+def _merge_within(children: Sequence[Node]) -> list[Node]:
+    """Alternatives that each hold within a sentence (paragraph) become one: "within some sentence, any of them".
+
+    Same truth, one pass over the units instead of one per alternative.
+    """
+    by_unit: dict[str, list[Node]] = defaultdict(list)
+    for c in children:
+        if isinstance(c, Within) and c.unit != LEAD:
+            by_unit[c.unit].append(c.inner)
+    merged: list[Node] = [c for c in children if not (isinstance(c, Within) and len(by_unit.get(c.unit, ())) > 1)]
+    merged += [Within(unit, AnyOf(tuple(inners))) for unit, inners in by_unit.items() if len(inners) > 1]
+    return merged
 
 
 def _split(children: Sequence[Node]) -> tuple[frozenset[int], list[Evaluator]]:
@@ -233,28 +329,39 @@ class Near:
         return True
 
     def evaluator(self) -> Evaluator:
-        return self._holds
+        slots = [frozenset(slot) for slot in self.slots]
 
-    def _holds(self, hits: Hits, fields: dict[str, TextField]) -> bool:
-        return self._found(hits, fields, ordered=False) is not None
+        def holds(hits: Hits, fields: dict[str, TextField]) -> bool:
+            places = []
+            for slot in slots:  # a group may have hundreds of terms, an item a handful of hits
+                found = [p for t in slot & hits.keys() for p in hits[t] if p[1] >= 0]
+                if not found:
+                    return False
+                places.append(found)
+            return self._holds(places, fields)
+
+        return holds
 
     def witness(self, hits: Hits, fields: dict[str, TextField]) -> Witness | None:
-        return self._found(hits, fields, ordered=True)
-
-    def _found(self, hits: Hits, fields: dict[str, TextField], ordered: bool) -> Witness | None:
-        """A place of the first slot with every other slot close to it (the one to quote if `ordered`), as the words they span."""
         places = [[p for t in slot for p in hits.get(t, ()) if p[1] >= 0] for slot in self.slots]
         if not all(places):
             return None
-        anchors = sorted(places[0], key=lambda p: (QUOTE_ORDER.index(p[0]), p[1])) if ordered else places[0]
-        for name, offset in anchors:
+        for name, offset in sorted(places[0], key=lambda p: (QUOTE_ORDER.index(p[0]), p[1])):
             f = fields[name]
             anchor = self._position(f, offset)
             chosen = [next((o for n, o in other if n == name and self._close(f, o, anchor)), None) for other in places[1:]]
             if all(o is not None for o in chosen):
                 words = [f.word_index(o) for o in (offset, *chosen) if o is not None]
-                return name, min(words), max(words)
+                return name, min(words), max(words), 0
         return None
+
+    def _holds(self, places: list[list[tuple[str, int]]], fields: dict[str, TextField]) -> bool:
+        """True if a place of the first slot has a place of every other slot close to it."""
+        for name, offset in places[0]:
+            anchor = self._position(fields[name], offset)
+            if all(any(n == name and self._close(fields[n], o, anchor) for n, o in other) for other in places[1:]):
+                return True
+        return False
 
     def _position(self, f: TextField, offset: int) -> int:
         """A word's number, or its sentence's or paragraph's."""

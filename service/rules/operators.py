@@ -10,11 +10,16 @@ The operators, as users write them in `match:`:
   (`demarcat*`), written as a string or as `{term: "đường", exact: true}`; `"@name"` stands
   for every term of a group. Holds when the term occurs in one of the rule's fields, on word
   boundaries (inside words, on grapheme-cluster boundaries, for scripts written without
-  spaces), case and diacritics folded unless `exact`.
+  spaces; a katakana term is a whole katakana word; a Korean noun may take its particles and
+  an Arabic word its clitics), case and diacritics folded unless `exact`. With `not_in: [...]`
+  (terms or groups), an occurrence inside an occurrence of one of those does not count:
+  `{term: "@border", not_in: ["Médecins sans frontières", "cross-border payment*"]}`.
 - `all` / `any` / `none` (one mapping; all the keys given apply): every child holds / at least
   one holds / no child holds. With `in: sentence` or `in: paragraph`, the whole mapping must
   hold within one sentence (paragraph) of one field, so `none` there means "not in that
-  sentence": `{in: sentence, all: ["@border", "@vietnam"], none: ["@thailand"]}`.
+  sentence": `{in: sentence, all: ["@border", "@vietnam"], none: ["@thailand"]}`. `in: lead`
+  is the headline and the first paragraph of each other field (the second, when the first repeats
+  the headline): what the story says it is about.
 - `near`: each listed term or group occurs within `within` words of the first (default 10),
   or `within: sentence` / `within: paragraph`, in one field.
 - `regex`: an RE2 regular expression (linear time) searched in the text as written, case-
@@ -47,11 +52,18 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-class TermSpec(Strict):
-    """A term with options: `{term: "đường", exact: true}` requires the exact diacritics."""
+class PlainTermSpec(Strict):
+    """A term with its diacritics option only: what `not_in` lists besides strings."""
 
     term: Annotated[str, Field(min_length=1)]
     exact: bool = False
+
+
+class TermSpec(PlainTermSpec):
+    """A term with options: `{term: "đường", exact: true}` requires the exact diacritics; `not_in` lists
+    compounds and names an occurrence must not lie inside (`{term: "@border", not_in: ["@border-compounds"]}`)."""
+
+    not_in: list[Annotated[str | PlainTermSpec, Field(union_mode="left_to_right")]] = []
 
 
 TermLike = Annotated[str | TermSpec, Field(union_mode="left_to_right")]
@@ -139,11 +151,11 @@ class BooleanSpec(Strict):
     all: list[NodeSpec] | None = None
     any: list[NodeSpec] | None = None
     none: list[NodeSpec] | None = None
-    in_: Literal["sentence", "paragraph"] | None = Field(default=None, alias="in")
+    in_: Literal["sentence", "paragraph", "lead"] | None = Field(default=None, alias="in")
 
 
 class BooleanOperator(Operator):
-    """`all`, `any`, `none`, and `in: sentence | paragraph`."""
+    """`all`, `any`, `none`, and `in: sentence | paragraph | lead`."""
 
     tag = "<match>"
     keys = ("all", "any", "none", "in")

@@ -18,6 +18,7 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 _TABLE_SIZE = 0x3040  # Latin, Greek, Cyrillic, Thai, Lao, Myanmar, Khmer, Vietnamese, punctuation, CJK punctuation
 _MARKS = "".join(chr(c) for c in range(_TABLE_SIZE) if unicodedata.category(chr(c)).startswith("M") and not 0x300 <= c < 0x370)
@@ -42,6 +43,12 @@ _CONTINUES = frozenset("\u0e30\u0e32\u0e33\u0e45\u0eb0\u0eb2\u0eb3")
 _JOINS_NEXT = frozenset("\u17d2\u1039\u0e40\u0e41\u0e42\u0e43\u0e44\u0ec0\u0ec1\u0ec2\u0ec3\u0ec4")
 
 
+# Arabic: short-vowel marks and the tatweel are dropped from both forms (so they stay aligned);
+# the folded form also writes every alef as a bare alef, alef maqsura as yeh and teh marbuta as heh.
+_ARABIC_DROPPED = frozenset("\u0640\u064b\u064c\u064d\u064e\u064f\u0650\u0651\u0652\u0653\u0654\u0655\u0656\u0670")
+_ARABIC_FOLDED = {"\u0622": "\u0627", "\u0623": "\u0627", "\u0625": "\u0627", "\u0671": "\u0627", "\u0649": "\u064a", "\u0629": "\u0647"}
+
+
 def _tables() -> tuple[list[str], list[str], bytes]:
     """Translation tables: lower case, separators to spaces, and (folded) diacritics removed.
 
@@ -52,7 +59,7 @@ def _tables() -> tuple[list[str], list[str], bytes]:
     for cp in range(_TABLE_SIZE):
         char = chr(cp)
         lower = char.lower()
-        if 0x0300 <= cp < 0x0370 or char in _INVISIBLE:  # a stray combining mark, an invisible joiner: dropped
+        if 0x0300 <= cp < 0x0370 or char in _INVISIBLE or char in _ARABIC_DROPPED:  # a stray mark, a joiner: dropped
             exact, folded = "", ""
         elif not _WORD_CHAR.match(char):
             exact = folded = " "
@@ -63,7 +70,7 @@ def _tables() -> tuple[list[str], list[str], bytes]:
             exact, folded = lower, base if base.isascii() and base.isalpha() else lower
         exact_table.append(exact)
         folded_table.append(folded)
-    for char, base in (("đ", "d"), ("Đ", "d"), ("ø", "o"), ("Ø", "o"), ("ł", "l"), ("Ł", "l"), ("ı", "i")):
+    for char, base in (("đ", "d"), ("Đ", "d"), ("ø", "o"), ("Ø", "o"), ("ł", "l"), ("Ł", "l"), ("ı", "i"), *_ARABIC_FOLDED.items()):
         folded_table[ord(char)] = base
     ascii_table = bytes(ord(folded_table[b]) if folded_table[b] else 32 for b in range(128)) + bytes(range(128, 256))
     return exact_table, folded_table, ascii_table
@@ -114,6 +121,60 @@ def unsegmented(term: str) -> bool:
     return _UNSEGMENTED.search(term) is not None
 
 
+# Scripts written with spaces whose words carry affixes: Korean nouns take particles after them
+# ("국경에서": at the border), Arabic words take clitics before and after ("وكمبوديا": and Cambodia).
+_HANGUL = re.compile("[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
+_ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f]")
+KOREAN, ARABIC = "ko", "ar"
+# A Korean noun's ending: an optional plural or bound noun (army, side, between, person, within, direction,
+# and after a place name province, state, city), then up to two particles (case, topic, additive, copula
+# forms), as in 캄보디아군과 (with the Cambodian army), 안장성 (An Giang province) or 국경에서는 (at the border).
+_KO_BOUND = ("들", "측", "간", "군", "인", "내", "쪽", "성", "주", "시")
+_KO_PARTICLES = (
+    "이", "가", "은", "는", "을", "를", "의", "에", "에서", "서", "에게", "께", "와", "과", "로", "으로", "도", "만",
+    "까지", "부터", "보다", "처럼", "이나", "나", "랑", "이랑", "하고", "마다", "조차", "이다", "이며", "이고", "이라는",
+    "라는", "이라고", "라고", "으로서", "로서",
+)  # fmt: skip
+_KO_ENDING = re.compile("(?:" + "|".join(_KO_BOUND) + ")?(?:" + "|".join(sorted(_KO_PARTICLES, key=len, reverse=True)) + "){0,2}")
+# Arabic proclitics: a conjunction (wa-, fa-), a preposition (bi-, li-, ka-), the article (al-; li- + al- = lil-).
+_AR_BEFORE = frozenset(c + ("لل" if p == "ل" and a else p + a) for c in ("", "و", "ف") for p in ("", "ب", "ل", "ك") for a in ("", "ال"))
+# Arabic enclitics and endings kept by a whole-word term: possessive pronouns, the relative adjective (-i, -iya).
+_AR_AFTER = frozenset(("", "ه", "ها", "هما", "هم", "هن", "ك", "كم", "نا", "ي", "يه", "يين", "يون", "يات"))
+
+
+def affixed(term: str) -> str:
+    """KOREAN or ARABIC if `term` is written in a script whose words carry affixes; else ''."""
+    if _HANGUL.search(term):
+        return KOREAN
+    if _ARABIC.search(term):
+        return ARABIC
+    return ""
+
+
+def affix_rest(text: str, start: int, end: int, script: str) -> str | None:
+    """The rest of the word after `text[start:end]`, or None if the text before it in the word is no proclitic.
+
+    `text` is a padded normal form: a Korean term must begin its word; an Arabic one may follow
+    a proclitic. Whether the rest is an acceptable ending is `ending_ok`'s question.
+    """
+    word_start = text.rfind(" ", 0, start) + 1
+    if word_start != start and (script == KOREAN or text[word_start:start] not in _AR_BEFORE):
+        return None
+    return text[end : text.find(" ", end)]
+
+
+def ending_ok(rest: str, script: str) -> bool:
+    """True if `rest` is an ending the script lets a whole word take (a particle, an enclitic), or nothing."""
+    if not rest:
+        return True
+    return _KO_ENDING.fullmatch(rest) is not None if script == KOREAN else rest in _AR_AFTER
+
+
+def _katakana(char: str) -> bool:
+    """True for a katakana letter or the long-vowel mark; the middle dot ・ separates words."""
+    return ("\u30a1" <= char <= "\u30ff" and char != "\u30fb") or "\u31f0" <= char <= "\u31ff"
+
+
 def _is_mark(char: str) -> bool:
     """True for a combining mark: a dependent vowel, a tone mark, a sign."""
     return char in _MARK_SET or (ord(char) >= _TABLE_SIZE and unicodedata.category(char).startswith("M"))
@@ -127,9 +188,12 @@ def on_cluster_boundary(text: str, start: int, end: int) -> bool:
 
     In Khmer a subscript consonant (after coeng) and dependent vowels belong to the cluster
     before them; in Thai and Lao a leading vowel belongs to the consonant after it, and
-    some following vowels are letters that still end the syllable.
+    some following vowels are letters that still end the syllable. In Japanese a katakana
+    word is whole: タイ (Thai) is not found in タイニン (Tây Ninh) or タイヤ (tyre).
     """
-    if start > 0 and text[start - 1] in _JOINS_NEXT:
+    if start > 0 and (text[start - 1] in _JOINS_NEXT or (_katakana(text[start]) and _katakana(text[start - 1]))):
+        return False
+    if 0 < end < len(text) and _katakana(text[end]) and _katakana(text[end - 1]):
         return False
     if start < len(text) and _is_mark(text[start]):
         return False
@@ -223,6 +287,8 @@ class Field:
     _plain: str | None = field(default=None, repr=False)
     _starts: list[int] | None = field(default=None, repr=False)
     _units: dict[str, list[int]] = field(default_factory=dict, repr=False)
+    _unit_cache: dict[tuple[int, str], int] = field(default_factory=dict, repr=False)  # rules ask again and again
+    _lead: int | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, raw: str) -> Field:
@@ -248,20 +314,16 @@ class Field:
 
     def word_index(self, offset: int) -> int:
         """Return the index of the word that starts at `offset` + 1 in the padded form."""
-        if self._starts is None:
-            self._starts = [i for i, ch in enumerate(self.folded) if ch == " "]
-        lo, hi = 0, len(self._starts)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if self._starts[mid] <= offset:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo - 1
+        if self._starts is None:  # the offsets of the spaces, from the lengths of the words between them
+            self._starts = list(accumulate((len(word) + 1 for word in self.folded.split(" ")[:-1]), initial=-1))[1:]
+        return bisect.bisect_right(self._starts, offset) - 1
 
     def unit_of(self, offset: int, kind: str) -> int:
         """The number of the sentence or paragraph (`kind`) that holds the word at `offset`."""
-        return bisect.bisect_right(self._starts_of(kind), self.word_index(offset)) - 1
+        unit = self._unit_cache.get((offset, kind))
+        if unit is None:
+            unit = self._unit_cache[offset, kind] = bisect.bisect_right(self._starts_of(kind), self.word_index(offset)) - 1
+        return unit
 
     def _starts_of(self, kind: str) -> list[int]:
         """The number of the first word of each sentence or paragraph."""
@@ -285,9 +347,23 @@ class Field:
         last = bisect.bisect_right(starts, last_word) - 1
         return " ".join(s.strip() for s in units(self.raw, "sentence")[first : last + 1])
 
+    def lead_paragraph(self, headline: str) -> int:
+        """The paragraph that leads this field: the first, or the second when the first repeats the headline (a folded text).
+
+        An article page often starts with its headline; the lead is the paragraph after it.
+        """
+        if self._lead is None:
+            self._lead = 0
+            if "\n" in self.raw and headline.strip():
+                paragraphs = units(self.raw, "paragraph")
+                self._lead = 1 if len(paragraphs) > 1 and fold(paragraphs[0]) == headline else 0
+        return self._lead
+
 
 def _unit_starts(raw: str, folded: str, kind: str) -> list[int]:
     """The index of the first word of each sentence or paragraph; one unit if the counts cannot be aligned."""
+    if "\n" not in raw and (kind == "paragraph" or not _SENTENCE_END.search(raw)):
+        return [0]  # one paragraph (a feed's summary, mostly), or one sentence: nothing to count
     starts, words = [], 0
     for unit in units(raw, kind):
         starts.append(words)

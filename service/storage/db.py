@@ -208,6 +208,23 @@ feedback = sa.Table(
 )
 
 
+# Stories the desk says a rule should have alerted on (the web "Missed story" page, `newswatch missed`).
+missed = sa.Table(
+    "missed",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("rule_id", sa.String(64), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("item_id", Id),  # the stored item with that link, when there was one
+    sa.Column("title", sa.Text, nullable=False, server_default=""),  # as the reporter gave it (or the stored item's)
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("reported_by", sa.String(64), nullable=False, server_default=""),  # "" from the CLI
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("rule_id", "url", name="uq_missed_rule_url"),
+    sa.Index("ix_missed_created", "created_at"),
+)
+
+
 mutes = sa.Table(
     "mutes",
     metadata,

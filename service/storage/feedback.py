@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from service.storage.db import Database, deliveries, feedback, feeds, insert, items
+from service.storage.missed import MissedStore
 
 
 class Choice:
@@ -27,11 +28,20 @@ class RuleStats:
     relevant: int = 0
     last_false_alarm: datetime | None = None
     last_false_title: str = ""
+    missed: int = 0  # stories the desk reported the rule should have alerted on (service.storage.missed)
 
     @property
     def precision(self) -> float | None:
         """Relevant over rated, or None before any rating."""
         return self.relevant / self.rated if self.rated else None
+
+    @property
+    def recall(self) -> float | None:
+        """Relevant alerts over relevant alerts and reported misses; None until the desk reported a miss.
+
+        An upper bound: it counts only the misses someone noticed and reported.
+        """
+        return self.relevant / (self.relevant + self.missed) if self.missed else None
 
 
 @dataclass(frozen=True)
@@ -111,6 +121,8 @@ class FeedbackStore:
                 s.relevant += r.choice == Choice.RELEVANT
                 if r.choice == Choice.NOT_RELEVANT and (s.last_false_alarm is None or r.updated_at > s.last_false_alarm):
                     s.last_false_alarm, s.last_false_title = r.updated_at, r.title or ""
+        for rule, n in (await MissedStore(self._engine).counts(since)).items():
+            stats.setdefault(rule, RuleStats()).missed = n
         return stats
 
     async def listing(self, since: datetime, rule: str | None = None) -> list[Any]:

@@ -1,77 +1,75 @@
-"""Rule quality on real labelled news: the tuning part and the held-out part the rules were never tuned on.
+"""Rule quality on real labelled news: the tuning part, and the held-out and sealed parts the rules were never tuned on.
 
-The held-out part (`heldout.jsonl`) was split off by a hash of each item's source before any
-tuning (scripts/labelled_split.py). Its figures are printed without the items, so that tuning
-cannot look at them; the build fails if a shipped rule falls below 0.9 precision or recall there.
+The held-out (`heldout.jsonl`) and sealed (`sealed.jsonl`) parts were split off by a hash of each
+item's source before any tuning (scripts/labelled_split.py). Their figures are printed without
+the items, so that tuning cannot look at them; only the tuning part's wrong items are listed.
+The build fails if a shipped rule falls below its bar on a part (docs/rule-quality.md: the goal
+is 0.95 everywhere; the bars are what the rules reach, and say so).
 """
 
 from __future__ import annotations
 
-import json
-from collections import Counter
-from typing import Any
-
 import pytest
 
 from service.config import load_config
-from service.ingest.model import Item
 from service.ingest.parse import parse_article
+from service.rules import labelled
 from tests.conftest import FIXTURES, ROOT
 
-PARTS = {
-    part: [json.loads(line) for line in (FIXTURES / "labelled" / f"{part}.jsonl").read_text(encoding="utf-8").splitlines()]
-    for part in ("tuning", "heldout")
-}
-ITEMS = PARTS["tuning"] + PARTS["heldout"]
+PARTS = {part: labelled.load(part) for part in labelled.PARTS}
+ITEMS = [item for items in PARTS.values() for item in items]
 RULES = ("vn-kh-border", "kh-th-border")
 CLASSES = {
     "vi-domestic-border", "province-no-country", "far-apart", "other-language", "new-provinces", "vn-on-kh-th",
     "vn-laos-border", "vn-china-border", "other-border", "vn-kh-not-border", "kh-th-border", "kh-th-not-border",
     "khmer", "thai", "vn-kh-border", "negative-other",
 }  # fmt: skip
-BAR = 0.9
+# The classes of the third round (issue 25): in the tuning part and in the parts kept from it.
+NEW_CLASSES = {"korean", "japanese", "border-compound", "no-scope", "both-borders", "guards-other-duty"}
+GOAL = 0.95
+# (precision, recall) each part must keep. Tuning figures are tuning figures; the held-out and sealed
+# bars sit just under what the rules reached when they were last changed (docs/rule-quality.md).
+BARS = {
+    "tuning": {"vn-kh-border": (0.95, 0.95), "kh-th-border": (0.95, 0.95)},
+    "heldout": {"vn-kh-border": (0.95, 0.95), "kh-th-border": (0.95, 0.95)},
+    "sealed": {"vn-kh-border": (0.95, 0.90), "kh-th-border": (0.90, 0.95)},
+}
 
 
 def test_the_set_is_large_split_once_and_covers_every_class_on_both_sides() -> None:
-    assert len(ITEMS) >= 400
-    assert len(PARTS["heldout"]) >= 0.3 * len(ITEMS)
+    assert len(ITEMS) >= 800
+    assert len(PARTS["heldout"]) + len(PARTS["sealed"]) >= 0.35 * len(ITEMS)
     assert len({i["id"] for i in ITEMS}) == len(ITEMS)
     assert len({(i["source"], i["title"]) for i in ITEMS}) == len(ITEMS), "one item per story (an archive page may hold several)"
     assert all(i["source"].startswith(("http://", "https://")) for i in ITEMS), "every item says where it came from"
+    for part in ("tuning", "heldout"):
+        assert {i["class"] for i in PARTS[part]} >= CLASSES, part
+    kept_out = PARTS["heldout"] + PARTS["sealed"]
+    assert {i["class"] for i in PARTS["tuning"]} >= NEW_CLASSES
+    assert {i["class"] for i in kept_out} >= NEW_CLASSES
     for part, items in PARTS.items():
-        assert {i["class"] for i in items} >= CLASSES, part
         assert {"en", "vi", "km", "th"} <= {i["lang"] for i in items}, part
+        assert {"ko", "ja", "ar", "ru", "zh"} <= {i["lang"] for i in items}, part
         for rule in RULES:
             assert sum(rule in i["labels"] for i in items) >= 30, (part, rule)
 
 
-def scores(rule: str, items: list[dict[str, Any]]) -> tuple[float, float, list[str], Counter[str]]:
-    """Precision, recall, the wrong items and the errors per class."""
-    ruleset = load_config(ROOT / "config").ruleset
-    tp = fp = fn = 0
-    wrong, by_class = [], Counter[str]()
-    for entry in items:
-        item = Item(feed_id="labelled", key=entry["id"], title=entry["title"], summary=entry["summary"], language=entry["lang"])
-        matched = any(m.rule_id == rule for m in ruleset.match(item))
-        wanted = rule in entry["labels"]
-        tp += matched and wanted
-        fp += matched and not wanted
-        fn += wanted and not matched
-        if matched != wanted:
-            wrong.append(f"  {'false positive' if matched else 'missed'}: {entry['id']} [{entry['class']}] {entry['title']}")
-            by_class[entry["class"]] += 1
-    return tp / max(1, tp + fp), tp / max(1, tp + fn), wrong, by_class
-
-
-@pytest.mark.parametrize("part", ["tuning", "heldout"])
+@pytest.mark.parametrize("part", labelled.PARTS)
 @pytest.mark.parametrize("rule", RULES)
 def test_precision_and_recall(rule: str, part: str, capsys: pytest.CaptureFixture[str]) -> None:
-    precision, recall, wrong, _ = scores(rule, PARTS[part])
+    ruleset = load_config(ROOT / "config").ruleset
+    score = labelled.score(ruleset, rule, PARTS[part])
+    precision, recall = score.precision, score.recall
+    floor_p, floor_r = BARS[part][rule]
     with capsys.disabled():
-        print(f"\n{rule} on the {part} part ({len(PARTS[part])} items): precision {precision:.2f}, recall {recall:.2f}")
-        if part == "tuning":  # the held-out items stay unseen: only their figures are printed
-            print("\n".join(wrong))
-    assert precision >= BAR and recall >= BAR, f"{rule} on the {part} part: precision {precision:.2f}, recall {recall:.2f}"
+        goal = "" if min(precision, recall) >= GOAL else f" (goal {GOAL})"
+        print(f"\n{rule} on the {part} part ({score.items} items): precision {precision:.3f}, recall {recall:.3f}{goal}")
+        if part == "tuning":  # the held-out and sealed items stay unseen: only their figures are printed
+            by_id = {e["id"]: e for e in PARTS[part]}
+            for kind, ids in (("false positive", score.false_alarms), ("missed", score.misses)):
+                for i in ids:
+                    print(f"  {kind}: {i} [{by_id[i]['class']}] {by_id[i]['title']}")
+    assert precision >= floor_p and recall >= floor_r, f"{rule} on the {part} part: precision {precision:.3f}, recall {recall:.3f}"
 
 
 def test_both_seed_articles_match_the_border_rule() -> None:

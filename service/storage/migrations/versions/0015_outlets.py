@@ -1,7 +1,7 @@
 """outlets: an aggregator item's outlet (its RSS <source>), and the aggregator link its link was resolved from
 
 Revision ID: 0015
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-06
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,188 @@
+"""`rules suggest`, missed stories and recall: on feedback rows where the right suggestion is known."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from service.ingest.parse import canonical_link
+from service.ops.suggest import suggestions
+from service.rules.suggest import add_exclusion, add_to_group
+from service.storage import db
+from service.storage.db import deliveries, feedback, feeds, items, matches
+from service.storage.feedback import FeedbackStore
+from service.storage.missed import MissedStore
+from tests.integration.test_cli import env, newswatch
+
+RULES = """\
+destinations:
+  desk: {type: console}
+
+groups:
+  # Cambodia by name.
+  kh:
+    - Cambodia
+    - Cambodian
+  border:
+    - border
+    - frontier
+
+rules:
+  - id: border
+    destinations: [desk]
+    match:
+      all: ["@kh", "@border"]
+    examples:
+      match:
+        - title: Cambodia border gate reopens
+"""
+RELEVANT = [
+    "Cambodia border gate reopens after talks",
+    "Troops patrol the Cambodia border",
+    "Cambodia and Vietnam finish border demarcation",
+]
+FALSE_ALARMS = [
+    "Casino fire in Cambodia border town",
+    "Cambodia border casino raided by police",
+    "New casino opens on the Cambodian border",
+]
+MISSED = ["Cambodia and Vietnam plant boundary markers", "Boundary talks with Cambodia resume"]
+OTHER = ["Cambodia boundary of the national park extended", "Rice prices rise in Cambodia"]
+
+
+def config(tmp_path: Path) -> Path:
+    directory = tmp_path / "config"
+    directory.mkdir()
+    (directory / "feeds.yaml").write_text('feeds:\n  - {id: f, url: "https://example.org/feed.xml"}\n', encoding="utf-8")
+    (directory / "rules.yaml").write_text(RULES, encoding="utf-8")
+    return directory
+
+
+async def stored_feedback(engine: db.Database, now: datetime) -> None:
+    """The alerts the desk rated (three relevant, three false alarms about casinos), the missed stories' items, two others."""
+    async with engine.begin() as conn:
+        await conn.execute(feeds.insert().values(id="f", url="https://example.org/feed.xml", next_poll_at=now, created_at=now))
+        for n, title in enumerate(RELEVANT + FALSE_ALARMS + MISSED + OTHER):
+            link = f"https://example.org/{n}"
+            done = await conn.execute(items.insert().values(feed_id="f", key=f"k{n}", link=link, title=title, first_seen_at=now))
+            item_id = done.inserted_primary_key[0]
+            if title in RELEVANT + FALSE_ALARMS:
+                await conn.execute(matches.insert().values(item_id=item_id, rule_id="border", terms=[], created_at=now))
+                sent = await conn.execute(
+                    deliveries.insert().values(
+                        item_id=item_id,
+                        destination="desk",
+                        rule_ids=["border"],
+                        status="sent",
+                        next_attempt_at=now,
+                        created_at=now,
+                        sent_at=now,
+                    )
+                )
+                choice = "relevant" if title in RELEVANT else "not_relevant"
+                await conn.execute(
+                    feedback.insert().values(
+                        delivery_id=sent.inserted_primary_key[0],
+                        item_id=item_id,
+                        destination="desk",
+                        rule_ids=["border"],
+                        user_id="U1",
+                        choice=choice,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+
+
+async def test_suggest_finds_the_exclusion_and_the_addition_the_feedback_calls_for(tmp_path: Path, database_url: str) -> None:
+    directory = config(tmp_path)
+    now = datetime.now(UTC)
+    async with db.opened(database_url, create=True) as engine:
+        await stored_feedback(engine, now)
+        for n in (6, 7):  # the missed stories' items
+            await MissedStore(engine).record("border", canonical_link(f"https://example.org/{n}#top"), now)
+        report = await suggestions(engine, directory, "border", now - timedelta(days=1), labelled_dir=None)
+        stats = (await FeedbackStore(engine).rule_stats(now - timedelta(days=1)))["border"]
+
+    assert report.evidence == {"relevant": 3, "false_alarm": 3, "missed": 2}
+    by_term = {s.change.term: s for s in report.suggestions}
+    exclude, add = by_term["casino"], by_term["boundary"]
+    assert report.suggestions[0] in (exclude, add)  # the two changes that put the most evidence right come first
+    assert exclude.change.kind == "exclude" and exclude.change.why == "in 3 of 3 false alarms, 0 relevant items"
+    assert (exclude.outcome.false_alarms_removed, exclude.outcome.relevant_lost) == (3, 0)
+    assert (exclude.outcome.replayed, exclude.outcome.caught, exclude.outcome.lost) == (10, 0, 3)  # the stored false alarms
+    assert '+      none: ["casino"]' in exclude.change.diff
+    assert (add.change.kind, add.change.group, add.outcome.misses_caught, add.outcome.false_alarms_added) == ("add", "border", 2, 0)
+    assert (add.outcome.caught, add.outcome.lost) == (3, 0)  # both missed stories, and the park's boundary: the replay shows it
+    assert '+    - "boundary"' in add.change.diff
+    assert (directory / "rules.yaml").read_text(encoding="utf-8") == RULES  # nothing edited
+    assert (stats.relevant, stats.missed, stats.recall) == (3, 2, 0.6)
+
+
+async def test_the_cli_records_a_missed_story_and_prints_suggestions_and_recall(tmp_path: Path, database_url: str) -> None:
+    directory = config(tmp_path)
+    now = datetime.now(UTC)
+    async with db.opened(database_url, create=True) as engine:
+        await stored_feedback(engine, now)
+    environ = env(directory, database_url)
+    code, out, err = await newswatch("missed", "https://example.org/6", "--rule", "border", "--note", "boundary markers", environ=environ)
+    assert code == 0, err
+    assert out.startswith("missed story 1 recorded for border: https://example.org/6 (stored item 7)")
+    code, _, err = await newswatch("missed", "https://example.org/none", "--rule", "nosuch", environ=environ)
+    assert code == 2 and "no enabled rule with id 'nosuch'" in err
+
+    code, out, err = await newswatch("rules", "suggest", "border", "--labelled", "none", "--format", "json", environ=environ)
+    assert code == 0, err
+    found = {s["term"]: s for s in map(json.loads, out.splitlines())}
+    assert found["casino"]["evidence"]["false_alarms_removed"] == 3 and found["casino"]["stored"]["lost"] == 3
+    assert found["casino"]["labelled"]["part"] == "tuning"
+    code, out, err = await newswatch("rules", "suggest", "border", "--labelled", "none", environ=environ)
+    assert code == 0, err
+    assert "exclude items with 'casino': in 3 of 3 false alarms, 0 relevant items" in out and "Nothing was changed" in out
+
+    code, out, err = await newswatch("rules", "stats", "--format", "json", environ=environ)
+    assert code == 0, err
+    [stats] = [json.loads(line) for line in out.splitlines()]
+    assert (stats["relevant"], stats["missed"], stats["recall"], stats["precision"]) == (3, 1, 0.75, 0.5)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("rules:\n  - id: r\n    match:\n      any: [a]\n", 'rules:\n  - id: r\n    match:\n      none: ["x"]\n      any: [a]\n'),
+        ("rules:\n  - id: r\n    match:\n      any: [a]\n      none: [b]  # old\n", None),
+        (
+            "rules:\n  - id: r\n    match:\n      any: [a]\n      none:\n        - b\n",
+            'rules:\n  - id: r\n    match:\n      any: [a]\n      none:\n        - b\n        - "x"\n',
+        ),
+    ],
+)
+def test_an_exclusion_is_written_into_the_rule_as_it_is_laid_out(source: str, expected: str | None) -> None:
+    edited = add_exclusion(source, "r", "x")
+    if expected is None:
+        assert edited == 'rules:\n  - id: r\n    match:\n      any: [a]\n      none: [b, "x"]  # old\n'
+    else:
+        assert edited == expected
+
+
+def test_an_addition_goes_into_the_group_as_it_is_laid_out() -> None:
+    source = 'groups:\n  a: ["@b", c]\n  # the b words\n  b:\n    - d\n    - {term: e, exact: true}\n\n  c: [f]\nrules: []\n'
+    assert add_to_group(source, "a", "x") == source.replace('["@b", c]', '["@b", c, "x"]')
+    assert add_to_group(source, "b", "x") == source.replace("exact: true}\n", 'exact: true}\n    - "x"\n')
+    assert add_to_group(source, "nosuch", "x") is None
+
+
+def test_metrics_carry_missed_stories_and_recall_where_the_desk_reported_a_miss() -> None:
+    from prometheus_client import generate_latest
+
+    from service.ops.metrics import Metrics
+    from service.storage.feedback import RuleStats
+
+    metrics = Metrics()
+    metrics.rule_feedback({"border": RuleStats(sent=4, rated=4, relevant=3, missed=1), "quiet": RuleStats(sent=2, rated=2, relevant=2)})
+    text = generate_latest(metrics.registry).decode()
+    assert 'newswatch_rule_recall{rule="border"} 0.75' in text and 'newswatch_rule_missed{rule="border"} 1.0' in text
+    assert 'newswatch_rule_recall{rule="quiet"}' not in text  # no miss reported: recall unknown, not 1.0

@@ -1,0 +1,311 @@
+"""Classes of wrong alerts fixed in the matcher and the shipped rules (issue 25), one test per class.
+
+Each class was seen in the labelled set's tuning part; the tests use made-up sentences of the
+same shape, not the labelled items, so they say what the matcher does for the whole class.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from service.config import load_config
+from service.config.schema import RulesFile
+from service.ingest.model import Item
+from service.rules import match as rules
+from service.rules import text
+from service.rules.compile import Groups, compile_rules
+from tests.conftest import ROOT
+
+
+def ruleset(*specs: dict[str, Any], groups: dict[str, Any] | None = None) -> rules.Ruleset:
+    data = {"destinations": {"d": {"type": "console"}}, "groups": groups or {}, "rules": [{"destinations": ["d"], **s} for s in specs]}
+    spec = RulesFile.model_validate(data)
+    return compile_rules(spec.rules, Groups(spec.groups))
+
+
+def hit(term: Any, title: str) -> bool:
+    return bool(ruleset({"id": "r", "match": {"any": [term]}}).match(Item(feed_id="f", key="k", title=title)))
+
+
+# Korean: a noun is followed by its particle in the same word.
+
+
+@pytest.mark.parametrize(
+    ("term", "title", "found"),
+    [
+        ("국경", "캄보디아와 베트남이 맞닿은 국경의 지형도", True),  # possessive particle
+        ("국경", "국경에서 교전", True),  # locative
+        ("국경", "국경에서는 긴장이", True),  # stacked particles
+        ("국경", "국경 지역", True),  # a word of its own
+        ("국경", "국경일 연휴", False),  # 국경일 is the national holiday, not the border
+        ("국경", "대국경", False),  # not at the start of the word
+        ("국경*", "국경지대에서 밀수", True),  # a prefix term takes compounds
+        ("캄보디아", "태국은 캄보디아와의 국경에", True),
+        ("캄보디아", "캄보디아군과 교전", True),  # a bound noun (army) and a particle
+        ("태국", "태국군은 새벽", True),
+        ("태국", "태국어 수업", False),  # 어 (language) is neither a particle nor a bound noun kept here
+    ],
+)
+def test_korean_terms_take_their_particles(term: str, title: str, found: bool) -> None:
+    assert hit(term, title) is found
+
+
+# Japanese: a katakana term is a whole katakana word.
+
+
+@pytest.mark.parametrize(
+    ("term", "title", "found"),
+    [
+        ("タイ", "タイ・カンボジア国境で交戦", True),  # the middle dot separates words
+        ("タイ", "タイ軍が砲撃", True),  # kanji after it
+        ("タイ", "タイニン省の工業団地", False),  # Tây Ninh
+        ("タイ", "タイヤ工場が開所", False),  # tyres
+        ("タイ", "ベトナムのタイーン", False),  # a long-vowel mark continues the word
+        ("カンボジア", "カンボジア国境", True),
+        ("国境", "国境検問所が開通", True),  # kanji keep substring matching
+    ],
+)
+def test_katakana_terms_do_not_match_inside_longer_katakana_words(term: str, title: str, found: bool) -> None:
+    assert hit(term, title) is found
+
+
+# Arabic: clitics attach to the word; diacritics and alef forms fold.
+
+
+@pytest.mark.parametrize(
+    ("term", "title", "found"),
+    [
+        ("كمبوديا", "البوابات الحدودية بين فيتنام وكمبوديا", True),  # wa- (and)
+        ("كمبوديا", "التي تربطها بكمبوديا المجاورة", True),  # bi- (with)
+        ("حدود", "توقفت الاشتباكات عند الحدود", True),  # al- (the)
+        ("حدود", "على الحدود بين البلدين", True),
+        ("حدود", "عدد محدود من الزوار", False),  # mahdud (limited): mi- is no clitic
+        ("حدودي*", "المعارك الحدودية", True),  # the adjective, al- and a feminine ending
+        ("كمبوديا", "كَمْبُودِيَا", True),  # short-vowel marks fold
+        ("وقف إطلاق النار", "اتفاق على وقف اطلاق النار", True),  # hamza on alef folds
+    ],
+)
+def test_arabic_terms_take_their_clitics(term: str, title: str, found: bool) -> None:
+    assert hit(term, title) is found
+
+
+def test_arabic_folding_keeps_both_forms_aligned() -> None:
+    sample = "وقف إطلاقِ النار عند الحدودِ"
+    assert len(text.fold(sample)) == len(text.exact(sample))
+    assert text.fold(sample).split() == ["وقف", "اطلاق", "النار", "عند", "الحدود"]
+
+
+# "Border as a word, not inside a compound or a name": an occurrence inside a listed compound does not count.
+
+
+def test_an_occurrence_inside_a_listed_compound_does_not_count() -> None:
+    groups = {
+        "border-words": ["border", "frontière*", "biên giới", "国境", "국경*"],
+        "compounds": [
+            "Doctors without Borders",
+            "Médecins sans frontières",
+            "cross-border payment*",
+            "thanh toán xuyên biên giới",
+            "国境なき",
+            "국경없는*",
+        ],
+        "border": [{"term": "@border-words", "not_in": ["@compounds"]}],
+    }
+    rs = ruleset({"id": "r", "match": {"all": ["@border", "Cambodia"]}}, groups=groups)
+
+    def found(title: str) -> bool:
+        return bool(rs.match(Item(feed_id="f", key="k", title=title)))
+
+    assert not found("Médecins Sans Frontières quits Cambodia")
+    assert not found("Cambodia launches cross-border payments by QR code")
+    assert not found("Cambodia: thanh toán xuyên biên giới qua mã QR")
+    assert not found("Cambodia ranks first in the 国境なき記者団 index")
+    assert not found("Cambodia 국경없는기자회 순위")
+    assert found("Doctors without Borders treat the wounded of the Cambodia border clash")  # another occurrence counts
+    assert found("Cambodia closes the border")
+    [m] = rs.match(Item(feed_id="f", key="k", title="Doctors without Borders at the Cambodia border"))
+    assert [(t.term, t.positions) for t in m.terms if t.term == "border"] == [("border", (6,))]
+
+
+def test_not_in_is_checked_like_any_term() -> None:
+    with pytest.raises(ValueError, match="undefined term group 'nothing'"):
+        load_rules({"id": "r", "match": {"any": [{"term": "border", "not_in": ["@nothing"]}]}})
+
+
+def load_rules(*specs: dict[str, Any]) -> None:
+    from service.rules.compile import check_rule
+
+    spec = RulesFile.model_validate({"destinations": {"d": {"type": "console"}}, "rules": [{"destinations": ["d"], **s} for s in specs]})
+    groups = Groups(spec.groups)
+    issues = [issue for rule in spec.rules for issue in check_rule(rule, groups)]
+    if issues:
+        raise ValueError("; ".join(message for _, message in issues))
+
+
+# The lead: the headline and the first paragraph of each text field.
+
+
+def test_in_lead_holds_on_the_headline_and_first_paragraphs_only() -> None:
+    rs = ruleset({"id": "r", "match": {"all": [{"in": "lead", "all": ["Vietnam", "Cambodia"]}, {"in": "paragraph", "all": ["border"]}]}})
+
+    def found(title: str, summary: str) -> bool:
+        return bool(rs.match(Item(feed_id="f", key="k", title=title, summary=summary)))
+
+    assert found("Vietnam, Cambodia hold talks", "Both sides agreed to speed up border demarcation.")
+    assert found("Talks in Hanoi", "Vietnam and Cambodia met.\nBoth sides agreed to speed up border demarcation.")
+    assert not found("Talks in Hanoi", "Vietnam met Laos.\nCambodia sent a letter.\nThe border was calm.")
+    # an article page that starts with its headline: the lead is the paragraph after it
+    assert found("Talks in Hanoi", "Talks in Hanoi\nVietnam and Cambodia met.\nBoth sides agreed on border demarcation.")
+
+
+# The shipped rules.
+
+
+@pytest.fixture(scope="module")
+def shipped() -> rules.Ruleset:
+    return load_config(ROOT / "config").ruleset
+
+
+def matched(shipped: rules.Ruleset, title: str = "", summary: str = "", article: str = "", language: str = "") -> list[str]:
+    found = shipped.match(Item(feed_id="f", key="k", title=title, summary=summary, article=article, language=language))
+    return sorted(m.rule_id for m in found)
+
+
+def test_a_province_that_is_a_common_phrase_once_folded_needs_its_diacritics(shipped: rules.Ruleset) -> None:
+    # "tỉnh biên giới" (a border province) folds to "tinh bien gioi", which holds the gate Tịnh Biên
+    assert matched(shipped, "Bảy tỉnh biên giới phía bắc ký giao ước thi đua") == []
+    assert matched(shipped, "Tây Ninh là tỉnh biên giới của miền Đông Nam Bộ") == []
+    assert matched(shipped, "Khách qua cửa khẩu Tịnh Biên tăng mạnh dịp Tết") == ["vn-kh-border"]
+    assert matched(shipped, "Travellers crowd the Tinh Bien border gate") == ["vn-kh-border"]
+
+
+def test_a_sentence_about_both_borders_counts_for_both(shipped: rules.Ruleset) -> None:
+    assert matched(shipped, "Cambodia shuts its borders with Thailand and Vietnam") == ["kh-th-border", "vn-kh-border"]
+    assert matched(shipped, "Vietnam urges Thailand and Cambodia to exercise restraint at the border") == ["kh-th-border"]
+    assert matched(shipped, "Vietnam and China review land border management at the Lào Cai gate, Cambodia says") == []
+
+
+def test_every_clause_is_scoped_so_far_apart_mentions_do_not_add_up(shipped: rules.Ruleset) -> None:
+    article = "\n".join(
+        [
+            "Cambodian rice exports rose 12 % this year, the ministry said.",
+            "Buyers in Europe and China took most of it.",
+            "In other news, Thailand's parliament debated a budget.",
+            "Elsewhere, troops on the Myanmar border were put on alert after a clash.",
+        ]
+    )
+    assert matched(shipped, "Rice exports up", article=article) == []
+    article = "\n".join(["Vietnam's exports rose.", "Cambodia's too.", "Officials at the Laos border gate said trade was calm."])
+    assert matched(shipped, "Exports up", article=article) == []
+
+
+def test_the_gulf_of_thailand_is_not_thailand(shipped: rules.Ruleset) -> None:
+    assert matched(shipped, "Visiting the Xa Xia border gate on the Gulf of Thailand, between Vietnam and Cambodia") == ["vn-kh-border"]
+
+
+@pytest.mark.parametrize(
+    ("title", "language", "rule"),
+    [
+        ("캄보디아와 베트남의 국경지대에서 담배 밀수", "ko", "vn-kh-border"),
+        ("태국군, 접경 지역서 캄보디아군과 교전", "ko", "kh-th-border"),
+        ("アンザン省警察とカンボジアの警察、国境の治安協力", "ja", "vn-kh-border"),
+        ("هدنة هشة عند الحدود بين كمبوديا وتايلاند", "ar", "kh-th-border"),
+        ("البوابات الحدودية بين فيتنام وكمبوديا", "ar", "vn-kh-border"),
+        ("Соглашение о прекращении огня между Таиландом и Камбоджей", "ru", "kh-th-border"),
+        ("Камбоджа и Таиланд: столкновения у храма Преах Вихеар", "ru", "kh-th-border"),
+    ],
+)
+def test_the_languages_the_set_lacked(shipped: rules.Ruleset, title: str, language: str, rule: str) -> None:
+    assert matched(shipped, title, language=language) == [rule]
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Médecins sans frontières quitte la Thaïlande, où l'ONG aidait les réfugiés cambodgiens",
+        "Reporters Without Borders ranks Cambodia and Thailand low on press freedom",
+        "Cambodia and Thailand launch cross-border QR payments",
+        "タイヤの中国メーカー、カンボジアの国境近くで工場開所",  # タイヤ (tyres) is not タイ (Thailand)
+    ],
+)
+def test_compounds_and_longer_words_raise_no_alarm(shipped: rules.Ruleset, title: str) -> None:
+    assert matched(shipped, title) == []
+
+
+def test_tay_ninh_in_katakana_is_not_thailand(shipped: rules.Ruleset) -> None:
+    assert matched(shipped, "ベトナム・タイニン省とカンボジアの国境経済区") == ["vn-kh-border"]
+
+
+# The evaluator's shortcuts (alternatives within one sentence merged, one grouping per item, a quick
+# test of the terms present before any grouping) must not change what holds.
+
+
+def _brute(node: Any, hits: Any, fields: Any) -> bool:
+    from service.rules import nodes
+
+    if isinstance(node, nodes.TermNode):
+        return node.term in hits
+    if isinstance(node, nodes.AllOf):
+        return all(_brute(c, hits, fields) for c in node.children)
+    if isinstance(node, nodes.AnyOf):
+        return any(_brute(c, hits, fields) for c in node.children)
+    if isinstance(node, nodes.NoneOf):
+        return not any(_brute(c, hits, fields) for c in node.children)
+    if isinstance(node, nodes.Near):
+        return node.evaluator()(hits, fields)
+    assert isinstance(node, nodes.Within)
+    groups: dict[Any, dict[int, list[Any]]] = {}
+    for t, places in hits.items():
+        for name, offset in places:
+            key = ("lead", 0) if node.unit == "lead" else (name, fields[name].unit_of(offset, node.unit))
+            headline = fields["title"].folded if "title" in fields else ""
+            if node.unit == "lead" and not (
+                name == "title" or fields[name].unit_of(offset, "paragraph") == fields[name].lead_paragraph(headline)
+            ):
+                continue
+            groups.setdefault(key, {}).setdefault(t, []).append((name, offset))
+    positive = node.inner.positive_terms()
+    return any(_brute(node.inner, g, fields) for g in groups.values() if not positive.isdisjoint(g))
+
+
+def test_scoped_evaluation_agrees_with_evaluating_every_sentence_by_hand() -> None:
+    import random
+
+    rng = random.Random(25)
+    words = [f"w{i}" for i in range(12)]
+
+    def node(depth: int) -> Any:
+        roll = rng.random()
+        if depth == 0 or roll < 0.3:
+            return rng.choice(words)
+        if roll < 0.4:
+            return {"near": rng.sample(words, 2), "within": rng.choice([2, 5, "sentence"])}
+        spec: dict[str, Any] = {rng.choice(["all", "any"]): [node(depth - 1) for _ in range(rng.randint(1, 3))]}
+        if rng.random() < 0.4:
+            spec["none"] = [node(depth - 1)]
+        if rng.random() < 0.5:
+            spec["in"] = rng.choice(["sentence", "paragraph", "lead"])
+        return spec
+
+    specs = [{"id": f"r{i}", "match": {"any": [node(3) for _ in range(rng.randint(1, 4))]}} for i in range(150)]
+    rs = ruleset(*[s for s in specs if _needs_a_hit(s)])
+    seen = 0
+    for _ in range(200):
+        sentences = [" ".join(rng.sample(words, rng.randint(1, 4))) + "." for _ in range(rng.randint(1, 5))]
+        paragraphs = ["\n".join(sentences[i : i + 2]) for i in range(0, len(sentences), 2)]
+        it = Item(feed_id="f", key="k", title=" ".join(rng.sample(words, 2)), summary="\n".join(paragraphs))
+        fields = rules.item_fields(it)
+        hits, _ = rs.hits(fields)
+        expected = [r.id for r in rs.rules if _brute(r.tree, dict(hits), fields)]
+        assert [m.rule_id for m in rs.match(it)] == expected
+        seen += len(expected)
+    assert seen > 1000  # the rules do match: the comparison is not between two empty lists
+
+
+def _needs_a_hit(spec: dict[str, Any]) -> bool:
+    from service.rules.compile import check_rule
+
+    parsed = RulesFile.model_validate({"destinations": {"d": {"type": "console"}}, "rules": [{"destinations": ["d"], **spec}]})
+    return not check_rule(parsed.rules[0], Groups({}))
