@@ -91,7 +91,7 @@ def _imported(outline: Any, folders: list[str], taken: set[str], seen: dict[str,
     title = " ".join((outline.get("title") or outline.get("text") or "").split())
     if url in seen:
         return Imported(None, f"{title or url}: already in feeds.yaml as '{seen[url]}'")
-    entry: dict[str, Any] = {"id": _unique(mine["id"] or slug(title) or slug(url.split("//")[-1]) or "feed", taken), "url": url}
+    entry: dict[str, Any] = {"id": unique_id(mine["id"] or slug(title) or slug(url.split("//")[-1]) or "feed", taken), "url": url}
     if title and title != entry["id"]:
         entry["name"] = title
     categories = [part for value in (outline.get("category") or "").split(",") for part in value.split("/")]
@@ -116,7 +116,7 @@ def _imported(outline: Any, folders: list[str], taken: set[str], seen: dict[str,
     return Imported(entry, note)
 
 
-def _unique(wanted: str, taken: set[str]) -> str:
+def unique_id(wanted: str, taken: set[str]) -> str:
     """`wanted`, or `wanted-2`, `wanted-3`… if taken; then taken."""
     name, n = wanted, 1
     while name in taken:

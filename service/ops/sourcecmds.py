@@ -33,7 +33,7 @@ async def discover_command(url: str, settings: Settings) -> int:
     from service.ingest.fetch import Fetcher, build_client
     from service.ingest.guard import Guard
     from service.ingest.sources.discover import discover, entry_id
-    from service.ops.opml import yaml_entries
+    from service.ops.opml import unique_id, yaml_entries
 
     if not url.startswith(("http://", "https://")):
         print(f"newswatch: not an http(s) URL: {url}", file=sys.stderr)
@@ -45,7 +45,7 @@ async def discover_command(url: str, settings: Settings) -> int:
     taken: set[str] = set()
     sitemaps = 0
     for source in found.found:
-        entry: dict[str, object] = {"id": _unique(entry_id(source.url, source.kind), taken)}
+        entry: dict[str, object] = {"id": unique_id(entry_id(source.url, source.kind), taken)}
         if source.kind != "feed":
             entry["kind"] = source.kind
         entry["url"] = source.url
@@ -66,16 +66,6 @@ async def discover_command(url: str, settings: Settings) -> int:
         print(f"newswatch: nothing newswatch can read found at {url}", file=sys.stderr)
         return EXIT_PROBLEMS
     return EXIT_OK
-
-
-def _unique(wanted: str, taken: set[str]) -> str:
-    """`wanted`, numbered if already printed."""
-    name, n = wanted, 1
-    while name in taken:
-        n += 1
-        name = f"{wanted}-{n}"
-    taken.add(name)
-    return name
 
 
 def import_command(path: Path, folder: Path, write: bool) -> int:
