@@ -27,6 +27,7 @@ ENV PATH=/opt/newswatch/bin:$PATH \
     NEWSWATCH_CONFIG_DIR=/config \
     NEWSWATCH_DATABASE_URL=sqlite:////data/newswatch.db \
     NEWSWATCH_HTTP_HOST=0.0.0.0 \
+    NEWSWATCH_WEB=auto \
     NEWSWATCH_HTTP_PORT=8080
 # Numeric, so that Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
 USER 10001:10001

@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run install install-dev test lint format bench fixtures image clean
+.PHONY: run install install-dev test lint format bench fixtures image clean chromium
+CHROMIUM := /usr/bin/chromium
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,8 +25,15 @@ install-dev: $(DEV_STAMP)
 run: $(STAMP)
 	$(BIN)/newswatch run
 
+## chromium: Debian's Chromium for the end-to-end tests of the web pages (Playwright drives it; it never downloads a browser)
+chromium: $(CHROMIUM)
+$(CHROMIUM):
+	command -v apt-get >/dev/null || { echo "make: $(CHROMIUM) is missing and there is no apt-get to install it" >&2; exit 1; }
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium \
+	  || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; }
+
 ## test: install everything and run the whole suite (SQLite and PostgreSQL)
-test: $(DEV_STAMP)
+test: $(DEV_STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 ## lint: ruff, mypy and hadolint (the Dockerfile)

@@ -3,7 +3,8 @@
 A sink turns one message (`alerts.messages`: an alert, a digest, a notice, a briefing page) into
 one message somewhere (Slack, the console, ...); an alert with a `thread_ts` is a reply in that
 thread, where the sink can thread. It either returns the remote id of the message (Slack's `ts`,
-or None where there is none) or raises `DeliveryError`, saying whether a retry can help and, if
+or None where there is none; a `Posted` when the remote also names the channel it went to, which
+a link to the message needs) or raises `DeliveryError`, saying whether a retry can help and, if
 the remote said so, when, with a generic `DeliveryCode` where one applies. Sinks never retry,
 sleep or pace themselves: retries, rate limits and dead-lettering live once, in `alerts.delivery`.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 from urllib.parse import quote, quote_plus
@@ -47,14 +49,29 @@ class DeliveryError(Exception):
         self.remote = remote  # the remote's own error code where it gave one (Slack's "channel_not_found", say)
 
 
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """Where a sink put a message: its remote id (Slack's `ts`, which replies thread on) and the channel the remote names."""
+
+    id: str
+    channel: str | None = None  # Slack's channel id (C…), as chat.postMessage answers it: permalinks need it
+
+
+def posted(answer: str | Posted | None) -> Posted | None:
+    """A sink's answer as a Posted (a bare remote id names no channel), None when there is no remote id."""
+    if isinstance(answer, Posted):
+        return answer if answer.id else None
+    return Posted(answer) if answer else None
+
+
 class Sink(Protocol):
     """Delivers alerts to one destination."""
 
     rate_key: str  # sinks sharing a key share one rate limit (a Slack channel, say)
     min_interval: float  # seconds between two messages with the same rate_key
 
-    async def send(self, message: Message) -> str | None:
-        """Deliver one alert or digest; return the remote message id, or raise DeliveryError."""
+    async def send(self, message: Message) -> str | Posted | None:
+        """Deliver one alert or digest; return the remote message id (with its channel, where known), or raise DeliveryError."""
         ...
 
     async def aclose(self) -> None:

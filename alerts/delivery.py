@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from itertools import groupby
 
 from alerts import flood
-from alerts.base import DeliveryCode, DeliveryError, Sink
+from alerts.base import DeliveryCode, DeliveryError, Posted, Sink, posted
 from alerts.messages import Alert, Briefing, Digest, Message, Mode, Notice
 from alerts.queue import Claimed, Kind, Muter, Mutes, Pacer, Queue
 
@@ -176,7 +176,7 @@ class Deliverer:
             return None
         started = time.monotonic()
         try:
-            message, remote_id = await self._send(message, sink)
+            message, where = await self._send(message, sink)
         except DeliveryError as exc:
             await self._failed(message, sink, exc, stats)
             return None
@@ -186,7 +186,8 @@ class Deliverer:
             log.exception("sink raised unexpectedly", extra={"destination": message.destination})
             await self._failed(message, sink, DeliveryError(f"{type(exc).__name__}: {exc}", retryable=True), stats)
             return None
-        await self._queue.sent(message, remote_id)  # first: a crash between sending and this is the one duplicate
+        remote_id, channel = (where.id, where.channel) if where else (None, None)
+        await self._queue.sent(message, remote_id, channel)  # first: a crash between sending and this is the one duplicate
         if self.failing.pop(message.destination, None) is not None:
             log.warning("destination recovered", extra={"destination": message.destination})
         stats.count(message.destination, "sent")
@@ -194,7 +195,7 @@ class Deliverer:
         log.info("%s sent", message.mode, extra={"destination": message.destination, "delivery": message.delivery_id})
         return remote_id
 
-    async def _send(self, message: Message, sink: Sink) -> tuple[Message, str | None]:
+    async def _send(self, message: Message, sink: Sink) -> tuple[Message, Posted | None]:
         """Send; a reply whose thread is gone (its first message deleted, say) goes out on its own instead."""
         try:
             return message, await self._paced_send(sink, message)
@@ -245,10 +246,10 @@ class Deliverer:
             raise _LeaseLost
         await self._sleep(seconds)
 
-    async def _paced_send(self, sink: Sink, message: Message) -> str | None:
+    async def _paced_send(self, sink: Sink, message: Message) -> Posted | None:
         """Send (after `_slot`), then tell the pacer the send has ended, whatever its outcome."""
         try:
-            return await sink.send(message)
+            return posted(await sink.send(message))
         finally:
             if sink.min_interval > 0:
                 await self._pacer.arrived(sink.rate_key, sink.min_interval)

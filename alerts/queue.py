@@ -137,8 +137,8 @@ class Queue(Protocol):
         """Renew this process's lease on the message, `wait` seconds longer than a lease; False if another took it over."""
         ...
 
-    async def sent(self, message: Message, remote_id: str | None) -> None:
-        """Record that the sink accepted the message (and how it went out)."""
+    async def sent(self, message: Message, remote_id: str | None, channel: str | None = None) -> None:
+        """Record that the sink accepted the message (and how it went out, and where: the remote's id and channel)."""
         ...
 
     async def retry(self, message: Message, error: str, at: datetime, count_attempt: bool = True) -> None:

@@ -1,6 +1,6 @@
-"""`make bench`: run every benchmark and print its figures (about 18 minutes)."""
+"""`make bench`: run every benchmark and print its figures (about 30 minutes)."""
 
-from bench import article_bench, ingest_bench, parse_bench, process_bench, rules_bench, service_bench
+from bench import article_bench, ingest_bench, parse_bench, process_bench, rules_bench, service_bench, web_bench
 
 if __name__ == "__main__":
     rules_bench.main()
@@ -14,3 +14,5 @@ if __name__ == "__main__":
     article_bench.main()
     print()
     service_bench.main()
+    print()
+    web_bench.main()

@@ -25,9 +25,14 @@ class SettingsError(ValueError):
     """An environment variable has a value that cannot be used."""
 
 
-def _var(env: str, doc: str, shown: str | None = None, secret: bool = False) -> dict[str, Any]:
-    """A field's table entry: its variable, what it means, how its default is shown, whether it is secret."""
-    return {"env": env, "doc": doc, "shown": shown, "secret": secret}
+def _var(env: str, doc: str, shown: str | None = None, secret: bool = False, table: str = "main") -> dict[str, Any]:
+    """A field's table entry: its variable, what it means, how its default is shown, whether it is secret, which table lists it."""
+    return {"env": env, "doc": doc, "shown": shown, "secret": secret, "table": table}
+
+
+def _web(env: str, doc: str, shown: str | None = None, secret: bool = False) -> dict[str, Any]:
+    """A setting of the web pages: listed in docs/web.md's table rather than the README's."""
+    return _var(env, doc, shown, secret, table="web")
 
 
 def _cores() -> int:
@@ -134,6 +139,54 @@ class Settings(BaseModel):
             "SLACK_API_URL", "Slack Web API base URL (a proxy or a Slack-compatible server)", "`https://slack.com/api/`"
         ),
     )
+    web: Literal["on", "auto", "off"] = Field(
+        "on",
+        json_schema_extra=_web(
+            "NEWSWATCH_WEB",
+            "`on`: the pages and /api/v1 (a non-loopback address without access control refuses to start); "
+            "`auto`: only where that is safe (a loopback address, or access control set), else health and metrics only; `off`",
+        ),
+    )
+    web_token: str | None = Field(
+        None,
+        repr=False,
+        json_schema_extra=_web("NEWSWATCH_WEB_TOKEN", "a shared token that signs people in (and API clients)", secret=True),
+    )
+    web_proxy_header: str | None = Field(
+        None,
+        json_schema_extra=_web(
+            "NEWSWATCH_WEB_PROXY_HEADER", "the header a trusted reverse proxy names the signed-in user in, e.g. `X-Forwarded-User`"
+        ),
+    )
+    web_proxy_from: str = Field(
+        "127.0.0.1/32,::1/128",
+        json_schema_extra=_web("NEWSWATCH_WEB_PROXY_FROM", "the addresses (CIDR, comma-separated) that header is believed from"),
+    )
+    web_url: str | None = Field(
+        None,
+        json_schema_extra=_web(
+            "NEWSWATCH_WEB_URL", "the pages' public address, e.g. `https://newswatch.example.org` (Slack sign-in needs it)"
+        ),
+    )
+    web_secret: str | None = Field(
+        None,
+        repr=False,
+        json_schema_extra=_web(
+            "NEWSWATCH_WEB_SECRET",
+            "signs session cookies; set it to keep sessions across restarts and replicas",
+            "random per process",
+            True,
+        ),
+    )
+    slack_client_id: str | None = Field(
+        None, json_schema_extra=_web("SLACK_CLIENT_ID", "the Slack app's client id: turns on *Sign in with Slack*")
+    )
+    slack_client_secret: str | None = Field(
+        None, repr=False, json_schema_extra=_web("SLACK_CLIENT_SECRET", "the Slack app's client secret", secret=True)
+    )
+    slack_team_id: str | None = Field(
+        None, json_schema_extra=_web("SLACK_TEAM_ID", "the workspace (`T…`) whose members may sign in with Slack")
+    )
     environ: Mapping[str, str] = Field(default_factory=dict, repr=False, exclude=True)  # where destinations read secrets (`url_env`)
     notes: tuple[str, ...] = Field((), repr=False, exclude=True)  # warnings about the environment, logged once logging is set up
 
@@ -175,13 +228,17 @@ def _table() -> list[tuple[str, Any]]:
     return [(name, f) for name, f in Settings.model_fields.items() if isinstance(f.json_schema_extra, dict)]
 
 
-def markdown_table() -> str:
-    """The table of environment variables in docs/configuration.md."""
+def markdown_table(table: str = "main") -> str:
+    """The table of environment variables in docs/configuration.md (`table="web"`: docs/web.md's)."""
     lines = ["| variable | default | meaning |", "|---|---|---|"]
     for _, f in _table():
         extra = f.json_schema_extra
+        if extra["table"] != table:
+            continue
         shown = extra["shown"] or ("unset" if f.default is None else f"`{f.default}`")
         lines.append(f"| `{extra['env']}` | {shown} | {extra['doc']} |")
+    if table != "main":
+        return "\n".join(lines)
     webhook = "`SLACK_WEBHOOK_URL`, or the variable a destination's `url_env` names"
     lines.append(f"| {webhook} | unset | incoming webhook URL of a `slack_webhook` destination |")
     return "\n".join(lines)

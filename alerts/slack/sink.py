@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from alerts.base import DeliveryCode, DeliveryError, redact
+from alerts.base import DeliveryCode, DeliveryError, Posted, redact
 from alerts.format import retry_after_seconds
 from alerts.messages import Alert, Briefing, Message, Mode
 from alerts.slack import blocks as render
@@ -44,7 +44,7 @@ def _retry_after(headers: object) -> float | None:
 
 
 class SlackBotSink:
-    """Posts to one channel with chat.postMessage; returns the message's `ts`."""
+    """Posts to one channel with chat.postMessage; returns the message's `ts` and the channel's id, as Slack answers them."""
 
     min_interval = SLACK_MIN_INTERVAL
 
@@ -55,7 +55,7 @@ class SlackBotSink:
         self._timezone = timezone
         self._buttons = buttons  # feedback and mute buttons on alerts: only while something answers them (Socket Mode works)
 
-    async def send(self, message: Message) -> str | None:
+    async def send(self, message: Message) -> Posted | None:
         """Post the alert, reply or digest; map Slack's answers to sent, retry later or give up."""
         thread_ts = message.thread_ts if isinstance(message, Alert) and message.mode == Mode.REPLY else None
         if isinstance(message, Briefing):  # a later page goes into the first page's thread
@@ -73,7 +73,8 @@ class SlackBotSink:
             raise self._api_error(exc) from None
         except _NETWORK_ERRORS as exc:
             raise DeliveryError(self._clean(f"network error: {type(exc).__name__}: {exc}"), retryable=True) from None
-        return str(response.get("ts") or "") or None
+        ts = str(response.get("ts") or "")
+        return Posted(ts, str(response.get("channel") or "") or None) if ts else None
 
     def _api_error(self, exc: SlackApiError) -> DeliveryError:
         """Translate a Slack API error."""

@@ -17,9 +17,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from service.config.schema import FeedsFile, FeedSpec, HostSpec, RulesFile
+from service.config.schema import FeedsFile, FeedSpec, HostSpec, RulesFile, RuleSpec
 from service.config.types import DELIVERIES, Delivery
-from service.config.yamlfile import MAX_BYTES, ConfigError, Document, Problem, load
+from service.config.yamlfile import MAX_BYTES, ConfigError, Document, Problem, load, parse
 from service.destinations import check_destination
 from service.ingest.model import FeedContext, Item
 from service.ingest.parse import parse_article, read_document
@@ -260,18 +260,25 @@ def _check_rules(spec: RulesFile, doc: Document, feeds: list[FeedSpec] | None) -
     scopes = {f.id for f in feeds} | {t for f in feeds for t in f.tags} if feeds is not None else None
     seen: set[str] = set()
     for i, rule in enumerate(spec.rules):
-        at: list[str | int] = ["rules", i]
         if rule.id in seen:
-            problems.append(doc.problem([*at, "id"], f"duplicate rule id '{rule.id}'"))
+            problems.append(doc.problem(["rules", i, "id"], f"duplicate rule id '{rule.id}'"))
         seen.add(rule.id)
-        for j, dest in enumerate(rule.destinations):
-            if dest not in spec.destinations:
-                problems.append(doc.problem([*at, "destinations", j], f"undefined destination '{dest}'"))
-        for j, scope in enumerate(rule.feeds):
-            if scopes is not None and scope not in scopes:
-                problems.append(doc.problem([*at, "feeds", j], f"'{scope}' is neither a feed id nor a feed tag"))
-        problems += _located(doc, at, check_rule(rule, groups))
+        problems += _check_rule(rule, doc, ["rules", i], spec, groups, scopes)
     return problems
+
+
+def _check_rule(
+    rule: RuleSpec, doc: Document, at: list[str | int], spec: RulesFile, groups: Groups, scopes: set[str] | None
+) -> list[Problem]:
+    """One rule's references (destinations, feeds) and its `match`, located at `at` in `doc`."""
+    problems = []
+    for j, dest in enumerate(rule.destinations):
+        if dest not in spec.destinations:
+            problems.append(doc.problem([*at, "destinations", j], f"undefined destination '{dest}'"))
+    for j, scope in enumerate(rule.feeds):
+        if scopes is not None and scope not in scopes:
+            problems.append(doc.problem([*at, "feeds", j], f"'{scope}' is neither a feed id nor a feed tag"))
+    return problems + _located(doc, at, check_rule(rule, groups))
 
 
 def _located(doc: Document, at: list[str | int], issues: list[Issue]) -> list[Problem]:
@@ -283,25 +290,70 @@ def _check_examples(spec: RulesFile, doc: Document, ruleset: Ruleset, directory:
     """Run every rule's examples: each `match` item must match it, each `no_match` item must not."""
     problems: list[Problem] = []
     for i, rule in enumerate(spec.rules):
-        if rule.examples is None or not rule.enabled:
-            continue
-        for kind, expected in (("match", True), ("no_match", False)):
-            for j, example in enumerate(getattr(rule.examples, kind)):
-                at: list[str | int] = ["rules", i, "examples", kind, j]
-                try:
-                    found = _example_items(example, directory)
-                except FileNotFoundError:
-                    problems.append(doc.problem(at, f"example file not found: {getattr(example, 'file', '')} (relative to {directory})"))
-                    continue
-                except (OSError, ValueError) as exc:
-                    problems.append(doc.problem(at, f"cannot read example: {exc}"))
-                    continue
-                for prepared in prepare_now(found, ruleset, FeedContext("example", tuple(rule.feeds))):
-                    item, matched = prepared.item, any(m.rule_id == rule.id for m in prepared.matches)
-                    if matched != expected:
-                        verb = "does not match" if expected else "matches"
-                        problems.append(doc.problem(at, f"example {verb} rule '{rule.id}': {text.truncate(item.title, 80)!r}"))
+        if rule.examples is not None and rule.enabled:
+            problems += _rule_examples(rule, doc, ["rules", i], ruleset, directory)
     return problems
+
+
+def _rule_examples(rule: RuleSpec, doc: Document, at: list[str | int], ruleset: Ruleset, directory: Path | None) -> list[Problem]:
+    """One rule's examples that fail, located at `at` in `doc`."""
+    problems: list[Problem] = []
+    assert rule.examples is not None
+    for kind, expected in (("match", True), ("no_match", False)):
+        for j, example in enumerate(getattr(rule.examples, kind)):
+            where: list[str | int] = [*at, "examples", kind, j]
+            try:
+                found = _example_items(example, directory or Path("."))
+            except FileNotFoundError:
+                problems.append(doc.problem(where, f"example file not found: {getattr(example, 'file', '')} (relative to {directory})"))
+                continue
+            except (OSError, ValueError) as exc:
+                problems.append(doc.problem(where, f"cannot read example: {exc}"))
+                continue
+            for prepared in prepare_now(found, ruleset, FeedContext("example", tuple(rule.feeds))):
+                item, matched = prepared.item, any(m.rule_id == rule.id for m in prepared.matches)
+                if matched != expected:
+                    verb = "does not match" if expected else "matches"
+                    problems.append(doc.problem(where, f"example {verb} rule '{rule.id}': {text.truncate(item.title, 80)!r}"))
+    return problems
+
+
+@dataclass(frozen=True)
+class OneRule:
+    """One rule as someone wrote it (the web playground): validated and compiled as `rules check` does, its examples run."""
+
+    spec: RuleSpec
+    ruleset: Ruleset  # this rule alone
+    examples: int  # how many examples it has
+    failing: list[Problem]  # the examples that fail, located in the text
+
+
+def load_rule(source: str, config: Config, name: str = "rule") -> OneRule:
+    """Check and compile one rule written as YAML (a rule's mapping, or a list of one) against `config`'s groups, feeds and destinations.
+
+    The same checks, compiler and example runs as `rules check`; problems are located in `source`
+    (`name:line:column: message`). A failing example does not stop it: it is listed in `failing`.
+    """
+    doc = parse(source, name)
+    at: list[str | int] = [0] if isinstance(doc.data, list) and len(doc.data) == 1 else []
+    data = doc.data[0] if at else doc.data
+    if not isinstance(data, dict):
+        raise ConfigError([doc.problem([], "expected one rule: a mapping with 'id', 'destinations' and 'match'")])
+    try:
+        rule = RuleSpec.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError([_translate(doc, {**e, "loc": (*at, *e["loc"])}, RuleSpec) for e in exc.errors()]) from None
+    spec = config.rules_file
+    scopes = {f.id for f in config.feeds} | {t for f in config.feeds for t in f.tags}
+    groups = Groups(spec.groups)
+    problems = _check_rule(rule, doc, at, spec, groups, scopes)
+    if problems:
+        raise ConfigError(problems)
+    ruleset = compile_rules([rule.model_copy(update={"enabled": True})], groups)
+    ruleset.version = f"{config.version}+edit"
+    count = len(rule.examples.match) + len(rule.examples.no_match) if rule.examples else 0
+    failing = _rule_examples(rule, doc, at, ruleset, config.directory) if rule.examples else []
+    return OneRule(rule, ruleset, count, failing)
 
 
 def _example_items(example: Example, directory: Path) -> list[Item]:

@@ -46,9 +46,12 @@ class Prepared:
     article: Article
 
 
-def prepare_now(items: Sequence[Item], ruleset: Ruleset, context: FeedContext) -> list[Prepared]:
-    """Prepare and match without fetching anything: the feed's text and any article text stored with the item."""
-    return [Prepared(item, ruleset.match(item, context.scope), _stored(item)) for item in _in_context(items, context)]
+def prepare_now(items: Sequence[Item], ruleset: Ruleset, context: FeedContext, explain: bool = True) -> list[Prepared]:
+    """Prepare and match without fetching anything: the feed's text and any article text stored with the item.
+
+    Without `explain`, the matches name the rules only (`Ruleset.match`): what a replay counts.
+    """
+    return [Prepared(item, ruleset.match(item, context.scope, explain), _stored(item)) for item in _in_context(items, context)]
 
 
 def _in_context(items: Sequence[Item], context: FeedContext) -> list[Item]:

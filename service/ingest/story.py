@@ -15,8 +15,9 @@ import hashlib
 import operator
 import re
 import struct
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import timedelta
+from itertools import chain, repeat
 
 from service.rules import text
 
@@ -421,3 +422,76 @@ def fingerprints(documents: Sequence[tuple[str, str, str, str]], wanted: Collect
 def same_story(a: bytes | None, b: bytes | None) -> bool:
     """Whether two fingerprints are one story."""
     return a is not None and b is not None and similarity(a, b) >= THRESHOLD
+
+
+BAND = 2  # MinHash values per band when looking for candidate pairs: containment 0.5 shares a band with near certainty
+
+
+def clusters(signed: Sequence[tuple[int, bytes]]) -> list[list[int]]:
+    """Group items (id, fingerprint) into stories: one list of ids per story, in the order given.
+
+    Two items are one story when `same_story` says so, and stories are joined through shared
+    items. Candidate pairs come from bands of MinHash values (locality-sensitive hashing), so
+    the cost grows with the items, not with their pairs.
+    """
+    parent = list(range(len(signed)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    buckets: dict[int, list[int]] = {}
+    for i, (_, blob) in enumerate(signed):
+        for band in _bands(blob):
+            buckets.setdefault(band, []).append(i)
+    compared: set[tuple[int, int]] = set()
+    for members in buckets.values():
+        if len(members) > 1 and len({root(i) for i in members}) > 1:  # else one story already, joined through another band
+            _join(members, signed, parent, root, compared)
+    groups: dict[int, list[int]] = {}
+    for i, (key, _) in enumerate(signed):
+        groups.setdefault(root(i), []).append(key)
+    return list(groups.values())
+
+
+def _join(
+    members: list[int], signed: Sequence[tuple[int, bytes]], parent: list[int], root: Callable[[int], int], compared: set[tuple[int, int]]
+) -> None:
+    """Join the stories of a bucket's members that `same_story` says are one, each pair compared once."""
+    for a, b in ((a, b) for j, a in enumerate(members) for b in members[j + 1 :]):
+        if (a, b) in compared or root(a) == root(b):
+            continue
+        compared.add((a, b))
+        if same_story(signed[a][1], signed[b][1]):
+            parent[root(b)] = root(a)
+
+
+def alike(wanted: Mapping[int, bytes], candidates: Iterable[tuple[int, bytes]]) -> dict[int, list[int]]:
+    """For each wanted item (id: fingerprint), the candidates that tell the same story as it, in the order given.
+
+    Candidates are looked up by bands of MinHash values in an index of the wanted items only, and
+    confirmed by `same_story`: the cost grows with the candidates, not with their pairs.
+    """
+    index: dict[int, list[int]] = {}
+    for key, blob in wanted.items():
+        for band in _bands(blob):
+            index.setdefault(band, []).append(key)
+    out: dict[int, list[int]] = {key: [] for key in wanted}
+    for key, blob in candidates:
+        for w in set(chain.from_iterable(map(index.get, _bands(blob), repeat(())))):
+            if w != key and same_story(wanted[w], blob):
+                out[w].append(key)
+    return out
+
+
+_BAND_TAGS = [band << 64 for band in range(NUM_PERM // BAND)]  # one key space per band
+
+
+def _bands(blob: bytes) -> Iterable[int]:
+    """A fingerprint's band keys: each band's BAND values as one 64-bit number, tagged with the band's number."""
+    values = memoryview(blob)[_HEADER.size :]
+    if BAND != 2 or len(values) != 4 * NUM_PERM:  # another version's fingerprint: never alike
+        return ()
+    return map(operator.add, values.cast("Q"), _BAND_TAGS)

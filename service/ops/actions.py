@@ -7,18 +7,22 @@ parse their input and format the answer (a terminal line, a Slack mrkdwn line, a
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Callable, Sequence
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from service.config.types import parse_duration
-from service.ingest.model import ArticleMode, FeedContext
-from service.ingest.prepare import Prepared, prepare
+from service.ingest.model import ArticleMode, FeedContext, Item, RuleMatch
+from service.ingest.prepare import Prepared, prepare, prepare_now
 from service.ingest.route import Routed, route, suppression
 from service.storage import views
 from service.storage.db import Database
+from service.storage.feedback import FeedbackStore
+from service.storage.outbox import SqlQueue
 from service.storage.silences import Silences
 
 if TYPE_CHECKING:
@@ -26,9 +30,13 @@ if TYPE_CHECKING:
     from service.config.schema import FeedSpec
     from service.ingest.guard import Guard
     from service.ops.reader import Offload
+    from service.rules.match import Ruleset
     from service.settings import Settings
 
 KINDS = ("rule", "destination", "feed")
+CHOICES = ("relevant", "not_relevant")  # what feedback says, as Slack's buttons record it
+GROUP_TTL = 300.0  # seconds a Slack user group's members are cached
+log = logging.getLogger("newswatch.actions")
 
 
 class ActionError(ValueError):
@@ -85,10 +93,62 @@ class Actions:
         mute_id = await self._silences.set_by(kind, target, until, reason, by, self._clock())
         return Muted(mute_id, kind, target, until)
 
-    async def unmute(self, silence_id: int) -> None:
-        """End a silence now."""
-        if not await self._silences.end(silence_id, self._clock()):
+    async def unmute(self, silence_id: int, by: str = "") -> None:
+        """End a silence now (`by`: who, if not the CLI)."""
+        if not await self._silences.end(silence_id, self._clock(), by):
             raise ActionError(f"no silence {silence_id} is in force")
+
+    async def feedback(self, delivery_id: int, user: str, choice: str) -> None:
+        """Record `user`'s rating of an alert, as Slack's Relevant / Not relevant buttons do (their last choice wins)."""
+        if choice not in CHOICES:
+            raise ActionError(f"a rating is {' or '.join(CHOICES)}, not '{choice}'")
+        store = FeedbackStore(self._engine)
+        subject = await store.subject(delivery_id)
+        if subject is None:
+            raise ActionError(f"no alert {delivery_id}")
+        await store.record(subject, user, choice, self._clock())
+
+    async def retry(self, ids: Sequence[int] = (), dead: bool = False) -> int:
+        """Make deliveries due again with a fresh count of attempts (the given ones, or every dead one); return how many."""
+        return await SqlQueue(self._engine, "actions", self._clock).requeue(list(ids) or None, dead)
+
+
+class Admins:
+    """Who may change things when people are known by their Slack ids: `slack.admins` of rules.yaml (None: everyone).
+
+    A user group (`S…`) counts its members, read with usergroups.users.list and cached for a few minutes.
+    """
+
+    def __init__(self, config: Callable[[], Config], web: Any = None) -> None:
+        self._config = config
+        self._web = web  # slack-sdk's AsyncWebClient (bot token), to read user groups
+        self._groups: dict[str, tuple[float, frozenset[str]]] = {}
+
+    async def allows(self, user: str) -> bool:
+        """True if `slack.admins` is unset, names the user, or names a user group the user is in."""
+        admins = self._config().rules_file.slack.admins
+        if admins is None or user in admins:
+            return True
+        for group in (a for a in admins if a.startswith("S")):
+            if user in await self._members(group):
+                return True
+        return False
+
+    async def _members(self, group: str) -> frozenset[str]:
+        """A user group's members, cached; none if Slack will not say."""
+        cached = self._groups.get(group)
+        if cached is not None and time.monotonic() - cached[0] < GROUP_TTL:
+            return cached[1]
+        members: frozenset[str] = frozenset()
+        if self._web is not None:
+            try:
+                response = await self._web.usergroups_users_list(usergroup=group)
+                members = frozenset(response.get("users") or [])
+            except Exception as exc:  # no scope, unknown group, Slack down: nobody gains rights by it
+                log.warning("could not read the members of user group %s: %s", group, exc)
+                return members
+        self._groups[group] = (time.monotonic(), members)
+        return members
 
 
 def _seconds(duration: str) -> int:
@@ -177,7 +237,43 @@ async def test(
             except (OSError, ValueError) as exc:
                 yield source, str(exc)
                 continue
-            for prepared in await prepare(found, config.ruleset, context, reader.articles):
-                why = suppression(prepared.item, context, now)
-                routed = route(context.feed_id, prepared.matches, why, delivery_of=config.delivery_of, demo=context.demo)
-                yield source, Tested(prepared, context, routed, note)
+            for tested in await _tested(found, config, context, now, reader, note):
+                yield source, tested
+
+
+async def test_text(text: str, config: Config, settings: Settings, now: datetime, feed: str | None = None) -> list[Tested]:
+    """A pasted plain-text article (optional first line ` date YYYY-MM-DD`, a dateline, paragraphs) as `test` sees a file."""
+    from service.ingest.parse import parse_article
+    from service.ops.reader import Reader
+
+    spec = config.feed(feed) if feed else None
+    if feed and spec is None:
+        raise ActionError(f"no feed with id '{feed}' in feeds.yaml")
+    context = spec.context() if spec else FeedContext("test")
+    item = parse_article(text, "pasted", feed_id=context.feed_id)
+    async with Reader(config, settings) as reader:
+        return await _tested([item], config, dataclasses.replace(context, article="never"), now, reader, "")
+
+
+async def _tested(found: list[Item], config: Config, context: FeedContext, now: datetime, reader: Any, note: str) -> list[Tested]:
+    """Items of one source prepared, matched and routed in `context`."""
+    out = []
+    for prepared in await prepare(found, config.ruleset, context, reader.articles):
+        why = suppression(prepared.item, context, now)
+        routed = route(context.feed_id, prepared.matches, why, delivery_of=config.delivery_of, demo=context.demo)
+        out.append(Tested(prepared, context, routed, note))
+    return out
+
+
+def replay(batch: Iterable[Item], ruleset: Ruleset, config: Config, explain: bool = True) -> list[tuple[Item, list[RuleMatch]]]:
+    """Stored items matched again by `ruleset`, each in its feed's context: `rules replay` and the web playground.
+
+    Without `explain`, the matches say only which rules matched (no terms, no evidence), at a fraction of the cost.
+    """
+    return [(item, prepare_now([item], ruleset, feed_context(config, item.feed_id), explain)[0].matches) for item in batch]
+
+
+def feed_context(config: Config, feed_id: str) -> FeedContext:
+    """The context of a stored item's feed (a removed feed: its id alone)."""
+    spec = config.feed(feed_id)
+    return spec.context() if spec else FeedContext(feed_id)

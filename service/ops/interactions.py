@@ -11,7 +11,6 @@ the service fetch a URL from its own network).
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,13 +20,12 @@ from alerts.slack.blocks import DURATIONS, MUTE_RULE, NOT_RELEVANT, RELEVANT
 from alerts.slack.interactive import Answer, Click
 from service.config.live import LiveConfig
 from service.ingest.guard import Guard
-from service.ops.actions import ActionError, Actions
+from service.ops.actions import ActionError, Actions, Admins
 from service.settings import Settings
 from service.storage.db import Database
 from service.storage.feedback import FeedbackStore, Subject
 
 log = logging.getLogger("newswatch.slack")
-GROUP_TTL = 300.0  # seconds a user group's members are cached
 ANSWER_MAX = 3000  # characters of a command's answer
 OTHER_WORKSPACE = "This newswatch answers only the Slack workspace it posts to."
 USAGE = """\
@@ -58,9 +56,9 @@ class Interactions:
         self._settings = settings
         self._config = config
         self._clock = clock
-        self._web = web  # slack-sdk's AsyncWebClient, to read user groups named in slack.admins and our workspace
-        self._groups: dict[str, tuple[float, frozenset[str]]] = {}
+        self._web = web  # slack-sdk's AsyncWebClient: our workspace (auth.test)
         self._team: str | None = None  # the workspace our tokens belong to (auth.test), once known
+        self._admins = Admins(config, web)  # slack.admins, user groups included
 
     async def click(self, click: Click) -> Answer:
         """Act on one click; say what was done."""
@@ -193,29 +191,7 @@ class Interactions:
 
     async def is_admin(self, user: str) -> bool:
         """True if `slack.admins` is unset, names the user, or names a user group the user is in."""
-        admins = self._config().rules_file.slack.admins
-        if admins is None or user in admins:
-            return True
-        for group in (a for a in admins if a.startswith("S")):
-            if user in await self._members(group):
-                return True
-        return False
-
-    async def _members(self, group: str) -> frozenset[str]:
-        """A user group's members (usergroups.users.list), cached for a few minutes; none if Slack will not say."""
-        cached = self._groups.get(group)
-        if cached is not None and time.monotonic() - cached[0] < GROUP_TTL:
-            return cached[1]
-        members: frozenset[str] = frozenset()
-        if self._web is not None:
-            try:
-                response = await self._web.usergroups_users_list(usergroup=group)
-                members = frozenset(response.get("users") or [])
-            except Exception as exc:  # no scope, unknown group, Slack down: nobody gains rights by it
-                log.warning("could not read the members of user group %s: %s", group, exc)
-                return members
-        self._groups[group] = (time.monotonic(), members)
-        return members
+        return await self._admins.allows(user)
 
 
 def _plain(text: str) -> str:

@@ -13,8 +13,7 @@ from service.config import Config, load_config
 from service.config.types import parse_duration
 from service.config.yamlfile import ConfigError
 from service.errors import UserError
-from service.ingest.model import FeedContext, Item, RuleMatch, Status
-from service.ingest.prepare import prepare_now
+from service.ingest.model import Item, RuleMatch, Status
 from service.ingest.route import Routed
 from service.ops import actions
 from service.rules import text
@@ -186,9 +185,10 @@ async def replay(stored: Items, config: Config, since: datetime, rule: str | Non
     """Run the current rules over stored items and report what would match; send nothing."""
     total = would = new = gone = 0
     async for batch in stored.items_since(since):
-        for item, then in batch:
+        replayed = actions.replay([item for item, _ in batch], config.ruleset, config)
+        for (item, found), (_, then) in zip(replayed, batch, strict=True):
             total += 1
-            now = {m.rule_id for m in prepare_now([item], config.ruleset, _context(config, item.feed_id))[0].matches}
+            now = {m.rule_id for m in found}
             if rule:
                 now, then = now & {rule}, then & {rule}
             if not now and not then:
@@ -200,12 +200,6 @@ async def replay(stored: Items, config: Config, since: datetime, rule: str | Non
     if fmt == "text":
         print(f"{total} stored items replayed: {would} would match ({new} not matched then), {gone} matched then but would not now")
     return 0
-
-
-def _context(config: Config, feed_id: str) -> FeedContext:
-    """The context of a stored item's feed (a removed feed: its id alone)."""
-    spec = config.feed(feed_id)
-    return spec.context() if spec else FeedContext(feed_id)
 
 
 def _replay_line(item: Item, now: set[str], then: set[str], fmt: str) -> str:

@@ -114,10 +114,11 @@ class Ruleset:
                 by_term[t].append(r)
         self._rules_by_term = dict(by_term)
 
-    def match(self, item: Item, scope: Iterable[str] = ()) -> list[RuleMatch]:
+    def match(self, item: Item, scope: Iterable[str] = (), explain: bool = True) -> list[RuleMatch]:
         """Return the rules that `item` matches, each with the terms that made it match and what an alert quotes.
 
         `scope` names the item's feed for rules that list `feeds:` (`FeedContext.scope`: its id and tags).
+        Without `explain`, only which rules match (no terms, no evidence): what a replay counts.
         """
         fields = item_fields(item, self._searched)
         hits, present = self.hits(fields)
@@ -142,7 +143,7 @@ class Ruleset:
                 scoped = scoped_by_fields[rule.fields] = _scope(hits, rule.fields)
             evaluate = self._evaluators[r] or self._compile(r)
             if scoped and evaluate(scoped, fields):
-                out.append(self._explain(r, scoped, fields, evaluate))
+                out.append(self._explain(r, scoped, fields, evaluate) if explain else RuleMatch(rule.id, rule.name, rule.destinations, ()))
         return out
 
     def hinted_rules(self, item: Item, scope: Iterable[str] = ()) -> list[str]:
@@ -158,7 +159,11 @@ class Ruleset:
         return evaluate
 
     def hits(self, fields: dict[str, text.Field]) -> tuple[Hits, set[str]]:
-        """Find every term occurrence in every field; also return the fields with a hit."""
+        """Find every term occurrence in every field; also return the fields with a hit.
+
+        The diacritic-preserving form of a field is made and searched only when the folded search
+        met the folded form of an exact term: an exact term cannot occur where its folded form does not.
+        """
         hits: Hits = defaultdict(list)
         present: set[str] = set()
         for name, f in fields.items():

@@ -11,8 +11,8 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
 
 from service.rules.fields import QUOTE_ORDER
 from service.rules.text import Field as TextField
@@ -22,6 +22,17 @@ Evaluator = Callable[[Hits, dict[str, TextField]], bool]
 # Where a node held: a field's name, the numbers of the first and last word that made it hold, and how
 # telling that is (0: a sentence, a paragraph or nearness; 1: the lead, which often only names the sides).
 Witness = tuple[str, int, int, int]
+
+
+T = TypeVar("T")
+MEMO: Any = field(default_factory=dict, init=False, repr=False, compare=False)  # what a compound node computed of itself
+
+
+def _once(memo: dict[str, Any], key: str, make: Callable[[], T]) -> T:
+    """`make()` the first time, the same answer after: a node's terms and evaluator are read per item matched."""
+    if key not in memo:
+        memo[key] = make()
+    return memo[key]  # type: ignore[no-any-return]
 
 
 def _best(witnesses: Iterable[Witness | None]) -> Witness | None:
@@ -87,12 +98,13 @@ class AllOf:
     """Holds when every child holds."""
 
     children: tuple[Node, ...]
+    _memo: dict[str, Any] = MEMO
 
     def positive_terms(self) -> frozenset[int]:
-        return frozenset().union(*(c.positive_terms() for c in self.children))
+        return _once(self._memo, "positive", lambda: frozenset().union(*(c.positive_terms() for c in self.children)))
 
     def all_terms(self) -> frozenset[int]:
-        return frozenset().union(*(c.all_terms() for c in self.children))
+        return _once(self._memo, "all", lambda: frozenset().union(*(c.all_terms() for c in self.children)))
 
     def min_hits(self) -> int:
         counts = [c.min_hits() for c in self.children]
@@ -104,6 +116,9 @@ class AllOf:
         return any(c.needs_a_hit() for c in self.children)
 
     def evaluator(self) -> Evaluator:
+        return _once(self._memo, "evaluator", self._evaluator)
+
+    def _evaluator(self) -> Evaluator:
         terms, others = _split(self.children)
         if not others:
             return lambda hits, fields: hits.keys() >= terms
@@ -118,12 +133,14 @@ class AnyOf:
     """Holds when at least one child holds."""
 
     children: tuple[Node, ...]
+    label: str = field(default="", compare=False)  # "@name" when it stands for a term group (explanations name it)
+    _memo: dict[str, Any] = MEMO
 
     def positive_terms(self) -> frozenset[int]:
-        return frozenset().union(*(c.positive_terms() for c in self.children))
+        return _once(self._memo, "positive", lambda: frozenset().union(*(c.positive_terms() for c in self.children)))
 
     def all_terms(self) -> frozenset[int]:
-        return frozenset().union(*(c.all_terms() for c in self.children))
+        return _once(self._memo, "all", lambda: frozenset().union(*(c.all_terms() for c in self.children)))
 
     def min_hits(self) -> int:
         return min((c.min_hits() for c in self.children), default=0)
@@ -149,12 +166,13 @@ class NoneOf:
     """Holds when no child holds."""
 
     children: tuple[Node, ...]
+    _memo: dict[str, Any] = MEMO
 
     def positive_terms(self) -> frozenset[int]:
         return frozenset()
 
     def all_terms(self) -> frozenset[int]:
-        return frozenset().union(*(c.all_terms() for c in self.children))
+        return _once(self._memo, "all", lambda: frozenset().union(*(c.all_terms() for c in self.children)))
 
     def min_hits(self) -> int:
         return 0
@@ -163,6 +181,9 @@ class NoneOf:
         return False
 
     def evaluator(self) -> Evaluator:
+        return _once(self._memo, "evaluator", self._evaluator)
+
+    def _evaluator(self) -> Evaluator:
         terms, others = _split(self.children)
         return lambda hits, fields: hits.keys().isdisjoint(terms) and not any(c(hits, fields) for c in others)
 
@@ -179,6 +200,7 @@ class Within:
 
     unit: str
     inner: Node
+    _memo: dict[str, Any] = MEMO
 
     def positive_terms(self) -> frozenset[int]:
         return self.inner.positive_terms()
@@ -315,6 +337,7 @@ class Near:
 
     slots: tuple[tuple[int, ...], ...]  # each slot: alternative terms (a group gives several)
     within: int | str
+    labels: tuple[str, ...] = field(default=(), compare=False)  # each slot as written ("@name" or a term), for explanations
 
     def positive_terms(self) -> frozenset[int]:
         return frozenset(t for slot in self.slots for t in slot)

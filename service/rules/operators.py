@@ -127,6 +127,8 @@ class TermOperator(Operator):
     @classmethod
     def compile(cls, spec: Any, compiler: Compiler) -> Node:
         slot = compiler.slot(spec)
+        if isinstance(spec, str) and spec.startswith("@"):
+            return AnyOf(tuple(TermNode(t) for t in slot), label=spec)
         return TermNode(slot[0]) if len(slot) == 1 else AnyOf(tuple(TermNode(t) for t in slot))
 
 
@@ -217,7 +219,8 @@ class NearOperator(Operator):
 
     @classmethod
     def compile(cls, spec: Any, compiler: Compiler) -> Node:
-        return Near(tuple(compiler.slot(t) for t in spec.near), spec.within)
+        labels = tuple(t.term if isinstance(t, TermSpec) else t for t in spec.near)
+        return Near(tuple(compiler.slot(t) for t in spec.near), spec.within, labels)
 
 
 def _term_path(at: Path, term: str | TermSpec) -> Path:

@@ -22,7 +22,7 @@ from service.errors import UserError
 from service.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0015"  # the newest migration's revision (a test checks it against Alembic's head)
+HEAD = "0016"  # the newest migration's revision (a test checks it against Alembic's head)
 DEFAULT_POOL_SIZE: int = Settings.model_fields["db_pool_size"].default  # PostgreSQL connections a process keeps
 POOL_TIMEOUT = 600  # seconds a transaction waits for a free connection: a busy pool slows work down, it does not fail it
 WRITE_FAILURE_SECONDS = 300  # /readyz says "not writable" this long after a write refused for want of space or rights
@@ -123,8 +123,14 @@ items = sa.Table(
     sa.Column("outlet_url", sa.Text, nullable=False, server_default=""),
     sa.Column("via", sa.Text, nullable=False, server_default=""),  # the aggregator link `link` was resolved from
     sa.UniqueConstraint("feed_id", "key", name="uq_items_feed_key"),
-    sa.Index("ix_items_first_seen", "first_seen_at"),
+    sa.Index("ix_items_seen_feed", "first_seen_at", "feed_id"),  # periods of items, and their counts by feed from the index alone
     sa.Index("ix_items_feed_link", "feed_id", "link"),
+    sa.Index(  # the few items with a story fingerprint (those that alerted), by time: story threads and the Stories page
+        "ix_items_signed",
+        "first_seen_at",
+        sqlite_where=sa.text("signature IS NOT NULL"),
+        postgresql_where=sa.text("signature IS NOT NULL"),
+    ),
 )
 
 matches = sa.Table(
@@ -158,6 +164,7 @@ deliveries = sa.Table(
     sa.Column("lease_owner", sa.String(128)),
     sa.Column("last_error", sa.Text),
     sa.Column("remote_id", sa.Text),
+    sa.Column("remote_channel", sa.Text),  # where the sink put it, as the remote names it (Slack's channel id): permalinks need it
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("sent_at", UTCDateTime),
     sa.Column("mode", sa.String(16)),  # None until planned; alert, reply (in a story's thread), digest or throttled (in a digest)
@@ -235,6 +242,7 @@ mutes = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("until", UTCDateTime, nullable=False),
     sa.Column("created_by", sa.String(64), nullable=False, server_default=""),  # "" from the CLI; "slack:U…" from Slack's buttons
+    sa.Column("ended_by", sa.String(64)),  # who ended it before its time ("" from the CLI); None while it runs or expired by itself
     sa.Index("ix_mutes_until", "until"),
 )
 

@@ -103,8 +103,8 @@ class Items:
         saved.matches, saved.deliveries = len(match_rows), len(delivery_rows)
         saved.rules = Counter(row["rule_id"] for row in match_rows)
 
-    async def items_since(self, since: datetime, batch: int = 500) -> AsyncIterator[list[tuple[Item, set[str]]]]:
-        """Stored items first seen since `since`, with the rules they matched then, in batches."""
+    async def items_since(self, since: datetime, batch: int = 500, rules: bool = True) -> AsyncIterator[list[tuple[Item, set[str]]]]:
+        """Stored items first seen since `since`, with the rules they matched then (unless not `rules`: none read), in batches."""
         last_id = 0
         while True:
             async with self.engine.connect() as conn:
@@ -115,11 +115,11 @@ class Items:
                 )
                 if not rows:
                     return
-                ids = [r.id for r in rows]
-                found = await conn.execute(sa.select(matches.c.item_id, matches.c.rule_id).where(matches.c.item_id.in_(ids)))
-            then: dict[int, set[str]] = {}
-            for m in found:
-                then.setdefault(m.item_id, set()).add(m.rule_id)
+                then: dict[int, set[str]] = {}
+                if rules:
+                    ids = [r.id for r in rows]
+                    for m in await conn.execute(sa.select(matches.c.item_id, matches.c.rule_id).where(matches.c.item_id.in_(ids))):
+                        then.setdefault(m.item_id, set()).add(m.rule_id)
             yield [(_item(r), then.get(r.id, set())) for r in rows]
             last_id = rows[-1].id
 

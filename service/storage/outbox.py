@@ -273,13 +273,22 @@ class SqlQueue:
             )
         return int(renewed.rowcount) == len(message.delivery_ids)
 
-    async def sent(self, message: Message, remote_id: str | None) -> None:
+    async def sent(self, message: Message, remote_id: str | None, channel: str | None = None) -> None:
         """Mark delivered, with how it went out (a reply that found no thread went out on its own); a briefing's alerts with it."""
         thread_ts = message.thread_ts if isinstance(message, Alert) else None
         values: dict[str, Any] = {"mode": message.mode, "thread_ts": thread_ts} if isinstance(message, Alert) else {}
         now = self._clock()
         async with self._engine.begin() as conn:  # one transaction: a briefing and the alerts it lists are sent together
-            await self._finish(message, conn, status=DeliveryStatus.SENT, remote_id=remote_id, sent_at=now, last_error=None, **values)
+            await self._finish(
+                message,
+                conn,
+                status=DeliveryStatus.SENT,
+                remote_id=remote_id,
+                remote_channel=channel,
+                sent_at=now,
+                last_error=None,
+                **values,
+            )
             if isinstance(message, Briefing):
                 await conn.execute(
                     deliveries.update()

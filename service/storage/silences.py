@@ -85,8 +85,14 @@ class Silences:
         async with self._engine.connect() as conn:
             return list(await conn.execute(sa.select(mutes).where(mutes.c.until > now).order_by(mutes.c.until)))
 
-    async def end(self, mute_id: int, now: datetime) -> bool:
-        """End a silence now; False if there is no such silence in force."""
+    async def end(self, mute_id: int, now: datetime, by: str = "") -> bool:
+        """End a silence now, recording who did (`by`: "" from the CLI); False if there is no such silence in force."""
         async with self._engine.begin() as conn:
-            done = await conn.execute(mutes.update().where(mutes.c.id == mute_id, mutes.c.until > now).values(until=now))
+            done = await conn.execute(mutes.update().where(mutes.c.id == mute_id, mutes.c.until > now).values(until=now, ended_by=by))
             return bool(done.rowcount)
+
+    async def ended(self, since: datetime, now: datetime) -> list[Any]:
+        """Silences that ended (by themselves or by someone) since `since`, latest first."""
+        async with self._engine.connect() as conn:
+            query = sa.select(mutes).where(mutes.c.until > since, mutes.c.until <= now).order_by(mutes.c.until.desc(), mutes.c.id.desc())
+            return list(await conn.execute(query.limit(50)))

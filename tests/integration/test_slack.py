@@ -41,10 +41,13 @@ def bot(slack: SlackServer, session: aiohttp.ClientSession, channel: str = "#des
     return SlackBotSink(client, channel)
 
 
-async def test_post_returns_ts_and_message_has_blocks_and_fallback(slack: SlackServer, session: aiohttp.ClientSession) -> None:
-    ts = await bot(slack, session).send(alert())
+async def test_post_returns_ts_and_channel_id_and_message_has_blocks_and_fallback(
+    slack: SlackServer, session: aiohttp.ClientSession
+) -> None:
+    posted = await bot(slack, session).send(alert())
     [message] = slack.messages["desk"]
-    assert ts == message["ts"] and message["text"].startswith("[Rule] Border item 1") and message["blocks"]
+    assert posted is not None and posted.id == message["ts"] and posted.channel == slack.channel_id("desk")  # a permalink needs both
+    assert message["text"].startswith("[Rule] Border item 1") and message["blocks"]
     assert message["unfurl_links"] is False
 
 

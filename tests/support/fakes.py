@@ -107,7 +107,7 @@ class FakeQueue:
             self.holds.append((i, wait))
         return True
 
-    async def sent(self, message: Message, remote_id: str | None) -> None:
+    async def sent(self, message: Message, remote_id: str | None, channel: str | None = None) -> None:
         for i in message.delivery_ids:
             row = self._leased(i)
             if not row.held:

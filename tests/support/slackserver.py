@@ -16,11 +16,16 @@ hands out a WebSocket URL; the socket says hello, then carries the envelopes the
 or menu of that message is used) and records each ack, and an envelope not acknowledged within
 3 seconds as `missed_acks`. `chat.update` needs a message that exists; `chat.postEphemeral` a
 known channel and a user; `usergroups.users.list` a known group.
+
+Channels have ids, as on Slack: a method takes a channel's name (`#name` too) or its id, and
+answers with the id; `permalink` is the address Slack gives a message (`chat.getPermalink`),
+in the workspace whose URL `auth.test` answers. Sign in with Slack: `tests.support.slackoidc`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import json
 import random
@@ -30,6 +35,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.support.slackoidc import SignInWithSlack
+
 TOKEN = "xoxb-test-0000-secret-token"
 TEAM = "T000"  # the workspace the tokens belong to
 APP_TOKEN = "xapp-1-A000-test-secret-app-token"
@@ -38,6 +45,7 @@ ACK_DEADLINE = 3.0
 WEBHOOK_PATH = "/services/T000/B000/webhooksecret123"
 TEXT_LIMIT = 40_000
 BLOCKS_TEXT_LIMIT = 12_000
+WORKSPACE_URL = "https://newswatch-test.slack.com/"
 
 
 class Invalid(Exception):
@@ -69,6 +77,8 @@ class SlackServer:
 
     def __init__(self, channels: list[str], rate_interval: float = 1.0) -> None:
         self.channels = {c.lstrip("#") for c in channels}
+        self.signin = SignInWithSlack()
+        self.auth_tests = 0  # auth.test calls answered
         self.messages: dict[str, list[dict[str, Any]]] = {c: [] for c in self.channels}
         self.webhook_messages: list[dict[str, Any]] = []
         self.requests = 0
@@ -106,6 +116,7 @@ class SlackServer:
         app.router.add_get("/link", self._socket)
         app.router.add_post("/commands/{id}", self._command_answer)
         app.router.add_post(WEBHOOK_PATH, self._webhook)
+        self.signin.add_routes(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -126,6 +137,17 @@ class SlackServer:
     def all_messages(self) -> list[dict[str, Any]]:
         """Every accepted message, all channels."""
         return [m for msgs in self.messages.values() for m in msgs]
+
+    @staticmethod
+    def channel_id(name: str) -> str:
+        """The id of the channel of that name (stable, C…)."""
+        return "C" + hashlib.sha1(name.lstrip("#").encode()).hexdigest()[:10].upper()
+
+    def permalink(self, channel: str, ts: str) -> str:
+        """The address Slack gives message `ts` of a channel (name or id), as chat.getPermalink answers it."""
+        name = self._channel({"channel": channel})
+        link, thread = f"{WORKSPACE_URL}archives/{self.channel_id(name)}/p{ts.replace('.', '')}", self.message(name, ts).get("thread_ts")
+        return f"{link}?thread_ts={thread}&cid={self.channel_id(name)}" if thread and thread != ts else link  # a reply: in its thread
 
     def _fault(self, api: bool = True) -> web.Response | None:
         """An injected 5xx (or 429, as Slack sends it), if one is due."""
@@ -154,13 +176,13 @@ class SlackServer:
 
     async def _auth_test(self, request: web.Request) -> web.Response:
         """Who the token is: any valid token (auth.test takes app-level tokens too); only a bot token names a bot."""
+        self.auth_tests += 1
         error = self._refusal(request, "bot")
         if error == "not_allowed_token_type":  # an app-level token: the app and its workspace, no bot, no user
             return web.json_response({"ok": True, "team": WORKSPACE, "team_id": TEAM, "app_id": "A000", "app_name": "newswatch"})
         if error is not None:
             return web.json_response({"ok": False, "error": error})
-        url = "https://newsroom.slack.com/"
-        identity = {"url": url, "team": WORKSPACE, "user": "newswatch", "team_id": TEAM, "user_id": "U0BOT", "bot_id": "B000"}
+        identity = {"url": WORKSPACE_URL, "team": WORKSPACE, "user": "newswatch", "team_id": TEAM, "user_id": "U0BOT", "bot_id": "B000"}
         return web.json_response({"ok": True, **identity, "is_enterprise_install": False})
 
     async def _post_message(self, request: web.Request) -> web.StreamResponse:
@@ -195,7 +217,7 @@ class SlackServer:
             assert request.transport is not None
             request.transport.abort()
             raise ConnectionResetError("dropped after store")
-        return web.json_response({"ok": True, "channel": channel, "ts": ts, "message": {"text": args.get("text", "")}})
+        return web.json_response({"ok": True, "channel": self.channel_id(channel), "ts": ts, "message": {"text": args.get("text", "")}})
 
     async def _args(self, request: web.Request) -> dict[str, Any]:
         """Arguments from a JSON or form body, after the token check (a bot token's methods)."""
@@ -213,11 +235,12 @@ class SlackServer:
         return args
 
     def _channel(self, args: dict[str, Any]) -> str:
-        """The known channel the message is for."""
+        """The name of the known channel the message is for (given by name or by id)."""
         channel = str(args.get("channel", "")).lstrip("#")
-        if channel not in self.channels:
+        named = next((name for name in self.channels if self.channel_id(name) == channel), channel)
+        if named not in self.channels:
             raise Invalid("channel_not_found")
-        return channel
+        return named
 
     def _validate(self, args: dict[str, Any], channel: str) -> None:
         """Refuse what Slack refuses."""
@@ -268,8 +291,8 @@ class SlackServer:
             "type": "block_actions",
             "user": {"id": user, "username": user.lower(), "team_id": team},
             "team": {"id": team},
-            "channel": {"id": channel, "name": channel},
-            "container": {"type": "message", "message_ts": ts, "channel_id": channel, "is_ephemeral": False},
+            "channel": {"id": self.channel_id(channel), "name": channel},
+            "container": {"type": "message", "message_ts": ts, "channel_id": self.channel_id(channel), "is_ephemeral": False},
             "message": {"type": "message", "ts": ts, "text": message.get("text", ""), "blocks": message.get("blocks")},
             "actions": [action],
             "trigger_id": "1.2.3",
@@ -284,7 +307,7 @@ class SlackServer:
             "command": "/newswatch",
             "text": text,
             "user_id": user,
-            "channel_id": channel,
+            "channel_id": self.channel_id(channel),
             "team_id": team,
             "response_url": self.url.removesuffix("/api/") + f"/commands/{answer_id}",
             "trigger_id": "1.2.3",
@@ -376,7 +399,7 @@ class SlackServer:
             return web.json_response({"ok": False, "error": exc.error})
         matching[0].update({k: v for k, v in args.items() if k in ("text", "blocks")})
         self.updates.append({"channel": channel, **args})
-        return web.json_response({"ok": True, "channel": channel, "ts": args["ts"], "text": args.get("text", "")})
+        return web.json_response({"ok": True, "channel": self.channel_id(channel), "ts": args["ts"], "text": args.get("text", "")})
 
     async def _ephemeral(self, request: web.Request) -> web.Response:
         try:

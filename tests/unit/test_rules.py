@@ -257,3 +257,14 @@ def test_sentences_split_on_full_stops_but_not_abbreviations() -> None:
 
 def text_units(raw: str) -> list[str]:
     return units(raw, "sentence")
+
+
+def test_an_exact_term_is_found_only_through_its_folded_form_and_beside_folded_terms() -> None:
+    rs = ruleset(
+        {"id": "exact", "match": {"any": [{"term": "Lào", "exact": True}]}},
+        {"id": "folded", "match": {"any": ["lao", "cai"]}},  # "lao": the same key as the exact term's folded form
+    )
+    assert ids(rs, item("Biên giới Việt Nam – Lào")) == ["exact", "folded"]
+    assert ids(rs, item("Lao Cai province")) == ["folded"]  # the folded form alone: the exact term is not there
+    assert ids(rs, item("Cai Lậy", "Lào")) == ["exact", "folded"]  # in another field than the first hit
+    assert ids(rs, item("Nothing of the kind")) == []

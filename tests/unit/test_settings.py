@@ -45,6 +45,8 @@ def test_secrets_are_listed_for_redaction_and_never_shown() -> None:
     assert "xoxb-secret-1" not in repr(settings) and "s3cr3t" not in repr(settings)
 
 
-def test_the_documented_table_is_the_settings_table() -> None:
+def test_the_documented_tables_are_the_settings_tables() -> None:
     documented = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
     assert markdown_table() in documented, "paste service.settings.markdown_table() into docs/configuration.md"
+    web = (ROOT / "docs" / "web.md").read_text(encoding="utf-8")
+    assert markdown_table("web") in web, "paste service.settings.markdown_table('web') into docs/web.md"

@@ -159,3 +159,19 @@ def test_scripts_without_spaces_get_fingerprints_that_tell_stories_apart() -> No
     assert story.same_story(full, later)
     assert not story.same_story(full, other)
     assert story.signature("越南与柬埔寨", "越南与柬埔寨边界线陆地边界勘界立碑工作取得进展，两国将继续合作。", "") is not None
+
+
+def test_alike_finds_for_each_wanted_item_exactly_the_candidates_of_its_story() -> None:
+    stored = json.loads((FIXTURES / "stories" / "real_pairs.json").read_text(encoding="utf-8"))
+    real = [(n, i["story"], bytes.fromhex(i["signature"])) for n, i in enumerate(stored["items"])]
+    labelled = [json.loads(line) for line in (FIXTURES / "labelled" / "tuning.jsonl").read_text(encoding="utf-8").splitlines()]
+    other = [(1000 + n, f"labelled-{n}", signature(i["title"], i.get("summary", ""))) for n, i in enumerate(labelled)]
+    everything = [(key, name, sig) for key, name, sig in real + other if sig is not None]
+    wanted = {key: sig for key, _, sig in real}
+    found = story.alike(wanted, [(key, sig) for key, _, sig in everything])
+    stories = {key: name for key, name, _ in everything}
+    assert found == {w: [k for k, name, _ in everything if k != w and name == stories[w]] for w in wanted}
+    assert sum(map(len, found.values())) == 6  # three stories told twice, each found from both sides
+    assert story.clusters([(key, sig) for key, _, sig in real]) == [
+        [k for k, n, _ in real if n == name] for name in dict.fromkeys(n for _, n, _ in real)
+    ]

@@ -1,14 +1,9 @@
-"""Health and metrics over HTTP: /healthz, /readyz, /metrics.
+"""Health and metrics over HTTP: /healthz, /readyz, /metrics (open to whoever reaches the port, whatever the pages' access).
 
-The server is bounded so that no client can take the process's file descriptors, and with
-them its polling: at most MAX_CONNECTIONS connections are served at once (more are closed as
-soon as they are accepted), a connection that has not sent a whole request within IDLE_SECONDS
-(or stays idle that long between requests) is closed, and request heads are limited in size.
+Feeds of matches (`service.ops.feeds_out`, under their own token) are served beside them.
 """
 
 from __future__ import annotations
-
-import asyncio
 
 import sqlalchemy as sa
 from aiohttp import web
@@ -19,22 +14,14 @@ from service.ops.worker import Worker
 from service.storage.db import WRITE_FAILURE_SECONDS
 
 WORKER = web.AppKey("worker", Worker)
-MAX_CONNECTIONS = 64  # served at once: health checks and scrapes need a few
-IDLE_SECONDS = 10.0  # to send a whole request, or between two requests on one connection
-MAX_HEADERS = 32  # header lines in a request
-MAX_HEADER_LINE = 4096  # bytes in the request line or one header line
-BACKLOG = 64  # connections the kernel holds before they are accepted
 
 
-def build(worker: Worker) -> web.Application:
-    """The health and metrics application of one worker."""
-    app = web.Application()
-    app[WORKER] = worker
+def add_routes(app: web.Application) -> None:
+    """The health and metrics routes."""
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
-    feeds_out.register(app, worker.app)  # feeds of matches: /feeds/...
-    return app
+    feeds_out.register(app, app[WORKER].app)  # feeds of matches: /feeds/...
 
 
 def _state(worker: Worker) -> dict[str, object]:
@@ -92,44 +79,3 @@ async def metrics(request: web.Request) -> web.Response:
     worker: Worker = request.app[WORKER]
     body = generate_latest(worker.app.metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-
-class _Refused(asyncio.Protocol):
-    """A connection over the limit: closed at once, so that it holds no file descriptor."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport.abort()  # type: ignore[attr-defined]
-
-
-class LimitedSite(web.TCPSite):
-    """A TCP site that serves at most MAX_CONNECTIONS connections at once and closes the others as they come."""
-
-    async def start(self) -> None:
-        """Listen, with the limit."""
-        await web.BaseSite.start(self)
-        server = self._runner.server
-        assert server is not None
-
-        def protocol() -> asyncio.BaseProtocol:
-            return _Refused() if len(server.connections) >= MAX_CONNECTIONS else server()
-
-        self._server = await asyncio.get_running_loop().create_server(protocol, self._host, self._port, backlog=self._backlog)
-
-
-async def serve(worker: Worker, host: str, port: int) -> web.AppRunner:
-    """Start serving; the caller cleans up the returned runner."""
-    runner = web.AppRunner(
-        build(worker),
-        access_log=None,
-        keepalive_timeout=IDLE_SECONDS,  # aiohttp also closes a connection that sends no whole request within it
-        max_headers=MAX_HEADERS,
-        max_line_size=MAX_HEADER_LINE,
-        max_field_size=MAX_HEADER_LINE,
-    )
-    await runner.setup()
-    try:
-        await LimitedSite(runner, host, port, backlog=BACKLOG).start()
-    except OSError:  # the port is taken: nothing left behind
-        await runner.cleanup()
-        raise
-    return runner
