@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
@@ -49,9 +48,15 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def insert(conn: AsyncConnection, table: sa.Table) -> Any:
-    """A dialect-specific INSERT that supports ON CONFLICT."""
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+def insert(conn: AsyncConnection | Connection, table: sa.Table) -> Any:
+    """A dialect-specific INSERT that supports ON CONFLICT (each dialect's module loaded only where it is used)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
 
 
 def lease_update(conn: AsyncConnection, table: sa.Table, due: sa.Select[Any]) -> Any:
