@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine  # without the ORM: service.storage.asyncsa
 
 from service.errors import UserError
 from service.settings import Settings
@@ -130,13 +130,20 @@ items = sa.Table(
     sa.UniqueConstraint("feed_id", "key", name="uq_items_feed_key"),
     sa.Index("ix_items_seen_feed", "first_seen_at", "feed_id"),  # periods of items, and their counts by feed from the index alone
     sa.Index("ix_items_feed_link", "feed_id", "link"),
-    sa.Index(  # the few items with a story fingerprint (those that alerted), by time: story threads and the Stories page
-        "ix_items_signed",
-        "first_seen_at",
-        sqlite_where=sa.text("signature IS NOT NULL"),
-        postgresql_where=sa.text("signature IS NOT NULL"),
-    ),
+    # the few items with a story fingerprint (those that alerted), by time: story threads and the Stories page
+    sa.Index("ix_items_signed", "first_seen_at"),  # partial: WHERE signature IS NOT NULL (`partial_indexes`)
 )
+
+
+def partial_indexes(dialect: str) -> None:
+    """Give the partial index its WHERE in `dialect` (the one in use, loaded by then).
+
+    Not as `Index(sqlite_where=..., postgresql_where=...)`: those keywords load each named
+    dialect's module when this module is imported, PostgreSQL's drivers on SQLite too.
+    """
+    index = next(i for i in items.indexes if i.name == "ix_items_signed")
+    index.dialect_options[dialect]["where"] = sa.text("signature IS NOT NULL")
+
 
 matches = sa.Table(
     "matches",
@@ -293,6 +300,7 @@ class Database:
         self.dialect = parsed.get_backend_name()
         self.write_failure: tuple[float, str] | None = None  # (monotonic time, why) of the last write refused for want of space or rights
         self.schema: str | None = None  # PostgreSQL: the schema tables are made in (the first of `search_path`)
+        partial_indexes(self.dialect)
         if self.dialect != "sqlite":
             schema = parsed.query.get("search_path")
             self.schema = str(schema).split(",")[0].strip().strip('"') if schema else None
