@@ -27,7 +27,7 @@ from service.ingest import story
 from service.ingest.fetch import Fetched, Fetcher, FetchFailed, NotModified
 from service.ingest.model import FAILURES, FeedSource, Item, ParsedFeed, Status
 from service.ingest.parse import is_feed
-from service.ingest.prepare import ArticleSource, prepare
+from service.ingest.prepare import ArticleSource, prepare, unmatched
 from service.ingest.route import NOTHING_MUTED, route, suppression
 from service.ingest.sources import Sources
 from service.settings import Settings
@@ -192,13 +192,20 @@ class Pipeline:
     async def _prepare(self, source: FeedSource, spec: FeedSpec, new: list[Item], everything: list[Item]) -> list[NewItem]:
         """Prepare and match new items (article pages where wanted), then route their matches.
 
-        Not the first poll's backlog, not old news. Items that may alert get a story
-        fingerprint, for threading the same story from other outlets.
+        A new feed's first poll's backlog (beyond `first_poll_alerts`) is stored unmatched; old
+        news is matched but does not alert. Items that may alert get a story fingerprint, for
+        threading the same story from other outlets.
         """
         now, config = self._clock(), self._config()
         context = dataclasses.replace(spec.context(), url=source.url)  # where it was fetched from: its links' network is known there
         allowed = self._first_poll_allowance(source, spec, new)
-        suppressed = {i.key: suppression(i, context, now, first_poll=i.key not in allowed) for i in new}
+        # --- a new feed's silent backlog is stored unmatched: it can never alert (issue 28, docs/performance.md) ---
+        backlog = [
+            NewItem(p.item, [], article=p.article, unmatched=True) for p in unmatched([i for i in new if i.key not in allowed], context)
+        ]
+        new = [i for i in new if i.key in allowed]
+        # --- end of the backlog ---
+        suppressed = {i.key: suppression(i, context, now) for i in new}
         prepared = await prepare(
             new,
             config.ruleset,
@@ -209,7 +216,7 @@ class Pipeline:
         )
         mutes = await self._muter.mutes() if any(p.matches for p in prepared) else NOTHING_MUTED
         routed = [route(source.id, p.matches, suppressed[p.item.key], mutes, config.delivery_of, context.demo) for p in prepared]
-        out = [NewItem(p.item, p.matches, r, p.article) for p, r in zip(prepared, routed, strict=True)]
+        out = [NewItem(p.item, p.matches, r, p.article) for p, r in zip(prepared, routed, strict=True)] + backlog
         for p in prepared:
             if p.article.status in FAILURES or (p.article.status is Status.FETCHED and p.article.seconds):
                 self._article_tried(p.article.status.value, p.article.seconds)

@@ -21,7 +21,7 @@ from service.errors import UserError
 from service.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0016"  # the newest migration's revision (a test checks it against Alembic's head)
+HEAD = "0017"  # the newest migration's revision (a test checks it against Alembic's head)
 DEFAULT_POOL_SIZE: int = Settings.model_fields["db_pool_size"].default  # PostgreSQL connections a process keeps
 POOL_TIMEOUT = 600  # seconds a transaction waits for a free connection: a busy pool slows work down, it does not fail it
 WRITE_FAILURE_SECONDS = 300  # /readyz says "not writable" this long after a write refused for want of space or rights
@@ -127,6 +127,7 @@ items = sa.Table(
     sa.Column("outlet", sa.Text, nullable=False, server_default=""),  # an aggregator item's outlet (its RSS <source>)
     sa.Column("outlet_url", sa.Text, nullable=False, server_default=""),
     sa.Column("via", sa.Text, nullable=False, server_default=""),  # the aggregator link `link` was resolved from
+    sa.Column("unmatched", sa.Boolean, nullable=False, server_default=sa.false()),  # stored without matching: a new feed's backlog
     sa.UniqueConstraint("feed_id", "key", name="uq_items_feed_key"),
     sa.Index("ix_items_seen_feed", "first_seen_at", "feed_id"),  # periods of items, and their counts by feed from the index alone
     sa.Index("ix_items_feed_link", "feed_id", "link"),

@@ -60,8 +60,11 @@ class Items:
             raise saved
         return saved
 
-    async def items_since(self, since: datetime, batch: int = 500, rules: bool = True) -> AsyncIterator[list[tuple[Item, set[str]]]]:
-        """Stored items first seen since `since`, with the rules they matched then (unless not `rules`: none read), in batches."""
+    async def items_since(self, since: datetime, batch: int = 500, rules: bool = True) -> AsyncIterator[list[tuple[Item, set[str] | None]]]:
+        """Stored items first seen since `since`, in batches, with the rules they matched then (unless not `rules`: none read).
+
+        None instead of the rules for an item stored without matching (a new feed's backlog).
+        """
         last_id = 0
         while True:
             async with self.engine.connect() as conn:
@@ -77,7 +80,7 @@ class Items:
                     ids = [r.id for r in rows]
                     for m in await conn.execute(sa.select(matches.c.item_id, matches.c.rule_id).where(matches.c.item_id.in_(ids))):
                         then.setdefault(m.item_id, set()).add(m.rule_id)
-            yield [(_item(r), then.get(r.id, set())) for r in rows]
+            yield [(_item(r), None if r.unmatched else then.get(r.id, set())) for r in rows]
             last_id = rows[-1].id
 
     async def prune(self, before: datetime) -> int:

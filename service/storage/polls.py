@@ -42,6 +42,7 @@ class NewItem:
     routed: Routed = field(default_factory=lambda: Routed({}))
     article: Article | None = None  # how its article text was obtained, or why there is none
     signature: bytes | None = None  # its story fingerprint (service.ingest.story), if it may alert
+    unmatched: bool = False  # stored without running the rules (a new feed's silent backlog)
 
 
 @dataclass
@@ -194,6 +195,7 @@ def item_row(new: NewItem, now: datetime) -> dict[str, Any]:
         "outlet": item.outlet,
         "outlet_url": item.outlet_url,
         "via": item.via,
+        "unmatched": new.unmatched,
     }
 
 
