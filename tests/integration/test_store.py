@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,10 @@ from alembic.script import ScriptDirectory
 from service.config.schema import FeedSpec
 from service.ingest.model import Evidence, Item, MatchedTerm, RuleMatch
 from service.ingest.route import route
-from service.storage import db, views
+from service.storage import db, polls, views
 from service.storage.feeds import Feeds, PollOutcome
 from service.storage.items import Items, NewItem
+from service.storage.polls import PollWrite
 from tests.conftest import _drop_schema, _postgres_schema
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -182,6 +184,25 @@ async def test_saving_the_same_items_twice_stores_them_once(engine: sa.ext.async
     assert (first.items, first.matches, first.deliveries) == (2, 2, 4)
     assert (again.items, again.matches, again.deliveries) == (1, 1, 2)
     assert (await stored.known("f0", ["a", "b", "c", "d"], ()))[0] == {"a", "b", "c"}
+
+
+async def test_one_bad_poll_in_a_batch_fails_alone(engine: sa.ext.asyncio.AsyncEngine, caplog: pytest.LogCaptureFixture) -> None:
+    """A batch that fails is written again poll by poll, each in a savepoint: only the bad poll is lost."""
+    store = Feeds(engine, "r")
+    await store.sync(specs(2), NOW)
+    outcome = PollOutcome('"e"', None, NOW)
+    orphan = NewItem(Item(feed_id="nowhere", key="x", title="no such feed"), [])  # its feed does not exist: a foreign key refuses it
+    writes = [
+        PollWrite("f0", [new_item("a")], outcome, NOW),
+        PollWrite("nowhere", [orphan], outcome, NOW),
+        PollWrite("f1", [dataclasses.replace(new_item("b"), item=Item(feed_id="f1", key="b", title="border b"))], outcome, NOW),
+    ]
+    first, bad, last = await polls.save(engine, writes)
+    assert "a batch of 3 polls failed" in caplog.text and isinstance(bad, Exception)
+    assert isinstance(first, polls.Saved) and isinstance(last, polls.Saved)
+    assert (first.items, first.matches, first.deliveries, last.items) == (1, 1, 2, 1)
+    assert (await Items(engine).known("f0", ["a"], ()))[0] == {"a"} and (await Items(engine).known("f1", ["b"], ()))[0] == {"b"}
+    assert {r.id: r.etag for r in await views.feeds_report(store.engine)} == {"f0": '"e"', "f1": '"e"'}
 
 
 async def test_failures_count_up_and_success_resets(engine: sa.ext.asyncio.AsyncEngine) -> None:
