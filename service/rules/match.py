@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,6 +21,7 @@ from service.ingest.model import Evidence, Item, MatchedTerm, RuleMatch
 from service.rules import text
 from service.rules.fields import BODY_FIELDS, DEFAULT_FIELDS, FIELDS, QUOTE_ORDER
 from service.rules.nodes import Evaluator, Hits, Node, Witness
+from service.rules.prefilter import Prefilter
 
 QUOTE_WIDTH = 320  # characters of an alert's quote: two or three lines in Slack
 
@@ -83,11 +83,12 @@ class Ruleset:
     rules: list[Rule]
     terms: list[Term]
     version: str = ""
+    prefilter: bool = True  # False: evaluate every rule one of whose terms occurs (what tests compare against)
     _folded: ahocorasick.Automaton | None = field(default=None, repr=False)
     _exact: ahocorasick.Automaton | None = field(default=None, repr=False)
     _rules_by_term: dict[int, list[int]] = field(default_factory=dict, repr=False)
     _evaluators: list[Evaluator | None] = field(default_factory=list, repr=False)
-    _min_hits: list[int] = field(default_factory=list, repr=False)
+    _prefilter: Prefilter | None = field(default=None, repr=False)
     _positive: list[list[int]] = field(default_factory=list, repr=False)
     _regexes: tuple[Any, list[int]] | None = field(default=None, repr=False)
     _searched: tuple[str, ...] = field(default=(), repr=False)
@@ -107,7 +108,7 @@ class Ruleset:
         self._regexes = _regex_set(self.terms)
         self._evaluators = [None] * len(self.rules)  # compiled on first use: most rules never are candidates
         self._positive = [sorted(rule.tree.positive_terms()) for rule in self.rules]
-        self._min_hits = [rule.tree.min_hits() for rule in self.rules]
+        self._prefilter = Prefilter([rule.tree for rule in self.rules])
         by_term: dict[int, list[int]] = defaultdict(list)
         for r, positive in enumerate(self._positive):
             for t in positive:
@@ -124,8 +125,7 @@ class Ruleset:
         hits, present = self.hits(fields)
         if not hits:
             return []
-        counts = Counter(chain.from_iterable(self._rules_by_term.get(t, ()) for t in hits))
-        candidates = sorted(r for r, n in counts.items() if n >= self._min_hits[r])
+        candidates = self._candidates(hits)
         names = {item.feed_id, *scope}
         scoped_by_fields: dict[tuple[str, ...], Hits] = {}
         language: str | None = None
@@ -145,6 +145,12 @@ class Ruleset:
             if scoped and evaluate(scoped, fields):
                 out.append(self._explain(r, scoped, fields, evaluate) if explain else RuleMatch(rule.id, rule.name, rule.destinations, ()))
         return out
+
+    def _candidates(self, hits: Hits) -> list[int]:
+        """The rules worth evaluating: those the required-term prefilter lets through (`service.rules.prefilter`)."""
+        if self.prefilter and self._prefilter is not None:
+            return self._prefilter.candidates(hits)
+        return sorted({r for t in hits for r in self._rules_by_term.get(t, ())})
 
     def hinted_rules(self, item: Item, scope: Iterable[str] = ()) -> list[str]:
         """The rules in scope for the item that at least one of its terms hit: worth a closer look (the whole article)."""

@@ -149,6 +149,9 @@ class AnyOf:
         return all(c.needs_a_hit() for c in self.children)
 
     def evaluator(self) -> Evaluator:
+        return _once(self._memo, "evaluator", self._evaluator)
+
+    def _evaluator(self) -> Evaluator:
         terms, others = _split(_merge_within(self.children))
         if not others:
             return lambda hits, fields: not hits.keys().isdisjoint(terms)
@@ -215,6 +218,9 @@ class Within:
         return self.inner.needs_a_hit()
 
     def evaluator(self) -> Evaluator:
+        return _once(self._memo, "evaluator", self._evaluator)
+
+    def _evaluator(self) -> Evaluator:
         inner, unit = self.inner.evaluator(), self.unit
         wanted, positive = self.inner.all_terms(), self.inner.positive_terms()
         possible = _necessary(self.inner)  # if it fails on the whole item, no one unit can hold
@@ -338,6 +344,7 @@ class Near:
     slots: tuple[tuple[int, ...], ...]  # each slot: alternative terms (a group gives several)
     within: int | str
     labels: tuple[str, ...] = field(default=(), compare=False)  # each slot as written ("@name" or a term), for explanations
+    _memo: dict[str, Any] = MEMO
 
     def positive_terms(self) -> frozenset[int]:
         return frozenset(t for slot in self.slots for t in slot)
@@ -352,6 +359,9 @@ class Near:
         return True
 
     def evaluator(self) -> Evaluator:
+        return _once(self._memo, "evaluator", self._evaluator)
+
+    def _evaluator(self) -> Evaluator:
         slots = [frozenset(slot) for slot in self.slots]
 
         def holds(hits: Hits, fields: dict[str, TextField]) -> bool:
