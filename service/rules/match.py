@@ -89,7 +89,7 @@ class Ruleset:
     _rules_by_term: dict[int, list[int]] = field(default_factory=dict, repr=False)
     _evaluators: list[Evaluator | None] = field(default_factory=list, repr=False)
     _prefilter: Prefilter | None = field(default=None, repr=False)
-    _positive: list[list[int]] = field(default_factory=list, repr=False)
+    _positive: list[frozenset[int]] = field(default_factory=list, repr=False)
     _regexes: tuple[Any, list[int]] | None = field(default=None, repr=False)
     _searched: tuple[str, ...] = field(default=(), repr=False)
     _masked: frozenset[int] = field(default=frozenset(), repr=False)
@@ -107,7 +107,7 @@ class Ruleset:
         self._automata = [(a, exact) for a, exact in ((self._folded, False), (self._exact, True)) if a is not None]
         self._regexes = _regex_set(self.terms)
         self._evaluators = [None] * len(self.rules)  # compiled on first use: most rules never are candidates
-        self._positive = [sorted(rule.tree.positive_terms()) for rule in self.rules]
+        self._positive = [rule.tree.positive_terms() for rule in self.rules]
         self._prefilter = Prefilter([rule.tree for rule in self.rules])
         by_term: dict[int, list[int]] = defaultdict(list)
         for r, positive in enumerate(self._positive):
@@ -226,24 +226,24 @@ class Ruleset:
         """Describe which positive terms of rule number `r` occurred, where (first 20 positions), and its evidence."""
         rule = self.rules[r]
         matched = []
-        for t in self._positive[r]:
-            places = hits.get(t)
+        positive = sorted(self._positive[r].intersection(hits))  # a group's hundreds of terms, an item's handful of hits
+        for t in positive:
+            places = hits[t]
             if places:
                 where = sorted({name for name, _ in places}, key=FIELDS.index)
                 offsets = [off for name, off in places if name == where[0] and off >= 0][:20]
                 words = tuple(sorted({fields[where[0]].word_index(off) for off in offsets}))
                 matched.append(MatchedTerm(term=self.terms[t].label, fields=tuple(where), positions=words))
-        evidence = self._evidence(r, hits, fields, evaluate)
+        evidence = self._evidence(r, positive, hits, fields, evaluate)
         return RuleMatch(rule_id=rule.id, rule_name=rule.name, destinations=rule.destinations, terms=tuple(matched), evidence=evidence)
 
-    def _evidence(self, r: int, hits: Hits, fields: dict[str, text.Field], evaluate: Evaluator) -> Evidence:
+    def _evidence(self, r: int, positive: list[int], hits: Hits, fields: dict[str, text.Field], evaluate: Evaluator) -> Evidence:
         """The sentence(s) that made rule number `r` match, with its terms highlighted, and whether the article was needed.
 
         The sentence or nearness test that held, where the rule has one (`Node.witness`); else the
         sentence where the rule's terms weigh most (`_densest`). Body fields are quoted before the
         title, which an alert shows anyway.
         """
-        positive = [t for t in self._positive[r] if t in hits]
         in_article = any(name == "article" for t in positive for name, _ in hits[t]) and not evaluate(_without(hits, "article"), fields)
         witness = self.rules[r].tree.witness(hits, fields) or _densest(positive, hits, fields, evaluate)
         if witness is None:  # only terms without positions (regular expressions): the lead of the first field quoted
