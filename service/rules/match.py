@@ -109,11 +109,7 @@ class Ruleset:
         self._evaluators = [None] * len(self.rules)  # compiled on first use: most rules never are candidates
         self._positive = [rule.tree.positive_terms() for rule in self.rules]
         self._prefilter = Prefilter([rule.tree for rule in self.rules])
-        by_term: dict[int, list[int]] = defaultdict(list)
-        for r, positive in enumerate(self._positive):
-            for t in positive:
-                by_term[t].append(r)
-        self._rules_by_term = dict(by_term)
+        self._rules_by_term = self._prefilter.rules_by_term
 
     def match(self, item: Item, scope: Iterable[str] = (), explain: bool = True) -> list[RuleMatch]:
         """Return the rules that `item` matches, each with the terms that made it match and what an alert quotes.
@@ -149,7 +145,7 @@ class Ruleset:
     def _candidates(self, hits: Hits) -> list[int]:
         """The rules worth evaluating: those the required-term prefilter lets through (`service.rules.prefilter`)."""
         if self.prefilter and self._prefilter is not None:
-            return self._prefilter.candidates(hits)
+            return self._prefilter.candidates(hits.keys())
         return sorted({r for t in hits for r in self._rules_by_term.get(t, ())})
 
     def hinted_rules(self, item: Item, scope: Iterable[str] = ()) -> list[str]:

@@ -251,8 +251,7 @@ class Within:
             headline = fields["title"].folded if "title" in fields else ""
             return (name, *fields[name].unit_words(fields[name].lead_paragraph(headline), "paragraph"), 1)
         groups = units_of(hits, fields, self.unit)  # every term's hits per unit: the inner node reads only its own
-        for name, unit in sorted(groups, key=lambda k: (QUOTE_ORDER.index(k[0]), k[1])):  # the first that holds
-            group = groups[name, unit]
+        for (name, unit), group in groups.items():  # in quote order: the first that holds
             if not positive.isdisjoint(group) and inner(group, fields):
                 return (name, *fields[name].unit_words(unit, self.unit), 0)
         return None

@@ -9,14 +9,15 @@ alternatives are weakened into one slot (the union of their first slots): still 
 only less selective. The test is exact in one direction only: a rule that fails it cannot
 match; one that passes is evaluated as before, so matches and evidence are unchanged.
 
-Per item the test is a few integer ORs per hit term: each (rule, alternative) has one bit
-per slot, and a rule is a candidate when some alternative has all its bits set.
+Per item, the rules with enough distinct terms present are counted first (in C), then the
+slots of those few are checked.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import KeysView, Sequence
+from itertools import chain, repeat
 
 from service.rules.nodes import AllOf, AnyOf, Near, Node, TermNode, Within
 
@@ -84,18 +85,13 @@ class Prefilter:
     """The candidates among a ruleset's rules for an item's term hits (see the module docstring)."""
 
     def __init__(self, trees: Sequence[Node]) -> None:
-        self._full: list[int] = []  # per entry (a rule's alternative): the bits of all its slots
-        self._rule: list[int] = []  # per entry: its rule's number
-        by_term: dict[int, dict[int, int]] = defaultdict(dict)
+        by_term: dict[int, list[int]] = defaultdict(list)
         for r, tree in enumerate(trees):
-            for alternative in self._alternatives(tree):
-                entry = len(self._full)
-                self._full.append((1 << len(alternative)) - 1)
-                self._rule.append(r)
-                for bit, slot in enumerate(alternative):
-                    for t in slot:
-                        by_term[t][entry] = by_term[t].get(entry, 0) | 1 << bit
-        self._by_term = {t: tuple(entries.items()) for t, entries in by_term.items()}
+            for t in sorted(tree.positive_terms()):
+                by_term[t].append(r)
+        self.rules_by_term = dict(by_term)  # term -> the rules it is a positive term of, in order
+        self._min_hits = [tree.min_hits() for tree in trees]
+        self._required = [tuple(self._alternatives(tree)) for tree in trees]
 
     @staticmethod
     def _alternatives(tree: Node) -> Alternatives:
@@ -105,13 +101,12 @@ class Prefilter:
             return []  # never a candidate: nothing it holds on can be found
         return [alternative or (positive,) for alternative in requirement(tree)]
 
-    def candidates(self, terms: Iterable[int]) -> list[int]:
-        """The numbers of the rules, in order, for which some alternative has a hit in every slot."""
-        found: dict[int, int] = {}
-        get = found.get
-        by_term = self._by_term
-        for t in terms:
-            for entry, bits in by_term.get(t, ()):
-                found[entry] = get(entry, 0) | bits
-        full, rule = self._full, self._rule
-        return sorted({rule[e] for e, bits in found.items() if bits == full[e]})
+    def candidates(self, terms: KeysView[int]) -> list[int]:
+        """The numbers of the rules, in order, with enough distinct terms present and some alternative hit in every slot.
+
+        The count (in C) leaves few rules; the slots are checked on those (`isdisjoint` walks the smaller side).
+        """
+        counts = Counter(chain.from_iterable(map(self.rules_by_term.get, terms, repeat(()))))
+        least, required = self._min_hits, self._required
+        enough = sorted([r for r, n in counts.items() if n >= least[r]])
+        return [r for r in enough if any(all(not terms.isdisjoint(slot) for slot in alternative) for alternative in required[r])]

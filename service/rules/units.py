@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 
+from service.rules.fields import QUOTE_ORDER
 from service.rules.text import Field as TextField
 
 Hits = dict[int, list[tuple[str, int]]]  # term number -> (field, offset of the key) pairs; offset -1: a regex
@@ -17,6 +18,7 @@ _LAST = threading.local()  # the last item's hits, grouped by sentence and by pa
 def units_of(hits: Hits, fields: dict[str, TextField], unit: str) -> dict[tuple[str, int], Hits]:
     """The hits of each sentence (paragraph) of each field by (field, unit number), or of the lead (`LEAD_UNIT`).
 
+    Groups come in quote order (`QUOTE_ORDER`, then unit number): a witness takes the first that holds.
     A group holds every term of its unit; evaluators look only at their own terms, so the many
     clauses of many rules, and the witnesses of those that matched, share one grouping (kept until
     the next item's hits come).
@@ -33,7 +35,7 @@ def units_of(hits: Hits, fields: dict[str, TextField], unit: str) -> dict[tuple[
             for name, offset in places:
                 if offset >= 0:  # a regex has no position: it belongs to no one unit
                     by_unit[name, fields[name].unit_of(offset, unit)].setdefault(t, []).append((name, offset))
-        groups = last[2][unit] = dict(by_unit)
+        groups = last[2][unit] = dict(sorted(by_unit.items(), key=_quote_order))
     return groups
 
 
@@ -47,3 +49,9 @@ def in_lead(hits: Hits, fields: dict[str, TextField]) -> Hits:
         if places:
             lead[t] = places
     return lead
+
+
+def _quote_order(group: tuple[tuple[str, int], Hits]) -> tuple[int, int]:
+    """Where a unit's group comes: its field in quote order, then its number."""
+    (name, unit), _ = group
+    return QUOTE_ORDER.index(name), unit
