@@ -84,8 +84,6 @@ class Ruleset:
     terms: list[Term]
     version: str = ""
     prefilter: bool = True  # False: evaluate every rule one of whose terms occurs (what tests compare against)
-    _folded: ahocorasick.Automaton | None = field(default=None, repr=False)
-    _exact: ahocorasick.Automaton | None = field(default=None, repr=False)
     _rules_by_term: dict[int, list[int]] = field(default_factory=dict, repr=False)
     _evaluators: list[Evaluator | None] = field(default_factory=list, repr=False)
     _prefilter: Prefilter | None = field(default=None, repr=False)
@@ -95,16 +93,16 @@ class Ruleset:
     _masked: frozenset[int] = field(default=frozenset(), repr=False)
     _masks: dict[int, frozenset[int]] = field(default_factory=dict, repr=False)
     _mask_terms: frozenset[int] = field(default=frozenset(), repr=False)
-    _automata: list[tuple[ahocorasick.Automaton, bool]] = field(default_factory=list, repr=False)
+    # (automaton, exact form?, found only in a text that is not ASCII?: the words of scripts without spaces or with affixes)
+    _automata: list[tuple[ahocorasick.Automaton, bool, bool]] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         self._searched = tuple(f for f in FIELDS if any(f in rule.fields for rule in self.rules))
         self._masked = frozenset(i for i, t in enumerate(self.terms) if t.masks)
         self._masks = {i: frozenset(self.terms[i].masks) for i in self._masked}
         self._mask_terms = frozenset(m for t in self.terms for m in t.masks)
-        self._folded = _automaton(self.terms, exact=False)
-        self._exact = _automaton(self.terms, exact=True)
-        self._automata = [(a, exact) for a, exact in ((self._folded, False), (self._exact, True)) if a is not None]
+        built = [(_automaton(self.terms, exact, padded), exact, padded) for exact in (False, True) for padded in (True, False)]
+        self._automata = [(a, exact, not padded and not _ascii_key(a)) for a, exact, padded in built if a is not None]
         self._regexes = _regex_set(self.terms)
         self._evaluators = [None] * len(self.rules)  # compiled on first use: most rules never are candidates
         self._positive = [rule.tree.positive_terms() for rule in self.rules]
@@ -169,8 +167,10 @@ class Ruleset:
         hits: Hits = defaultdict(list)
         present: set[str] = set()
         for name, f in fields.items():
-            for automaton, exact in self._automata:
+            for automaton, exact, beyond_ascii in self._automata:
                 haystack = f.exact if exact else f.folded
+                if beyond_ascii and haystack.isascii():  # its keys all hold a letter beyond ASCII
+                    continue
                 for end, (mode, numbers) in automaton.iter(haystack):
                     start = end - len(self.terms[numbers[0]].key) + 1
                     if mode:
@@ -306,15 +306,18 @@ def detect_language(sample: str) -> str:
     return "en" if sum(1 for c in letters if c.isascii()) > len(letters) * 0.9 else ""
 
 
-def _automaton(terms: Sequence[Term], exact: bool) -> ahocorasick.Automaton | None:
-    """Build the automaton of the terms of one normal form, or None if there are none.
+def _automaton(terms: Sequence[Term], exact: bool, padded: bool) -> ahocorasick.Automaton | None:
+    """Build the automaton of the terms of one normal form, padded keys or the others, or None if there are none.
 
     Each key maps to (mode, term numbers): substring keys need a cluster-boundary check, keys of
-    scripts with affixes a look at the rest of their word (Term.mode).
+    scripts with affixes a look at the rest of their word (Term.mode). Padded keys (" viet nam ")
+    have their own automaton: its root has one child, the space, where the hundreds of first
+    letters of unpadded keys (Khmer, Thai, Chinese, Korean, Arabic) would be scanned at every
+    character of a text; those keys all hold a letter beyond ASCII, so most texts skip theirs.
     """
     keys: dict[str, tuple[str, tuple[int, ...]]] = {}
     for i, term in enumerate(terms):
-        if term.exact == exact and term.regex is None and term.key.strip():
+        if term.exact == exact and term.regex is None and term.key.strip() and term.key.startswith(" ") == padded:
             mode, numbers = keys.get(term.key, (term.mode, ()))
             keys[term.key] = (mode, (*numbers, i))
     if not keys:
@@ -324,6 +327,11 @@ def _automaton(terms: Sequence[Term], exact: bool) -> ahocorasick.Automaton | No
         automaton.add_word(key, value)
     automaton.make_automaton()
     return automaton
+
+
+def _ascii_key(automaton: ahocorasick.Automaton) -> bool:
+    """Whether some key of the automaton is all ASCII (could be found in an ASCII text)."""
+    return any(key.isascii() for key in automaton.keys())  # noqa: SIM118 (an Automaton is no dict: keys() lists its words)
 
 
 def item_fields(item: Item, names: Sequence[str] = FIELDS) -> dict[str, text.Field]:
