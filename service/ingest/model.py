@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from operator import attrgetter
+from typing import Any, Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,13 @@ class Item:
     outlet: str = ""  # the outlet an aggregator's item comes from (RSS `<source>`), shown in alerts
     outlet_url: str = ""  # that outlet's site
     via: str = ""  # the aggregator's link, when `link` is the outlet's own URL it led to (service.ingest.sources.aggregator)
+
+    def __reduce__(self) -> tuple[type[Item], tuple[Any, ...]]:
+        """Pickled as its fields in order (a parse worker's items cross to the service): half the cost of dataclass state."""
+        return Item, _item_fields(self)
+
+
+_item_fields = attrgetter(*(f.name for f in fields(Item)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,9 @@ MAX_ITEMS = 2_000  # items read from one document; a feed never legitimately car
 NOT_A_FEED = "no RSS, Atom or JSON feed found in the document"  # the warning that says so, last in ParsedFeed.warnings
 _TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid)$", re.I)
 _BAD_HOST = re.compile(r"[\x00-\x20\x7f<>\"{}|\\^`]|\.\.|^\.")  # characters no host name holds, and empty labels
+# An absolute http(s) link with a lower-case host of well-formed labels, no port, and a path without the
+# characters that parsing splits on or rebuilds (";", "?", "#", "\\", white space, non-ASCII).
+_PLAIN_LINK = re.compile(r"https?://[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63})*(/[A-Za-z0-9_.~!$&'()*+,=:@%/-]*)?")
 _DATE_LINE = re.compile(r"^\s*date\s+(\d{4}-\d{2}-\d{2})\s+")
 _DATELINE = re.compile(r"^[A-ZÀ-ỸĐ][A-ZÀ-ỸĐ .,'-]{1,40}\s+[—–-]\s+")
 
@@ -46,6 +49,14 @@ def _canonical(link: str, base: str) -> tuple[str, str]:
     link = link.strip()
     if not link:
         return "", ""
+    plain = _PLAIN_LINK.fullmatch(link)
+    if plain:  # most links: nothing to resolve, lower-case, check or drop (`_resolved` would return them as they are)
+        return (link if plain.group(1) else link + "/"), ""
+    return _resolved(link, base)
+
+
+def _resolved(link: str, base: str) -> tuple[str, str]:
+    """`_canonical` the long way: resolved against `base`, parsed, checked and rebuilt."""
     try:
         link = urljoin(base, link) if base else link
         parts = urlsplit(link)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,6 +21,7 @@ from service.ingest.model import Evidence, Item, MatchedTerm, RuleMatch
 from service.rules import text
 from service.rules.fields import BODY_FIELDS, DEFAULT_FIELDS, FIELDS, QUOTE_ORDER
 from service.rules.nodes import Evaluator, Hits, Node, Witness
+from service.rules.prefilter import Prefilter
 
 QUOTE_WIDTH = 320  # characters of an alert's quote: two or three lines in Slack
 
@@ -83,36 +83,31 @@ class Ruleset:
     rules: list[Rule]
     terms: list[Term]
     version: str = ""
-    _folded: ahocorasick.Automaton | None = field(default=None, repr=False)
-    _exact: ahocorasick.Automaton | None = field(default=None, repr=False)
+    prefilter: bool = True  # False: evaluate every rule one of whose terms occurs (what tests compare against)
     _rules_by_term: dict[int, list[int]] = field(default_factory=dict, repr=False)
     _evaluators: list[Evaluator | None] = field(default_factory=list, repr=False)
-    _min_hits: list[int] = field(default_factory=list, repr=False)
-    _positive: list[list[int]] = field(default_factory=list, repr=False)
+    _prefilter: Prefilter | None = field(default=None, repr=False)
+    _positive: list[frozenset[int]] = field(default_factory=list, repr=False)
     _regexes: tuple[Any, list[int]] | None = field(default=None, repr=False)
     _searched: tuple[str, ...] = field(default=(), repr=False)
     _masked: frozenset[int] = field(default=frozenset(), repr=False)
     _masks: dict[int, frozenset[int]] = field(default_factory=dict, repr=False)
     _mask_terms: frozenset[int] = field(default=frozenset(), repr=False)
-    _automata: list[tuple[ahocorasick.Automaton, bool]] = field(default_factory=list, repr=False)
+    # (automaton, exact form?, found only in a text that is not ASCII?: the words of scripts without spaces or with affixes)
+    _automata: list[tuple[ahocorasick.Automaton, bool, bool]] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         self._searched = tuple(f for f in FIELDS if any(f in rule.fields for rule in self.rules))
         self._masked = frozenset(i for i, t in enumerate(self.terms) if t.masks)
         self._masks = {i: frozenset(self.terms[i].masks) for i in self._masked}
         self._mask_terms = frozenset(m for t in self.terms for m in t.masks)
-        self._folded = _automaton(self.terms, exact=False)
-        self._exact = _automaton(self.terms, exact=True)
-        self._automata = [(a, exact) for a, exact in ((self._folded, False), (self._exact, True)) if a is not None]
+        built = [(_automaton(self.terms, exact, padded), exact, padded) for exact in (False, True) for padded in (True, False)]
+        self._automata = [(a, exact, not padded and not _ascii_key(a)) for a, exact, padded in built if a is not None]
         self._regexes = _regex_set(self.terms)
         self._evaluators = [None] * len(self.rules)  # compiled on first use: most rules never are candidates
-        self._positive = [sorted(rule.tree.positive_terms()) for rule in self.rules]
-        self._min_hits = [rule.tree.min_hits() for rule in self.rules]
-        by_term: dict[int, list[int]] = defaultdict(list)
-        for r, positive in enumerate(self._positive):
-            for t in positive:
-                by_term[t].append(r)
-        self._rules_by_term = dict(by_term)
+        self._positive = [rule.tree.positive_terms() for rule in self.rules]
+        self._prefilter = Prefilter([rule.tree for rule in self.rules])
+        self._rules_by_term = self._prefilter.rules_by_term
 
     def match(self, item: Item, scope: Iterable[str] = (), explain: bool = True) -> list[RuleMatch]:
         """Return the rules that `item` matches, each with the terms that made it match and what an alert quotes.
@@ -124,8 +119,7 @@ class Ruleset:
         hits, present = self.hits(fields)
         if not hits:
             return []
-        counts = Counter(chain.from_iterable(self._rules_by_term.get(t, ()) for t in hits))
-        candidates = sorted(r for r, n in counts.items() if n >= self._min_hits[r])
+        candidates = self._candidates(hits)
         names = {item.feed_id, *scope}
         scoped_by_fields: dict[tuple[str, ...], Hits] = {}
         language: str | None = None
@@ -145,6 +139,12 @@ class Ruleset:
             if scoped and evaluate(scoped, fields):
                 out.append(self._explain(r, scoped, fields, evaluate) if explain else RuleMatch(rule.id, rule.name, rule.destinations, ()))
         return out
+
+    def _candidates(self, hits: Hits) -> list[int]:
+        """The rules worth evaluating: those the required-term prefilter lets through (`service.rules.prefilter`)."""
+        if self.prefilter and self._prefilter is not None:
+            return self._prefilter.candidates(hits.keys())
+        return sorted({r for t in hits for r in self._rules_by_term.get(t, ())})
 
     def hinted_rules(self, item: Item, scope: Iterable[str] = ()) -> list[str]:
         """The rules in scope for the item that at least one of its terms hit: worth a closer look (the whole article)."""
@@ -167,8 +167,10 @@ class Ruleset:
         hits: Hits = defaultdict(list)
         present: set[str] = set()
         for name, f in fields.items():
-            for automaton, exact in self._automata:
+            for automaton, exact, beyond_ascii in self._automata:
                 haystack = f.exact if exact else f.folded
+                if beyond_ascii and haystack.isascii():  # its keys all hold a letter beyond ASCII
+                    continue
                 for end, (mode, numbers) in automaton.iter(haystack):
                     start = end - len(self.terms[numbers[0]].key) + 1
                     if mode:
@@ -220,24 +222,24 @@ class Ruleset:
         """Describe which positive terms of rule number `r` occurred, where (first 20 positions), and its evidence."""
         rule = self.rules[r]
         matched = []
-        for t in self._positive[r]:
-            places = hits.get(t)
+        positive = sorted(self._positive[r].intersection(hits))  # a group's hundreds of terms, an item's handful of hits
+        for t in positive:
+            places = hits[t]
             if places:
                 where = sorted({name for name, _ in places}, key=FIELDS.index)
                 offsets = [off for name, off in places if name == where[0] and off >= 0][:20]
                 words = tuple(sorted({fields[where[0]].word_index(off) for off in offsets}))
                 matched.append(MatchedTerm(term=self.terms[t].label, fields=tuple(where), positions=words))
-        evidence = self._evidence(r, hits, fields, evaluate)
+        evidence = self._evidence(r, positive, hits, fields, evaluate)
         return RuleMatch(rule_id=rule.id, rule_name=rule.name, destinations=rule.destinations, terms=tuple(matched), evidence=evidence)
 
-    def _evidence(self, r: int, hits: Hits, fields: dict[str, text.Field], evaluate: Evaluator) -> Evidence:
+    def _evidence(self, r: int, positive: list[int], hits: Hits, fields: dict[str, text.Field], evaluate: Evaluator) -> Evidence:
         """The sentence(s) that made rule number `r` match, with its terms highlighted, and whether the article was needed.
 
         The sentence or nearness test that held, where the rule has one (`Node.witness`); else the
         sentence where the rule's terms weigh most (`_densest`). Body fields are quoted before the
         title, which an alert shows anyway.
         """
-        positive = [t for t in self._positive[r] if t in hits]
         in_article = any(name == "article" for t in positive for name, _ in hits[t]) and not evaluate(_without(hits, "article"), fields)
         witness = self.rules[r].tree.witness(hits, fields) or _densest(positive, hits, fields, evaluate)
         if witness is None:  # only terms without positions (regular expressions): the lead of the first field quoted
@@ -304,15 +306,18 @@ def detect_language(sample: str) -> str:
     return "en" if sum(1 for c in letters if c.isascii()) > len(letters) * 0.9 else ""
 
 
-def _automaton(terms: Sequence[Term], exact: bool) -> ahocorasick.Automaton | None:
-    """Build the automaton of the terms of one normal form, or None if there are none.
+def _automaton(terms: Sequence[Term], exact: bool, padded: bool) -> ahocorasick.Automaton | None:
+    """Build the automaton of the terms of one normal form, padded keys or the others, or None if there are none.
 
     Each key maps to (mode, term numbers): substring keys need a cluster-boundary check, keys of
-    scripts with affixes a look at the rest of their word (Term.mode).
+    scripts with affixes a look at the rest of their word (Term.mode). Padded keys (" viet nam ")
+    have their own automaton: its root has one child, the space, where the hundreds of first
+    letters of unpadded keys (Khmer, Thai, Chinese, Korean, Arabic) would be scanned at every
+    character of a text; those keys all hold a letter beyond ASCII, so most texts skip theirs.
     """
     keys: dict[str, tuple[str, tuple[int, ...]]] = {}
     for i, term in enumerate(terms):
-        if term.exact == exact and term.regex is None and term.key.strip():
+        if term.exact == exact and term.regex is None and term.key.strip() and term.key.startswith(" ") == padded:
             mode, numbers = keys.get(term.key, (term.mode, ()))
             keys[term.key] = (mode, (*numbers, i))
     if not keys:
@@ -322,6 +327,11 @@ def _automaton(terms: Sequence[Term], exact: bool) -> ahocorasick.Automaton | No
         automaton.add_word(key, value)
     automaton.make_automaton()
     return automaton
+
+
+def _ascii_key(automaton: ahocorasick.Automaton) -> bool:
+    """Whether some key of the automaton is all ASCII (could be found in an ASCII text)."""
+    return any(key.isascii() for key in automaton.keys())  # noqa: SIM118 (an Automaton is no dict: keys() lists its words)
 
 
 def item_fields(item: Item, names: Sequence[str] = FIELDS) -> dict[str, text.Field]:

@@ -8,7 +8,6 @@ a number of words.
 
 from __future__ import annotations
 
-import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -16,8 +15,9 @@ from typing import Any, Protocol, TypeVar
 
 from service.rules.fields import QUOTE_ORDER
 from service.rules.text import Field as TextField
+from service.rules.units import LEAD, LEAD_UNIT, units_of
+from service.rules.units import Hits as Hits  # re-exported: the matcher and explanations read it here
 
-Hits = dict[int, list[tuple[str, int]]]  # term number -> (field, offset of the key) pairs; offset -1: a regex
 Evaluator = Callable[[Hits, dict[str, TextField]], bool]
 # Where a node held: a field's name, the numbers of the first and last word that made it hold, and how
 # telling that is (0: a sentence, a paragraph or nearness; 1: the lead, which often only names the sides).
@@ -149,6 +149,9 @@ class AnyOf:
         return all(c.needs_a_hit() for c in self.children)
 
     def evaluator(self) -> Evaluator:
+        return _once(self._memo, "evaluator", self._evaluator)
+
+    def _evaluator(self) -> Evaluator:
         terms, others = _split(_merge_within(self.children))
         if not others:
             return lambda hits, fields: not hits.keys().isdisjoint(terms)
@@ -158,7 +161,7 @@ class AnyOf:
         return lambda hits, fields: not hits.keys().isdisjoint(terms) or any(c(hits, fields) for c in others)
 
     def witness(self, hits: Hits, fields: dict[str, TextField]) -> Witness | None:
-        return _best(c.witness(hits, fields) for c in self.children if not isinstance(c, TermNode) and c.evaluator()(hits, fields))
+        return _best(c.witness(hits, fields) for c in self.children if not isinstance(c, TermNode) and _witnessed(c, hits, fields))
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,9 +194,6 @@ class NoneOf:
         return None
 
 
-LEAD = "lead"  # the headline and the first paragraph of every other field
-
-
 @dataclass(frozen=True, slots=True)
 class Within:
     """Holds when `inner` holds on the hits of one sentence or paragraph of one field, or on those of the lead."""
@@ -215,21 +215,18 @@ class Within:
         return self.inner.needs_a_hit()
 
     def evaluator(self) -> Evaluator:
+        return _once(self._memo, "evaluator", self._evaluator)
+
+    def _evaluator(self) -> Evaluator:
         inner, unit = self.inner.evaluator(), self.unit
-        wanted, positive = self.inner.all_terms(), self.inner.positive_terms()
+        positive = self.inner.positive_terms()
         possible = _necessary(self.inner)  # if it fails on the whole item, no one unit can hold
         if unit == LEAD:
 
             def in_lead(hits: Hits, fields: dict[str, TextField]) -> bool:
                 if not possible(hits):
                     return False
-                headline = fields["title"].folded if "title" in fields else ""
-                leads = {n: 0 if n == "title" else f.lead_paragraph(headline) for n, f in fields.items()}
-                lead: Hits = {}
-                for t in wanted & hits.keys():
-                    places = [(n, o) for n, o in hits[t] if n == "title" or fields[n].unit_of(o, "paragraph") == leads[n]]
-                    if places:
-                        lead[t] = places
+                lead = units_of(hits, fields, LEAD)[LEAD_UNIT]
                 return not positive.isdisjoint(lead) and inner(lead, fields)
 
             return in_lead
@@ -237,7 +234,7 @@ class Within:
         def evaluate(hits: Hits, fields: dict[str, TextField]) -> bool:
             if not possible(hits):
                 return False
-            groups = _units(hits, fields, unit)
+            groups = units_of(hits, fields, unit).values()
             return any(not positive.isdisjoint(g) and possible(g) and inner(g, fields) for g in groups)
 
         return evaluate
@@ -253,16 +250,19 @@ class Within:
                 return name, 0, len(fields[name].folded.split()) - 1, 1
             headline = fields["title"].folded if "title" in fields else ""
             return (name, *fields[name].unit_words(fields[name].lead_paragraph(headline), "paragraph"), 1)
-        groups: dict[tuple[str, int], Hits] = defaultdict(dict)
-        for t in self.inner.all_terms() & hits.keys():
-            for name, offset in hits[t]:
-                if offset >= 0:
-                    groups[name, fields[name].unit_of(offset, self.unit)].setdefault(t, []).append((name, offset))
-        held = [k for k, group in groups.items() if not positive.isdisjoint(group) and inner(group, fields)]
-        if not held:
-            return None
-        name, unit = min(held, key=lambda k: (QUOTE_ORDER.index(k[0]), k[1]))
-        return (name, *fields[name].unit_words(unit, self.unit), 0)
+        groups = units_of(hits, fields, self.unit)  # every term's hits per unit: the inner node reads only its own
+        for (name, unit), group in groups.items():  # in quote order: the first that holds
+            if not positive.isdisjoint(group) and inner(group, fields):
+                return (name, *fields[name].unit_words(unit, self.unit), 0)
+        return None
+
+
+def _witnessed(node: Node, hits: Hits, fields: dict[str, TextField]) -> bool:
+    """Whether to ask a child of `any` for its witness: if it holds. A sentence, paragraph or nearness
+    test has a witness exactly when it holds (the same units or places), so it is not evaluated twice."""
+    if isinstance(node, Near) or (isinstance(node, Within) and node.unit != LEAD):
+        return True
+    return node.evaluator()(hits, fields)
 
 
 def _necessary(node: Node) -> Callable[[Hits], bool]:
@@ -286,29 +286,6 @@ def _necessary(node: Node) -> Callable[[Hits], bool]:
             return lambda hits: not hits.keys().isdisjoint(terms)
         return lambda hits: not hits.keys().isdisjoint(terms) or any(c(hits) for c in others)
     return lambda hits: True  # NoneOf, and any node type added later
-
-
-_LAST = threading.local()  # the last item's hits, grouped by sentence and by paragraph
-
-
-def _units(hits: Hits, fields: dict[str, TextField], unit: str) -> list[Hits]:
-    """The hits of each sentence (paragraph) of each field, grouped once per item for every `in:` that asks.
-
-    A group holds every term of its unit; evaluators look only at their own terms, so the many
-    clauses of many rules share one grouping (kept until the next item's hits come).
-    """
-    last: tuple[Hits, dict[str, TextField], dict[str, list[Hits]]] | None = getattr(_LAST, "value", None)
-    if last is None or last[0] is not hits or last[1] is not fields:
-        last = _LAST.value = (hits, fields, {})
-    groups = last[2].get(unit)
-    if groups is None:
-        by_unit: dict[tuple[str, int], Hits] = defaultdict(dict)
-        for t, places in hits.items():
-            for name, offset in places:
-                if offset >= 0:  # a regex has no position: it belongs to no one unit
-                    by_unit[name, fields[name].unit_of(offset, unit)].setdefault(t, []).append((name, offset))
-        groups = last[2][unit] = list(by_unit.values())
-    return groups
 
 
 def _merge_within(children: Sequence[Node]) -> list[Node]:
@@ -338,6 +315,7 @@ class Near:
     slots: tuple[tuple[int, ...], ...]  # each slot: alternative terms (a group gives several)
     within: int | str
     labels: tuple[str, ...] = field(default=(), compare=False)  # each slot as written ("@name" or a term), for explanations
+    _memo: dict[str, Any] = MEMO
 
     def positive_terms(self) -> frozenset[int]:
         return frozenset(t for slot in self.slots for t in slot)
@@ -352,6 +330,9 @@ class Near:
         return True
 
     def evaluator(self) -> Evaluator:
+        return _once(self._memo, "evaluator", self._evaluator)
+
+    def _evaluator(self) -> Evaluator:
         slots = [frozenset(slot) for slot in self.slots]
 
         def holds(hits: Hits, fields: dict[str, TextField]) -> bool:

@@ -14,11 +14,13 @@ that ask for nearness within one (`Field.unit_of`).
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import accumulate
+from itertools import accumulate, count
+from operator import add
 
 _TABLE_SIZE = 0x3040  # Latin, Greek, Cyrillic, Thai, Lao, Myanmar, Khmer, Vietnamese, punctuation, CJK punctuation
 _MARKS = "".join(chr(c) for c in range(_TABLE_SIZE) if unicodedata.category(chr(c)).startswith("M") and not 0x300 <= c < 0x370)
@@ -267,7 +269,7 @@ def units(raw: str, kind: str) -> list[str]:
     for paragraph in paragraphs:
         start = 0
         for end in _SENTENCE_END.finditer(paragraph):
-            words = paragraph[start : end.start()].split()
+            words = paragraph[start : end.start()].rsplit(None, 1)  # the last word is all it needs
             last = words[-1].rstrip(".!?…\"'\u201d\u2019\u00bb)]").lower() if words else ""
             if (len(last) == 1 and last.isalpha()) or last in _ABBREVIATIONS or "." in last:
                 continue  # an initial (H. Sen), an abbreviation (Mr., TP.), or U.S.
@@ -314,8 +316,10 @@ class Field:
 
     def word_index(self, offset: int) -> int:
         """Return the index of the word that starts at `offset` + 1 in the padded form."""
-        if self._starts is None:  # the offsets of the spaces, from the lengths of the words between them
-            self._starts = list(accumulate((len(word) + 1 for word in self.folded.split(" ")[:-1]), initial=-1))[1:]
+        if self._starts is None:  # the offsets of the spaces: the words' lengths summed, one more per space before (in C)
+            words = self.folded.split(" ")
+            words.pop()
+            self._starts = list(map(add, accumulate(map(len, words)), count()))
         return bisect.bisect_right(self._starts, offset) - 1
 
     def unit_of(self, offset: int, kind: str) -> int:
@@ -408,21 +412,31 @@ def _find_spans(aligned: str, needles: list[str]) -> list[tuple[int, int]]:
     """Whole-word occurrences of the needles in an aligned folded text; overlaps keep the first."""
     spans: list[tuple[int, int]] = []
     for needle in set(needles):
-        words = [re.escape(w) for w in tokens(fold(needle.rstrip().rstrip("*")))]
-        if not words:
+        pattern, inside_words = _needle(needle)
+        if pattern is None:
             continue
-        if unsegmented(needle):  # found inside words, on cluster boundaries, as the matcher does
-            found = re.finditer(r"\W+".join(words), aligned)
-            spans.extend(m.span() for m in found if on_cluster_boundary(aligned, m.start(), m.end()))
+        if inside_words:  # found inside words, on cluster boundaries, as the matcher does
+            spans.extend(m.span() for m in pattern.finditer(aligned) if on_cluster_boundary(aligned, m.start(), m.end()))
             continue
-        tail = r"\w*" if needle.rstrip().endswith("*") else r"(?!\w)"
-        spans.extend(m.span() for m in re.finditer(r"(?<!\w)" + r"\W+".join(words) + tail, aligned))
+        spans.extend(m.span() for m in pattern.finditer(aligned))
     spans.sort(key=lambda span: (span[0], -span[1]))  # at one start, the longest term wins
     kept: list[tuple[int, int]] = []
     for s, e in spans:
         if not kept or s >= kept[-1][1]:
             kept.append((s, e))
     return kept
+
+
+@functools.lru_cache(maxsize=4096)
+def _needle(needle: str) -> tuple[re.Pattern[str] | None, bool]:
+    """The pattern of a term's label in an aligned folded text, and whether it is found inside words (`_find_spans`)."""
+    words = [re.escape(w) for w in tokens(fold(needle.rstrip().rstrip("*")))]
+    if not words:
+        return None, False
+    if unsegmented(needle):
+        return re.compile(r"\W+".join(words)), True
+    tail = r"\w*" if needle.rstrip().endswith("*") else r"(?!\w)"
+    return re.compile(r"(?<!\w)" + r"\W+".join(words) + tail), False
 
 
 def _cut(text: str, start: int, width: int) -> str:

@@ -99,3 +99,17 @@ def test_a_utf16_feed_is_read_as_a_feed_and_a_utf16_text_as_text(encoding: str) 
 def test_a_plain_text_article_with_a_byte_order_mark_is_decoded_by_it(encoding: str) -> None:
     [article] = read_document("HÀ NỘI — Biên giới.\n".encode(encoding), "file:///a.txt", "a.txt")
     assert article.content == "HÀ NỘI — Biên giới."
+
+
+def test_items_cross_to_the_service_as_their_fields_and_come_back_equal() -> None:
+    import copy
+    import pickle
+    from datetime import UTC, datetime
+
+    from service.ingest.model import Item, ParsedFeed
+
+    item = Item(feed_id="f", key="k", title="t", link="https://e.org/", published=datetime(2026, 1, 2, tzinfo=UTC), via="v")
+    parsed = ParsedFeed(title="T", items=[item, Item(feed_id="f", key="k2", title="u")], warnings=["w"], ttl_seconds=60)
+    assert pickle.loads(pickle.dumps(parsed, protocol=pickle.HIGHEST_PROTOCOL)) == parsed
+    assert pickle.loads(pickle.dumps(item, protocol=0)) == item
+    assert copy.copy(item) == item and copy.deepcopy(item) == item
