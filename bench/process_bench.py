@@ -103,8 +103,8 @@ def timed(command: list[str], env: dict[str, str] | None = None, cwd: Path | Non
 
 
 def newswatch_env(workdir: Path) -> dict[str, str]:
-    """Default settings, this run's config folder and SQLite file, no Slack."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSWATCH_", "SLACK_"))}
+    """Default settings, this run's config folder and SQLite file, no Slack; bytecode cached, as an installed package has it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSWATCH_", "SLACK_")) and k != "PYTHONDONTWRITEBYTECODE"}
     env["NEWSWATCH_CONFIG_DIR"] = str(workdir / "config")
     env["NEWSWATCH_DATABASE_URL"] = f"sqlite:///{workdir}/newswatch.db"
     return env

@@ -104,6 +104,7 @@ def build_client(
         connector = aiohttp.TCPConnector(limit=max_connections, ssl=ssl_context, resolver=resolver)
         return aiohttp.ClientSession(
             connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),  # cookies: see _NoCookies
             response_class=_PeerResponse,
             max_headers=MAX_HEADERS,
             max_line_size=MAX_HEADER_LINE,
@@ -112,7 +113,7 @@ def build_client(
 
     # aiohttp under httpx: httpx's own pool tops out near 200 requests/s here
     transport = AiohttpTransport(limits=limits, verify=ssl_context, client=session)
-    return httpx.AsyncClient(
+    client = httpx.AsyncClient(
         headers={
             "User-Agent": user_agent,
             "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5",
@@ -121,6 +122,20 @@ def build_client(
         transport=transport,
         follow_redirects=False,
     )
+    client._cookies = _NoCookies()  # the `cookies` setter would copy it into a plain store
+    return client
+
+
+class _NoCookies(httpx.Cookies):
+    """A cookie store that keeps nothing.
+
+    Feeds and article pages need no cookies, and one client fetches every site: a cookie one
+    site sets must not go to the next. httpx's extraction also builds a urllib Request for
+    every response (15 us), and a stored cookie made each request copy the whole store.
+    """
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        """Keep nothing."""
 
 
 def _max_age(cache_control: str | None) -> int | None:

@@ -9,10 +9,12 @@ what this half stored, so an alert exists only for an item that was newly stored
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,13 +27,15 @@ from service.ingest import story
 from service.ingest.fetch import Fetched, Fetcher, FetchFailed, NotModified
 from service.ingest.model import FAILURES, FeedSource, Item, ParsedFeed, Status
 from service.ingest.parse import is_feed
-from service.ingest.prepare import ArticleSource, prepare
+from service.ingest.prepare import ArticleSource, prepare, unmatched
 from service.ingest.route import NOTHING_MUTED, route, suppression
 from service.ingest.sources import Sources
 from service.settings import Settings
 from service.storage.feeds import Feeds, PollOutcome
 from service.storage.items import Items, NewItem
 from service.storage.notices import Notify
+from service.storage.polls import PollWrite
+from service.storage.writer import Writer
 
 log = logging.getLogger("newswatch.pipeline")
 
@@ -90,6 +94,7 @@ class Pipeline:
         self._article_tried = article_tried or (lambda status, seconds: None)
         self._unchanged: list[tuple[str, PollOutcome]] = []  # 304s, recorded in batches
         self._sources = sources or Sources(fetcher, parser)
+        self._writer = Writer(items.engine)  # finished polls share transactions
 
     @property
     def batch(self) -> int:
@@ -104,8 +109,7 @@ class Pipeline:
         gate = asyncio.Semaphore(self._concurrency)
 
         async def one(source: FeedSource) -> None:
-            async with gate:
-                stats.outcomes[source.id] = await self.poll_feed(source, stats)
+            stats.outcomes[source.id] = await self.poll_feed(source, stats, gate)
 
         try:
             await asyncio.gather(*(one(s) for s in sources))
@@ -119,15 +123,15 @@ class Pipeline:
         batch, self._unchanged = self._unchanged, []
         await self._feeds.save_unchanged(batch, self._clock(), self._notify())
 
-    async def poll_feed(self, source: FeedSource, stats: PollStats) -> str:
-        """Poll one feed; every failure is recorded on the feed and never escapes."""
+    async def poll_feed(self, source: FeedSource, stats: PollStats, gate: asyncio.Semaphore | None = None) -> str:
+        """Poll one feed (reading under `gate`, if given); every failure is recorded on the feed and never escapes."""
         spec = self._config().feed(source.id)
         if spec is None:
             await self._feeds.release(source.id)
             return "removed"
         started = self._clock()
         try:
-            outcome = await self._poll(source, spec, stats)
+            outcome = await self._poll(source, spec, stats, gate or contextlib.nullcontext())
         except Exception as exc:  # one broken feed must never stop the others
             log.exception("poll failed unexpectedly", extra={"feed": source.id})
             await self._fail(source, spec, FetchFailed("internal", f"{type(exc).__name__}: {exc}"), stats)
@@ -135,8 +139,24 @@ class Pipeline:
         self._observe(source.id, outcome, (self._clock() - started).total_seconds())
         return outcome
 
-    async def _poll(self, source: FeedSource, spec: FeedSpec, stats: PollStats) -> str:
-        """Read (fetch and parse), keep the new items, match them and store everything in one go."""
+    # --- storage: reading holds a slot of the gate; storing waits for the batch writer outside it (issue 28) ---
+    async def _poll(self, source: FeedSource, spec: FeedSpec, stats: PollStats, gate: AbstractAsyncContextManager[Any]) -> str:
+        """Read, keep and match new items (holding a slot), then store everything in one go with other feeds' polls."""
+        async with gate:
+            read = await self._read(source, spec, stats)
+        if isinstance(read, str):
+            return read
+        saved = await self._writer.save(read)
+        self._stored(saved.items, saved.rules)
+        stats.new_items += saved.items
+        stats.matches += saved.matches
+        stats.deliveries += saved.deliveries
+        log.info("polled: %d new items, %d matches", saved.items, saved.matches, extra={"feed": source.id})
+        return "ok"
+
+    # --- end of storage ---
+    async def _read(self, source: FeedSource, spec: FeedSpec, stats: PollStats) -> str | PollWrite:
+        """Read (fetch and parse), keep the new items and match them: what to store, or the outcome of a poll with nothing to store."""
         result = await self._sources.read(source, spec)
         if isinstance(result, FetchFailed):
             return await self._fail(source, spec, result, stats)
@@ -155,13 +175,7 @@ class Pipeline:
         new = await self._new_items(source, parsed.items)
         found = await self._prepare(source, spec, new, parsed.items)
         outcome = dataclasses.replace(self._outcome(source, spec, fetched, parsed), **_article_state(source, found, self._clock()))
-        saved = await self._items.save_poll(source.id, found, outcome, self._clock(), self._notify())
-        self._stored(saved.items, saved.rules)
-        stats.new_items += saved.items
-        stats.matches += saved.matches
-        stats.deliveries += saved.deliveries
-        log.info("polled: %d new items, %d matches", saved.items, saved.matches, extra={"feed": source.id})
-        return "ok"
+        return PollWrite(source.id, found, outcome, self._clock(), self._notify())
 
     async def _new_items(self, source: FeedSource, found: list[Item]) -> list[Item]:
         """The items not stored yet, each key once (a feed may repeat a guid).
@@ -178,13 +192,20 @@ class Pipeline:
     async def _prepare(self, source: FeedSource, spec: FeedSpec, new: list[Item], everything: list[Item]) -> list[NewItem]:
         """Prepare and match new items (article pages where wanted), then route their matches.
 
-        Not the first poll's backlog, not old news. Items that may alert get a story
-        fingerprint, for threading the same story from other outlets.
+        A new feed's first poll's backlog (beyond `first_poll_alerts`) is stored unmatched; old
+        news is matched but does not alert. Items that may alert get a story fingerprint, for
+        threading the same story from other outlets.
         """
         now, config = self._clock(), self._config()
         context = dataclasses.replace(spec.context(), url=source.url)  # where it was fetched from: its links' network is known there
         allowed = self._first_poll_allowance(source, spec, new)
-        suppressed = {i.key: suppression(i, context, now, first_poll=i.key not in allowed) for i in new}
+        # --- a new feed's silent backlog is stored unmatched: it can never alert (issue 28, docs/performance.md) ---
+        backlog = [
+            NewItem(p.item, [], article=p.article, unmatched=True) for p in unmatched([i for i in new if i.key not in allowed], context)
+        ]
+        new = [i for i in new if i.key in allowed]
+        # --- end of the backlog ---
+        suppressed = {i.key: suppression(i, context, now) for i in new}
         prepared = await prepare(
             new,
             config.ruleset,
@@ -195,7 +216,7 @@ class Pipeline:
         )
         mutes = await self._muter.mutes() if any(p.matches for p in prepared) else NOTHING_MUTED
         routed = [route(source.id, p.matches, suppressed[p.item.key], mutes, config.delivery_of, context.demo) for p in prepared]
-        out = [NewItem(p.item, p.matches, r, p.article) for p, r in zip(prepared, routed, strict=True)]
+        out = [NewItem(p.item, p.matches, r, p.article) for p, r in zip(prepared, routed, strict=True)] + backlog
         for p in prepared:
             if p.article.status in FAILURES or (p.article.status is Status.FETCHED and p.article.seconds):
                 self._article_tried(p.article.status.value, p.article.seconds)

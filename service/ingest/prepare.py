@@ -13,7 +13,7 @@ Whether a page is wanted (`article:` per feed, `FeedContext.article`):
   and the item already hits a term of a rule in scope that it does not match yet, so a cold
   poll of a thousand feeds does not become twenty thousand page fetches.
 An item that may not alert (a new feed's backlog, an item older than `max_age`) never
-costs a page.
+costs a page; a new feed's backlog is not even matched (`unmatched`).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from service.ingest.model import Article, ArticleMode, FeedContext, Item, RuleMa
 from service.rules.match import Ruleset
 
 SHORT_WORDS = 150
+BACKLOG = "a new feed's backlog: stored unmatched"
 
 
 class ArticleSource(Protocol):
@@ -52,6 +53,11 @@ def prepare_now(items: Sequence[Item], ruleset: Ruleset, context: FeedContext, e
     Without `explain`, the matches name the rules only (`Ruleset.match`): what a replay counts.
     """
     return [Prepared(item, ruleset.match(item, context.scope, explain), _stored(item)) for item in _in_context(items, context)]
+
+
+def unmatched(items: Sequence[Item], context: FeedContext) -> list[Prepared]:
+    """Items stored without matching (a new feed's silent backlog): prepared, no page, no rule run."""
+    return [Prepared(item, [], Article(Status.DISABLED, detail=BACKLOG)) for item in _in_context(items, context)]
 
 
 def _in_context(items: Sequence[Item], context: FeedContext) -> list[Item]:

@@ -182,32 +182,45 @@ def _decisions(routed: Routed, shown: set[str]) -> list[str]:
 
 
 async def replay(stored: Items, config: Config, since: datetime, rule: str | None, fmt: str) -> int:
-    """Run the current rules over stored items and report what would match; send nothing."""
-    total = would = new = gone = 0
+    """Run the current rules over stored items and report what would match; send nothing.
+
+    An item stored unmatched (a new feed's silent backlog) has no "then": it is listed as `~RULE`
+    and counted apart, not as a match the current rules would add.
+    """
+    total = would = new = gone = backlog = 0
     async for batch in stored.items_since(since):
         replayed = actions.replay([item for item, _ in batch], config.ruleset, config)
         for (item, found), (_, then) in zip(replayed, batch, strict=True):
             total += 1
             now = {m.rule_id for m in found}
             if rule:
-                now, then = now & {rule}, then & {rule}
+                now, then = now & {rule}, (then & {rule} if then is not None else None)
             if not now and not then:
                 continue
             would += bool(now)
-            new += bool(now - then)
-            gone += bool(then - now)
+            if then is None:
+                backlog += 1
+            else:
+                new += bool(now - then)
+                gone += bool(then - now)
             print(_replay_line(item, now, then, fmt))
     if fmt == "text":
-        print(f"{total} stored items replayed: {would} would match ({new} not matched then), {gone} matched then but would not now")
+        print(
+            f"{total} stored items replayed: {would} would match ({new} not matched then, {backlog} stored unmatched"
+            f" as a new feed's backlog), {gone} matched then but would not now"
+        )
     return 0
 
 
-def _replay_line(item: Item, now: set[str], then: set[str], fmt: str) -> str:
-    """One replayed item."""
+def _replay_line(item: Item, now: set[str], then: set[str] | None, fmt: str) -> str:
+    """One replayed item (`then` None: stored unmatched)."""
     if fmt == "json":
-        data = {"id": item.key, "feed": item.feed_id, "title": item.title, "link": item.link}
-        return json.dumps(data | {"would_match": sorted(now), "matched_then": sorted(then)}, ensure_ascii=False)
-    marks = [f"+{r}" for r in sorted(now - then)] + [f"={r}" for r in sorted(now & then)] + [f"-{r}" for r in sorted(then - now)]
+        data = {"id": item.key, "feed": item.feed_id, "title": item.title, "link": item.link, "would_match": sorted(now)}
+        return json.dumps(data | ({"stored_unmatched": True} if then is None else {"matched_then": sorted(then)}), ensure_ascii=False)
+    if then is None:
+        marks = [f"~{r}" for r in sorted(now)]
+    else:
+        marks = [f"+{r}" for r in sorted(now - then)] + [f"={r}" for r in sorted(now & then)] + [f"-{r}" for r in sorted(then - now)]
     return f"{' '.join(marks):<30} {item.feed_id:<20} {text.truncate(item.title, 90)}"
 
 

@@ -1,7 +1,7 @@
 """The feeds table: follow the config, lease due feeds to a process, record how each poll went.
 
-A successful poll's new state is written by `succeeded`, in the same transaction as the items
-it stored (`service.storage.items`), so a crash leaves either all of a poll or none of it.
+A successful poll's new state is written in the same transaction as the items it stored
+(`service.storage.polls`), so a crash leaves either all of a poll or none of it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.config.schema import FeedSpec
 from service.ingest.model import FeedSource
@@ -36,6 +35,10 @@ class PollOutcome:
     article_retry_at: datetime | None = None
 
 
+_RENAMED = feeds.update().where(feeds.c.id == sa.bindparam("b_id")).values(name=sa.bindparam("b_name"), active=True)
+_MOVED = _RENAMED.values(url=sa.bindparam("b_url"), fetch_url=None, etag=None, last_modified=None)
+
+
 class Feeds:
     """The feeds of one engine, as process `owner` leases and polls them."""
 
@@ -44,22 +47,24 @@ class Feeds:
         self.owner = owner
 
     async def sync(self, specs: Sequence[FeedSpec], now: datetime) -> None:
-        """Make the feeds table follow the config: add new feeds, update changed, retire removed."""
+        """Make the feeds table follow the config: add new feeds, update changed, retire removed (an executemany each)."""
         async with self.engine.begin() as conn:
             rows = {r.id: r for r in await conn.execute(sa.select(feeds.c.id, feeds.c.url, feeds.c.name, feeds.c.active))}
+            added, renamed, moved = [], [], []
             for spec in specs:
                 row = rows.get(spec.id)
+                values = {"b_id": spec.id, "b_url": spec.url, "b_name": spec.display_name}
                 if row is None:
-                    await conn.execute(
-                        insert(conn, feeds)
-                        .values(id=spec.id, url=spec.url, name=spec.display_name, next_poll_at=now, created_at=now)
-                        .on_conflict_do_nothing(index_elements=["id"])
-                    )
-                elif (row.url, row.name, row.active) != (spec.url, spec.display_name, True):
-                    changes: dict[str, Any] = {"name": spec.display_name, "active": True}
-                    if row.url != spec.url:  # a new address: forget validators and redirects, poll now
-                        changes |= {"url": spec.url, "fetch_url": None, "etag": None, "last_modified": None, "next_poll_at": now}
-                    await conn.execute(feeds.update().where(feeds.c.id == spec.id).values(**changes))
+                    added.append({"id": spec.id, "url": spec.url, "name": spec.display_name, "next_poll_at": now, "created_at": now})
+                elif row.url != spec.url:  # a new address: forget validators and redirects, poll now
+                    moved.append(values)
+                elif (row.name, row.active) != (spec.display_name, True):
+                    renamed.append(values)
+            if added:
+                await conn.execute(insert(conn, feeds).on_conflict_do_nothing(index_elements=["id"]), added)
+            for statement, changed in ((_RENAMED, renamed), (_MOVED.values(next_poll_at=now), moved)):
+                if changed:
+                    await conn.execute(statement, changed)
             gone = set(rows) - {s.id for s in specs}
             if gone:
                 await conn.execute(feeds.update().where(feeds.c.id.in_(gone)).values(active=False))
@@ -171,30 +176,3 @@ class Feeds:
         async with self.engine.begin() as conn:
             for table in (feeds, deliveries):
                 await conn.execute(table.update().where(table.c.lease_owner == self.owner).values(lease_until=None, lease_owner=None))
-
-
-async def succeeded(conn: AsyncConnection, feed_id: str, outcome: PollOutcome, now: datetime) -> None:
-    """Record a successful poll's new state and release the feed's lease (in the poll's transaction)."""
-    await conn.execute(
-        feeds.update()
-        .where(feeds.c.id == feed_id)
-        .values(
-            etag=outcome.etag,
-            last_modified=outcome.last_modified,
-            next_poll_at=outcome.next_poll_at,
-            fetch_url=outcome.fetch_url,
-            status=outcome.status,
-            caught_up=True,
-            consecutive_failures=0,
-            failing_since=None,
-            failing_reported_at=None,
-            last_warning=outcome.warning,
-            article_failures=outcome.article_failures,
-            article_error=outcome.article_error if outcome.article_error or not outcome.article_failures else feeds.c.article_error,
-            article_retry_at=outcome.article_retry_at,
-            last_success_at=now,
-            last_polled_at=now,
-            lease_until=None,
-            lease_owner=None,
-        )
-    )

@@ -1,54 +1,29 @@
 """Items, their matches and deliveries: dedup happens here, by unique keys.
 
 A poll's new items, their matches, their deliveries and the feed's new state are written in
-one transaction, so a crash leaves either all of a poll or none of it. What each match sends
-where, muted or not, quoting what, was decided by `service.ingest.route`; this module only
-writes it, for the items that were really new.
+one transaction (`service.storage.polls`, many polls at once), so a crash leaves either all of
+a poll or none of it. What each match sends where, muted or not, quoting what, was decided by
+`service.ingest.route`; storage only writes it, for the items that were really new.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alerts.messages import Mode
-from alerts.queue import DeliveryStatus
-from service.ingest.model import Article, Item, RuleMatch
-from service.ingest.route import Route, Routed
-from service.storage import notices
-from service.storage.briefings import NEVER
-from service.storage.db import Database, deliveries, insert, items, matches
-from service.storage.feeds import PollOutcome, succeeded
+from service.ingest.model import Item
+from service.storage import polls
+from service.storage.db import Database, items, matches
+from service.storage.feeds import PollOutcome
 from service.storage.notices import Notify
+from service.storage.polls import NewItem, PollWrite, Saved
+
+__all__ = ["Items", "NewItem", "Saved"]
 
 _CHUNK = 500  # rows per INSERT, well under both databases' parameter limits
-
-
-@dataclass(frozen=True)
-class NewItem:
-    """An item to store, with its matches and what becomes of them (`service.ingest.route`)."""
-
-    item: Item
-    matches: list[RuleMatch]
-    routed: Routed = field(default_factory=lambda: Routed({}))
-    article: Article | None = None  # how its article text was obtained, or why there is none
-    signature: bytes | None = None  # its story fingerprint (service.ingest.story), if it may alert
-
-
-@dataclass
-class Saved:
-    """What a save stored: only rows that were new."""
-
-    items: int = 0
-    matches: int = 0
-    deliveries: int = 0
-    rules: Counter[str] = field(default_factory=Counter)  # matches stored, by rule
 
 
 class Items:
@@ -79,32 +54,17 @@ class Items:
     async def save_poll(
         self, feed_id: str, new: Sequence[NewItem], outcome: PollOutcome, now: datetime, notify: Notify | None = None
     ) -> Saved:
-        """Store new items with their matches and deliveries, and the feed's new state, at once."""
-        saved = Saved()
-        async with self.engine.begin() as conn:
-            if new:
-                await self._save_items(conn, new, now, saved)
-            await notices.recovered(conn, [feed_id], now, notify)
-            await succeeded(conn, feed_id, outcome, now)
+        """Store one poll's new items, their matches and deliveries, and the feed's new state, at once."""
+        [saved] = await polls.save(self.engine, [PollWrite(feed_id, new, outcome, now, notify)])
+        if isinstance(saved, Exception):
+            raise saved
         return saved
 
-    async def _save_items(self, conn: AsyncConnection, new: Sequence[NewItem], now: datetime, saved: Saved) -> None:
-        """Insert items that are still new, then the matches and deliveries of those only."""
-        by_key = {n.item.key: n for n in new}
-        statement = insert(conn, items).on_conflict_do_nothing(index_elements=["feed_id", "key"]).returning(items.c.id, items.c.key)
-        rows = await conn.execute(statement, [_item_row(n, now) for n in by_key.values()])  # executemany, batched by SQLAlchemy
-        stored = [(r.id, by_key[r.key]) for r in rows]
-        saved.items = len(stored)
-        match_rows = [_match_row(i, m, n.routed.silenced.get(m.rule_id), now) for i, n in stored for m in n.matches]
-        delivery_rows = [_delivery_row(i, r, now) for i, n in stored for r in n.routed.routes]
-        for table, rows_ in ((matches, match_rows), (deliveries, delivery_rows)):
-            if rows_:
-                await conn.execute(table.insert(), rows_)
-        saved.matches, saved.deliveries = len(match_rows), len(delivery_rows)
-        saved.rules = Counter(row["rule_id"] for row in match_rows)
+    async def items_since(self, since: datetime, batch: int = 500, rules: bool = True) -> AsyncIterator[list[tuple[Item, set[str] | None]]]:
+        """Stored items first seen since `since`, in batches, with the rules they matched then (unless not `rules`: none read).
 
-    async def items_since(self, since: datetime, batch: int = 500, rules: bool = True) -> AsyncIterator[list[tuple[Item, set[str]]]]:
-        """Stored items first seen since `since`, with the rules they matched then (unless not `rules`: none read), in batches."""
+        None instead of the rules for an item stored without matching (a new feed's backlog).
+        """
         last_id = 0
         while True:
             async with self.engine.connect() as conn:
@@ -120,7 +80,7 @@ class Items:
                     ids = [r.id for r in rows]
                     for m in await conn.execute(sa.select(matches.c.item_id, matches.c.rule_id).where(matches.c.item_id.in_(ids))):
                         then.setdefault(m.item_id, set()).add(m.rule_id)
-            yield [(_item(r), then.get(r.id, set())) for r in rows]
+            yield [(_item(r), None if r.unmatched else then.get(r.id, set())) for r in rows]
             last_id = rows[-1].id
 
     async def prune(self, before: datetime) -> int:
@@ -151,57 +111,3 @@ def _item(row: Any) -> Item:
         outlet_url=row.outlet_url,
         via=row.via,
     )
-
-
-def _item_row(new: NewItem, now: datetime) -> dict[str, Any]:
-    """The items row of a new item, with its article text and how it was obtained."""
-    item, article = new.item, new.article
-    return {
-        "feed_id": item.feed_id,
-        "key": item.key,
-        "guid": item.guid,
-        "link": item.link,
-        "title": item.title,
-        "summary": item.summary,
-        "content": item.content,
-        "author": item.author,
-        "language": item.language,
-        "published_at": item.published,
-        "first_seen_at": now,
-        "signature": new.signature,
-        "article": item.article,
-        "article_status": article.status.value if article else None,
-        "article_detail": article.detail[:2000] if article and article.detail else None,
-        "date_note": item.date_note or None,
-        "outlet": item.outlet,
-        "outlet_url": item.outlet_url,
-        "via": item.via,
-    }
-
-
-def _match_row(item_id: int, match: RuleMatch, suppressed: str | None, now: datetime) -> dict[str, Any]:
-    """The matches row of one rule match, with what its alert quotes."""
-    terms = [{"term": t.term, "fields": list(t.fields), "positions": list(t.positions[:20])} for t in match.terms]
-    return {
-        "item_id": item_id,
-        "rule_id": match.rule_id,
-        "rule_name": match.rule_name,
-        "terms": terms,
-        "suppressed": suppressed,
-        "evidence": match.evidence.as_data(match.rule_id),
-        "created_at": now,
-    }
-
-
-def _delivery_row(item_id: int, route: Route, now: datetime) -> dict[str, Any]:
-    """One destination's delivery; muted ones are kept, not sent; briefed ones wait for the destination's next briefing."""
-    return {
-        "item_id": item_id,
-        "destination": route.destination,
-        "rule_ids": list(route.rule_ids),
-        "status": DeliveryStatus.MUTED if route.muted else DeliveryStatus.PENDING,
-        "next_attempt_at": NEVER if route.briefed else now,
-        "mode": Mode.BRIEFED if route.briefed else None,
-        "evidence": [e.as_data(rule) for rule, e in zip(route.rule_ids, route.evidence, strict=True)],
-        "created_at": now,
-    }

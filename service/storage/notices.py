@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerts.messages import Mode
@@ -35,10 +36,16 @@ class Notify:
 
 async def recovered(conn: AsyncConnection, feed_ids: Sequence[str], now: datetime, notify: Notify | None) -> None:
     """Queue a "recovered" notice for each of these feeds that was reported failing (call before resetting them)."""
+    if notify is not None:
+        await conn.run_sync(recovered_sync, feed_ids, now, notify)
+
+
+def recovered_sync(conn: Connection, feed_ids: Sequence[str], now: datetime, notify: Notify | None) -> None:
+    """`recovered` on a connection of `run_sync`."""
     if notify is None:
         return
     for i in range(0, len(feed_ids), CHUNK):
-        found = await conn.execute(
+        found = conn.execute(
             sa.select(feeds.c.id, feeds.c.name, feeds.c.consecutive_failures, feeds.c.failing_since).where(
                 feeds.c.id.in_(feed_ids[i : i + CHUNK]), feeds.c.failing_reported_at.is_not(None)
             )
@@ -53,7 +60,7 @@ async def recovered(conn: AsyncConnection, feed_ids: Sequence[str], now: datetim
             for r in found
         ]
         if rows:
-            await conn.execute(deliveries.insert(), rows)
+            conn.execute(deliveries.insert(), rows)
 
 
 def notice_row(destination: str, text: str, now: datetime) -> dict[str, Any]:

@@ -258,7 +258,8 @@ async def test_kill_9_during_delivery_loses_nothing_and_duplicates_at_most_the_m
 async def test_feeds_command_reports_each_feed(tmp_path: Path, database_url: str, feeds: FeedServer) -> None:
     good = feeds.serve("good.rss", rss(seed_entries()))
     bad = feeds.serve("bad.rss", b"", status=503, headers={"Retry-After": "60"})
-    config = write_config(tmp_path / "config", [{"id": "good", "url": good}, {"id": "bad", "url": bad}])
+    # first_poll_alerts: all, so that the first poll's items are matched (a silent backlog is stored unmatched)
+    config = write_config(tmp_path / "config", [{"id": "good", "url": good, "first_poll_alerts": "all"}, {"id": "bad", "url": bad}])
     code, _, err = await newswatch("poll", "--once", environ=env(config, database_url))
     assert code == 0, err
     code, out, _ = await newswatch("feeds", "--format", "json", environ=env(config, database_url))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
+from service.ops.rulecmds import replay
 from service.storage.db import deliveries, feeds, items, matches
 from tests.conftest import AppFactory, FakeClock, seed_entries, write_config
 from tests.support.feedgen import Entry, rss
@@ -75,6 +78,27 @@ async def test_first_poll_is_silent_and_a_later_item_alerts_once(
     await app.poll_once()
     assert links(slack, "vn-kh-border") == ["https://example.org/border"]
     assert [m.suppressed for m in await rows(app, matches)] == [None]
+
+
+async def test_a_new_feeds_backlog_is_stored_unmatched_and_replay_tells_it_apart(
+    tmp_path: Path, feeds: FeedServer, slack: SlackServer, make_app: AppFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Beyond `first_poll_alerts`, a first poll's items are stored without running the rules; the newest N still alert."""
+    now = datetime.now(UTC)  # two articles about the Việt Nam-Cambodia border, both matching vn-kh-border; the first is the newest
+    seeds = [dataclasses.replace(e, published=now - timedelta(hours=n)) for n, e in enumerate(seed_entries())]
+    url = feeds.serve("seeds.rss", rss(seeds))
+    write_config(tmp_path / "config", [feed("seeds", url, first_poll_alerts=1, max_age="off")])
+    app = await make_app()
+    await app.poll_once()
+    stored = {r.link: r for r in await rows(app, items)}
+    newest = seeds[0].link
+    assert links(slack, "vn-kh-border") == [newest]
+    assert {link: r.unmatched for link, r in stored.items()} == {e.link: e.link != newest for e in seeds}
+    assert {m.item_id for m in await rows(app, matches)} == {stored[newest].id}  # the backlog has no match rows
+    await replay(app.items, app.config(), datetime.now(UTC) - timedelta(days=1), "vn-kh-border", "text")
+    lines = capsys.readouterr().out.splitlines()
+    assert sorted(line.split()[0] for line in lines[:-1]) == ["=vn-kh-border", "~vn-kh-border"]
+    assert "(0 not matched then, 1 stored unmatched as a new feed's backlog)" in lines[-1]
 
 
 def _two_rules(same_channel: bool) -> dict[str, Any]:

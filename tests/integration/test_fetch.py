@@ -30,6 +30,15 @@ async def test_conditional_get_returns_not_modified(feeds: FeedServer, fetcher: 
     assert isinstance(changed, Fetched) and changed.body == b"<rss><channel/></rss>"
 
 
+async def test_no_cookie_is_kept_or_sent(feeds: FeedServer, fetcher: Fetcher) -> None:
+    """A cookie one site sets must not go to the next (one client fetches every site), nor back to it: feeds need none."""
+    url = feeds.serve("f.rss", b"<rss/>", headers={"Set-Cookie": "session=abc; Path=/"})
+    other = feeds.serve("g.rss", b"<rss/>")
+    for target in (url, url, other):
+        assert isinstance(await fetcher.fetch(target), Fetched)
+    assert feeds.hits == {"f.rss": 2, "g.rss": 1} and feeds.cookies == []
+
+
 async def test_permanent_redirects_are_remembered_temporary_ones_are_not(feeds: FeedServer, fetcher: Fetcher) -> None:
     target = feeds.serve("new.rss", b"<rss/>")
     moved = feeds.serve("old.rss", b"", status=301, headers={"Location": "/new.rss"})

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -13,9 +16,11 @@ from alembic.script import ScriptDirectory
 from service.config.schema import FeedSpec
 from service.ingest.model import Evidence, Item, MatchedTerm, RuleMatch
 from service.ingest.route import route
-from service.storage import db, views
+from service.storage import db, polls, views
 from service.storage.feeds import Feeds, PollOutcome
 from service.storage.items import Items, NewItem
+from service.storage.polls import PollWrite
+from tests.conftest import _drop_schema, _postgres_schema
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 HEAD = ScriptDirectory(str(db.MIGRATIONS)).get_current_head()
@@ -29,12 +34,68 @@ async def engine(database_url: str):  # type: ignore[no-untyped-def]
     await engine.dispose()
 
 
-async def test_migrations_produce_exactly_the_declared_schema(engine: sa.ext.asyncio.AsyncEngine) -> None:
+async def test_migrations_produce_exactly_the_declared_schema(database_url: str) -> None:
+    engine = db.create_engine(database_url)
+    try:
+        await _upgrade_to(engine, "head")  # every migration in turn, as an existing database gets them
+        async with engine.connect() as conn:
+            diff = await conn.run_sync(lambda c: compare_metadata(MigrationContext.configure(c, opts={"compare_type": True}), db.metadata))
+        assert diff == []
+        await db.upgrade(engine)  # a second upgrade is a no-op
+        assert await db.current_revision(engine) == HEAD
+    finally:
+        await engine.dispose()
+
+
+async def test_a_new_database_gets_the_schema_that_the_migrations_make(database_url: str, tmp_path: Path) -> None:
+    """An empty database is made from the declared tables and stamped, not migrated: the same schema, column by column."""
+    if db.sqlite_file(database_url) is not None:
+        other, schema = f"sqlite:///{tmp_path}/created.db", None
+    else:
+        other, schema = await _postgres_schema()
+    created, migrated = db.create_engine(other), db.create_engine(database_url)
+    try:
+        await db.upgrade(created)
+        await _upgrade_to(migrated, "head")
+        assert await db.current_revision(created) == await db.current_revision(migrated) == HEAD
+        made, expected = await _schema(created), await _schema(migrated)
+        assert set(made) == set(expected) == {*db.metadata.tables, "alembic_version"}
+        for table in expected:
+            assert made[table] == expected[table], table
+    finally:
+        await created.dispose()
+        await migrated.dispose()
+        if schema is not None:
+            await _drop_schema(schema)
+
+
+async def _schema(engine: db.Database) -> dict[str, dict[str, Any]]:
+    """Each table's columns, keys, indexes and constraints as the database reports them (SQLAlchemy's inspector)."""
+
+    def inspect(connection: sa.Connection) -> dict[str, dict[str, Any]]:
+        found = sa.inspect(connection)
+        out = {}
+        for table in found.get_table_names():
+            columns = {
+                c["name"]: (str(c["type"]), c["nullable"], str(c.get("default")), c.get("autoincrement")) for c in found.get_columns(table)
+            }
+            out[table] = {
+                "columns": columns,
+                "primary key": found.get_pk_constraint(table)["constrained_columns"],
+                "foreign keys": sorted(
+                    (fk["constrained_columns"], fk["referred_table"], fk["referred_columns"], fk.get("options", {}).get("ondelete"))
+                    for fk in found.get_foreign_keys(table)
+                ),
+                "indexes": sorted(
+                    (i["name"], i["column_names"], bool(i["unique"]), {k: str(v) for k, v in i.get("dialect_options", {}).items()})
+                    for i in found.get_indexes(table)
+                ),
+                "unique": sorted((u["name"], u["column_names"]) for u in found.get_unique_constraints(table)),
+            }
+        return out
+
     async with engine.connect() as conn:
-        diff = await conn.run_sync(lambda c: compare_metadata(MigrationContext.configure(c, opts={"compare_type": True}), db.metadata))
-    assert diff == []
-    await db.upgrade(engine)  # a second upgrade is a no-op
-    assert await db.current_revision(engine) == HEAD
+        return await conn.run_sync(inspect)
 
 
 def test_the_schema_version_the_service_expects_is_alembics_head() -> None:
@@ -123,6 +184,25 @@ async def test_saving_the_same_items_twice_stores_them_once(engine: sa.ext.async
     assert (first.items, first.matches, first.deliveries) == (2, 2, 4)
     assert (again.items, again.matches, again.deliveries) == (1, 1, 2)
     assert (await stored.known("f0", ["a", "b", "c", "d"], ()))[0] == {"a", "b", "c"}
+
+
+async def test_one_bad_poll_in_a_batch_fails_alone(engine: sa.ext.asyncio.AsyncEngine, caplog: pytest.LogCaptureFixture) -> None:
+    """A batch that fails is written again poll by poll, each in a savepoint: only the bad poll is lost."""
+    store = Feeds(engine, "r")
+    await store.sync(specs(2), NOW)
+    outcome = PollOutcome('"e"', None, NOW)
+    orphan = NewItem(Item(feed_id="nowhere", key="x", title="no such feed"), [])  # its feed does not exist: a foreign key refuses it
+    writes = [
+        PollWrite("f0", [new_item("a")], outcome, NOW),
+        PollWrite("nowhere", [orphan], outcome, NOW),
+        PollWrite("f1", [dataclasses.replace(new_item("b"), item=Item(feed_id="f1", key="b", title="border b"))], outcome, NOW),
+    ]
+    first, bad, last = await polls.save(engine, writes)
+    assert "a batch of 3 polls failed" in caplog.text and isinstance(bad, Exception)
+    assert isinstance(first, polls.Saved) and isinstance(last, polls.Saved)
+    assert (first.items, first.matches, first.deliveries, last.items) == (1, 1, 2, 1)
+    assert (await Items(engine).known("f0", ["a"], ()))[0] == {"a"} and (await Items(engine).known("f1", ["b"], ()))[0] == {"b"}
+    assert {r.id: r.etag for r in await views.feeds_report(store.engine)} == {"f0": '"e"', "f1": '"e"'}
 
 
 async def test_failures_count_up_and_success_resets(engine: sa.ext.asyncio.AsyncEngine) -> None:

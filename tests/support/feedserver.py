@@ -33,6 +33,7 @@ class FeedServer:
         self.hits: dict[str, int] = {}
         self.conditional_hits: dict[str, int] = {}
         self.user_agents: set[str] = set()  # every User-Agent that asked for anything
+        self.cookies: list[str] = []  # every Cookie header sent with a request
         self._runner: web.AppRunner | None = None
         self.base = ""
         self.port = 0
@@ -72,6 +73,7 @@ class FeedServer:
         path = request.match_info["path"]
         self.hits[path] = self.hits.get(path, 0) + 1
         self.user_agents.add(request.headers.get("User-Agent", ""))
+        self.cookies += request.headers.getall("Cookie", [])
         route = self.routes.get(path)
         if route is None:
             return web.Response(status=404, text="not found")

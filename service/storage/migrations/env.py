@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from alembic import context
 
-from service.storage.db import metadata
+from service.storage.db import metadata, partial_indexes
 
 connection = context.config.attributes["connection"]
+partial_indexes(connection.dialect.name)
 context.configure(
     connection=connection,
     target_metadata=metadata,
