@@ -177,12 +177,12 @@ def main() -> None:
         finally:
             server.kill()
     print(f"the whole process ({FEEDS:,} feeds x {ITEMS} items with HTML descriptions, 127.0.0.1, {PASSES} passes; wall / CPU)")
-    print(f"  {'':24}" + "".join(f"{tool:>26}" for tool in TOOLS))
+    print(f"  {'':24}" + "".join(f"{tool:>32}" for tool in TOOLS))
     for kind in ("cold", "unchanged", "steady"):
         cells = [_cell(runs[tool], kind) for tool in TOOLS]
-        print(f"  {kind + ' poll':24}" + "".join(f"{cell:>26}" for cell in cells))
+        print(f"  {kind + ' poll':24}" + "".join(f"{cell:>32}" for cell in cells))
     rss = [span([max(r[k][1] for k in r) for r in runs[tool]], "MB", 0) if runs[tool] else "-" for tool in TOOLS]
-    print(f"  {'peak RSS':24}" + "".join(f"{cell:>26}" for cell in rss))
+    print(f"  {'peak RSS':24}" + "".join(f"{cell:>32}" for cell in rss))
     for name, seconds in startup().items():
         print(f"  start-up, {name}: {seconds:.2f} s (median of 5)")
 

@@ -15,13 +15,13 @@ from service.config.yamlfile import ConfigError
 from service.errors import UserError
 from service.ingest.model import Item, RuleMatch, Status
 from service.ingest.route import Routed
-from service.ops import actions
 from service.rules import text
 from service.rules.compile import RESERVED, Groups, gazetteer
 from service.rules.operators import TermSpec
 from service.settings import Settings
 
 if TYPE_CHECKING:  # the network and the database are loaded only by the commands that use them
+    from service.ops import actions
     from service.storage.items import Items
 
 
@@ -79,6 +79,7 @@ async def test(
         print(f"newswatch: no enabled rule with id '{rule}'", file=sys.stderr)
         return 2
     from service.ingest.workers import Stoppable
+    from service.ops import actions
 
     status, noted, workers = 0, set(), Stoppable(1)  # a page that reads too long is stopped, not left running in a thread
     try:
@@ -187,6 +188,8 @@ async def replay(stored: Items, config: Config, since: datetime, rule: str | Non
     An item stored unmatched (a new feed's silent backlog) has no "then": it is listed as `~RULE`
     and counted apart, not as a match the current rules would add.
     """
+    from service.ops import actions
+
     total = would = new = gone = backlog = 0
     async for batch in stored.items_since(since):
         replayed = actions.replay([item for item, _ in batch], config.ruleset, config)

@@ -184,6 +184,7 @@ class _Compiler:
         self._groups = groups
         self.terms: list[Term] = []
         self._index: dict[tuple[str, bool, bool, str | None, tuple[int, ...]], int] = {}
+        self._group_slots: dict[str, tuple[int, ...]] = {}
 
     def add(self, term: Term) -> int:
         """Return the number of `term`, adding it if new."""
@@ -194,11 +195,17 @@ class _Compiler:
         return self._index[key]
 
     def slot(self, term: str | TermSpec) -> tuple[int, ...]:
-        """The term numbers a term or a group reference stands for."""
+        """The term numbers a term or a group reference stands for (a group's resolved once per compile)."""
         if isinstance(term, TermSpec) and term.term.startswith("@"):
-            return tuple(dict.fromkeys(n for t in self._groups.terms(term.term[1:]) for n in self.slot(with_masks(t, term.not_in))))
+            key = term.model_dump_json()
+            if key not in self._group_slots:
+                members = self._groups.terms(term.term[1:])
+                self._group_slots[key] = tuple(dict.fromkeys(n for t in members for n in self.slot(with_masks(t, term.not_in))))
+            return self._group_slots[key]
         if isinstance(term, str) and term.startswith("@"):
-            return tuple(dict.fromkeys(n for t in self._groups.terms(term[1:]) for n in self.slot(t)))
+            if term not in self._group_slots:
+                self._group_slots[term] = tuple(dict.fromkeys(n for t in self._groups.terms(term[1:]) for n in self.slot(t)))
+            return self._group_slots[term]
         parsed = _term(term)
         if isinstance(term, TermSpec) and term.not_in:
             plain = [mask if isinstance(mask, str) else TermSpec(term=mask.term, exact=mask.exact) for mask in term.not_in]

@@ -47,3 +47,21 @@ def test_storage_imports_only_types_from_the_packages_that_decide(path: Path) ->
 def test_the_check_sees_a_function_import() -> None:
     assert not is_type(importlib.import_module("service.ingest.route").route)
     assert is_type(importlib.import_module("service.ingest.route").Routed) and is_type(typing.Callable[[int], int])
+
+
+def test_rules_check_loads_no_database_code() -> None:
+    """Editing a rule and checking it stays quick: `rules check` imports neither SQLAlchemy nor the storage package."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from service.ops.cli import main\n"
+        "try:\n"
+        f"    main(['rules', 'check', {str(ROOT / 'config')!r}])\n"
+        "except SystemExit as exit:\n"
+        "    assert not exit.code, exit.code\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('sqlalchemy', 'service.storage'))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
