@@ -92,32 +92,77 @@ class Groups:
         issues: list[Issue] = []
         checker = _Checker(self)
         cyclic: set[str] = set()  # groups of a cycle already reported
+        component = self._components()
         for name in self._own:
             for j, term in enumerate(self._groups[name]):
                 at: list[str | int] = ["groups", name, j]
                 issues += checker.term(term, at if isinstance(term, str) else [*at, "term"])
-                if isinstance(term, str) and term.startswith("@") and name not in cyclic and self._reaches(term[1:], name):
+                if isinstance(term, str) and term.startswith("@") and name not in cyclic and component.get(term[1:]) == component[name]:
                     issues.append((at, f"group '{name}' includes itself through '{term}'"))
-                    cyclic |= {g for g in self._groups if self._reaches(g, name) and self._reaches(name, g)}
+                    cyclic |= {g for g, c in component.items() if c == component[name]}
         return issues
 
     def reserved(self) -> list[str]:
         """The config's own groups whose names are kept for the gazetteer."""
         return [name for name in self._own if name.startswith(RESERVED)]
 
-    def _reaches(self, start: str, target: str) -> bool:
-        """True if group `start` lists `target`, directly or through other groups."""
-        seen: set[str] = set()
-        todo = [start]
-        while todo:
-            current = todo.pop()
-            if current == target:
-                return True
-            if current in seen or current not in self._groups:
+    def _components(self) -> dict[str, int]:
+        """Each group's strongly connected component over "@name" references.
+
+        A reference from `a` to `b` closes a cycle exactly when both lie in one component; one pass
+        over all groups, where a reachability walk per reference took quadratic time.
+        """
+        edges = {
+            g: [t[1:] for t in terms if isinstance(t, str) and t.startswith("@") and t[1:] in self._groups]
+            for g, terms in self._groups.items()
+        }
+        tarjan = _Tarjan(edges)
+        for root in edges:
+            if root not in tarjan.index:
+                tarjan.visit(root)
+        return tarjan.component
+
+
+class _Tarjan:
+    """Tarjan's strongly connected components, without recursion (a chain of groups may be long)."""
+
+    def __init__(self, edges: Mapping[str, Sequence[str]]) -> None:
+        self.edges = edges
+        self.index: dict[str, int] = {}
+        self.low: dict[str, int] = {}
+        self.component: dict[str, int] = {}
+        self.stack: list[str] = []
+
+    def visit(self, root: str) -> None:
+        """Number every node reachable from `root` and close its components."""
+        work = [(root, 0)]
+        while work:
+            node, i = work.pop()
+            if i == 0:
+                self.index[node] = self.low[node] = len(self.index)
+                self.stack.append(node)
+            if i < len(self.edges[node]):
+                work.append((node, i + 1))
+                nxt = self.edges[node][i]
+                if nxt not in self.index:
+                    work.append((nxt, 0))
+                elif nxt not in self.component:
+                    self.low[node] = min(self.low[node], self.index[nxt])
                 continue
-            seen.add(current)
-            todo += [t[1:] for t in self._groups[current] if isinstance(t, str) and t.startswith("@")]
-        return False
+            self._close(node)
+            if work:
+                parent = work[-1][0]
+                self.low[parent] = min(self.low[parent], self.low[node])
+
+    def _close(self, node: str) -> None:
+        """Pop `node`'s component off the stack once `node` is its root."""
+        if self.low[node] != self.index[node]:
+            return
+        while True:
+            member = self.stack.pop()
+            self.component[member] = self.index[node]
+            if member == node:
+                return
 
 
 class _Checker:

@@ -143,3 +143,43 @@ def test_a_reload_that_fails_in_any_way_is_a_reported_error_logged_once_and_the_
     assert live.last_error == f"{tmp_path}: the config could not be loaded: RecursionError: maximum recursion depth exceeded"
     rejected = [r for r in caplog.records if r.getMessage().startswith("config rejected")]
     assert len(rejected) == 1  # the same problem is not logged again
+
+
+def test_group_cycles_are_found_as_a_reachability_walk_finds_them() -> None:
+    """The one-pass component search reports exactly the references that close a cycle, on random group graphs."""
+    import random
+
+    from service.rules.compile import Groups
+
+    rng = random.Random(7)
+    for _ in range(200):
+        names = [f"g{i}" for i in range(rng.randint(1, 12))]
+        own = {n: [f"t{n}", *(f"@{rng.choice(names)}" for _ in range(rng.randint(0, 3)))] for n in names}
+
+        def reaches(start: str, target: str, own: dict[str, list[str]] = own) -> bool:
+            seen, todo = set(), [start]
+            while todo:
+                current = todo.pop()
+                if current == target:
+                    return True
+                if current not in seen:
+                    seen.add(current)
+                    todo += [t[1:] for t in own[current] if t.startswith("@")]
+            return False
+
+        groups = Groups(own)
+        component = groups._components()
+        for name in names:
+            for term in own[name][1:]:
+                closes = component[term[1:]] == component[name]
+                assert closes == reaches(term[1:], name), (own, name, term)
+
+
+def test_a_long_chain_of_groups_with_a_cycle_at_its_end_is_reported() -> None:
+    from service.rules.compile import Groups
+
+    own = {f"g{i}": [f"t{i}", f"@g{i + 1}"] for i in range(5000)}
+    own["g5000"] = ["t", "@g4999"]
+    problems = Groups(own).check()
+    assert ((["groups", "g4999", 1], "group 'g4999' includes itself through '@g5000'")) in problems
+    assert len(problems) == 1
