@@ -27,7 +27,7 @@ from service.ingest import story
 from service.ingest.model import Item
 from service.ingest.route import route
 from service.rules.match import Ruleset, item_fields
-from service.storage.db import deliveries, feedback, feeds, items, matches, mutes
+from service.storage.schema import deliveries, feedback, feeds, items, matches, mutes
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELLED = [ROOT / "tests" / "fixtures" / "labelled" / name for name in ("tuning.jsonl", "heldout.jsonl")]

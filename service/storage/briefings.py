@@ -21,7 +21,8 @@ import sqlalchemy as sa
 from alerts.briefing import Compose, Member
 from alerts.messages import Mode
 from alerts.queue import DeliveryStatus
-from service.storage.db import Database, briefings, deliveries, insert, items
+from service.storage.db import Database, insert
+from service.storage.schema import briefings, deliveries, items
 
 NEVER = datetime(3000, 1, 1, tzinfo=UTC)  # when a briefed alert is due on its own: never
 WAITING = (

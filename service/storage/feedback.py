@@ -8,8 +8,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from service.storage.db import Database, deliveries, feedback, feeds, insert, items
+from service.storage.db import Database, insert
 from service.storage.missed import MissedStore
+from service.storage.schema import deliveries, feedback, feeds, items
 
 
 class Choice:

@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from service.config.schema import FeedSpec
 from service.ingest.model import FeedSource
 from service.storage import notices
-from service.storage.db import Database, deliveries, feeds, insert, lease_update
+from service.storage.db import Database, insert, lease_update
 from service.storage.notices import Notify
+from service.storage.schema import deliveries, feeds
 
 
 @dataclass(frozen=True)

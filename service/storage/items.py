@@ -16,10 +16,11 @@ import sqlalchemy as sa
 
 from service.ingest.model import Item
 from service.storage import polls
-from service.storage.db import Database, items, matches
+from service.storage.db import Database
 from service.storage.feeds import PollOutcome
 from service.storage.notices import Notify
 from service.storage.polls import NewItem, PollWrite, Saved
+from service.storage.schema import items, matches
 
 __all__ = ["Items", "NewItem", "Saved"]
 

@@ -7,7 +7,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from service.storage.db import Database, insert, items, missed
+from service.storage.db import Database, insert
+from service.storage.schema import items, missed
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerts.messages import Mode
 from alerts.queue import DeliveryStatus
-from service.storage.db import deliveries, feeds
+from service.storage.schema import deliveries, feeds
 
 CHUNK = 500
 

@@ -20,7 +20,8 @@ from alerts.messages import Alert, AlertRule, Briefing, Message, Mode, Story
 from alerts.queue import Claimed, DeliveryStatus, Kind
 from service.ingest.model import Evidence
 from service.settings import Settings
-from service.storage.db import Database, deliveries, feeds, items, lease_update, matches
+from service.storage.db import Database, lease_update
+from service.storage.schema import deliveries, feeds, items, matches
 
 LegacyQuote = Callable[[str, str, str, str, list[tuple[str, Sequence[str]]]], Evidence]  # (title, summary, content, article, terms)
 RECENT_LIMIT = 5000  # recent alerts of one destination that flood control looks at

@@ -18,7 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from service.storage.db import Database, insert, pacing
+from service.storage.db import Database, insert
+from service.storage.schema import pacing
 
 IN_FLIGHT_POLL = 0.2  # seconds between looks at a key whose send is in flight in another process
 

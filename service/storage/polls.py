@@ -26,9 +26,10 @@ from service.ingest.model import Article, Item, RuleMatch
 from service.ingest.route import Route, Routed
 from service.storage import notices
 from service.storage.briefings import NEVER
-from service.storage.db import Database, deliveries, feeds, insert, items, matches
+from service.storage.db import Database, insert
 from service.storage.feeds import PollOutcome
 from service.storage.notices import Notify
+from service.storage.schema import deliveries, feeds, items, matches
 
 log = logging.getLogger("newswatch.storage")
 

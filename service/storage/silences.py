@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerts.queue import Mutes
-from service.storage.db import Database, mutes
+from service.storage.db import Database
+from service.storage.schema import mutes
 
 
 async def active(conn: AsyncConnection, now: datetime) -> Mutes:

@@ -13,7 +13,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from service.storage.db import Database, deliveries, feeds, items, matches
+from service.storage.db import Database
+from service.storage.schema import deliveries, feeds, items, matches
 
 
 async def deliveries_listing(engine: Database, status: str | None, destination: str | None, limit: int) -> list[Any]:

@@ -13,8 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from service.ingest.parse import parse_article
-from service.storage.db import feeds as feeds_table
-from service.storage.db import items, matches
+from service.storage.schema import feeds as feeds_table
+from service.storage.schema import items, matches
 from tests.conftest import FIXTURES, AppFactory, FakeClock, write_config
 from tests.support.feedgen import Entry, rss
 from tests.support.feedserver import FeedServer

@@ -14,7 +14,7 @@ from pathlib import Path
 import asyncpg
 import sqlalchemy as sa
 
-from service.storage import db
+from service.storage import db, schema
 from tests.conftest import POSTGRES_URL, ROOT, write_config
 from tests.integration.test_cli import env, newswatch
 from tests.support.feedgen import Entry, rss
@@ -77,16 +77,16 @@ async def writing_probe(url: str) -> AsyncIterator[Probe]:
 
         yield sqlite_locked
         return
-    schema = url.split("search_path=")[1]
+    pg_schema = url.split("search_path=")[1]
     conn = await asyncpg.connect(POSTGRES_URL)
     query = (
         "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace"
         " WHERE n.nspname = $1 AND c.relname = 'items' AND l.mode = 'RowExclusiveLock' AND l.pid <> pg_backend_pid()"
     )
-    committed = f'SELECT count(*) FROM "{schema}".items'
+    committed = f'SELECT count(*) FROM "{pg_schema}".items'
 
     async def inserting() -> bool:
-        return bool(await conn.fetchval(query, schema)) and bool(await conn.fetchval(committed))
+        return bool(await conn.fetchval(query, pg_schema)) and bool(await conn.fetchval(committed))
 
     try:
         yield inserting
@@ -137,7 +137,7 @@ async def table_counts(url: str) -> dict[str, int]:
                 " (SELECT count(*) FROM feeds WHERE last_success_at IS NULL OR NOT caught_up)"
             )
             found = (await conn.execute(sa.text(q))).one()
-            lease = (await conn.execute(sa.select(sa.func.max(db.feeds.c.lease_until)))).scalar()
+            lease = (await conn.execute(sa.select(sa.func.max(schema.feeds.c.lease_until)))).scalar()
     finally:
         await engine.dispose()
     return {"items": found[0], "matches": found[1], "deliveries": found[2], "unpolled": found[3], "leased": int(lease is not None)}
@@ -149,7 +149,7 @@ async def leases_run_out(url: str) -> None:
     try:
         while True:
             async with engine.connect() as conn:
-                held = (await conn.execute(sa.select(sa.func.max(db.feeds.c.lease_until)))).scalar()
+                held = (await conn.execute(sa.select(sa.func.max(schema.feeds.c.lease_until)))).scalar()
             if held is None or held < datetime.now(UTC):
                 return
             await asyncio.sleep(0.1)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from service.storage.db import items
+from service.storage.schema import items
 from tests.conftest import AppFactory, write_config
 from tests.integration.test_interactions import LOOPBACK_IS_PUBLIC, RULES, command, until
 from tests.support.feedgen import Entry, rss

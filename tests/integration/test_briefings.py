@@ -15,7 +15,7 @@ import sqlalchemy as sa
 import yaml
 
 from service.app import App
-from service.storage.db import briefings, deliveries
+from service.storage.schema import briefings, deliveries
 from tests.conftest import AppFactory, FakeClock, write_config
 from tests.integration.test_cli import env, newswatch
 from tests.support.feedgen import Entry, rss

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from service.storage import db
+from service.storage import db, schema
 from tests.conftest import FIXTURES, ROOT, seed_entries, write_config
 from tests.support.feedgen import rss
 from tests.support.feedserver import FeedServer
@@ -380,8 +380,8 @@ async def held_until(database_url: str) -> Any:
     engine = db.create_engine(database_url)
     try:
         async with engine.connect() as conn:
-            leases = sa.select(sa.func.max(db.deliveries.c.lease_until)).where(db.deliveries.c.status == "pending")
-            sends = sa.select(sa.func.max(db.pacing.c.busy_until))
+            leases = sa.select(sa.func.max(schema.deliveries.c.lease_until)).where(schema.deliveries.c.status == "pending")
+            sends = sa.select(sa.func.max(schema.pacing.c.busy_until))
             ends = [(await conn.execute(query)).scalar() for query in (leases, sends)]
     finally:
         await engine.dispose()

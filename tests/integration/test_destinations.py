@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 from multidict import CIMultiDict
 
-from service.storage.db import deliveries
+from service.storage.schema import deliveries
 from service.storage.silences import Silences
 from tests.conftest import AppFactory, FakeClock, seed_entries, write_config
 from tests.integration.test_floods import story_entries

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from service.ops.rulecmds import replay
-from service.storage.db import deliveries, feeds, items, matches
+from service.storage.schema import deliveries, feeds, items, matches
 from tests.conftest import AppFactory, FakeClock, seed_entries, write_config
 from tests.support.feedgen import Entry, rss
 from tests.support.feedserver import FeedServer

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 import yaml
 
 from alerts.slack.blocks import ARTICLE_LABEL
-from service.storage.db import deliveries, items, matches
+from service.storage.schema import deliveries, items, matches
 from tests.conftest import ROOT, AppFactory, seed_entries, write_config
 from tests.integration.test_articles import HEADLINES, feed_entry
 from tests.integration.test_cli import env, newswatch

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from service.storage.db import deliveries
+from service.storage.schema import deliveries
 from tests.conftest import AppFactory, FakeClock, write_config
 from tests.support.feedgen import Entry, rss
 from tests.support.feedserver import FeedServer

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from service.ingest.parse import parse_article
-from service.storage.db import deliveries
+from service.storage.schema import deliveries
 from tests.conftest import FIXTURES, AppFactory, FakeClock, write_config
 from tests.support.feedgen import Entry, rss
 from tests.support.feedserver import FeedServer

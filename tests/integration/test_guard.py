@@ -14,7 +14,7 @@ from service.ingest.extract import Extracted
 from service.ingest.fetch import Fetched, Fetcher, FetchFailed, build_client
 from service.ingest.guard import Guard, is_public
 from service.ingest.model import Status
-from service.storage.db import items
+from service.storage.schema import items
 from tests.conftest import AppFactory, write_config
 from tests.support.dns import HostsResolver
 from tests.support.feedgen import Entry, rss

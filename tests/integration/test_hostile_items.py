@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from service.storage.db import feeds as feeds_table
-from service.storage.db import items, matches
+from service.storage.schema import feeds as feeds_table
+from service.storage.schema import items, matches
 from tests.conftest import AppFactory, write_config
 from tests.support.feedgen import Entry, rss
 from tests.support.feedserver import FeedServer
@@ -162,7 +162,7 @@ async def test_no_link_page_or_robots_txt_of_one_item_fails_the_feed_or_another_
 async def test_an_item_with_a_very_long_link_and_spoofing_title_still_alerts_in_slack(
     tmp_path: Path, feeds: FeedServer, slack: SlackServer, make_app: AppFactory
 ) -> None:
-    from service.storage.db import deliveries
+    from service.storage.schema import deliveries
 
     link = "https://news.example.org/" + "section/" * 700 + "story.html"  # 5,600 characters
     title = "\u202egpj.exe\u202c border \x1b[2J news"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from service.storage import db
+from service.storage import db, schema
 from tests.conftest import ROOT, AppFactory, write_config
 from tests.integration.test_articles import configure
 from tests.integration.test_articles import stored as stored_articles
@@ -30,7 +30,7 @@ async def stored(database_url: str) -> dict[str, tuple[datetime | None, str | No
     engine = db.create_engine(database_url)
     try:
         async with engine.connect() as conn:
-            rows = await conn.execute(sa.select(db.items.c.guid, db.items.c.published_at, db.items.c.date_note))
+            rows = await conn.execute(sa.select(schema.items.c.guid, schema.items.c.published_at, schema.items.c.date_note))
             return {r.guid: (r.published_at, r.date_note) for r in rows}
     finally:
         await engine.dispose()

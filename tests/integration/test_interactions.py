@@ -19,7 +19,7 @@ from alerts.slack.blocks import OUTCOME_BLOCK
 from service.app import App
 from service.ingest.guard import Guard
 from service.ops.worker import Worker
-from service.storage.db import deliveries, feedback, items
+from service.storage.schema import deliveries, feedback, items
 from service.storage.silences import Silences
 from tests.conftest import AppFactory, FakeClock, write_config
 from tests.integration.test_cli import env, newswatch

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from service.storage import db
+from service.storage import db, schema
 from tests.conftest import ROOT
 from tests.integration.test_cli import env
 from tests.support.feedgen import Entry, rss
@@ -91,7 +91,7 @@ async def leased_feeds(url: str, owner: str) -> dict[str, datetime]:
     engine = db.create_engine(url)
     try:
         async with engine.connect() as conn:
-            rows = await conn.execute(sa.select(db.feeds.c.id, db.feeds.c.lease_until).where(db.feeds.c.lease_owner == owner))
+            rows = await conn.execute(sa.select(schema.feeds.c.id, schema.feeds.c.lease_until).where(schema.feeds.c.lease_owner == owner))
             return {r.id: r.lease_until for r in rows if r.lease_until is not None}
     finally:
         await engine.dispose()
@@ -120,7 +120,7 @@ async def polled_at(url: str, feed_ids: list[str]) -> dict[str, datetime]:
     engine = db.create_engine(url)
     try:
         async with engine.connect() as conn:
-            rows = await conn.execute(sa.select(db.feeds.c.id, db.feeds.c.last_polled_at).where(db.feeds.c.id.in_(feed_ids)))
+            rows = await conn.execute(sa.select(schema.feeds.c.id, schema.feeds.c.last_polled_at).where(schema.feeds.c.id.in_(feed_ids)))
             return {r.id: r.last_polled_at for r in rows}
     finally:
         await engine.dispose()
@@ -144,7 +144,7 @@ async def unsent(url: str) -> dict[str, list[tuple[Any, ...]]]:
     engine = db.create_engine(url)
     try:
         async with engine.connect() as conn:
-            d, f = db.deliveries.c, db.feeds.c
+            d, f = schema.deliveries.c, schema.feeds.c
             deliveries = await conn.execute(
                 sa.select(d.destination, d.status, d.mode, d.attempts, d.next_attempt_at, d.lease_owner, d.lease_until, d.last_error).where(
                     d.status != "sent"

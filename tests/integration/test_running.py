@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from service.ops import logs, web
 from service.ops.worker import Worker
-from service.storage.db import metadata
+from service.storage.schema import metadata
 from tests.conftest import AppFactory, write_config
 from tests.support.feedgen import Entry, rss
 from tests.support.feedserver import FeedServer

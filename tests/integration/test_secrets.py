@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from service.ops import logs
-from service.storage.db import feeds as feeds_table
-from service.storage.db import metadata
+from service.storage.schema import feeds as feeds_table
+from service.storage.schema import metadata
 from tests.conftest import AppFactory, write_config
 from tests.integration.test_cli import env, newswatch
 from tests.integration.test_interactions import command

@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from service.storage.db import deliveries, matches
+from service.storage.schema import deliveries, matches
 from service.storage.silences import Silences
 from tests.conftest import AppFactory, FakeClock, write_config
 from tests.integration.test_cli import env, newswatch

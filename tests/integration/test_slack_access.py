@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from service.storage.db import feedback
+from service.storage.schema import feedback
 from tests.conftest import AppFactory, write_config
 from tests.integration.test_interactions import RULES, alerted, command, entry, rows, until
 from tests.support.feedgen import rss

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from service.storage.db import feeds as feeds_table
-from service.storage.db import items
+from service.storage.schema import feeds as feeds_table
+from service.storage.schema import items
 from tests.conftest import AppFactory, FakeClock, write_config
 from tests.support.feedserver import FeedServer
 from tests.support.outlet import (

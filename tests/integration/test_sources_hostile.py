@@ -13,8 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from service.ingest.guard import Guard
-from service.storage.db import feeds as feeds_table
-from service.storage.db import items
+from service.storage.schema import feeds as feeds_table
+from service.storage.schema import items
 from tests.conftest import AppFactory, FakeClock, seed_entries, write_config
 from tests.support.feedgen import rss
 from tests.support.feedserver import FeedServer

@@ -16,7 +16,7 @@ from alembic.script import ScriptDirectory
 from service.config.schema import FeedSpec
 from service.ingest.model import Evidence, Item, MatchedTerm, RuleMatch
 from service.ingest.route import route
-from service.storage import db, polls, views
+from service.storage import db, polls, schema, views
 from service.storage.feeds import Feeds, PollOutcome
 from service.storage.items import Items, NewItem
 from service.storage.polls import PollWrite
@@ -39,7 +39,9 @@ async def test_migrations_produce_exactly_the_declared_schema(database_url: str)
     try:
         await _upgrade_to(engine, "head")  # every migration in turn, as an existing database gets them
         async with engine.connect() as conn:
-            diff = await conn.run_sync(lambda c: compare_metadata(MigrationContext.configure(c, opts={"compare_type": True}), db.metadata))
+            diff = await conn.run_sync(
+                lambda c: compare_metadata(MigrationContext.configure(c, opts={"compare_type": True}), schema.metadata)
+            )
         assert diff == []
         await db.upgrade(engine)  # a second upgrade is a no-op
         assert await db.current_revision(engine) == HEAD
@@ -50,23 +52,23 @@ async def test_migrations_produce_exactly_the_declared_schema(database_url: str)
 async def test_a_new_database_gets_the_schema_that_the_migrations_make(database_url: str, tmp_path: Path) -> None:
     """An empty database is made from the declared tables and stamped, not migrated: the same schema, column by column."""
     if db.sqlite_file(database_url) is not None:
-        other, schema = f"sqlite:///{tmp_path}/created.db", None
+        other, pg_schema = f"sqlite:///{tmp_path}/created.db", None
     else:
-        other, schema = await _postgres_schema()
+        other, pg_schema = await _postgres_schema()
     created, migrated = db.create_engine(other), db.create_engine(database_url)
     try:
         await db.upgrade(created)
         await _upgrade_to(migrated, "head")
         assert await db.current_revision(created) == await db.current_revision(migrated) == HEAD
         made, expected = await _schema(created), await _schema(migrated)
-        assert set(made) == set(expected) == {*db.metadata.tables, "alembic_version"}
+        assert set(made) == set(expected) == {*schema.metadata.tables, "alembic_version"}
         for table in expected:
             assert made[table] == expected[table], table
     finally:
         await created.dispose()
         await migrated.dispose()
-        if schema is not None:
-            await _drop_schema(schema)
+        if pg_schema is not None:
+            await _drop_schema(pg_schema)
 
 
 async def _schema(engine: db.Database) -> dict[str, dict[str, Any]]:
@@ -249,10 +251,10 @@ async def test_the_migration_to_0011_marks_feeds_whose_failing_notice_was_alread
                     {"id": feed_id, "now": NOW.replace(tzinfo=None), "since": since.replace(tzinfo=None)},
                 )
             row = notices.notice_row("ops", f"Feed Reported (reported) failing since {since:%Y-%m-%d %H:%M} UTC: 5 failed polls", NOW)
-            await conn.execute(db.deliveries.insert(), [row])
+            await conn.execute(schema.deliveries.insert(), [row])
         await db.upgrade(engine)
         async with engine.connect() as conn:
-            marked = dict((await conn.execute(sa.select(db.feeds.c.id, db.feeds.c.failing_reported_at))).all())
+            marked = dict((await conn.execute(sa.select(schema.feeds.c.id, schema.feeds.c.failing_reported_at))).all())
         assert marked == {"reported": since, "unreported": None}
     finally:
         await engine.dispose()

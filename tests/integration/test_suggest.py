@@ -12,9 +12,9 @@ from service.ingest.parse import canonical_link
 from service.ops.suggest import suggestions
 from service.rules.suggest import add_exclusion, add_to_group
 from service.storage import db
-from service.storage.db import deliveries, feedback, feeds, items, matches
 from service.storage.feedback import FeedbackStore
 from service.storage.missed import MissedStore
+from service.storage.schema import deliveries, feedback, feeds, items, matches
 from tests.integration.test_cli import env, newswatch
 
 RULES = """\

@@ -27,7 +27,7 @@ from service.ops.web.playground import Playground
 from service.ops.web.slacklinks import SlackLinks, permalink
 from service.ops.worker import Worker
 from service.settings import Settings
-from service.storage.db import feedback, items, mutes
+from service.storage.schema import feedback, items, mutes
 from tests.conftest import ROOT, AppFactory, seed_entries, write_config
 from tests.support.feedgen import Entry, rss
 from tests.support.feedserver import FeedServer

@@ -8,7 +8,7 @@ import httpx
 import sqlalchemy as sa
 
 from service.app import App
-from service.storage.db import mutes
+from service.storage.schema import mutes
 from tests.conftest import AppFactory, write_config
 from tests.integration.test_web import feeds_of
 from tests.support.feedserver import FeedServer

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import yaml
 
 from service.app import App
-from service.storage.db import feedback, mutes
+from service.storage.schema import feedback, mutes
 from tests.conftest import ROOT, AppFactory, write_config
 from tests.integration.test_web import feeds_of
 from tests.support.feedserver import FeedServer

@@ -12,7 +12,7 @@ import yaml
 from service.app import App
 from service.ops.actions import Actions
 from service.ops.web import desk
-from service.storage.db import feeds as feeds_table
+from service.storage.schema import feeds as feeds_table
 from service.storage.views import MatchQuery
 from tests.conftest import AppFactory, FakeClock, write_config
 from tests.support.feedgen import Entry, rss

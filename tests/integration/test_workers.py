@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from service.ingest.workers import Workers
-from service.storage.db import feeds as feeds_table
-from service.storage.db import items
+from service.storage.schema import feeds as feeds_table
+from service.storage.schema import items
 from tests.conftest import AppFactory, seed_entries, write_config
 from tests.support.feedgen import rss
 from tests.support.feedserver import FeedServer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from service.storage.db import metadata, partial_indexes
+from service.storage.schema import metadata, partial_indexes
 
 connection = context.config.attributes["connection"]
 partial_indexes(connection.dialect.name)

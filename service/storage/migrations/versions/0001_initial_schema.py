@@ -8,7 +8,7 @@ Create Date: 2026-11-22
 from alembic import op
 import sqlalchemy as sa
 
-from service.storage.db import UTCDateTime
+from service.storage.schema import UTCDateTime
 
 
 revision = '0001'

@@ -8,7 +8,7 @@ Create Date: 2026-11-22
 import sqlalchemy as sa
 from alembic import op
 
-from service.storage.db import UTCDateTime
+from service.storage.schema import UTCDateTime
 
 revision = "0002"
 down_revision = "0001"

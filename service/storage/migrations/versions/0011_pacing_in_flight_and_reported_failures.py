@@ -13,7 +13,7 @@ began.
 import sqlalchemy as sa
 from alembic import op
 
-from service.storage.db import UTCDateTime
+from service.storage.schema import UTCDateTime
 
 revision = "0011"
 down_revision = "0010"

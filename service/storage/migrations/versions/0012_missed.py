@@ -8,7 +8,7 @@ Create Date: 2026-12-10
 import sqlalchemy as sa
 from alembic import op
 
-from service.storage.db import UTCDateTime
+from service.storage.schema import UTCDateTime
 
 revision = "0012"
 down_revision = "0011"
