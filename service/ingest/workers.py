@@ -49,6 +49,25 @@ def _start_watch(parent: int) -> None:
     threading.Thread(target=_watch, args=(parent,), name="parent-watch", daemon=True).start()
 
 
+_RETIRED: list[threading.Thread] = []  # the manager threads of pools shut down and not yet ended (see `retire`)
+
+
+def retire(executor: ProcessPoolExecutor) -> None:
+    """Shut `executor` down without waiting, keeping its manager thread until that has ended.
+
+    The manager thread holds the last reference to the pool's queues. Left to itself, it frees
+    them as it ends, after it has left `threading.enumerate()`, so nothing can wait for it: at a
+    quick exit (`cli.exit_now`) it may still be unlinking the queues' named semaphores, which the
+    resource tracker then reports as leaked. Kept here, the queues are freed by the thread that
+    calls this (threads that ended are let go), or by multiprocessing's exit hook.
+    """
+    _RETIRED[:] = [thread for thread in _RETIRED if thread.is_alive()]
+    manager = getattr(executor, "_executor_manager_thread", None)  # None until its first call
+    if manager is not None:
+        _RETIRED.append(manager)
+    executor.shutdown(wait=False, cancel_futures=True)
+
+
 def pool(workers: int) -> ProcessPoolExecutor:
     """`workers` spawned processes that do not outlive this one."""
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_watch, initargs=(os.getpid(),))
@@ -82,13 +101,13 @@ class Workers:
         if self._pool is not broken:
             return
         log.error("a parse worker died (killed, or crashed on its input); starting new workers and trying its calls once more")
-        broken.shutdown(wait=False, cancel_futures=True)
+        retire(broken)
         self._pool = pool(self._size)
 
     def shutdown(self) -> None:
         """Stop the workers without waiting for calls in flight."""
         self._closed = True
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        retire(self._pool)
 
 
 class Stoppable:
@@ -141,12 +160,12 @@ class Stoppable:
         for pid, process in list((getattr(worker, "_processes", None) or {}).items()):
             process.kill()
             self.killed.append(pid)
-        worker.shutdown(wait=False, cancel_futures=True)
+        retire(worker)
 
     def shutdown(self) -> None:
         """Stop every worker, busy or not."""
         for worker in [*self._idle, *self._busy]:
             for process in list((getattr(worker, "_processes", None) or {}).values()):
                 process.kill()
-            worker.shutdown(wait=False, cancel_futures=True)
+            retire(worker)
         self._idle, self._busy = [], set()

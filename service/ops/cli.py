@@ -251,13 +251,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 def exit_now(code: int) -> NoReturn:
     """End a command that has written and closed everything without the interpreter's teardown (0.1-0.2 s after a poll).
 
-    Worker processes already told to stop are waited for first, as the interpreter's exit
-    would: a reader of this process's output sees its end only once they are gone too.
+    What the interpreter's exit does for multiprocessing is done first, in this thread: worker
+    processes already told to stop and the pools' manager threads are waited for (a reader of
+    this process's output sees its end only once they are gone too), then multiprocessing's exit
+    hook unlinks the pools' named semaphores. Garbage collection is off meanwhile, so that no
+    other thread runs a semaphore's finalizer halfway when the process ends: the resource tracker
+    would report it as leaked on stderr.
     """
+    import concurrent.futures.process
+    import gc
     import multiprocessing
+    import multiprocessing.util
+    import threading
 
+    gc.disable()
     for child in multiprocessing.active_children():
         child.join(timeout=5)
+    concurrent.futures.process._python_exit()  # joins the pools' manager threads (atexit's hook)
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join(timeout=5)
+    gc.collect()
+    multiprocessing.util._exit_function()  # type: ignore[attr-defined]  # not in the stubs; atexit's hook since Python 2.6
     logging.shutdown()
     try:
         sys.stdout.flush()

@@ -91,6 +91,16 @@ async def test_poll_once_delivers_and_exits_zero(tmp_path: Path, database_url: s
     assert code == 0 and len(slack.messages["vn-kh-border"]) == 2
 
 
+async def test_poll_once_ends_with_its_workers_cleaned_up(tmp_path: Path, database_url: str, feeds: FeedServer) -> None:
+    """`poll --once` ends without the interpreter's teardown, yet multiprocessing finds nothing of its to clean up after it."""
+    url = feeds.serve("seeds.rss", rss(seed_entries()))
+    config = write_config(tmp_path / "config", [{"id": "seeds", "url": url}])
+    for _ in range(3):  # a first poll, then two with nothing new: each printed "leaked semaphore objects" before
+        code, _, err = await newswatch("poll", "--once", environ=env(config, database_url))
+        assert code == 0, err
+        assert "resource_tracker" not in err and "leaked" not in err, err
+
+
 def shipped_config(tmp_path: Path) -> Path:
     """A copy of the shipped config folder (its demo feed, public feeds, rules and examples)."""
     config = tmp_path / "config"
