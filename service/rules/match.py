@@ -83,7 +83,7 @@ class Ruleset:
     rules: list[Rule]
     terms: list[Term]
     version: str = ""
-    prefilter: bool = True  # False: evaluate every rule one of whose terms occurs (what tests compare against)
+    prefilter: bool = True  # False: no shortcuts (every rule a term hits evaluated, every form searched): what tests compare against
     _rules_by_term: dict[int, list[int]] = field(default_factory=dict, repr=False)
     _evaluators: list[Evaluator | None] = field(default_factory=list, repr=False)
     _prefilter: Prefilter | None = field(default=None, repr=False)
@@ -95,6 +95,7 @@ class Ruleset:
     _mask_terms: frozenset[int] = field(default=frozenset(), repr=False)
     # (automaton, exact form?, found only in a text that is not ASCII?: the words of scripts without spaces or with affixes)
     _automata: list[tuple[ahocorasick.Automaton, bool, bool]] = field(default_factory=list, repr=False)
+    _gate: ahocorasick.Automaton | None = field(default=None, repr=False)  # the folded forms of the exact terms' keys
 
     def __post_init__(self) -> None:
         self._searched = tuple(f for f in FIELDS if any(f in rule.fields for rule in self.rules))
@@ -103,6 +104,7 @@ class Ruleset:
         self._mask_terms = frozenset(m for t in self.terms for m in t.masks)
         built = [(_automaton(self.terms, exact, padded), exact, padded) for exact in (False, True) for padded in (True, False)]
         self._automata = [(a, exact, not padded and not _ascii_key(a)) for a, exact, padded in built if a is not None]
+        self._gate = _gate(self.terms)
         self._regexes = _regex_set(self.terms)
         self._evaluators = [None] * len(self.rules)  # compiled on first use: most rules never are candidates
         self._positive = [rule.tree.positive_terms() for rule in self.rules]
@@ -167,24 +169,32 @@ class Ruleset:
         hits: Hits = defaultdict(list)
         present: set[str] = set()
         for name, f in fields.items():
-            for automaton, exact, beyond_ascii in self._automata:
-                haystack = f.exact if exact else f.folded
-                if beyond_ascii and haystack.isascii():  # its keys all hold a letter beyond ASCII
-                    continue
-                for end, (mode, numbers) in automaton.iter(haystack):
-                    start = end - len(self.terms[numbers[0]].key) + 1
-                    if mode:
-                        numbers = self._checked(haystack, start, end + 1, mode, numbers)
-                        if not numbers:
-                            continue
-                    present.add(name)
-                    for n in numbers:
-                        hits[n].append((name, start))
-            if self._regexes is not None and self._regex_hits(self._regexes, name, f, hits):
+            if self._automaton_hits(name, f, hits) | (self._regexes is not None and self._regex_hits(self._regexes, name, f, hits)):
                 present.add(name)
         if self._mask_terms and not hits.keys().isdisjoint(self._mask_terms):  # a compound or name that masks a term
             self._unmask(hits)
         return hits, present
+
+    def _automaton_hits(self, name: str, f: text.Field, hits: Hits) -> bool:
+        """Add the occurrences of the automata's terms in one field; True if any."""
+        found = False
+        no_exact = self.prefilter and self._gate is not None and next(self._gate.iter(f.folded), None) is None
+        for automaton, exact, beyond_ascii in self._automata:
+            if exact and no_exact:  # no exact term's folded form is in the field: nor is the term
+                continue
+            haystack = f.exact if exact else f.folded
+            if beyond_ascii and haystack.isascii():  # its keys all hold a letter beyond ASCII
+                continue
+            for end, (mode, numbers) in automaton.iter(haystack):
+                start = end - len(self.terms[numbers[0]].key) + 1
+                if mode:
+                    numbers = self._checked(haystack, start, end + 1, mode, numbers)
+                    if not numbers:
+                        continue
+                found = True
+                for n in numbers:
+                    hits[n].append((name, start))
+        return found
 
     @staticmethod
     def _regex_hits(regexes: tuple[Any, list[int]], name: str, f: text.Field, hits: Hits) -> bool:
@@ -325,6 +335,27 @@ def _automaton(terms: Sequence[Term], exact: bool, padded: bool) -> ahocorasick.
     automaton = ahocorasick.Automaton()
     for key, value in keys.items():
         automaton.add_word(key, value)
+    automaton.make_automaton()
+    return automaton
+
+
+def _gate(terms: Sequence[Term]) -> ahocorasick.Automaton | None:
+    """The folded forms of the exact terms' keys, padded as the keys are, or None if no term is exact.
+
+    The folded and exact forms of a field are aligned character for character, so an exact key
+    can only occur where its folded form does. Both ways of folding are added (`text.fold` takes
+    Latin text through NFKD, mixed text through the table), so the gate never holds a key back.
+    """
+    keys = set()
+    for term in terms:
+        if term.exact and term.regex is None and term.key.strip():
+            for folded in (text.fold(term.key), text.fold_by_table(term.key)):
+                keys.add(" " * term.key.startswith(" ") + folded.strip() + " " * term.key.endswith(" "))
+    if not keys:
+        return None
+    automaton = ahocorasick.Automaton()
+    for key in keys:
+        automaton.add_word(key, key)
     automaton.make_automaton()
     return automaton
 

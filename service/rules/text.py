@@ -30,6 +30,9 @@ _MARK_CLASS = re.escape(_MARKS)
 _WORD = re.compile(rf"[\w{_MARK_CLASS}]+")
 _WORD_CHAR = re.compile(rf"[\w{_MARK_CLASS}]")
 _NOT_LATIN = re.compile(r"[^\x00-\x7f\u0300-\u036f]")
+# Letters of scripts whose compatibility decompositions stay in their own script (Cyrillic, Arabic, Thai, Lao,
+# Myanmar, Khmer, kana, CJK ideographs, Hangul syllables): a text that holds one is not Latin, whatever NFKD makes of it.
+_NEVER_LATIN = re.compile("[\u0400-\u04ff\u0600-\u06ff\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7a3]")
 _COMMON_PUNCTUATION = "\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u00a0\u00ab\u00bb\u00b7"
 # Invisible characters inside words: soft hyphen, zero-width space (Khmer's word separator), joiners.
 _INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
@@ -91,7 +94,17 @@ def _words(text: str, table: list[str]) -> str:
                 text = text.replace(mark, " ")
     # ASCII: lower-casing and separators in one C pass over bytes
     mapped = text.encode().translate(_ASCII).decode() if text.isascii() else text.translate(table)
-    return " " + " ".join(mapped.split()) + " "
+    return _padded(mapped)
+
+
+def _padded(mapped: str) -> str:
+    """' w1 w2 … ' from a text whose separators the tables made spaces: runs collapsed by C string scans, not a list of words."""
+    if not mapped.isprintable():  # white space the tables leave (beyond them): split on it
+        return " " + " ".join(mapped.split()) + " "
+    inner = mapped.strip(" ")
+    while "  " in inner:  # a run of n spaces takes log2(n) passes; prose has runs of two or three
+        inner = inner.replace("  ", " ")
+    return " " + inner + " "
 
 
 def fold(text: str) -> str:
@@ -101,10 +114,15 @@ def fold(text: str) -> str:
         for mark in _COMMON_PUNCTUATION:
             if mark in latin:
                 latin = latin.replace(mark, " ")
-        decomposed = unicodedata.normalize("NFKD", latin)
-        if not _NOT_LATIN.search(decomposed):  # Latin letters and their marks only: strip marks in C
-            mapped = decomposed.encode("ascii", "ignore").translate(_ASCII).decode()
-            return " " + " ".join(mapped.split()) + " "
+        if _NEVER_LATIN.search(latin) is None:  # perhaps Latin letters and their marks only: then strip marks in C
+            decomposed = unicodedata.normalize("NFKD", latin)
+            if not _NOT_LATIN.search(decomposed):
+                return _padded(decomposed.encode("ascii", "ignore").translate(_ASCII).decode())
+    return _words(text, _FOLDED)
+
+
+def fold_by_table(text: str) -> str:
+    """Folded as a text that mixes scripts is (`fold` takes Latin-only text through NFKD: the two may differ, as on "ß")."""
     return _words(text, _FOLDED)
 
 

@@ -104,3 +104,32 @@ def test_a_requirement_is_alternatives_of_slots() -> None:
     number = {t.key.strip(): i for i, t in enumerate(ruleset.terms)}
     a, b, d, e, f, g = (frozenset((number[k],)) for k in "abdefg")
     assert prefilter.requirement(ruleset.rules[0].tree) == [(d | g,), (a, b), (e, f)]
+
+
+ACCENTED = ["biển", "biên", "Lào", "lao", "lão", "Thái", "Thai", "đảo", "dao", "Straße", "strasse", "Vân Nam", "Văn Nam", "đường biên"]
+OTHER_SCRIPT = ["ไทย", "ກັມພູຊາ", "កម្ពុជា", "国境", "—", "“", "\u00a0", "\t"]
+
+
+def test_exact_terms_are_searched_only_where_their_folded_form_occurs() -> None:
+    """The gate before the diacritic-preserving search (`Ruleset._gate`) holds back no match, in Latin and mixed-script text."""
+    rng = random.Random(25)
+    exact = [{"term": w, "exact": True} for w in ACCENTED[:10:2]] + [{"term": "đường biên*", "exact": True}]
+    rules = [
+        {"id": f"r{i}", "destinations": ["d"], "match": {"all": [rng.choice(exact), {"any": [rng.choice(ACCENTED), rng.choice(exact)]}]}}
+        for i in range(30)
+    ]
+    spec = RulesFile.model_validate({"destinations": {"d": {"type": "console"}}, "rules": rules})
+    ruleset = compile_rules(spec.rules, Groups(spec.groups))
+
+    def text() -> str:
+        words = ACCENTED + OTHER_SCRIPT * (rng.random() < 0.5) + FILLER
+        return " ".join(rng.choice(words) for _ in range(rng.randint(3, 40)))
+
+    items = [Item(feed_id="f", key=str(i), title=text(), summary=text()) for i in range(400)]
+    assert _same(ruleset, items) > 100
+    sea = RulesFile.model_validate(
+        {"destinations": {"d": {"type": "console"}}, "rules": [{"id": "sea", "destinations": ["d"], "match": {"any": [exact[0]]}}]}
+    )
+    only_sea = compile_rules(sea.rules, Groups(sea.groups))
+    for title, matched in (("ไทย Biển Đông", True), ("ไทย biên giới", False), ("Straße biển", True), ("Bien", False)):
+        assert bool(only_sea.match(Item(feed_id="f", key="x", title=title))) is matched, title

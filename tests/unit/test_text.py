@@ -32,6 +32,28 @@ def test_fast_and_table_paths_agree_and_forms_align(sample: str) -> None:
     assert len(text.exact(sample)) == len(text.fold(sample))
 
 
+def _fold_through_nfkd(sample: str) -> str:
+    """`text.fold` as it was before its shortcuts: NFKD first for every text that is not ASCII."""
+    if not sample.isascii():
+        latin = sample.replace("đ", "d").replace("Đ", "D")
+        for mark in text._COMMON_PUNCTUATION:
+            latin = latin.replace(mark, " ")
+        decomposed = unicodedata.normalize("NFKD", latin)
+        if not text._NOT_LATIN.search(decomposed):
+            return " " + " ".join(decomposed.encode("ascii", "ignore").translate(text._ASCII).decode().split()) + " "
+    return text._words(sample, text._FOLDED)
+
+
+SCRIPTS = st.characters(codec="utf-8", exclude_categories=("Cs",)) | st.sampled_from("ไทย កម្ពុជា 国境 한국 Việt ß\t\n\u3000\u00a0—,.  ")
+
+
+@given(st.text(alphabet=SCRIPTS, max_size=80))
+def test_shortcuts_give_what_the_full_way_gives(sample: str) -> None:
+    """Text of a script that never decomposes to Latin skips NFKD; runs of spaces collapse without splitting into words."""
+    assert text.fold(sample) == _fold_through_nfkd(sample)
+    assert text._padded(sample) == " " + " ".join(sample.split()) + " "
+
+
 def test_snippet_highlights_whole_words_and_prefixes() -> None:
     raw = "Hà Nội — Việt Nam and Cambodia finish border demarcation; Laos watches."
     snippet, spans = text.snippet(raw, ["Viet Nam", "demarcat*", "Lao"], width=200)
