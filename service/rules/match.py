@@ -1,9 +1,12 @@
 """Matching: every term of every rule in one index, so the cost per item grows with the item.
 
-All terms go into one Aho-Corasick automaton per normal form (folded, exact) and all
-regular expressions into one RE2 set. An item's fields are normalised once and searched
-once; only rules with enough distinct terms present to possibly hold are evaluated, each
-through the evaluator its operator tree compiled into (`service.rules.operators`).
+All terms go into Aho-Corasick automata per normal form (folded, exact; `_automata`: words
+in one, the keys of scripts written without spaces one per script) and all regular
+expressions into one RE2 set. An item's fields are normalised once and searched once, each
+only by the automata whose keys it can hold (the exact form only where an exact term's
+folded form occurs, a script's keys only where a letter of it does); only rules with
+enough distinct terms present to possibly hold are evaluated, each through the evaluator
+its operator tree compiled into (`service.rules.operators`).
 """
 
 from __future__ import annotations
@@ -93,8 +96,8 @@ class Ruleset:
     _masked: frozenset[int] = field(default=frozenset(), repr=False)
     _masks: dict[int, frozenset[int]] = field(default_factory=dict, repr=False)
     _mask_terms: frozenset[int] = field(default=frozenset(), repr=False)
-    # (automaton, exact form?, found only in a text that is not ASCII?: the words of scripts without spaces or with affixes)
-    _automata: list[tuple[ahocorasick.Automaton, bool, bool]] = field(default_factory=list, repr=False)
+    # (automaton, exact form?, what a text must hold for any of its keys to occur: None, or its keys' script's `needles`)
+    _automata: list[tuple[ahocorasick.Automaton, bool, tuple[bytes, ...] | None]] = field(default_factory=list, repr=False)
     _gate: ahocorasick.Automaton | None = field(default=None, repr=False)  # the folded forms of the exact terms' keys
 
     def __post_init__(self) -> None:
@@ -102,8 +105,7 @@ class Ruleset:
         self._masked = frozenset(i for i, t in enumerate(self.terms) if t.masks)
         self._masks = {i: frozenset(self.terms[i].masks) for i in self._masked}
         self._mask_terms = frozenset(m for t in self.terms for m in t.masks)
-        built = [(_automaton(self.terms, exact, padded), exact, padded) for exact in (False, True) for padded in (True, False)]
-        self._automata = [(a, exact, not padded and not _ascii_key(a)) for a, exact, padded in built if a is not None]
+        self._automata = _automata(self.terms)
         self._gate = _gate(self.terms)
         self._regexes = _regex_set(self.terms)
         self._evaluators = [None] * len(self.rules)  # compiled on first use: most rules never are candidates
@@ -179,11 +181,12 @@ class Ruleset:
         """Add the occurrences of the automata's terms in one field; True if any."""
         found = False
         no_exact = self.prefilter and self._gate is not None and next(self._gate.iter(f.folded), None) is None
-        for automaton, exact, beyond_ascii in self._automata:
+        encoded: dict[bool, bytes] = {}  # each form's UTF-8, made if a script's needles are looked for
+        for automaton, exact, needs in self._automata:
             if exact and no_exact:  # no exact term's folded form is in the field: nor is the term
                 continue
             haystack = f.exact if exact else f.folded
-            if beyond_ascii and haystack.isascii():  # its keys all hold a letter beyond ASCII
+            if needs is not None and self.prefilter and not _holds(haystack, needs, encoded, exact):
                 continue
             for end, (mode, numbers) in automaton.iter(haystack):
                 start = end - len(self.terms[numbers[0]].key) + 1
@@ -316,20 +319,89 @@ def detect_language(sample: str) -> str:
     return "en" if sum(1 for c in letters if c.isascii()) > len(letters) * 0.9 else ""
 
 
-def _automaton(terms: Sequence[Term], exact: bool, padded: bool) -> ahocorasick.Automaton | None:
-    """Build the automaton of the terms of one normal form, padded keys or the others, or None if there are none.
+# The scripts whose words are found inside longer strings (unpadded keys), by their Unicode blocks: a key is
+# searched only in a text that holds a letter of the script its first letter belongs to (`_needles`).
+_SCRIPTS = {
+    "thai": ((0x0E00, 0x0E7F),),
+    "lao": ((0x0E80, 0x0EFF),),
+    "myanmar": ((0x1000, 0x109F), (0xAA60, 0xAA7F), (0xA9E0, 0xA9FF)),
+    "khmer": ((0x1780, 0x17FF), (0x19E0, 0x19FF)),
+    "kana": ((0x3040, 0x30FF), (0x31F0, 0x31FF)),
+    "han": ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3134F)),
+    "hangul": ((0xAC00, 0xD7A3), (0x1100, 0x11FF), (0x3130, 0x318F)),
+    "arabic": ((0x0600, 0x06FF), (0x0750, 0x077F)),
+}
+ANY_BEYOND_ASCII = (b"",)  # the needles of keys of no known script: any text that is not ASCII may hold them
 
-    Each key maps to (mode, term numbers): substring keys need a cluster-boundary check, keys of
-    scripts with affixes a look at the rest of their word (Term.mode). Padded keys (" viet nam ")
-    have their own automaton: its root has one child, the space, where the hundreds of first
-    letters of unpadded keys (Khmer, Thai, Chinese, Korean, Arabic) would be scanned at every
-    character of a text; those keys all hold a letter beyond ASCII, so most texts skip theirs.
+
+def _holds(haystack: str, needs: tuple[bytes, ...], encoded: dict[bool, bytes], exact: bool) -> bool:
+    """Whether a form of a field (its UTF-8 kept in `encoded`) holds a letter of the script of `needs` (its `needles`)."""
+    if haystack.isascii():
+        return False
+    raw = encoded.get(exact) or encoded.setdefault(exact, haystack.encode())
+    for needle in needs:  # noqa: SIM110 (a loop, not any(): this runs for every script of every text beyond ASCII)
+        if needle in raw:
+            return True
+    return False
+
+
+def needles(script: str) -> tuple[bytes, ...]:
+    """Byte strings, one of which the UTF-8 form of a text holds if it holds a letter of `script`.
+
+    The leading bytes of its letters' UTF-8 forms: two or three bytes each, or the first byte
+    alone where that covers most of them (a few letters of other scripts then pass too: a search
+    for nothing, never a key missed). `bytes in bytes` is a C search, where a regular
+    expression's character class costs several microseconds per text.
+    """
+    prefixes: dict[bytes, set[bytes]] = {}
+    for low, high in _SCRIPTS[script]:
+        for block in range(low & ~63, high + 1, 64):  # the last byte holds a letter's low six bits: a block shares the rest
+            encoded = chr(max(block, low)).encode()
+            prefixes.setdefault(encoded[:1], set()).add(encoded[: len(encoded) - 1])
+    return tuple(sorted(n for lead, found in prefixes.items() for n in ([lead] if len(found) >= 8 else found)))
+
+
+def _script(key: str) -> str:
+    """The script of a key's first letter, or "" if none of `_SCRIPTS`."""
+    code = ord(key[0])
+    return next((name for name, blocks in _SCRIPTS.items() if any(low <= code <= high for low, high in blocks)), "")
+
+
+def _automata(terms: Sequence[Term]) -> list[tuple[ahocorasick.Automaton, bool, tuple[bytes, ...] | None]]:
+    """The automata of both normal forms: padded keys in one, the others one per script, each with what a text must hold.
+
+    Padded keys (" viet nam ") have their own automaton: its root has one child, the space.
+    pyahocorasick scans a node's children one by one, so the hundreds of first letters of the
+    unpadded keys (Khmer, Thai, Chinese, Korean, Arabic) would be scanned at every character of
+    a text that falls back to the root; split by script, a Khmer text scans the Khmer keys only,
+    and an English one none. A key occurs only where its first letter does, so this is exact.
+    """
+    out: list[tuple[ahocorasick.Automaton, bool, tuple[bytes, ...] | None]] = []
+    for exact in (False, True):
+        searched = [(i, t) for i, t in enumerate(terms) if t.exact == exact and t.regex is None and t.key.strip()]
+        padded = _automaton([(i, t) for i, t in searched if t.key.startswith(" ")])
+        if padded is not None:
+            out.append((padded, exact, None))
+        unpadded = [(i, t) for i, t in searched if not t.key.startswith(" ")]
+        for script in sorted({_script(t.key) for _, t in unpadded}):
+            automaton = _automaton([(i, t) for i, t in unpadded if _script(t.key) == script])
+            if automaton is None:
+                continue
+            needs = needles(script) if script else None if _ascii_key(automaton) else ANY_BEYOND_ASCII
+            out.append((automaton, exact, needs))
+    return out
+
+
+def _automaton(numbered: Sequence[tuple[int, Term]]) -> ahocorasick.Automaton | None:
+    """Build the automaton of the terms (with their numbers in the ruleset), or None if there are none.
+
+    Each key maps to (mode, term numbers): substring keys need a cluster-boundary check, keys
+    of scripts with affixes a look at the rest of their word (Term.mode).
     """
     keys: dict[str, tuple[str, tuple[int, ...]]] = {}
-    for i, term in enumerate(terms):
-        if term.exact == exact and term.regex is None and term.key.strip() and term.key.startswith(" ") == padded:
-            mode, numbers = keys.get(term.key, (term.mode, ()))
-            keys[term.key] = (mode, (*numbers, i))
+    for i, term in numbered:
+        mode, numbers = keys.get(term.key, (term.mode, ()))
+        keys[term.key] = (mode, (*numbers, i))
     if not keys:
         return None
     automaton = ahocorasick.Automaton()

@@ -10,7 +10,7 @@ from typing import Any
 from service.config import load_config
 from service.config.schema import RulesFile
 from service.ingest.model import Item
-from service.rules import labelled, prefilter
+from service.rules import labelled, match, prefilter
 from service.rules.compile import Groups, compile_rules
 from service.rules.match import Ruleset
 
@@ -133,3 +133,34 @@ def test_exact_terms_are_searched_only_where_their_folded_form_occurs() -> None:
     only_sea = compile_rules(sea.rules, Groups(sea.groups))
     for title, matched in (("ไทย Biển Đông", True), ("ไทย biên giới", False), ("Straße biển", True), ("Bien", False)):
         assert bool(only_sea.match(Item(feed_id="f", key="x", title=title))) is matched, title
+
+
+SCRIPT_WORDS = ["ชายแดน", "กัมพูชา", "ព្រំដែន", "កម្ពុជា", "国境", "柬埔寨", "국경", "캄보디아", "الحدود", "كمبوديا", "カンボジア", "ミャンマー", "ຊາຍແດນ"]
+
+
+def test_keys_of_a_script_are_searched_only_in_text_that_holds_it() -> None:
+    """Unpadded keys are split by script and searched only where a letter of it occurs (`needles`): no match is held back."""
+    rng = random.Random(27)
+    rules = [
+        {"id": f"r{i}", "destinations": ["d"], "match": {"all": [rng.choice(SCRIPT_WORDS), {"any": rng.sample(SCRIPT_WORDS, 3)}]}}
+        for i in range(40)
+    ]
+    spec = RulesFile.model_validate({"destinations": {"d": {"type": "console"}}, "rules": rules})
+    ruleset = compile_rules(spec.rules, Groups(spec.groups))
+    assert len(ruleset._automata) >= 6  # one per script, beside the padded keys
+
+    def text() -> str:
+        words = rng.sample(SCRIPT_WORDS, rng.randint(0, 4)) + [rng.choice(FILLER) for _ in range(rng.randint(1, 20))]
+        rng.shuffle(words)
+        return "".join(w + rng.choice([" ", "", "、", "។ "]) for w in words)
+
+    items = [Item(feed_id="f", key=str(i), title=text(), summary=text()) for i in range(400)]
+    assert _same(ruleset, items) > 100
+
+
+def test_a_scripts_needles_are_in_every_letter_of_it() -> None:
+    for script, blocks in match._SCRIPTS.items():
+        found = match.needles(script)
+        for low, high in blocks:
+            missed = [hex(c) for c in range(low, high + 1) if not any(n in chr(c).encode() for n in found)]
+            assert not missed, (script, missed[:5])
