@@ -135,7 +135,21 @@ def test_exact_terms_are_searched_only_where_their_folded_form_occurs() -> None:
         assert bool(only_sea.match(Item(feed_id="f", key="x", title=title))) is matched, title
 
 
-SCRIPT_WORDS = ["ชายแดน", "กัมพูชา", "ព្រំដែន", "កម្ពុជា", "国境", "柬埔寨", "국경", "캄보디아", "الحدود", "كمبوديا", "カンボジア", "ミャンマー", "ຊາຍແດນ"]
+SCRIPT_WORDS = [
+    "ชายแดน",
+    "กัมพูชา",
+    "ព្រំដែន",
+    "កម្ពុជា",
+    "国境",
+    "柬埔寨",
+    "국경",
+    "캄보디아",
+    "الحدود",
+    "كمبوديا",
+    "カンボジア",
+    "ミャンマー",
+    "ຊາຍແດນ",
+]
 
 
 def test_keys_of_a_script_are_searched_only_in_text_that_holds_it() -> None:
