@@ -97,7 +97,7 @@ class Ruleset:
     _masks: dict[int, frozenset[int]] = field(default_factory=dict, repr=False)
     _mask_terms: frozenset[int] = field(default=frozenset(), repr=False)
     # (automaton, exact form?, what a text must hold for any of its keys to occur: None, or its keys' script's `needles`)
-    _automata: list[tuple[ahocorasick.Automaton, bool, tuple[bytes, ...] | None]] = field(default_factory=list, repr=False)
+    _automata: list[tuple[ahocorasick.Automaton, bool, Needles | None]] = field(default_factory=list, repr=False)
     _gate: ahocorasick.Automaton | None = field(default=None, repr=False)  # the folded forms of the exact terms' keys
 
     def __post_init__(self) -> None:
@@ -331,34 +331,43 @@ _SCRIPTS = {
     "hangul": ((0xAC00, 0xD7A3), (0x1100, 0x11FF), (0x3130, 0x318F)),
     "arabic": ((0x0600, 0x06FF), (0x0750, 0x077F)),
 }
-ANY_BEYOND_ASCII = (b"",)  # the needles of keys of no known script: any text that is not ASCII may hold them
+Needles = tuple[tuple[bytes, tuple[bytes, ...]], ...]  # (a leading byte, the longer leads starting with it, or none: it suffices)
+ANY_BEYOND_ASCII: Needles = ((b"", ()),)  # the needles of keys of no known script: any text that is not ASCII may hold them
 
 
-def _holds(haystack: str, needs: tuple[bytes, ...], encoded: dict[bool, bytes], exact: bool) -> bool:
-    """Whether a form of a field (its UTF-8 kept in `encoded`) holds a letter of the script of `needs` (its `needles`)."""
+def _holds(haystack: str, needs: Needles, encoded: dict[bool, bytes], exact: bool) -> bool:
+    """Whether a form of a field (its UTF-8 kept in `encoded`) holds a letter of the script of `needs` (its `needles`).
+
+    Loops, not any(): this runs for every script of every text beyond ASCII. A leading byte is
+    looked for first (one byte: memchr), the longer leads only in a text that holds it.
+    """
     if haystack.isascii():
         return False
     raw = encoded.get(exact) or encoded.setdefault(exact, haystack.encode())
-    for needle in needs:  # noqa: SIM110 (a loop, not any(): this runs for every script of every text beyond ASCII)
-        if needle in raw:
-            return True
+    for lead, longer in needs:
+        if lead in raw:
+            if not longer:
+                return True
+            for needle in longer:
+                if needle in raw:
+                    return True
     return False
 
 
-def needles(script: str) -> tuple[bytes, ...]:
+def needles(script: str) -> Needles:
     """Byte strings, one of which the UTF-8 form of a text holds if it holds a letter of `script`.
 
-    The leading bytes of its letters' UTF-8 forms: two or three bytes each, or the first byte
-    alone where that covers most of them (a few letters of other scripts then pass too: a search
-    for nothing, never a key missed). `bytes in bytes` is a C search, where a regular
-    expression's character class costs several microseconds per text.
+    The leading bytes of its letters' UTF-8 forms: two or three bytes each, grouped by their
+    first byte, or the first byte alone where that covers most of them (a few letters of other
+    scripts then pass too: a search for nothing, never a key missed). `bytes in bytes` is a C
+    search, where a regular expression's character class costs several microseconds per text.
     """
     prefixes: dict[bytes, set[bytes]] = {}
     for low, high in _SCRIPTS[script]:
         for block in range(low & ~63, high + 1, 64):  # the last byte holds a letter's low six bits: a block shares the rest
             encoded = chr(max(block, low)).encode()
             prefixes.setdefault(encoded[:1], set()).add(encoded[: len(encoded) - 1])
-    return tuple(sorted(n for lead, found in prefixes.items() for n in ([lead] if len(found) >= 8 else found)))
+    return tuple((lead, () if len(found) >= 8 else tuple(sorted(found))) for lead, found in sorted(prefixes.items()))
 
 
 def _script(key: str) -> str:
@@ -367,7 +376,7 @@ def _script(key: str) -> str:
     return next((name for name, blocks in _SCRIPTS.items() if any(low <= code <= high for low, high in blocks)), "")
 
 
-def _automata(terms: Sequence[Term]) -> list[tuple[ahocorasick.Automaton, bool, tuple[bytes, ...] | None]]:
+def _automata(terms: Sequence[Term]) -> list[tuple[ahocorasick.Automaton, bool, Needles | None]]:
     """The automata of both normal forms: padded keys in one, the others one per script, each with what a text must hold.
 
     Padded keys (" viet nam ") have their own automaton: its root has one child, the space.
@@ -376,7 +385,7 @@ def _automata(terms: Sequence[Term]) -> list[tuple[ahocorasick.Automaton, bool, 
     a text that falls back to the root; split by script, a Khmer text scans the Khmer keys only,
     and an English one none. A key occurs only where its first letter does, so this is exact.
     """
-    out: list[tuple[ahocorasick.Automaton, bool, tuple[bytes, ...] | None]] = []
+    out: list[tuple[ahocorasick.Automaton, bool, Needles | None]] = []
     for exact in (False, True):
         searched = [(i, t) for i, t in enumerate(terms) if t.exact == exact and t.regex is None and t.key.strip()]
         padded = _automaton([(i, t) for i, t in searched if t.key.startswith(" ")])
