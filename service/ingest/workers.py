@@ -81,6 +81,11 @@ class Workers:
         self._pool = pool(size)
         self._closed = False
 
+    @property
+    def size(self) -> int:
+        """How many worker processes."""
+        return self._size
+
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """`fn(*args)` in a worker; raises BrokenProcessPool if the worker dies on the second try too."""
         loop, current = asyncio.get_running_loop(), self._pool

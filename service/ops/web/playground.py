@@ -3,9 +3,12 @@
 A replay compares the edited rule with the rule in force of the same id (none for a new rule)
 over the items first seen in the last N days: what the edit would add, what it would lose
 (`service.ops.replaying`). It runs as a background task per person (a new edit cancels their
-last one), batch by batch: each batch goes to whichever lane is free, a thread or, where the
-service has parse worker processes, one of them, while the next batch is read, so that a
-replay uses both cores and the event loop keeps serving; the page polls its progress.
+last one), batch by batch: each batch goes to whichever lane is free, while the next batch is
+read, so that a replay uses both cores and the event loop keeps serving; the page polls its
+progress. The lanes are the parse worker processes, where the service has them, two each (one
+batch running, the next waiting in the pool's queue, so that a worker never idles while this
+process reads), then a thread of this process: that one shares this process's core with
+reading, so it takes a batch only when every worker lane is full (about a third of them).
 Nothing here writes the config: the page offers the YAML to copy or download.
 """
 
@@ -101,14 +104,13 @@ class Playground:
                 compared = replaying.comparison(replay.id, loaded, self._app.config())
                 since = self._app.clock() - timedelta(days=replay.days)
                 replay.total = await views.item_count(self._app.engine, since)
-                lanes: dict[str, asyncio.Future[list[str]] | None] = dict.fromkeys(
-                    ("worker", "thread") if self._app.executor else ("thread",)
-                )
+                workers = self._app.executor.size if self._app.executor else 0
+                lanes: dict[str, asyncio.Future[list[str]] | None] = dict.fromkeys((*(f"worker-{n}" for n in range(2 * workers)), "thread"))
                 flight: deque[tuple[list[Item], asyncio.Future[list[str]]]] = deque()
                 async for batch in Items(self._app.engine).items_since(since, batch=self._batch, rules=False):
                     items = [item for item, _ in batch]
                     lane = await _free(lanes)
-                    found = lanes[lane] = asyncio.ensure_future(self._sides(compared, items, remote=lane == "worker"))
+                    found = lanes[lane] = asyncio.ensure_future(self._sides(compared, items, remote=lane != "thread"))
                     flight.append((items, found))
                     while flight and (flight[0][1].done() or len(flight) > MAX_FLIGHT):
                         await self._tally(replay, compared, *flight.popleft())
