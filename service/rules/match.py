@@ -11,6 +11,7 @@ its operator tree compiled into (`service.rules.operators`).
 
 from __future__ import annotations
 
+import functools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -354,6 +355,7 @@ def _holds(haystack: str, needs: Needles, encoded: dict[bool, bytes], exact: boo
     return False
 
 
+@functools.cache
 def needles(script: str) -> Needles:
     """Byte strings, one of which the UTF-8 form of a text holds if it holds a letter of `script`.
 
