@@ -16,7 +16,8 @@ import yaml
 from pydantic import TypeAdapter
 
 from service.rules import text
-from service.rules.match import Rule, Ruleset, Term
+from service.rules.index import Term
+from service.rules.match import Rule, Ruleset
 from service.rules.nodes import Node
 from service.rules.operators import BooleanSpec, Issue, PlainTermSpec, TermSpec, operator_of
 from service.rules.spec import Group, Id

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from service.ingest.model import FeedContext, Item
 from service.rules import text
 from service.rules.fields import QUOTE_ORDER
-from service.rules.match import Rule, Ruleset, Term, item_fields, item_language
+from service.rules.index import Term
+from service.rules.match import Rule, Ruleset, item_fields, item_language
 from service.rules.nodes import AllOf, AnyOf, Hits, Near, Node, NoneOf, TermNode, Within
 
 SCOPE, MISSING, EXCLUDED, APART = "scope", "missing", "excluded", "apart"

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol, U
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, WithJsonSchema
 
-from service.rules.match import Term, regex_error
+from service.rules.index import Term, regex_error
 from service.rules.nodes import AllOf, AnyOf, Near, Node, NoneOf, TermNode, Within
 from service.rules.text import UNITS
 

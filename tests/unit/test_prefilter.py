@@ -10,7 +10,7 @@ from typing import Any
 from service.config import load_config
 from service.config.schema import RulesFile
 from service.ingest.model import Item
-from service.rules import labelled, match, prefilter
+from service.rules import index, labelled, prefilter
 from service.rules.compile import Groups, compile_rules
 from service.rules.match import Ruleset
 
@@ -173,8 +173,8 @@ def test_keys_of_a_script_are_searched_only_in_text_that_holds_it() -> None:
 
 
 def test_a_scripts_needles_are_in_every_letter_of_it() -> None:
-    for script, blocks in match._SCRIPTS.items():
-        found = match.needles(script)
+    for script, blocks in index.SCRIPTS.items():
+        found = index.needles(script)
         for low, high in blocks:
             held = [chr(c).encode() for c in range(low, high + 1)]
             missed = [raw for raw in held if not any(lead in raw and (not more or any(n in raw for n in more)) for lead, more in found)]
