@@ -68,21 +68,18 @@ class Items:
         """
         last_id = 0
         while True:
+            newer = sa.select(*_ITEM_COLUMNS).where(items.c.first_seen_at >= since, items.c.id > last_id)
             async with self.engine.connect() as conn:
-                rows = list(
-                    await conn.execute(
-                        sa.select(items).where(items.c.first_seen_at >= since, items.c.id > last_id).order_by(items.c.id).limit(batch)
-                    )
-                )
+                rows = list(await conn.execute(newer.order_by(items.c.id).limit(batch)))
                 if not rows:
                     return
                 then: dict[int, set[str]] = {}
                 if rules:
-                    ids = [r.id for r in rows]
+                    ids = [r[0] for r in rows]
                     for m in await conn.execute(sa.select(matches.c.item_id, matches.c.rule_id).where(matches.c.item_id.in_(ids))):
                         then.setdefault(m.item_id, set()).add(m.rule_id)
-            yield [(_item(r), None if r.unmatched else then.get(r.id, set())) for r in rows]
-            last_id = rows[-1].id
+            yield [(_item(r), None if r[1] else then.get(r[0], set())) for r in rows]
+            last_id = rows[-1][0]
 
     async def prune(self, before: datetime) -> int:
         """Delete items first seen before `before` that matched no rule, and the article text of the rest; return how many deleted."""
@@ -93,22 +90,34 @@ class Items:
             return int(done.rowcount)
 
 
+# The columns `items_since` reads, in the order `_item` unpacks them: by position, since a row's attributes by name
+# cost ~1 us each (a replay of 20,000 items spent 40 % of its reading time on them).
+_ITEM_COLUMNS = [
+    items.c[name]
+    for name in (
+        "id", "unmatched", "feed_id", "key", "title", "link", "guid", "summary", "content", "author",
+        "published_at", "first_seen_at", "language", "article", "date_note", "outlet", "outlet_url", "via",
+    )
+]  # fmt: skip
+
+
 def _item(row: Any) -> Item:
-    """The Item of an items row."""
+    """The Item of an items row of `_ITEM_COLUMNS`."""
+    _, _, feed_id, key, title, link, guid, summary, content, author, published, first_seen, language, article, note, outlet, site, via = row
     return Item(
-        feed_id=row.feed_id,
-        key=row.key,
-        title=row.title,
-        link=row.link,
-        guid=row.guid,
-        summary=row.summary,
-        content=row.content,
-        author=row.author,
-        published=row.published_at or row.first_seen_at,
-        language=row.language,
-        article=row.article,
-        date_note=row.date_note or "",
-        outlet=row.outlet,
-        outlet_url=row.outlet_url,
-        via=row.via,
+        feed_id=feed_id,
+        key=key,
+        title=title,
+        link=link,
+        guid=guid,
+        summary=summary,
+        content=content,
+        author=author,
+        published=published or first_seen,
+        language=language,
+        article=article,
+        date_note=note or "",
+        outlet=outlet,
+        outlet_url=site,
+        via=via,
     )
