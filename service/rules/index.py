@@ -111,7 +111,7 @@ def holds(haystack: str, needs: Needles, encoded: dict[bool, bytes], exact: bool
     """
     if haystack.isascii():
         return False
-    raw = encoded.get(exact) or encoded.setdefault(exact, haystack.encode())
+    raw = encoded.get(exact) or encoded.setdefault(exact, haystack.encode("utf-8", "surrogatepass"))  # a lone surrogate: bytes, no error
     for lead, longer in needs:
         if lead in raw:
             if not longer:

@@ -179,3 +179,10 @@ def test_a_scripts_needles_are_in_every_letter_of_it() -> None:
             held = [chr(c).encode() for c in range(low, high + 1)]
             missed = [raw for raw in held if not any(lead in raw and (not more or any(n in raw for n in more)) for lead, more in found)]
             assert not missed, (script, missed[:5])
+
+
+def test_a_lone_surrogate_in_a_field_does_not_stop_matching() -> None:
+    """Text decoded with surrogateescape can hold a lone surrogate; looking for a script's letters must not fail on it."""
+    ruleset = load_config(ROOT / "config").ruleset
+    found = ruleset.match(Item(feed_id="f", key="k", title="ព្រំដែន កម្ពុជា \ud800 Việt Nam", summary="x \udcff ไทย"))
+    assert [m.rule_id for m in found] == ["vn-kh-border"]
