@@ -31,7 +31,7 @@ GOAL = 0.95
 # bars sit just under what the rules reached when they were last changed (docs/rule-quality.md).
 BARS = {
     "tuning": {"vn-kh-border": (0.95, 0.95), "kh-th-border": (0.95, 0.95)},
-    "heldout": {"vn-kh-border": (0.95, 0.95), "kh-th-border": (0.95, 0.95)},
+    "heldout": {"vn-kh-border": (0.95, 0.94), "kh-th-border": (0.95, 0.95)},
     "sealed": {"vn-kh-border": (0.95, 0.90), "kh-th-border": (0.90, 0.95)},
 }
 
