@@ -32,7 +32,6 @@ _WORD_CHAR = re.compile(rf"[\w{_MARK_CLASS}]")
 _NOT_LATIN = re.compile(r"[^\x00-\x7f\u0300-\u036f]")
 # Letters of scripts whose compatibility decompositions stay in their own script (Cyrillic, Arabic, Thai, Lao,
 # Myanmar, Khmer, kana, CJK ideographs, Hangul syllables): a text that holds one is not Latin, whatever NFKD makes of it.
-_BEYOND_ASCII = re.compile("[^\x00-\x7f]")
 _NEVER_LATIN = re.compile("[\u0400-\u04ff\u0600-\u06ff\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7a3]")
 _COMMON_PUNCTUATION = "\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u00a0\u00ab\u00bb\u00b7"
 # Invisible characters inside words: soft hyphen, zero-width space (Khmer's word separator), joiners.
@@ -115,8 +114,7 @@ def fold(text: str) -> str:
         for mark in _COMMON_PUNCTUATION:
             if mark in latin:
                 latin = latin.replace(mark, " ")
-        first = _BEYOND_ASCII.search(latin)  # a text whose first letter beyond ASCII is Khmer, Thai, ... is not Latin
-        if first is None or not _NEVER_LATIN.match(latin, first.start()):  # perhaps Latin letters and marks only: strip in C
+        if not _NEVER_LATIN.search(latin):  # a text with any Khmer, Thai, Cyrillic, ... letter is not Latin: no NFKD to try
             decomposed = unicodedata.normalize("NFKD", latin)
             if not _NOT_LATIN.search(decomposed):
                 return _padded(decomposed.encode("ascii", "ignore").translate(_ASCII).decode())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -52,6 +53,12 @@ def test_shortcuts_give_what_the_full_way_gives(sample: str) -> None:
     """Text of a script that never decomposes to Latin skips NFKD; runs of spaces collapse without splitting into words."""
     assert text.fold(sample) == _fold_through_nfkd(sample)
     assert text._padded(sample) == " " + " ".join(sample.split()) + " "
+
+
+@pytest.mark.parametrize("sample", ["Việt Nam và Campuchia — ไทย", "Biên giới ﬁ ² ព្រំដែន", "Ꭰ ß Việt 国境", "Hà Nội, Ханой"])
+def test_latin_text_with_a_letter_of_another_script_later_folds_as_the_full_way_does(sample: str) -> None:
+    """Any letter of a script that never decomposes to Latin, wherever it is, takes the table path."""
+    assert text.fold(sample) == _fold_through_nfkd(sample)
 
 
 def test_snippet_highlights_whole_words_and_prefixes() -> None:
