@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+import trustme
 
 from service.storage import db, schema
 from tests.conftest import FIXTURES, ROOT, seed_entries, write_config
@@ -99,6 +101,26 @@ async def test_poll_once_ends_with_its_workers_cleaned_up(tmp_path: Path, databa
         code, _, err = await newswatch("poll", "--once", environ=env(config, database_url))
         assert code == 0, err
         assert "resource_tracker" not in err and "leaked" not in err, err
+
+
+async def test_poll_once_fetches_https_feeds_signed_by_an_authority_it_trusts(tmp_path: Path, database_url: str) -> None:
+    """Fetches trust the system's authorities, or those of SSL_CERT_FILE as OpenSSL reads it: here a throwaway CA's."""
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(tls)
+    server = FeedServer()
+    await server.start(tls=tls)
+    try:
+        url = server.serve("seeds.rss", rss(seed_entries()))
+        config = write_config(tmp_path / "config", [{"id": "seeds", "url": url}])
+        code, out, err = await newswatch("poll", "--once", environ=env(config, database_url, SSL_CERT_FILE=str(tmp_path / "ca.pem")))
+        assert code == 0, err
+        assert server.hits == {"seeds.rss": 1} and "(0 failed" in out + err, out + err
+        code, out, err = await newswatch("poll", "--once", environ=env(config, database_url, SSL_CERT_FILE=str(ROOT / "pyproject.toml")))
+        assert server.hits == {"seeds.rss": 1} and "(1 failed" in out + err, out + err  # not that CA: no request reached the server
+    finally:
+        await server.stop()
 
 
 def shipped_config(tmp_path: Path) -> Path:

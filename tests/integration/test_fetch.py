@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
+import trustme
 
 from service.ingest.fetch import Fetched, Fetcher, FetchFailed, NotModified, build_client
 from tests.support.feedserver import FeedServer
@@ -37,6 +39,23 @@ async def test_no_cookie_is_kept_or_sent(feeds: FeedServer, fetcher: Fetcher) ->
     for target in (url, url, other):
         assert isinstance(await fetcher.fetch(target), Fetched)
     assert feeds.hits == {"f.rss": 2, "g.rss": 1} and feeds.cookies == []
+
+
+async def test_a_certificate_no_trusted_authority_signed_is_refused(fetcher: Fetcher) -> None:
+    """TLS is verified: a feed served over https with a throwaway CA's certificate fails, naming the certificate."""
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    trustme.CA().issue_cert("127.0.0.1").configure_cert(tls)
+    server = FeedServer()
+    await server.start(tls=tls)
+    try:
+        url = server.serve("f.rss", b"<rss/>")
+        assert url.startswith("https://")
+        result = await fetcher.fetch(url)
+        assert isinstance(result, FetchFailed) and result.code == "connection", result
+        assert "certificate" in result.message.lower(), result.message
+        assert server.hits == {}  # refused at the handshake, before any request
+    finally:
+        await server.stop()
 
 
 async def test_permanent_redirects_are_remembered_temporary_ones_are_not(feeds: FeedServer, fetcher: Fetcher) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ssl
 from dataclasses import dataclass, field
 from email.utils import formatdate
 
@@ -38,18 +39,18 @@ class FeedServer:
         self.base = ""
         self.port = 0
 
-    async def start(self, host: str | None = None) -> str:
-        """Listen on a free port of a loopback address (the one given, else the server's); return the base URL."""
+    async def start(self, host: str | None = None, tls: ssl.SSLContext | None = None) -> str:
+        """Listen on a free port of a loopback address (the one given, else the server's); return the base URL (https with `tls`)."""
         host = self.host = host or self.host
         app = web.Application()
         app.router.add_route("GET", "/{path:.*}", self._handle)
         app.router.add_route("POST", "/{path:.*}", self._handle_post)
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, 0)
+        site = web.TCPSite(self._runner, host, 0, ssl_context=tls)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base = f"http://{host}:{self.port}"
+        self.base = f"{'https' if tls else 'http'}://{host}:{self.port}"
         return self.base
 
     async def stop(self) -> None:
