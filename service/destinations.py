@@ -192,12 +192,12 @@ class Feed(DestinationBase):
 
 
 def slack_bot(name: str, spec: Any, context: SinkContext) -> Sink:
-    """chat.postMessage with the bot token, to the configured channel."""
+    """chat.postMessage with the bot token, to the configured channel (slack-sdk is imported only once there is a token)."""
+    token = context.settings.slack_bot_token or context.secret("SLACK_BOT_TOKEN", name)
     from slack_sdk.web.async_client import AsyncWebClient
 
     from alerts.slack import SlackBotSink
 
-    token = context.settings.slack_bot_token or context.secret("SLACK_BOT_TOKEN", name)
     base = (context.settings.slack_api_url or SLACK_API).rstrip("/") + "/"
     client = AsyncWebClient(token=token, base_url=base, session=context.session, timeout=15, retry_handlers=[])
     return SlackBotSink(client, spec.channel, spec.timezone, buttons=context.buttons)
@@ -205,11 +205,11 @@ def slack_bot(name: str, spec: Any, context: SinkContext) -> Sink:
 
 def slack_webhook(name: str, spec: Any, context: SinkContext) -> Sink:
     """An incoming webhook whose URL is in the environment variable `url_env`."""
+    url = context.secret(spec.url_env, name)
     from slack_sdk.webhook.async_client import AsyncWebhookClient
 
     from alerts.slack import SlackWebhookSink
 
-    url = context.secret(spec.url_env, name)
     return SlackWebhookSink(AsyncWebhookClient(url, session=context.session, timeout=15, retry_handlers=[]), spec.timezone)
 
 
