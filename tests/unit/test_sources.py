@@ -7,12 +7,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from service.config import load_config
 from service.config.yamlfile import ConfigError
 from service.ingest.model import Item, ParsedFeed
 from service.ingest.parse import parse_feed
-from service.ingest.sources.aggregator import batch_answer, batch_request, google_news_id, is_redirector, unwrap, unwrap_feed
+from service.ingest.sources.aggregator import (
+    _unwrap_parsed,
+    batch_answer,
+    batch_request,
+    google_news_id,
+    is_redirector,
+    unwrap,
+    unwrap_feed,
+)
 from service.ingest.sources.base import parse_date, slug_title
 from service.ingest.sources.listing import article_shaped, parse_listing, same_site
 from service.ingest.sources.sitemap import Refused, parse_sitemap
@@ -153,6 +163,29 @@ def test_redirector_links_that_carry_their_target_are_unwrapped_offline() -> Non
     assert unwrap(new) is None and is_redirector(new) and google_news_id(new) == GN_ID  # a token: needs Google's answer
     assert not is_redirector("https://vnexpress.net/rss/articles/not-google-news-at-all-123")
     assert google_news_id(f"http://127.0.0.1:8080/rss/articles/{GN_ID}") == GN_ID  # any host serving Google News ids
+
+
+LINK_PARTS = st.sampled_from(
+    ["https://", "http://", "www.", "bing.com", "BING.COM", "news.google.com", "google.com.vn", "r.search.yahoo.com", "/", "/url",
+     "/URL", "/news/apiclick.aspx", "/News/ApiClick.aspx", "/RU=", "/ru=", "/RK=0", "articles/", "Articles/", "rss/", "?", "&",
+     "url=", "q=", "https%3A%2F%2Fvnexpress.net%2Fa.html", "CBMiSWh0dHBzOi8vd3d3LndhcGUuY29tL3dvcmxkLw", "#", "x", "=", "%"]
+)  # fmt: skip
+
+
+UNWRAPPED = (
+    "https://www.BING.COM/News/ApiClick.aspx?url=https%3A%2F%2Fvnexpress.net%2Fa.html",
+    "https://www.google.com.vn/url?q=https%3A%2F%2Fvnexpress.net%2Fa.html",
+)
+
+
+@given(st.lists(LINK_PARTS, max_size=12).map("".join))
+@example(UNWRAPPED[0])
+@example(UNWRAPPED[1])
+def test_the_quick_refusal_of_unwrap_refuses_only_links_that_carry_no_target(link: str) -> None:
+    """`unwrap` refuses most links without parsing them: never one that the full test would unwrap."""
+    assert unwrap(link) == _unwrap_parsed(link)
+    if link in UNWRAPPED:  # the examples: targets, not refusals
+        assert unwrap(link) == "https://vnexpress.net/a.html"
 
 
 def test_an_aggregator_feed_keeps_its_outlets_and_cuts_them_from_titles() -> None:
