@@ -21,6 +21,7 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
+from urllib.parse import urlsplit
 
 LABELLED = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "labelled"
 HELD_OUT_SHARE = 45  # percent of new items kept out of tuning (sealed + heldout)
@@ -45,19 +46,26 @@ def held_out(source: str) -> bool:
     return bucket(source) < HELD_OUT_SHARE
 
 
+def page(source: str) -> str:
+    """A source address as the page it names: http and https, "www." and a trailing slash are the same page."""
+    parts = urlsplit(source.strip())
+    host = (parts.hostname or "").removeprefix("www.").rstrip(".")
+    return host + parts.path.rstrip("/") + ("?" + parts.query if parts.query else "")
+
+
 def main(paths: list[str]) -> int:
     """Append each new item to its part; print counts per part and label only."""
     files = {name: LABELLED / f"{name}.jsonl" for name in PARTS}
-    known = {json.loads(line)["source"] for p in files.values() if p.exists() for line in p.read_text(encoding="utf-8").splitlines()}
+    known = {page(json.loads(line)["source"]) for p in files.values() if p.exists() for line in p.read_text(encoding="utf-8").splitlines()}
     counts: Counter[tuple[str, str]] = Counter()
     out: dict[str, list[str]] = {name: [] for name in files}
     for path in paths:
         for line in Path(path).read_text(encoding="utf-8").splitlines():
             entry = json.loads(line)
-            if entry["source"] in known:
+            if page(entry["source"]) in known:
                 counts["dropped", "duplicate source"] += 1
                 continue
-            known.add(entry["source"])
+            known.add(page(entry["source"]))
             record = {key: entry.get(key, "") for key in FIELDS}
             if entry.get("title_written"):
                 record["title_written"] = True

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from service.rules import text
+from service.rules import normalise, text
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,7 +36,7 @@ def terms(script: range) -> list[str]:
 
 def by_substring(term: str, body: str) -> bool:
     """newswatch's way."""
-    folded, key = text.fold(body), text.fold(term).strip()
+    folded, key = normalise.fold(body), normalise.fold(term).strip()
     start = folded.find(key)
     while start >= 0:
         if text.on_cluster_boundary(folded, start, start + len(key)):

@@ -19,7 +19,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import timedelta
 from itertools import chain, repeat
 
-from service.rules import text
+from service.rules import normalise
 
 NUM_PERM = 128
 SHINGLE = 3
@@ -337,10 +337,10 @@ def _units(raw: str) -> list[str]:
     """
     words: list[str] = []
     windows: list[str] = []
-    for word in text.tokens(text.fold(raw)):
+    for word in normalise.tokens(normalise.fold(raw)):
         if len(words) >= LEAD_WORDS or len(windows) >= CLUSTER_LEAD:
             break
-        if len(word) > CLUSTER_WINDOW and text.unsegmented(word):
+        if len(word) > CLUSTER_WINDOW and normalise.unsegmented(word):
             windows += [word[i : i + CLUSTER_WINDOW] for i in range(len(word) - CLUSTER_WINDOW + 1)]
         else:
             words.append(word)
@@ -354,12 +354,12 @@ def _story_lines(title: str, body: str) -> str:
     Affairs and International Cooperation ...") across different stories; left in, they made
     two meetings months apart look alike and one story from two outlets look different.
     """
-    headline = text.fold(title).strip()
+    headline = normalise.fold(title).strip()
     kept = []
     for line in body.split("\n"):
         words = line.split()
-        short = len(words) < 3 and not (text.unsegmented(line) and len(line) >= 12)  # a Chinese sentence is one "word"
-        if short or _CAPTION.search(line) or text.fold(line).strip() == headline:
+        short = len(words) < 3 and not (normalise.unsegmented(line) and len(line) >= 12)  # a Chinese sentence is one "word"
+        if short or _CAPTION.search(line) or normalise.fold(line).strip() == headline:
             continue
         kept.append(line)
     return "\n".join(kept)

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import yaml
 from pydantic import TypeAdapter
 
-from service.rules import text
+from service.rules import normalise
 from service.rules.index import Term
 from service.rules.match import Rule, Ruleset
 from service.rules.nodes import Node
@@ -187,7 +187,7 @@ class _Checker:
                 issues.append(([*base, "exact"], f"'exact' applies to a term, not to the group '{label[1:]}': set it on the group's terms"))
         if label.startswith("@") and isinstance(term, str | TermSpec):
             return issues + ([] if label[1:] in self._groups else [(at, f"undefined term group '{label[1:]}'")])
-        if not text.tokens(text.fold(label.rstrip("*"))):
+        if not normalise.tokens(normalise.fold(label.rstrip("*"))):
             issues.append((at, f"term '{label}' has no letters or digits"))
         return issues
 

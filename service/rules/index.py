@@ -17,7 +17,7 @@ from typing import Any
 import ahocorasick
 import re2
 
-from service.rules import text
+from service.rules import normalise, text
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +38,8 @@ class Term:
         """Build a term from its written form ('Việt Nam', 'demarcat*', 'ព្រំដែន', '국경')."""
         prefix = label.rstrip().endswith("*")
         body = label.rstrip().rstrip("*")
-        key = text.exact(body) if exact else text.fold(body)
-        if text.unsegmented(body):
+        key = normalise.exact(body) if exact else normalise.fold(body)
+        if normalise.unsegmented(body):
             return cls(label=label, key=key.strip(), exact=exact, prefix=prefix, substring=True)
         script = text.affixed(body)
         if script:
@@ -193,13 +193,13 @@ def gate(terms: Sequence[Term]) -> ahocorasick.Automaton | None:
     """The folded forms of the exact terms' keys, padded as the keys are, or None if no term is exact.
 
     The folded and exact forms of a field are aligned character for character, so an exact key
-    can only occur where its folded form does. Both ways of folding are added (`text.fold` takes
+    can only occur where its folded form does. Both ways of folding are added (`normalise.fold` takes
     Latin text through NFKD, mixed text through the table), so the gate never holds a key back.
     """
     keys = set()
     for term in terms:
         if term.exact and term.regex is None and term.key.strip():
-            for folded in (text.fold(term.key), text.fold_by_table(term.key)):
+            for folded in (normalise.fold(term.key), normalise.fold_by_table(term.key)):
                 keys.add(" " * term.key.startswith(" ") + folded.strip() + " " * term.key.endswith(" "))
     if not keys:
         return None

@@ -36,7 +36,7 @@ from service.config import load_config
 from service.config.schema import RulesFile
 from service.config.yamlfile import ConfigError
 from service.ingest.model import FeedContext, Item
-from service.rules import text
+from service.rules import normalise
 from service.rules.compile import Groups, compile_rules, gazetteer
 from service.rules.match import Ruleset
 
@@ -157,7 +157,7 @@ def grams(item: Item) -> set[str]:
     for value in (item.title, item.summary, item.content[:3000], item.article[:3000]):
         if not value:
             continue
-        folded, exact = text.fold(value).split(), text.exact(value).split()
+        folded, exact = normalise.fold(value).split(), normalise.exact(value).split()
         words = exact if len(exact) == len(folded) else folded
         for n in (1, 2, 3):
             for i in range(len(words) - n + 1):
@@ -171,7 +171,7 @@ def _useful(gram: list[str], folded: list[str]) -> bool:
     """Not a stopword at either end, not a number, long enough to mean something."""
     if folded[0] in _STOPWORDS or folded[-1] in _STOPWORDS or any(w.isdigit() for w in folded):
         return False
-    return len(gram) > 1 or text.unsegmented(gram[0]) or len(gram[0]) >= 4
+    return len(gram) > 1 or normalise.unsegmented(gram[0]) or len(gram[0]) >= 4
 
 
 def _presence(evidence: Sequence[Evidence], rules_file: RulesFile) -> list[set[str]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from scripts.labelled_split import page
 from service.config import load_config
 from service.ingest.parse import parse_article
 from service.rules import labelled
@@ -40,7 +41,7 @@ def test_the_set_is_large_split_once_and_covers_every_class_on_both_sides() -> N
     assert len(ITEMS) >= 800
     assert len(PARTS["heldout"]) + len(PARTS["sealed"]) >= 0.35 * len(ITEMS)
     assert len({i["id"] for i in ITEMS}) == len(ITEMS)
-    assert len({(i["source"], i["title"]) for i in ITEMS}) == len(ITEMS), "one item per story (an archive page may hold several)"
+    assert len({(page(i["source"]), i["title"]) for i in ITEMS}) == len(ITEMS), "one item per story (an archive page may hold several)"
     assert all(i["source"].startswith(("http://", "https://")) for i in ITEMS), "every item says where it came from"
     for part in ("tuning", "heldout"):
         assert {i["class"] for i in PARTS[part]} >= CLASSES, part

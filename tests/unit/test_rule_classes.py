@@ -14,7 +14,7 @@ from service.config import load_config
 from service.config.schema import RulesFile
 from service.ingest.model import Item
 from service.rules import match as rules
-from service.rules import text
+from service.rules import normalise
 from service.rules.compile import Groups, compile_rules
 from tests.conftest import ROOT
 
@@ -93,8 +93,8 @@ def test_arabic_terms_take_their_clitics(term: str, title: str, found: bool) -> 
 
 def test_arabic_folding_keeps_both_forms_aligned() -> None:
     sample = "وقف إطلاقِ النار عند الحدودِ"
-    assert len(text.fold(sample)) == len(text.exact(sample))
-    assert text.fold(sample).split() == ["وقف", "اطلاق", "النار", "عند", "الحدود"]
+    assert len(normalise.fold(sample)) == len(normalise.exact(sample))
+    assert normalise.fold(sample).split() == ["وقف", "اطلاق", "النار", "عند", "الحدود"]
 
 
 # "Border as a word, not inside a compound or a name": an occurrence inside a listed compound does not count.

@@ -8,41 +8,41 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.rules import text
+from service.rules import normalise, text
 
 
 def test_vietnamese_spellings_meet() -> None:
-    assert text.fold("Việt Nam") == text.fold("Viet Nam") == text.fold("VIET NAM") == " viet nam "
-    assert text.fold("Đắk Nông") == " dak nong "
-    assert text.fold(unicodedata.normalize("NFD", "Việt Nam")) == " viet nam "  # decomposed input
+    assert normalise.fold("Việt Nam") == normalise.fold("Viet Nam") == normalise.fold("VIET NAM") == " viet nam "
+    assert normalise.fold("Đắk Nông") == " dak nong "
+    assert normalise.fold(unicodedata.normalize("NFD", "Việt Nam")) == " viet nam "  # decomposed input
 
 
 def test_separators_become_single_spaces() -> None:
-    assert text.fold("Việt Nam’s  border—demarcation,\n(Cam-pu-chia)") == " viet nam s border demarcation cam pu chia "
-    assert text.fold("ＶＩＥＴ") == " viet "  # NFKC: full-width letters
+    assert normalise.fold("Việt Nam’s  border—demarcation,\n(Cam-pu-chia)") == " viet nam s border demarcation cam pu chia "
+    assert normalise.fold("ＶＩＥＴ") == " viet "  # NFKC: full-width letters
 
 
 def test_exact_form_keeps_diacritics_and_aligns_with_the_folded_form() -> None:
-    assert text.exact("ĐƯỜNG dương") == " đường dương "
-    assert text.fold("ĐƯỜNG dương") == " duong duong "
+    assert normalise.exact("ĐƯỜNG dương") == " đường dương "
+    assert normalise.fold("ĐƯỜNG dương") == " duong duong "
 
 
 @given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80))
 def test_fast_and_table_paths_agree_and_forms_align(sample: str) -> None:
-    assert text.fold(sample) == text._words(sample, text._FOLDED)
-    assert len(text.exact(sample)) == len(text.fold(sample))
+    assert normalise.fold(sample) == normalise._words(sample, normalise._FOLDED)
+    assert len(normalise.exact(sample)) == len(normalise.fold(sample))
 
 
 def _fold_through_nfkd(sample: str) -> str:
-    """`text.fold` as it was before its shortcuts: NFKD first for every text that is not ASCII."""
+    """`normalise.fold` as it was before its shortcuts: NFKD first for every text that is not ASCII."""
     if not sample.isascii():
         latin = sample.replace("đ", "d").replace("Đ", "D")
-        for mark in text._COMMON_PUNCTUATION:
+        for mark in normalise._COMMON_PUNCTUATION:
             latin = latin.replace(mark, " ")
         decomposed = unicodedata.normalize("NFKD", latin)
-        if not text._NOT_LATIN.search(decomposed):
-            return " " + " ".join(decomposed.encode("ascii", "ignore").translate(text._ASCII).decode().split()) + " "
-    return text._words(sample, text._FOLDED)
+        if not normalise._NOT_LATIN.search(decomposed):
+            return " " + " ".join(decomposed.encode("ascii", "ignore").translate(normalise._ASCII).decode().split()) + " "
+    return normalise._words(sample, normalise._FOLDED)
 
 
 SCRIPTS = st.characters(codec="utf-8", exclude_categories=("Cs",)) | st.sampled_from("ไทย កម្ពុជា 国境 한국 Việt ß\t\n\u3000\u00a0—,.  ")
@@ -51,14 +51,14 @@ SCRIPTS = st.characters(codec="utf-8", exclude_categories=("Cs",)) | st.sampled_
 @given(st.text(alphabet=SCRIPTS, max_size=80))
 def test_shortcuts_give_what_the_full_way_gives(sample: str) -> None:
     """Text of a script that never decomposes to Latin skips NFKD; runs of spaces collapse without splitting into words."""
-    assert text.fold(sample) == _fold_through_nfkd(sample)
-    assert text._padded(sample) == " " + " ".join(sample.split()) + " "
+    assert normalise.fold(sample) == _fold_through_nfkd(sample)
+    assert normalise._padded(sample) == " " + " ".join(sample.split()) + " "
 
 
 @pytest.mark.parametrize("sample", ["Việt Nam và Campuchia — ไทย", "Biên giới ﬁ ² ព្រំដែន", "Ꭰ ß Việt 国境", "Hà Nội, Ханой"])
 def test_latin_text_with_a_letter_of_another_script_later_folds_as_the_full_way_does(sample: str) -> None:
     """Any letter of a script that never decomposes to Latin, wherever it is, takes the table path."""
-    assert text.fold(sample) == _fold_through_nfkd(sample)
+    assert normalise.fold(sample) == _fold_through_nfkd(sample)
 
 
 def test_snippet_highlights_whole_words_and_prefixes() -> None:

@@ -17,7 +17,7 @@ from service.ops.web.access import CSRF, USER
 from service.ops.web.pages import shared
 from service.ops.web.render import page
 from service.ops.web.rulebook import rule_sources
-from service.rules import text
+from service.rules import normalise, text
 from service.rules.explain import explain
 
 NEW_RULE = """id: my-rule
@@ -182,7 +182,7 @@ def example_yaml(item: Item) -> str:
 def labelled_line(item: Item, url: str, labels: list[str]) -> str:
     """The story as a line of tests/fixtures/labelled/ (its README gives the fields)."""
     data = {
-        "id": "missed-" + text.fold(urlsplit(url).path).strip().replace(" ", "-")[-40:],
+        "id": "missed-" + normalise.fold(urlsplit(url).path).strip().replace(" ", "-")[-40:],
         "source": url,
         "lang": (item.language or "").split("-")[0],
         "title": item.title,
