@@ -11,7 +11,6 @@ feed that carries only the first paragraph still matches one that carries the wh
 
 from __future__ import annotations
 
-import hashlib
 import operator
 import re
 import struct
@@ -19,9 +18,9 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import timedelta
 from itertools import chain, repeat
 
+from service.ingest.minhash import NUM_PERM, SCHEME, SEED, minhash
 from service.rules import normalise
 
-NUM_PERM = 128
 SHINGLE = 3
 LEAD_WORDS = 80
 MIN_BODY_WORDS = 15  # below this the title joins the lead
@@ -31,293 +30,8 @@ MIN_SHINGLES = 4  # fewer says too little to call two items one story
 THRESHOLD = 0.5  # estimated containment at or above this: the same story
 BOILERPLATE = 2  # an item alike to this many others in its own feed has boilerplate text, not a story
 WINDOW = timedelta(hours=72)  # a story's thread stays open this long after its first alert
-SCHEME = "affine32"
-_SEED = 20251122
-# The affine permutations h -> a·h + b (mod 2³², a odd) of datasketch 2.0's "affine32" MinHash with
-# 128 permutations and this seed, as numpy's RandomState(20251122) draws them; kept as numbers so
-# that a fingerprint needs neither datasketch (and its scipy) nor numpy.
-_A = (
-    0xAE83FF95,
-    0x2BB322ED,
-    0x87A3AC63,
-    0x1299FA99,
-    0x663F0B6B,
-    0x39E30105,
-    0x246A7B91,
-    0x867D5519,
-    0xEEC5E523,
-    0x5FA8AB35,
-    0xC3E59263,
-    0x19D83169,
-    0xBE77925B,
-    0x4A42FEDF,
-    0x1C866971,
-    0x919670D7,
-    0xE5EF76B9,
-    0x69F66725,
-    0xF5DD3F59,
-    0x0A32F21F,
-    0xC072E52F,
-    0x74A4D60D,
-    0x74FFF7CD,
-    0x9E19EF43,
-    0xC0CAAF2B,
-    0x1BBB9D8B,
-    0x47E98209,
-    0x07194981,
-    0xD4576495,
-    0x7901073F,
-    0x5C8E4E63,
-    0x5B81F7B7,
-    0x536BA1F9,
-    0x77BE4809,
-    0xED98E74B,
-    0x447D873F,
-    0xF26E6D3D,
-    0x264204C5,
-    0x9E038769,
-    0x22612FD3,
-    0xBC576A23,
-    0x97A8F01D,
-    0x61F1D5D3,
-    0x3A1A9B4B,
-    0x9E48E079,
-    0x3C578531,
-    0x89EBD963,
-    0x36E33F79,
-    0x69C692DF,
-    0xC9631971,
-    0x6AAAC383,
-    0xE4AA7D31,
-    0xD0242939,
-    0x67469A95,
-    0x69B3E0E9,
-    0x15DD0B23,
-    0x674203BD,
-    0x0A8DDB21,
-    0xD4F91FA1,
-    0xF5926663,
-    0xB3ED248F,
-    0x880D0F25,
-    0x745A33C5,
-    0x28DD0A85,
-    0xB8298CCF,
-    0x3CFD78BF,
-    0x8154A3F3,
-    0xC746D17D,
-    0x3E977AB9,
-    0x013614B7,
-    0xE922C0BB,
-    0x9C1D0491,
-    0x2B426D2D,
-    0x1E52238F,
-    0xF3BD32C9,
-    0x71E90A33,
-    0x05EC4141,
-    0xA6E00541,
-    0xCE124D93,
-    0x7B2D944D,
-    0xBD53E8E3,
-    0xD94ADFC5,
-    0x615437B3,
-    0x338E65E9,
-    0x0F41373B,
-    0x3D4936FB,
-    0xEE68179B,
-    0x1D247E55,
-    0xEAC1AF87,
-    0x36EC6943,
-    0xF1E3B331,
-    0x8B6A7E8D,
-    0x73252191,
-    0x40F48019,
-    0xBC7D30E9,
-    0xD312705D,
-    0xBC55DC7F,
-    0x34DCBF3B,
-    0x31438217,
-    0x84C48A49,
-    0x6DBB97CB,
-    0xE982AFC5,
-    0x47E0AEA5,
-    0x38BCFB8F,
-    0x6D84ECB5,
-    0x2F5A073F,
-    0x7950138F,
-    0xD2AA8245,
-    0x83BA26D1,
-    0x535A16AF,
-    0x233BC5F3,
-    0x21644A99,
-    0x29805EDB,
-    0x149695DD,
-    0x0BBA0207,
-    0x8E391D9B,
-    0xDF35CBE1,
-    0x79125F1B,
-    0x28EA05CF,
-    0x7ADE2AD7,
-    0x92408F37,
-    0x0C6F5AD9,
-    0x130F8851,
-    0x6C9CE99B,
-    0xECE7A963,
-    0xF9F16BBF,
-    0x60360C03,
-    0x4F2EFABB,
-)
-_B = (
-    0x3A673F11,
-    0x9902610A,
-    0x23CA84B0,
-    0x00E1B0C8,
-    0xCFD20713,
-    0x6D722286,
-    0x7D14303F,
-    0x78541A46,
-    0x044AABA9,
-    0xFE58C3C6,
-    0x6B86D545,
-    0xDB65DE3A,
-    0x01E92287,
-    0x0160BD34,
-    0xF27740A7,
-    0xFCF97267,
-    0x14966C5F,
-    0x4490B813,
-    0x69F78A05,
-    0x5FCEE7C7,
-    0x878F5340,
-    0x2A3E2784,
-    0x320443D9,
-    0xD3E7AA87,
-    0x35E98B03,
-    0xD8AE7653,
-    0xFC184BB6,
-    0x97B4CCB8,
-    0xBF9E5D14,
-    0x63EEAEB8,
-    0xA5DED3D7,
-    0x3BA91ACF,
-    0xAB6565D9,
-    0x5B09A5FC,
-    0x820CF547,
-    0xB4A6BB27,
-    0xCAD0D6F5,
-    0x09568309,
-    0x8E6AFD21,
-    0x900202D1,
-    0xE85B1E4C,
-    0x7B520E9D,
-    0x66070C20,
-    0xAE980920,
-    0x4575FFAB,
-    0xFB2B7699,
-    0xF29ACCC6,
-    0x9F128A94,
-    0xB02A5555,
-    0xBB1B519F,
-    0x61663670,
-    0x79D9F9B0,
-    0xA71EDFCC,
-    0xDB971003,
-    0xC0200B22,
-    0xE2A47529,
-    0xF3C43217,
-    0xBD86A181,
-    0xD7C57881,
-    0xFE6ABEC2,
-    0x0B97C268,
-    0x9A00B4C7,
-    0xD8D2612A,
-    0x0560F0E7,
-    0x4E530E8A,
-    0x1CFDD356,
-    0xB2A79B16,
-    0x50466D6C,
-    0x3E82C3C8,
-    0x658E0CD9,
-    0xD0BF51CA,
-    0xF48715CF,
-    0x85028AC0,
-    0xE68F8DCA,
-    0xEB9CA7DC,
-    0x85EDB283,
-    0x98FF8E50,
-    0xC7EA64E5,
-    0x21CCF82D,
-    0x2127EB4D,
-    0x6FFCA783,
-    0x2BE3E500,
-    0x95CF61B1,
-    0xE51DA5FC,
-    0x0156EC1E,
-    0x649DC383,
-    0xC4CC73C6,
-    0x9BF726A1,
-    0x88A4E176,
-    0xBD09022E,
-    0xAD57A410,
-    0x1AC51F9C,
-    0x0A9FB8FD,
-    0x43ADED64,
-    0x48020D44,
-    0x549EBB10,
-    0xD19C95C8,
-    0xF50D1ECB,
-    0x399E1CD1,
-    0x781B19F8,
-    0x402DEB9F,
-    0x18907085,
-    0x3C5519FE,
-    0xB983E156,
-    0xA65A16EB,
-    0x60C2E780,
-    0x0BA607EC,
-    0x773C5D37,
-    0xBB03508E,
-    0xE30A91C4,
-    0x1D1F2E11,
-    0xD4B305AE,
-    0xF3AA1215,
-    0x83FC2178,
-    0xE43BB71A,
-    0x1C27847A,
-    0xA598DAD3,
-    0x0EAB2B57,
-    0x80C16DBE,
-    0xA2F3F57B,
-    0xBD506C63,
-    0x95ACF264,
-    0x01B0FFDD,
-    0x7D8052BA,
-    0xED2FD619,
-    0x05563D5C,
-    0x501526AB,
-    0x873ED079,
-)
-_MASK = 0xFFFFFFFF
 _CAPTION = re.compile(r"\((?:photo|ảnh|nguồn|source)\b[^)]*\)\W*$", re.IGNORECASE)
 _HEADER = struct.Struct("<I")
-
-
-def _fmix32(h: int) -> int:
-    """MurmurHash3's 32-bit finalizer: spreads the input hash before the permutations."""
-    h ^= h >> 16
-    h = (h * 0x85EBCA6B) & _MASK
-    h ^= h >> 13
-    h = (h * 0xC2B2AE35) & _MASK
-    return h ^ (h >> 16)
-
-
-def minhash(shingles: Collection[bytes]) -> list[int]:
-    """The MinHash values of a set of shingles, bit for bit those of datasketch 2.0's MinHash(scheme="affine32").
-
-    Each shingle is hashed to 32 bits (the first four bytes of its SHA-1, little-endian), mixed
-    once, then put through every permutation; the minimum per permutation is kept.
-    """
-    mixed = [_fmix32(int.from_bytes(hashlib.sha1(s, usedforsecurity=False).digest()[:4], "little")) for s in shingles]
-    return [min((a * h + b) & _MASK for h in mixed) for a, b in zip(_A, _B, strict=True)]
 
 
 def lead(title: str, summary: str, content: str) -> list[str]:
@@ -367,7 +81,7 @@ def _story_lines(title: str, body: str) -> str:
 
 def version() -> str:
     """What a stored fingerprint depends on; fingerprints of another version are not comparable."""
-    return f"minhash-{SCHEME}-{NUM_PERM}-seed{_SEED}-shingle{SHINGLE}-lead{LEAD_WORDS}-min{MIN_BODY_WORDS}-captions"
+    return f"minhash-{SCHEME}-{NUM_PERM}-seed{SEED}-shingle{SHINGLE}-lead{LEAD_WORDS}-min{MIN_BODY_WORDS}-captions"
 
 
 def signature(title: str, summary: str, content: str) -> bytes | None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from service.ingest import story
+from service.ingest import minhash, story
 from service.ingest.parse import parse_article
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -127,7 +127,7 @@ def test_minhash_is_datasketchs_affine32_bit_for_bit() -> None:
     title, body = seed(SEED_PHONE_TALKS_PM)
     words = story.lead(title, "", body)
     shingles = {" ".join(words[i : i + story.SHINGLE]) for i in range(len(words) - story.SHINGLE + 1)}
-    found = story.minhash([s.encode() for s in shingles])
+    found = minhash.minhash([s.encode() for s in shingles])
     values = struct.pack(f"<{len(found)}I", *found)
     assert hashlib.sha256(values).hexdigest() == "8b19a544e6a28214a5219f30769489cae33113279f5b9541e78dadf638c48f61"
 
