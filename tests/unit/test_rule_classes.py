@@ -187,6 +187,40 @@ def test_a_sentence_about_both_borders_counts_for_both(shipped: rules.Ruleset) -
     assert matched(shipped, "Vietnam and China review land border management at the Lào Cai gate, Cambodia says") == []
 
 
+def test_both_sides_next_to_the_border_word_count_beside_another_neighbour(shipped: rules.Ruleset) -> None:
+    """Round 5: a closure of several borders is also about this one; a border of other neighbours is not."""
+    assert matched(shipped, "Thailand shuts its land borders with Laos and Cambodia for two weeks") == ["kh-th-border"]
+
+
+def test_a_border_word_inside_a_compound_still_places_another_neighbour(shipped: rules.Ruleset) -> None:
+    """A masked "share a border" does not count for a match, but it still says whose border a sentence is about."""
+    laos_thailand = "Laos and Thailand share a border that runs from the tri-border with Myanmar to the one with Cambodia"
+    assert matched(shipped, laos_thailand) == []
+
+
+def test_the_three_border_junction_is_where_this_border_begins(shipped: rules.Ruleset) -> None:
+    """Rounds 4 and 5: the Việt Nam–Laos–Cambodia junction, in a paragraph, without a border pair named."""
+    assert matched(shipped, "Cột mốc ba biên Việt Nam - Lào - Campuchia ở Kon Tum được tu bổ") == ["vn-kh-border"]
+    assert matched(
+        shipped, "", summary="A marker was placed at the tri-border junction. It stands where Vietnam, Laos and Cambodia meet."
+    ) == ["vn-kh-border"]
+    assert matched(shipped, "Laos and Thailand share a border from the tri-border junction with Myanmar to the one with Cambodia") == []
+
+
+def test_sharing_a_border_says_where_not_what(shipped: rules.Ruleset) -> None:
+    """Round 5: a trade report's background sentence is not border news; a demarcation sentence still is."""
+    assert matched(shipped, "Vietnam and Cambodia, which share a land border of 1,137 km, lift trade to 11 billion USD") == []
+    assert matched(shipped, "Việt Nam và Campuchia có chung đường biên giới dài 1.255 km, thương mại đạt 11 tỷ USD") == []
+    assert matched(shipped, "Vietnam and Cambodia, which share a border, finish demarcating it") == ["vn-kh-border"]
+
+
+def test_a_crossing_alone_places_a_report_on_the_cambodia_thailand_border(shipped: rules.Ruleset) -> None:
+    """Round 4: Thai and Cambodian reports name the crossing, not the countries."""
+    assert matched(shipped, "ทหารสั่งปิดจุดผ่านแดนถาวรช่องจอม อำเภอกาบเชิง จังหวัดสุรินทร์") == ["kh-th-border"]
+    assert matched(shipped, "Traders queue at the Poipet border crossing as it reopens") == ["kh-th-border"]
+    assert matched(shipped, "The Chong Mek border crossing with Laos reopens") == []
+
+
 def test_every_clause_is_scoped_so_far_apart_mentions_do_not_add_up(shipped: rules.Ruleset) -> None:
     article = "\n".join(
         [
