@@ -62,10 +62,11 @@ def main(paths: list[str]) -> int:
     for path in paths:
         for line in Path(path).read_text(encoding="utf-8").splitlines():
             entry = json.loads(line)
-            if page(entry["source"]) in known:
+            seen = page(entry["source"])
+            if seen in known:
                 counts["dropped", "duplicate source"] += 1
                 continue
-            known.add(page(entry["source"]))
+            known.add(seen)
             record = {key: entry.get(key, "") for key in FIELDS}
             if entry.get("title_written"):
                 record["title_written"] = True

@@ -177,6 +177,13 @@ def _malformed_answer(exc: aiohttp.ClientResponseError) -> FetchFailed:
 def _network_failure(exc: httpx.HTTPError) -> FetchFailed:
     """Classify a transport error; the aiohttp transport reports a refused connection as a connect timeout."""
     cause = exc.__cause__
+    if isinstance(cause, aiohttp.ClientConnectorCertificateError):  # the system's trust store, or SSL_CERT_FILE, lacks its CA
+        why = getattr(cause.certificate_error, "verify_message", "") or cause.certificate_error
+        return FetchFailed(
+            "connection",
+            f"the certificate of {cause.host}:{cause.port} is not trusted ({why}); "
+            "where a proxy or a private CA intercepts HTTPS, point SSL_CERT_FILE at its bundle",
+        )
     if isinstance(cause, aiohttp.ClientConnectorError) and str(cause.os_error) not in ("", "None"):
         return FetchFailed("connection", f"cannot connect to {cause.host}:{cause.port}: {cause.os_error}")
     if isinstance(cause, aiohttp.ClientConnectorError) or isinstance(exc, httpx.ConnectError):

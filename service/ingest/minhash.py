@@ -13,8 +13,7 @@ NUM_PERM = 128
 SCHEME = "affine32"
 SEED = 20251122
 # The affine permutations h -> a·h + b (mod 2³², a odd) of datasketch 2.0's "affine32" MinHash with
-# 128 permutations and this seed, as numpy's RandomState(20251122) draws them; kept as numbers so
-# that a fingerprint needs neither datasketch (and its scipy) nor numpy.
+# 128 permutations and this seed, as numpy's RandomState(20251122) draws them.
 _A = (
     0xAE83FF95,
     0x2BB322ED,

@@ -88,7 +88,7 @@ def regex_error(pattern: str) -> str | None:
 
 
 # The scripts whose words are found inside longer strings (unpadded keys), by their Unicode blocks: a key is
-# searched only in a text that holds a letter of the script its first letter belongs to (`_needles`).
+# searched only in a text that holds a letter of the script its first letter belongs to (`needles`).
 SCRIPTS = {
     "thai": ((0x0E00, 0x0E7F),),
     "lao": ((0x0E80, 0x0EFF),),
