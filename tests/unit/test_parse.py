@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -113,3 +114,22 @@ def test_items_cross_to_the_service_as_their_fields_and_come_back_equal() -> Non
     assert pickle.loads(pickle.dumps(parsed, protocol=pickle.HIGHEST_PROTOCOL)) == parsed
     assert pickle.loads(pickle.dumps(item, protocol=0)) == item
     assert copy.copy(item) == item and copy.deepcopy(item) == item
+
+
+def test_feeds_are_read_by_expat_even_where_libxml2s_sax_driver_is_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Feedparser prefers `drv_libxml2` when importable; a feed must go through expat all the same."""
+    import types
+
+    used: list[str] = []
+    driver = types.ModuleType("drv_libxml2")
+
+    def create_parser() -> None:
+        used.append("drv_libxml2")
+        raise AssertionError("libxml2's SAX driver was asked for")
+
+    driver.create_parser = create_parser  # type: ignore[attr-defined]
+    body = (FIXTURES / "feeds" / "seeds.rss").read_bytes()
+    without = parse_feed(body, "https://example.org/feed", "seeds")
+    monkeypatch.setitem(sys.modules, "drv_libxml2", driver)
+    assert parse_feed(body, "https://example.org/feed", "seeds") == without
+    assert used == [] and len(without.items) == 2
