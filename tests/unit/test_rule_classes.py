@@ -198,6 +198,23 @@ def test_a_border_word_inside_a_compound_still_places_another_neighbour(shipped:
     assert matched(shipped, laos_thailand) == []
 
 
+def test_floods_and_harvests_along_the_border_are_not_border_news(shipped: rules.Ruleset) -> None:
+    """Round 6: what happens along a border without being about it; guards fighting smuggling in the floods still count."""
+    assert matched(shipped, "Villagers are evacuated as floodwaters rise along the Cambodian-Thai border in Poipet") == []
+    assert matched(shipped, "Heavy rain floods roads in Poipet on the Thai border, Cambodian officials say") == []
+    assert matched(shipped, "", summary="Ruộng gần biên giới Việt Nam giáp tỉnh Svay Riêng (Campuchia) ngập nước đúng kỳ thu hoạch.") == []
+    assert matched(shipped, "ทหารช่วยชาวบ้านเกี่ยวข้าวใกล้ชายแดนไทย-กัมพูชา") == []
+    smuggling = "Floods make patrolling Vietnam's border with Cambodia harder, as smugglers take to the waterways"
+    assert matched(shipped, "", summary=smuggling) == ["vn-kh-border"]
+    assert matched(shipped, "Thai and Cambodian troops clash at the border near Poipet") == ["kh-th-border"]
+
+
+def test_a_khmer_border_crossing_is_a_border_word_but_a_passport_is_not(shipped: rules.Ruleset) -> None:
+    """Round 6: ឆ្លងដែន (crossing the border) says border; លិខិតឆ្លងដែន (a passport) holds it without saying it."""
+    assert matched(shipped, "ជនជាតិវៀតណាម៧នាក់ឆ្លងដែនខុសច្បាប់ត្រូវឃាត់ខ្លួននៅខេត្តមណ្ឌលគិរី") == ["vn-kh-border"]
+    assert matched(shipped, "ជនជាតិវៀតណាម១១នាក់គ្មានលិខិតឆ្លងដែន ត្រូវឃាត់ខ្លួននៅខេត្តមណ្ឌលគិរី") == []
+
+
 def test_the_three_border_junction_is_where_this_border_begins(shipped: rules.Ruleset) -> None:
     """Rounds 4 and 5: the Việt Nam–Laos–Cambodia junction, in a paragraph, without a border pair named."""
     assert matched(shipped, "Cột mốc ba biên Việt Nam - Lào - Campuchia ở Kon Tum được tu bổ") == ["vn-kh-border"]
@@ -249,6 +266,9 @@ def test_the_gulf_of_thailand_is_not_thailand(shipped: rules.Ruleset) -> None:
         ("البوابات الحدودية بين فيتنام وكمبوديا", "ar", "vn-kh-border"),
         ("Соглашение о прекращении огня между Таиландом и Камбоджей", "ru", "kh-th-border"),
         ("Камбоджа и Таиланд: столкновения у храма Преах Вихеар", "ru", "kh-th-border"),
+        ("Thailandia e Cambogia, nuovi scontri al confine", "it", "kh-th-border"),
+        ("Tailândia e Camboja acordam cessar-fogo na fronteira", "pt", "kh-th-border"),
+        ("Bentrokan di perbatasan Thailand dan Kamboja", "id", "kh-th-border"),
     ],
 )
 def test_the_languages_the_set_lacked(shipped: rules.Ruleset, title: str, language: str, rule: str) -> None:
