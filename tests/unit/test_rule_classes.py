@@ -229,6 +229,11 @@ def test_sharing_a_border_says_where_not_what(shipped: rules.Ruleset) -> None:
     assert matched(shipped, "Vietnam and Cambodia, which share a land border of 1,137 km, lift trade to 11 billion USD") == []
     assert matched(shipped, "Việt Nam và Campuchia có chung đường biên giới dài 1.255 km, thương mại đạt 11 tỷ USD") == []
     assert matched(shipped, "Vietnam and Cambodia, which share a border, finish demarcating it") == ["vn-kh-border"]
+    # Round 6: the same phrase in the other languages of the watch.
+    assert matched(shipped, "ไทยและกัมพูชามีพรมแดนติดกัน การค้าระหว่างสองประเทศปีนี้เพิ่มขึ้น") == []
+    assert matched(shipped, "ថៃជាប្រទេសជិតខាងកម្ពុជាដែលមានព្រំដែនជាប់គ្នា និងមានវប្បធម៌ស្រដៀងគ្នា") == []
+    assert matched(shipped, "La Thaïlande et le Cambodge, qui partagent une frontière, signent un accord culturel") == []
+    assert matched(shipped, "ทหารไทยและกัมพูชาปะทะกันที่ชายแดน") == ["kh-th-border"]
 
 
 def test_a_crossing_alone_places_a_report_on_the_cambodia_thailand_border(shipped: rules.Ruleset) -> None:
