@@ -209,6 +209,13 @@ def test_floods_and_harvests_along_the_border_are_not_border_news(shipped: rules
     assert matched(shipped, "Thai and Cambodian troops clash at the border near Poipet") == ["kh-th-border"]
 
 
+def test_a_leader_stands_for_the_country(shipped: rules.Ruleset) -> None:
+    """Round 6: a call between the two prime ministers names neither country; Hun Sen and Hun Manet already stood for Cambodia."""
+    call = "Thủ tướng Phạm Minh Chính điện đàm với Thủ tướng Hun Manet, hai bên nhất trí sớm hoàn thành phân giới cắm mốc."
+    assert matched(shipped, "", summary=call) == ["vn-kh-border"]
+    assert matched(shipped, "Anutin and Hun Manet agree to reopen border checkpoints") == ["kh-th-border"]
+
+
 def test_a_khmer_border_crossing_is_a_border_word_but_a_passport_is_not(shipped: rules.Ruleset) -> None:
     """Round 6: ឆ្លងដែន (crossing the border) says border; លិខិតឆ្លងដែន (a passport) holds it without saying it."""
     assert matched(shipped, "ជនជាតិវៀតណាម៧នាក់ឆ្លងដែនខុសច្បាប់ត្រូវឃាត់ខ្លួននៅខេត្តមណ្ឌលគិរី") == ["vn-kh-border"]
