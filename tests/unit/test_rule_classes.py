@@ -216,6 +216,13 @@ def test_a_leader_stands_for_the_country(shipped: rules.Ruleset) -> None:
     assert matched(shipped, "Anutin and Hun Manet agree to reopen border checkpoints") == ["kh-th-border"]
 
 
+def test_an_illegal_crossing_is_said_in_english_as_in_vietnamese(shipped: rules.Ruleset) -> None:
+    """Round 6: "nhập cảnh trái phép" was a border word and "illegal entry" was not."""
+    assert matched(shipped, "Thai police arrest 40 Cambodians for illegal entry") == ["kh-th-border"]
+    assert matched(shipped, "Vietnam detains 12 Cambodians who entered illegally") == ["vn-kh-border"]
+    assert matched(shipped, "Vietnam detains 12 Cambodians for overstaying their visas") == []
+
+
 def test_a_khmer_border_crossing_is_a_border_word_but_a_passport_is_not(shipped: rules.Ruleset) -> None:
     """Round 6: ឆ្លងដែន (crossing the border) says border; លិខិតឆ្លងដែន (a passport) holds it without saying it."""
     assert matched(shipped, "ជនជាតិវៀតណាម៧នាក់ឆ្លងដែនខុសច្បាប់ត្រូវឃាត់ខ្លួននៅខេត្តមណ្ឌលគិរី") == ["vn-kh-border"]
