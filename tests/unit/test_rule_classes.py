@@ -209,6 +209,13 @@ def test_floods_and_harvests_along_the_border_are_not_border_news(shipped: rules
     assert matched(shipped, "Thai and Cambodian troops clash at the border near Poipet") == ["kh-th-border"]
 
 
+def test_a_border_post_or_commune_named_alone_places_the_report(shipped: rules.Ruleset) -> None:
+    """Round 6: Vietnamese domestic reports name the guards' post or the commune, not the province or Cambodia."""
+    assert matched(shipped, "Đồn Biên phòng Ia Lốp tuần tra, bắt giữ 2 đối tượng vượt biên trái phép") == ["vn-kh-border"]
+    assert matched(shipped, "Tuần tra khu vực biên giới xã Ea Bung trong đêm mưa") == ["vn-kh-border"]
+    assert matched(shipped, "Xã Ea Bung khánh thành trường học mới") == []  # the commune's own news, no border
+
+
 def test_a_leader_stands_for_the_country(shipped: rules.Ruleset) -> None:
     """Round 6: a call between the two prime ministers names neither country; Hun Sen and Hun Manet already stood for Cambodia."""
     call = "Thủ tướng Phạm Minh Chính điện đàm với Thủ tướng Hun Manet, hai bên nhất trí sớm hoàn thành phân giới cắm mốc."
