@@ -1,4 +1,10 @@
-"""The rules as written in rules.yaml (with line numbers) and the state of their examples, for the Rules page and the playground."""
+"""The rules as written in rules.yaml (with line numbers) and the state of their examples, for the Rules page and the playground.
+
+Each rule's text is its own lines of the file, so that the playground starts from what its
+author wrote, comments included. A rule that uses a YAML anchor defined in another rule
+cannot be loaded from its own lines; its text is then written out from the file's parsed
+tree, with the anchored values in place.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +28,7 @@ def rule_sources(config: Config) -> list[dict[str, Any]]:
     located = _located(source) if source else {}
     out = []
     for spec in config.rules_file.rules:
-        first, text = located.get(spec.id, (0, ""))
+        first, own, text = located.get(spec.id, (0, "", ""))
         examples, failing = _examples(text, config) if text else (0, [])
         out.append(
             {
@@ -32,7 +38,7 @@ def rule_sources(config: Config) -> list[dict[str, Any]]:
                 "destinations": spec.destinations,
                 "first_line": first,
                 "text": text,
-                "lines": [(first + n, line) for n, line in enumerate(text.splitlines())],
+                "lines": [(first + n, line) for n, line in enumerate(own.splitlines())],
                 "examples": examples,
                 "failing": failing,
             }
@@ -49,15 +55,15 @@ def _rules_text(config: Config) -> str:
     return (config.directory / RULES_FILE).read_text(encoding="utf-8")
 
 
-def _located(source: str) -> dict[str, tuple[int, str]]:
-    """Each rule's first line number and its text (its list item, de-indented), by id."""
+def _located(source: str) -> dict[str, tuple[int, str, str]]:
+    """Each rule's first line number, its own lines (its list item, de-indented) and a text of it that loads alone, by id."""
     try:
         doc = parse(source, RULES_FILE)
     except ConfigError:
         return {}
     lines = source.splitlines()
     root = doc.root
-    found: dict[str, tuple[int, str]] = {}
+    found: dict[str, tuple[int, str, str]] = {}
     if not isinstance(root, yaml.MappingNode):
         return found
     rules = next((v for k, v in root.value if k.value == "rules"), None)
@@ -72,8 +78,18 @@ def _located(source: str) -> dict[str, tuple[int, str]]:
         chunk = lines[start.line : end.line + (1 if ends_inside else 0)]
         if chunk:
             chunk[0] = " " * start.column + chunk[0][start.column :]
-        found[str(rule_id)] = (start.line + 1, _dedent(chunk, start.column))
+        own = _dedent(chunk, start.column)
+        found[str(rule_id)] = (start.line + 1, own, _standalone(own, node))
     return found
+
+
+def _standalone(text: str, node: yaml.Node) -> str:
+    """The rule's own lines if they load alone, else the rule written out from the file's tree (other rules' anchors resolved)."""
+    try:
+        parse(text, RULES_FILE)
+    except ConfigError:  # an alias (*name) whose anchor is in another rule: valid in the file, not alone
+        return yaml.serialize(node, Dumper=yaml.SafeDumper, allow_unicode=True, width=110)
+    return text
 
 
 def _dedent(chunk: list[str], column: int) -> str:
