@@ -216,6 +216,28 @@ def test_a_border_post_or_commune_named_alone_places_the_report(shipped: rules.R
     assert matched(shipped, "Xã Ea Bung khánh thành trường học mới") == []  # the commune's own news, no border
 
 
+def test_thai_goods_are_not_thailand(shipped: rules.Ruleset) -> None:
+    """Round 7 (and the issue's first class): a Việt Nam–Cambodia smuggling story that names Thai sugar is about this border only."""
+    assert matched(shipped, "Smugglers bring Thai sugar from Cambodia across the border into Vietnam") == ["vn-kh-border"]
+    assert matched(shipped, "", summary="Ghe chở đường cát Thái Lan nhập lậu qua biên giới Tịnh Biên (An Giang).") == ["vn-kh-border"]
+    assert matched(shipped, "Thailand and Cambodia reopen the border crossing at Poipet") == ["kh-th-border"]
+
+
+def test_citizens_in_the_cambodia_thailand_border_area_are_not_news_of_this_border(shipped: rules.Ruleset) -> None:
+    """Round 7: Việt Nam, Cambodia and a border word side by side, about the other border."""
+    assert matched(shipped, "Vietnamese citizens in the Cambodia-Thailand border area have been evacuated") == ["kh-th-border"]
+    summary = "Công dân Việt Nam tại khu vực biên giới Campuchia và Thái Lan đã được sơ tán."
+    assert matched(shipped, "", summary=summary) == ["kh-th-border"]
+    assert matched(shipped, "Cambodia shuts its borders with Thailand and Vietnam") == ["kh-th-border", "vn-kh-border"]
+
+
+def test_the_disputed_villages_and_peace_talks_place_a_report_on_the_cambodia_thailand_border(shipped: rules.Ruleset) -> None:
+    """Round 7: the 2025 dispute moved to villages (Prey Chan, Chouk Chey), and its diplomacy to peace talks."""
+    assert matched(shipped, "Thai soldiers fire on Cambodian villagers in Prey Chan") == ["kh-th-border"]
+    assert matched(shipped, "Thai and Cambodian leaders head to Kuala Lumpur for peace talks") == ["kh-th-border"]
+    assert matched(shipped, "Cambodian villagers celebrate the harvest festival") == []
+
+
 def test_a_leader_stands_for_the_country(shipped: rules.Ruleset) -> None:
     """Round 6: a call between the two prime ministers names neither country; Hun Sen and Hun Manet already stood for Cambodia."""
     call = "Thủ tướng Phạm Minh Chính điện đàm với Thủ tướng Hun Manet, hai bên nhất trí sớm hoàn thành phân giới cắm mốc."
