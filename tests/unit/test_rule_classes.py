@@ -238,6 +238,13 @@ def test_the_disputed_villages_and_peace_talks_place_a_report_on_the_cambodia_th
     assert matched(shipped, "Cambodian villagers celebrate the harvest festival") == []
 
 
+def test_thailand_is_also_tai_in_korean_but_not_a_tyre_or_a_title(shipped: rules.Ruleset) -> None:
+    """Round 8: 타이 names Thailand as 태국 does; a Korean noun that starts with it (타이어, 타이틀) is another word."""
+    assert matched(shipped, "타이와 캄보디아 국경에서 또 충돌", language="ko") == ["kh-th-border"]
+    assert matched(shipped, "캄보디아 국경 근처 타이어 공장 화재", language="ko") == []
+    assert matched(shipped, "캄보디아 국경 마을의 타이틀 경기", language="ko") == []
+
+
 def test_a_leader_stands_for_the_country(shipped: rules.Ruleset) -> None:
     """Round 6: a call between the two prime ministers names neither country; Hun Sen and Hun Manet already stood for Cambodia."""
     call = "Thủ tướng Phạm Minh Chính điện đàm với Thủ tướng Hun Manet, hai bên nhất trí sớm hoàn thành phân giới cắm mốc."
