@@ -243,6 +243,8 @@ def test_thailand_is_also_tai_in_korean_but_not_a_tyre_or_a_title(shipped: rules
     assert matched(shipped, "타이와 캄보디아 국경에서 또 충돌", language="ko") == ["kh-th-border"]
     assert matched(shipped, "캄보디아 국경 근처 타이어 공장 화재", language="ko") == []
     assert matched(shipped, "캄보디아 국경 마을의 타이틀 경기", language="ko") == []
+    assert matched(shipped, "타이완과 캄보디아 국경 협력", language="ko") == []  # Taiwan
+    assert matched(shipped, "타이베이에서 캄보디아 국경 문제 논의", language="ko") == []  # Taipei
 
 
 def test_a_leader_stands_for_the_country(shipped: rules.Ruleset) -> None:
