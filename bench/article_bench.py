@@ -94,7 +94,7 @@ def main() -> None:
     check(auto)
     held = sorted(auto["held"])
     p95 = held[min(len(held) - 1, int(0.95 * len(held)))] if held else 0.0
-    print(f"whole-article matching ({FEEDS:,} feeds on {HOSTS} hosts, 100 gain one item whose page must be read; defaults)")
+    print(f"whole-article matching ({FEEDS:,} feeds on {HOSTS} hosts, {FEEDS // 10} gain one item whose page must be read; defaults)")
     print(f"  poll with article: auto:   {auto['seconds']:5.1f} s, {len(held)} pages fetched, {auto['matches']} matches")
     print(f"  the same, article: never:  {never['seconds']:5.1f} s, 0 pages fetched, {never['matches']} matches")
     if held:

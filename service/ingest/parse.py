@@ -32,10 +32,6 @@ _BAD_HOST = re.compile(r"[\x00-\x20\x7f<>\"{}|\\^`]|\.\.|^\.")  # characters no 
 # characters that parsing splits on or rebuilds (";", "?", "#", "\\", white space, non-ASCII).
 _PLAIN_LINK = re.compile(r"https?://[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63})*(/[A-Za-z0-9_.~!$&'()*+,=:@%/-]*)?")
 _DATE_LINE = re.compile(r"^\s*date\s+(\d{4}-\d{2}-\d{2})\s+")
-# Feedparser asks for libxml2's SAX driver first and falls back to expat: a failed import per feed
-# (1,000 feeds: 80 ms of a worker), and a different parser, with other entity rules, wherever
-# libxml2's Python bindings happen to be installed. Expat always: the one whose limits we test.
-_SAX_DRIVERS = ["xml.sax.expatreader"]
 _DATELINE = re.compile(r"^[A-ZÀ-ỸĐ][A-ZÀ-ỸĐ .,'-]{1,40}\s+[—–-]\s+")
 
 
@@ -100,10 +96,7 @@ def parse_feed(body: bytes, url: str, feed_id: str, content_type: str = "", time
     headers = {"content-type": content_type} if content_type else {}
     if b"base=" in body:
         headers["content-location"] = url
-    import feedparser  # on first use: `rules check` reads no feed
-
-    feedparser.api.PREFERRED_XML_PARSERS = _SAX_DRIVERS
-    doc = feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
+    doc = _feedparser().parse(io.BytesIO(body), response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
     feed = doc.get("feed", {})
     language = str(feed.get("language", ""))[:16]
     entries = doc.get("entries", [])
@@ -119,6 +112,21 @@ def parse_feed(body: bytes, url: str, feed_id: str, content_type: str = "", time
         warnings=[*warnings, *date_warnings(items)] if items or doc.get("version") else [*warnings, NOT_A_FEED],
         ttl_seconds=int(ttl) * 60 if isinstance(ttl, str) and ttl.isdigit() else None,
     )
+
+
+@functools.cache
+def _feedparser() -> Any:
+    """feedparser, imported on first use (`rules check` reads no feed) and set to read XML with expat only.
+
+    Feedparser asks for libxml2's SAX driver first and falls back to expat: a failed import per
+    feed (1,000 feeds: 80 ms of a worker), and a different parser, with other entity rules,
+    wherever libxml2's Python bindings happen to be installed. Expat always: the one whose
+    limits we test.
+    """
+    import feedparser
+
+    feedparser.api.PREFERRED_XML_PARSERS = ["xml.sax.expatreader"]
+    return feedparser
 
 
 def parse_json_feed(body: bytes, url: str, feed_id: str, timezone: str | None = None) -> ParsedFeed:
