@@ -19,6 +19,7 @@ address" and never what a name resolved to.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from collections.abc import Callable
@@ -43,10 +44,12 @@ def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
     return [v4 for v4 in found if v4 is not None]
 
 
+@functools.lru_cache(maxsize=4_096)
 def is_public(address: str) -> bool:
     """Whether an IP address is globally routable (not loopback, private, link-local, shared, reserved or multicast).
 
-    An IPv6 address that carries an IPv4 address is public only if that IPv4 address is.
+    An IPv6 address that carries an IPv4 address is public only if that IPv4 address is. Cached:
+    every fetch asks it of the address its answer came from.
     """
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])

@@ -32,6 +32,21 @@ async def test_conditional_get_returns_not_modified(feeds: FeedServer, fetcher: 
     assert isinstance(changed, Fetched) and changed.body == b"<rss><channel/></rss>"
 
 
+async def test_a_conditional_get_sends_the_feed_headers_and_the_validators(feeds: FeedServer, fetcher: Fetcher) -> None:
+    """What a server sees: our name, the feed types, compression httpx can decode, the validators; an Accept of the caller's replaces the types."""
+    url = feeds.serve("f.rss", gzip.compress(b"<rss/>"), headers={"Content-Encoding": "gzip"})
+    first = await fetcher.fetch(url)
+    assert isinstance(first, Fetched) and first.body == b"<rss/>" and first.etag and first.last_modified
+    assert isinstance(await fetcher.fetch(url, first.etag, first.last_modified), NotModified)
+    seen = feeds.headers_seen["f.rss"]
+    assert seen["User-Agent"] == "newswatch-test" and seen["Host"] == f"127.0.0.1:{feeds.port}"
+    assert seen["Accept"].startswith("application/rss+xml, application/atom+xml") and "gzip" in seen["Accept-Encoding"]
+    assert (seen["If-None-Match"], seen["If-Modified-Since"]) == (first.etag, first.last_modified)
+    assert "Cookie" not in seen
+    assert isinstance(await fetcher.fetch(url, accept="text/html"), Fetched)
+    assert feeds.headers_seen["f.rss"]["Accept"] == "text/html" and "If-None-Match" not in feeds.headers_seen["f.rss"]
+
+
 async def test_no_cookie_is_kept_or_sent(feeds: FeedServer, fetcher: Fetcher) -> None:
     """A cookie one site sets must not go to the next (one client fetches every site), nor back to it: feeds need none."""
     url = feeds.serve("f.rss", b"<rss/>", headers={"Set-Cookie": "session=abc; Path=/"})

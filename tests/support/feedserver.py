@@ -35,6 +35,7 @@ class FeedServer:
         self.conditional_hits: dict[str, int] = {}
         self.user_agents: set[str] = set()  # every User-Agent that asked for anything
         self.cookies: list[str] = []  # every Cookie header sent with a request
+        self.headers_seen: dict[str, dict[str, str]] = {}  # by path: the headers of the last GET
         self._runner: web.AppRunner | None = None
         self.base = ""
         self.port = 0
@@ -75,6 +76,7 @@ class FeedServer:
         self.hits[path] = self.hits.get(path, 0) + 1
         self.user_agents.add(request.headers.get("User-Agent", ""))
         self.cookies += request.headers.getall("Cookie", [])
+        self.headers_seen[path] = dict(request.headers)
         route = self.routes.get(path)
         if route is None:
             return web.Response(status=404, text="not found")
