@@ -66,7 +66,10 @@ def main() -> None:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print("ingestion (feed server in its own process on 127.0.0.1, SQLite, 100 rules)")
     print(f"  cold poll, 1,000 feeds x 20 new items: {cold:6.1f} s  ({new:,} items stored, {new / cold:,.0f} items/s)")
-    print(f"  unchanged poll, 10,000 feeds (304):    {warm:6.1f} s  ({unchanged:,} not modified, {unchanged / warm:,.0f} feeds/s)")
+    print(
+        f"  unchanged poll, 10,000 feeds (304):    {warm:6.1f} s  ({unchanged:,} not modified, {unchanged / warm:,.0f} feeds/s, "
+        f"{warm / unchanged * 1000:.2f} ms a feed)"
+    )
     print(f"  peak RSS of the poller:                {rss:6.0f} MB")
 
 
