@@ -420,3 +420,32 @@ def _needs_a_hit(spec: dict[str, Any]) -> bool:
 
     parsed = RulesFile.model_validate({"destinations": {"d": {"type": "console"}}, "rules": [{"destinations": ["d"], **spec}]})
     return not check_rule(parsed.rules[0], Groups({}))
+
+
+def test_an_anti_personnel_mine_is_a_word_of_the_conflict(shipped: rules.Ruleset) -> None:
+    """Round 9: a mine blast in a Thai border district, named by the kind of mine; a coal mine is not."""
+    assert matched(shipped, "A Thai soldier steps on an anti-personnel mine in Kantharalak district") == ["kh-th-border"]
+    assert matched(shipped, "Miners rescued from a flooded coal mine in Kantharalak district") == []
+
+
+def test_medical_aid_and_gifts_in_a_border_area_are_not_border_news(shipped: rules.Ruleset) -> None:
+    """Round 9: medics and guards treating border residents; guards who also patrol still count."""
+    aid = "Quân y Việt Nam và Campuchia khám bệnh, cấp thuốc miễn phí cho người dân trước giao lưu hữu nghị biên giới Việt Nam – Campuchia."
+    assert matched(shipped, "", summary=aid) == []
+    patrol = "Bộ đội Biên phòng tặng quà người dân rồi tuần tra biên giới Việt Nam – Campuchia."
+    assert matched(shipped, "", summary=patrol) == ["vn-kh-border"]
+
+
+def test_a_border_town_says_where_a_story_is_not_what_it_is_about(shipped: rules.Ruleset) -> None:
+    """Round 9: a scam raid in "the border town of" a place is not border news; fighting near it still is."""
+    assert matched(shipped, "Police raid a scam compound in a Cambodian border town near Thailand") == []
+    assert matched(shipped, "カンボジア北部のタイとの国境の町で詐欺拠点を摘発", language="ja") == []
+    assert matched(shipped, "Thai and Cambodian troops clash near the border town of Poipet") == ["kh-th-border"]
+
+
+def test_a_vietnamese_report_of_a_crossing_to_cambodia_needs_no_vietnam(shipped: rules.Ruleset) -> None:
+    """Round 9: "xuất cảnh trái phép sang Campuchia": the speaker's country goes without saying, even for Chinese nationals."""
+    crossing = "Bốn người Trung Quốc đang chờ người đưa xuất cảnh trái phép sang Campuchia thì bị bắt."
+    assert matched(shipped, "", summary=crossing) == ["vn-kh-border"]
+    assert matched(shipped, "Đường cát buôn lậu từ Campuchia bị thu giữ tại chợ") == ["vn-kh-border"]
+    assert matched(shipped, "Du khách sang Campuchia dịp nghỉ lễ tăng mạnh") == []
