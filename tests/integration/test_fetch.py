@@ -47,6 +47,12 @@ async def test_a_conditional_get_sends_the_feed_headers_and_the_validators(feeds
     assert feeds.headers_seen["f.rss"]["Accept"] == "text/html" and "If-None-Match" not in feeds.headers_seen["f.rss"]
 
 
+async def test_a_body_that_does_not_decode_as_it_says_is_a_failed_fetch(feeds: FeedServer, fetcher: Fetcher) -> None:
+    """httpx decodes under the cap on the direct GET too: a gzip header over plain bytes is a network failure, not a crash."""
+    result = await fetcher.fetch(feeds.serve("f.rss", b"<rss/> not gzip", headers={"Content-Encoding": "gzip"}))
+    assert isinstance(result, FetchFailed) and result.code == "network" and "DecodingError" in result.message, result
+
+
 async def test_no_cookie_is_kept_or_sent(feeds: FeedServer, fetcher: Fetcher) -> None:
     """A cookie one site sets must not go to the next (one client fetches every site), nor back to it: feeds need none."""
     url = feeds.serve("f.rss", b"<rss/>", headers={"Set-Cookie": "session=abc; Path=/"})
