@@ -449,3 +449,18 @@ def test_a_vietnamese_report_of_a_crossing_to_cambodia_needs_no_vietnam(shipped:
     assert matched(shipped, "", summary=crossing) == ["vn-kh-border"]
     assert matched(shipped, "Đường cát buôn lậu từ Campuchia bị thu giữ tại chợ") == ["vn-kh-border"]
     assert matched(shipped, "Du khách sang Campuchia dịp nghỉ lễ tăng mạnh") == []
+
+
+def test_a_mine_blast_in_a_thai_province_on_this_border_is_news_of_it(shipped: rules.Ruleset) -> None:
+    """Round 10: Thai reports of a mine blast name the province, not Cambodia; กับระเบิด is a mine as ทุ่นระเบิด is."""
+    assert matched(shipped, "ทหารไทยเหยียบกับระเบิดระหว่างลาดตระเวนในพื้นที่จังหวัดศรีสะเกษ", language="th") == ["kh-th-border"]
+    assert matched(shipped, "A ranger loses a leg to a landmine in Sa Kaeo province") == ["kh-th-border"]
+    assert matched(shipped, "A landmine left from the war wounds a farmer in Ubon Ratchathani, near the Laos border") == []
+    assert matched(shipped, "Mine clearance teams declare three villages in Battambang safe") == []
+
+
+def test_the_court_and_the_disputed_land_are_the_dispute(shipped: rules.Ruleset) -> None:
+    """Round 10: the ICJ's ruling on the Preah Vihear promontory, told without a border word."""
+    summary = "The court ruled that the promontory belongs to Cambodia. On nearly every point Thailand presented, it ruled for Cambodia, which did not get the whole disputed area."
+    assert matched(shipped, "", summary=summary) == ["kh-th-border"]
+    assert matched(shipped, "Thailand and Cambodia take their fishing quota case to the WTO") == []
