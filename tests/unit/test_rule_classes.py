@@ -326,6 +326,10 @@ def test_the_gulf_of_thailand_is_not_thailand(shipped: rules.Ruleset) -> None:
         ("Thailandia e Cambogia, nuovi scontri al confine", "it", "kh-th-border"),
         ("Tailândia e Camboja acordam cessar-fogo na fronteira", "pt", "kh-th-border"),
         ("Bentrokan di perbatasan Thailand dan Kamboja", "id", "kh-th-border"),
+        ("Kamboçya ile Tayland sınırında yeniden çatışma", "tr", "kh-th-border"),  # round 11
+        ("Vietnam ile Kamboçya sınır kapısını genişletiyor", "tr", "vn-kh-border"),
+        ("کامبوج تمامی گذرگاه‌های مرزی با تایلند را بست", "fa", "kh-th-border"),
+        ("درگیری در مرز کامبوج و تایلند", "fa", "kh-th-border"),
     ],
 )
 def test_the_languages_the_set_lacked(shipped: rules.Ruleset, title: str, language: str, rule: str) -> None:
@@ -339,6 +343,9 @@ def test_the_languages_the_set_lacked(shipped: rules.Ruleset, title: str, langua
         "Reporters Without Borders ranks Cambodia and Thailand low on press freedom",
         "Cambodia and Thailand launch cross-border QR payments",
         "タイヤの中国メーカー、カンボジアの国境近くで工場開所",  # タイヤ (tyres) is not タイ (Thailand)
+        "Tayland, Kamboçyalı işçileri sınır dışı etti",  # Turkish "sınır dışı": deported, "outside the border"
+        "Kamboçya ve Tayland sınırsız veri paketi anlaşması imzaladı",  # sınırsız: unlimited
+        "Kamboçya'nın Vietnam sınırına komşu Svay Rieng eyaletinde kumarhaneye baskın",  # "neighbouring the border": where
     ],
 )
 def test_compounds_and_longer_words_raise_no_alarm(shipped: rules.Ruleset, title: str) -> None:
@@ -464,3 +471,11 @@ def test_the_court_and_the_disputed_land_are_the_dispute(shipped: rules.Ruleset)
     summary = "The court ruled that the promontory belongs to Cambodia. On nearly every point Thailand presented, it ruled for Cambodia, which did not get the whole disputed area."
     assert matched(shipped, "", summary=summary) == ["kh-th-border"]
     assert matched(shipped, "Thailand and Cambodia take their fishing quota case to the WTO") == []
+
+
+def test_bavet_the_town_is_not_bavet_the_gate(shipped: rules.Ruleset) -> None:
+    """Round 11: Bavet is also the casino and scam-compound town around the gate; named alone it needs a border word."""
+    raid = "Police detain 2,000 foreigners in a raid on a casino in Bavet, Svay Rieng province, near Vietnam"
+    assert matched(shipped, raid) == []
+    assert matched(shipped, "Two smugglers held at the Bavet checkpoint in Svay Rieng") == ["vn-kh-border"]
+    assert matched(shipped, "Vietnamese traders bring waste in through Bavet across the border from Vietnam") == ["vn-kh-border"]
