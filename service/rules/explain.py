@@ -24,6 +24,7 @@ from service.rules.fields import QUOTE_ORDER
 from service.rules.index import Term
 from service.rules.match import Rule, Ruleset, item_fields, item_language
 from service.rules.nodes import AllOf, AnyOf, Hits, Near, Node, NoneOf, TermNode, Within
+from service.rules.units import HEADLINE
 
 SCOPE, MISSING, EXCLUDED, APART = "scope", "missing", "excluded", "apart"
 
@@ -115,7 +116,14 @@ class _Judge:
         self._fields = fields
 
     def closest(self, tree: Node, hits: Hits) -> Reason:
-        """One line: the way that came closest (of several), and what it lacks."""
+        """One line: the way that came closest (of several), and what it lacks; or the rule-wide `none:` that left it out."""
+        if isinstance(tree, AllOf):  # `any:` with a rule-wide `none:` beside it
+            guards = [c for c in tree.children if isinstance(c, NoneOf)]
+            rest = [c for c in tree.children if not isinstance(c, NoneOf)]
+            if guards and len(rest) == 1:
+                if rest[0].evaluator()(hits, self._fields):  # one way held: the rule-wide exclusion took the item out
+                    return self._left_out(guards, hits)
+                tree = rest[0]
         ways = list(tree.children) if isinstance(tree, AnyOf) and not self._simple(tree) else [tree]
         verdicts = [self.judge(way, hits) for way in ways]
         best = max(range(len(ways)), key=lambda i: (verdicts[i].share, verdicts[i].held, -i))
@@ -127,6 +135,15 @@ class _Judge:
         if len(ways) > 1:
             return Reason(kind, f"closest of its {len(ways)} ways, the {_ordinal(best + 1)}{where}: {what}", verdict.quote)
         return Reason(kind, what[0].upper() + what[1:] + where, verdict.quote)
+
+    def _left_out(self, guards: list[NoneOf], hits: Hits) -> Reason:
+        """The rule-wide `none:` that left out an item one of the rule's ways matched, quoting the headline where it looked there."""
+        verdict = _Verdict(0, 0)
+        for guard in guards:
+            verdict.add(self.judge(guard, hits))
+        headline = any(isinstance(c, Within) and c.unit == HEADLINE for g in guards for c in g.children)
+        quote = self._fields["title"].raw if headline and "title" in self._fields else verdict.quote
+        return Reason(EXCLUDED, "one of its ways holds, but the rule-wide none: leaves it out: " + _and(verdict.excluded), quote)
 
     def judge(self, node: Node, hits: Hits) -> _Verdict:
         """How far `node` gets on `hits`."""

@@ -15,7 +15,7 @@ from typing import Any, Protocol, TypeVar
 
 from service.rules.fields import QUOTE_ORDER
 from service.rules.text import Field as TextField
-from service.rules.units import LEAD, LEAD_UNIT, units_of
+from service.rules.units import HEADLINE, HEADLINE_UNIT, LEAD, LEAD_UNIT, WHOLE, units_of
 from service.rules.units import Hits as Hits  # re-exported: the matcher and explanations read it here
 
 Evaluator = Callable[[Hits, dict[str, TextField]], bool]
@@ -196,7 +196,7 @@ class NoneOf:
 
 @dataclass(frozen=True, slots=True)
 class Within:
-    """Holds when `inner` holds on the hits of one sentence or paragraph of one field, or on those of the lead."""
+    """Holds when `inner` holds on the hits of one sentence or paragraph of one field, or on those of the lead or the headline."""
 
     unit: str
     inner: Node
@@ -221,15 +221,16 @@ class Within:
         inner, unit = self.inner.evaluator(), self.unit
         positive = self.inner.positive_terms()
         possible = _necessary(self.inner)  # if it fails on the whole item, no one unit can hold
-        if unit == LEAD:
+        if unit in WHOLE:
+            key = LEAD_UNIT if unit == LEAD else HEADLINE_UNIT
 
-            def in_lead(hits: Hits, fields: dict[str, TextField]) -> bool:
+            def in_whole(hits: Hits, fields: dict[str, TextField]) -> bool:
                 if not possible(hits):
                     return False
-                lead = units_of(hits, fields, LEAD)[LEAD_UNIT]
-                return not positive.isdisjoint(lead) and inner(lead, fields)
+                whole = units_of(hits, fields, unit)[key]
+                return not positive.isdisjoint(whole) and inner(whole, fields)
 
-            return in_lead
+            return in_whole
 
         def evaluate(hits: Hits, fields: dict[str, TextField]) -> bool:
             if not possible(hits):
@@ -241,6 +242,10 @@ class Within:
 
     def witness(self, hits: Hits, fields: dict[str, TextField]) -> Witness | None:
         inner, positive = self.inner.evaluator(), self.inner.positive_terms()
+        if self.unit == HEADLINE:  # the headline held: quote it
+            if "title" not in fields or not self.evaluator()(hits, fields):
+                return None
+            return "title", 0, len(fields["title"].folded.split()) - 1, 0
         if self.unit == LEAD:  # the lead held as a whole: quote the lead paragraph of the first field that has a term of it
             places = sorted({n for t in positive & hits.keys() for n, o in hits[t] if o >= 0}, key=QUOTE_ORDER.index)
             if not places or not self.evaluator()(hits, fields):
@@ -260,7 +265,7 @@ class Within:
 def _witnessed(node: Node, hits: Hits, fields: dict[str, TextField]) -> bool:
     """Whether to ask a child of `any` for its witness: if it holds. A sentence, paragraph or nearness
     test has a witness exactly when it holds (the same units or places), so it is not evaluated twice."""
-    if isinstance(node, Near) or (isinstance(node, Within) and node.unit != LEAD):
+    if isinstance(node, Near) or (isinstance(node, Within) and node.unit not in WHOLE):
         return True
     return node.evaluator()(hits, fields)
 
@@ -295,7 +300,7 @@ def _merge_within(children: Sequence[Node]) -> list[Node]:
     """
     by_unit: dict[str, list[Node]] = defaultdict(list)
     for c in children:
-        if isinstance(c, Within) and c.unit != LEAD:
+        if isinstance(c, Within) and c.unit not in WHOLE:
             by_unit[c.unit].append(c.inner)
     merged: list[Node] = [c for c in children if not (isinstance(c, Within) and len(by_unit.get(c.unit, ())) > 1)]
     merged += [Within(unit, AnyOf(tuple(inners))) for unit, inners in by_unit.items() if len(inners) > 1]

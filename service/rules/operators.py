@@ -19,7 +19,7 @@ The operators, as users write them in `match:`:
   hold within one sentence (paragraph) of one field, so `none` there means "not in that
   sentence": `{in: sentence, all: ["@border", "@vietnam"], none: ["@thailand"]}`. `in: lead`
   is the headline and the first paragraph of each other field (the second, when the first repeats
-  the headline): what the story says it is about.
+  the headline): what the story says it is about. `in: headline` is the title field alone.
 - `near`: each listed term or group occurs within `within` words of the first (default 10),
   or `within: sentence` / `within: paragraph`, in one field.
 - `regex`: an RE2 regular expression (linear time) searched in the text as written, case-
@@ -153,11 +153,11 @@ class BooleanSpec(Strict):
     all: list[NodeSpec] | None = None
     any: list[NodeSpec] | None = None
     none: list[NodeSpec] | None = None
-    in_: Literal["sentence", "paragraph", "lead"] | None = Field(default=None, alias="in")
+    in_: Literal["sentence", "paragraph", "lead", "headline"] | None = Field(default=None, alias="in")
 
 
 class BooleanOperator(Operator):
-    """`all`, `any`, `none`, and `in: sentence | paragraph | lead`."""
+    """`all`, `any`, `none`, and `in: sentence | paragraph | lead | headline`."""
 
     tag = "<match>"
     keys = ("all", "any", "none", "in")

@@ -1,4 +1,4 @@
-"""Term hits grouped by sentence, paragraph or lead, once per item for every rule that asks (`nodes.Within`)."""
+"""Term hits grouped by sentence, paragraph, lead or headline, once per item for every rule that asks (`nodes.Within`)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,15 @@ from service.rules.text import Field as TextField
 Hits = dict[int, list[tuple[str, int]]]  # term number -> (field, offset of the key) pairs; offset -1: a regex
 LEAD = "lead"  # the headline and the first paragraph of every other field
 LEAD_UNIT = ("", 0)  # the lead's one group in `units_of`
+HEADLINE = "headline"  # the title field alone
+HEADLINE_UNIT = ("title", 0)  # the headline's one group in `units_of`
+WHOLE = (LEAD, HEADLINE)  # units that are one group per item, not one per sentence or paragraph
 
 _LAST = threading.local()  # the last item's hits, grouped by sentence and by paragraph
 
 
 def units_of(hits: Hits, fields: dict[str, TextField], unit: str) -> dict[tuple[str, int], Hits]:
-    """The hits of each sentence (paragraph) of each field by (field, unit number), or of the lead (`LEAD_UNIT`).
+    """The hits of each sentence (paragraph) of each field by (field, unit number), or of the lead (`LEAD_UNIT`) or headline.
 
     Groups come in quote order (`QUOTE_ORDER`, then unit number): a witness takes the first that holds.
     A group holds every term of its unit; evaluators look only at their own terms, so the many
@@ -29,6 +32,8 @@ def units_of(hits: Hits, fields: dict[str, TextField], unit: str) -> dict[tuple[
     groups = last[2].get(unit)
     if groups is None and unit == LEAD:
         groups = last[2][unit] = {LEAD_UNIT: in_lead(hits, fields)}
+    elif groups is None and unit == HEADLINE:
+        groups = last[2][unit] = {HEADLINE_UNIT: in_headline(hits)}
     elif groups is None:
         by_unit: dict[tuple[str, int], Hits] = defaultdict(dict)
         for t, places in hits.items():
@@ -49,6 +54,16 @@ def in_lead(hits: Hits, fields: dict[str, TextField]) -> Hits:
         if places:
             lead[t] = places
     return lead
+
+
+def in_headline(hits: Hits) -> Hits:
+    """The hits of the headline (the title field)."""
+    headline: Hits = {}
+    for t, found in hits.items():
+        places = [(n, o) for n, o in found if n == "title" and o >= 0]
+        if places:
+            headline[t] = places
+    return headline
 
 
 def _quote_order(group: tuple[tuple[str, int], Hits]) -> tuple[int, int]:

@@ -111,7 +111,7 @@ def labelled() -> list[dict[str, Any]]:
 
 def test_on_the_shipped_rules_each_miss_is_one_line_and_agrees_with_the_matcher(shipped: Any) -> None:
     context = FeedContext("wire")
-    misses = 0
+    misses = excluded = 0
     for story in labelled():
         item = Item(feed_id="wire", key=story["id"], title=story["title"], summary=story["summary"], language=story["lang"])
         matched = {m.rule_id for m in shipped.ruleset.match(item, context.scope)}
@@ -122,6 +122,12 @@ def test_on_the_shipped_rules_each_miss_is_one_line_and_agrees_with_the_matcher(
             misses += 1
             [reason] = explained.reasons
             assert reason.kind in (MISSING, EXCLUDED, APART) and "alternative" not in reason.text and "\n" not in reason.text
+            if reason.text.startswith("one of its ways holds"):  # the rule-wide `none:` (kh-th-border's business headlines)
+                assert reason.kind == EXCLUDED and "the rule-wide none: leaves it out: " in reason.text, reason.text
+                assert reason.quote == story["title"], reason.quote
+                excluded += 1
+                continue
             ways = len(next(r for r in shipped.rules_file.rules if r.id == explained.rule_id).match.any or [None])
             assert reason.text.startswith(f"closest of its {ways} ways, the "), reason.text
     assert misses > 300  # most labelled stories miss one of the two rules
+    assert excluded >= 5  # the business headlines the tuning part showed

@@ -479,3 +479,28 @@ def test_bavet_the_town_is_not_bavet_the_gate(shipped: rules.Ruleset) -> None:
     assert matched(shipped, raid) == []
     assert matched(shipped, "Two smugglers held at the Bavet checkpoint in Svay Rieng") == ["vn-kh-border"]
     assert matched(shipped, "Vietnamese traders bring waste in through Bavet across the border from Vietnam") == ["vn-kh-border"]
+
+
+def test_a_business_headline_with_the_conflict_as_background_is_not_border_news(shipped: rules.Ruleset) -> None:
+    """Round 11: tourism, flights, boycotts and sport that cite the fighting in passing; a measure at the border still counts."""
+    flights = "Flights between Phnom Penh and Bangkok kept to their schedules despite the border clashes between Cambodia and Thailand."
+    assert matched(shipped, "Cambodia-Thailand flights operating as usual", summary=flights) == []
+    boycott = "Cambodians shun Thai goods amid anger over the Thai troops' stand-off with Cambodia near the border temple."
+    assert matched(shipped, "Cambodians boycott Thai products", summary=boycott) == []
+    ban = "Cambodia stopped imports of Thai fruit and vegetables at its border checkpoints as the clashes with Thailand went on."
+    assert matched(shipped, "Cambodia bans Thai fruit and vegetable imports", summary=ban) == ["kh-th-border"]
+    clashes = "Hotels in Siem Reap are empty as Cambodia and Thailand fight along the border."
+    assert matched(shipped, "Tourism slumps as border clashes go on", summary=clashes) == ["kh-th-border"]
+
+
+def test_in_headline_holds_on_the_title_alone() -> None:
+    """The headline scope: what the title says, whatever the summary adds."""
+    rule = {"id": "r", "match": {"any": ["border"], "none": [{"in": "headline", "all": ["tourism"], "none": ["border"]}]}}
+    found = ruleset(rule).match
+    assert found(Item(feed_id="f", key="k", title="Tourism falls", summary="Fighting on the border scares visitors.")) == []
+    assert found(Item(feed_id="f", key="k", title="Border tourism falls", summary="Fighting on the border."))
+    assert found(Item(feed_id="f", key="k", title="Clashes", summary="Tourism falls as fighting on the border goes on."))
+    headline = ruleset({"id": "r", "match": {"in": "headline", "all": ["border"]}}).match
+    [only] = headline(Item(feed_id="f", key="k", title="Border news", summary="and the border again"))
+    assert only.evidence.field == "title" and only.evidence.text == "Border news"
+    assert headline(Item(feed_id="f", key="k", title="Other news", summary="border in the summary")) == []
