@@ -330,6 +330,8 @@ def test_the_gulf_of_thailand_is_not_thailand(shipped: rules.Ruleset) -> None:
         ("Vietnam ile Kamboçya sınır kapısını genişletiyor", "tr", "vn-kh-border"),
         ("کامبوج تمامی گذرگاه‌های مرزی با تایلند را بست", "fa", "kh-th-border"),
         ("درگیری در مرز کامبوج و تایلند", "fa", "kh-th-border"),
+        ("Rondaan di sempadan Vietnam dan Kemboja untuk mencegah penyeludupan", "ms", "vn-kh-border"),  # round 12
+        ("Konflikt graniczny między Kambodżą i Tajlandią", "pl", "kh-th-border"),
     ],
 )
 def test_the_languages_the_set_lacked(shipped: rules.Ruleset, title: str, language: str, rule: str) -> None:
@@ -439,6 +441,8 @@ def test_medical_aid_and_gifts_in_a_border_area_are_not_border_news(shipped: rul
     """Round 9: medics and guards treating border residents; guards who also patrol still count."""
     aid = "Quân y Việt Nam và Campuchia khám bệnh, cấp thuốc miễn phí cho người dân trước giao lưu hữu nghị biên giới Việt Nam – Campuchia."
     assert matched(shipped, "", summary=aid) == []
+    festival = "Biên phòng tổ chức Tết Trung thu cho trẻ em vùng biên giới Việt Nam – Campuchia."  # round 12
+    assert matched(shipped, "", summary=festival) == []
     patrol = "Bộ đội Biên phòng tặng quà người dân rồi tuần tra biên giới Việt Nam – Campuchia."
     assert matched(shipped, "", summary=patrol) == ["vn-kh-border"]
 
