@@ -24,6 +24,9 @@ SEED_PHONE_TALKS_PM = "004_7dee21eaf8f7a444.txt"  # PM Chính – PM Hun Manet, 
 SAME_STORY_PAIRS = {
     frozenset({"vncn-009", "vncn-012"}),  # the Lũng Cú joint patrol, from VNA and from VNS
     frozenset({"vncn-010", "vi-076"}),  # "Cột mốc chủ quyền đặc biệt", collected twice from two outlets
+    # Two handovers of citizens at the Dinh Bà gate, told from one template ten months apart
+    # (January and November): alike as text, never threaded, since a thread stays open 72 hours.
+    frozenset({"n4-vi-038", "n13-vi-004"}),
 }
 
 
