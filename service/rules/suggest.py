@@ -328,7 +328,8 @@ def _append(lines: list[str], at: int, indent: int, quoted: str) -> str | None:
             last, item_indent = i, _indent(lines[i])
     if last is None or item_indent is None:
         return None
-    lines.insert(last + 1, f"{' ' * item_indent}- {quoted}\n")
+    # After the whole last item (a mapping item goes on over several lines); blank lines and comments after it stay after.
+    lines.insert(_block_end(lines, last, item_indent), f"{' ' * item_indent}- {quoted}\n")
     return "".join(lines)
 
 

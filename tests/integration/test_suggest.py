@@ -158,6 +158,10 @@ async def test_the_cli_records_a_missed_story_and_prints_suggestions_and_recall(
             "rules:\n  - id: r\n    match:\n      any: [a]\n      none:\n        - b\n",
             'rules:\n  - id: r\n    match:\n      any: [a]\n      none:\n        - b\n        - "x"\n',
         ),
+        (  # the last item is a mapping of several lines (the shipped kh-th-border's headline exclusion): after all of it
+            "rules:\n  - id: r\n    match:\n      any: [a]\n      none:\n        - in: headline\n          all: [b]\n\n  - id: s\n",
+            'rules:\n  - id: r\n    match:\n      any: [a]\n      none:\n        - in: headline\n          all: [b]\n        - "x"\n\n  - id: s\n',
+        ),
     ],
 )
 def test_an_exclusion_is_written_into_the_rule_as_it_is_laid_out(source: str, expected: str | None) -> None:
