@@ -23,8 +23,9 @@ from service.config.live import LiveConfig
 from service.destinations import SinkContext, Unavailable, build_sink
 from service.ingest import story, workers
 from service.ingest.article import Articles, Extractor
+from service.ingest.client import build_client
 from service.ingest.extract import Extracted, extract_article
-from service.ingest.fetch import Fetcher, build_client
+from service.ingest.fetch import Fetcher
 from service.ingest.guard import Guard
 from service.ingest.model import ParsedFeed
 from service.ingest.parse import parse_feed

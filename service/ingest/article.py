@@ -24,8 +24,9 @@ from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from alerts.display import urls_shown
+from service.ingest.client import url_problem
 from service.ingest.extract import MIN_TEXT, Extracted
-from service.ingest.fetch import Fetched, FetchFailed, NotModified, url_problem
+from service.ingest.fetch import Fetched, FetchFailed, NotModified
 from service.ingest.guard import Guard
 from service.ingest.model import Article, Status
 

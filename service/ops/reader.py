@@ -42,8 +42,9 @@ class Reader:
 
     async def __aenter__(self) -> Reader:
         from service.ingest.article import Articles
+        from service.ingest.client import build_client
         from service.ingest.extract import extract_article
-        from service.ingest.fetch import Fetcher, build_client
+        from service.ingest.fetch import Fetcher
 
         settings, guard = self._settings, self._guard
         client = await self._stack.enter_async_context(build_client(settings.user_agent))

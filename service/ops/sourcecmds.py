@@ -30,7 +30,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 
 async def discover_command(url: str, settings: Settings) -> int:
     """Print what a site offers as ready-to-paste feeds.yaml entries."""
-    from service.ingest.fetch import Fetcher, build_client
+    from service.ingest.client import build_client
+    from service.ingest.fetch import Fetcher
     from service.ingest.guard import Guard
     from service.ingest.sources.discover import discover, entry_id
     from service.ops.opml import unique_id, yaml_entries

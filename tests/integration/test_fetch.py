@@ -11,7 +11,8 @@ import httpx
 import pytest
 import trustme
 
-from service.ingest.fetch import Fetched, Fetcher, FetchFailed, NotModified, build_client
+from service.ingest.client import build_client
+from service.ingest.fetch import Fetched, Fetcher, FetchFailed, NotModified
 from tests.support.feedserver import FeedServer
 
 

@@ -10,8 +10,9 @@ import pytest
 import sqlalchemy as sa
 
 from service.ingest.article import Articles
+from service.ingest.client import build_client
 from service.ingest.extract import Extracted
-from service.ingest.fetch import Fetched, Fetcher, FetchFailed, build_client
+from service.ingest.fetch import Fetched, Fetcher, FetchFailed
 from service.ingest.guard import Guard, is_public
 from service.ingest.model import Status
 from service.storage.schema import items
