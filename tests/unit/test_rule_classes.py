@@ -508,3 +508,35 @@ def test_in_headline_holds_on_the_title_alone() -> None:
     [only] = headline(Item(feed_id="f", key="k", title="Border news", summary="and the border again"))
     assert only.evidence.field == "title" and only.evidence.text == "Border news"
     assert headline(Item(feed_id="f", key="k", title="Other news", summary="border in the summary")) == []
+
+
+def test_a_scam_raid_headline_is_not_border_news_but_a_handover_is(shipped: rules.Ruleset) -> None:
+    """Round 14: raids on scam compounds in a town near the border; people handed back at a checkpoint still count."""
+    raid = "Die Polizei war an zwei Orten in der Stadt Poipet nahe der Grenze zu Thailand im Einsatz; festgenommen wurden 123 Thailänder."
+    assert matched(shipped, "Mehr als 200 Festnahmen bei Razzien in Betrugszentren in Kambodscha", summary=raid, language="de") == []
+    listed = "Joint forces raided sites in Phnom Penh and Banteay Meanchey and held nationals of Vietnam, Thailand and China."
+    assert matched(shipped, "Cambodian forces detain 700 in raids on online scam sites", summary=listed) == []
+    back = "Cambodia handed 40 Thai workers freed from scam compounds to Thai officials at the Poipet checkpoint."
+    assert matched(shipped, "Thai scam workers returned from Cambodia", summary=back) == ["kh-th-border"]
+    fight = "Thai troops shelled a scam compound on the Cambodian side of the border during the clashes."
+    assert matched(shipped, "Thai troops shell a scam compound as fighting resumes", summary=fight) == ["kh-th-border"]
+
+
+def test_a_place_near_the_border_says_where_not_what(shipped: rules.Ruleset) -> None:
+    """Round 14: "near the border with" locates a town, as "border town" does; fighting near it still counts."""
+    assert matched(shipped, "カンボジアのバベットで詐欺拠点を摘発、ベトナムとの国境に近い町", language="ja") == []
+    assert matched(shipped, "Thai and Cambodian troops exchange fire near the border with Cambodia in Surin") == ["kh-th-border"]
+
+
+def test_russian_thai_is_an_adjective_too(shipped: rules.Ruleset) -> None:
+    """Round 14: Russian reports say "тайские военные" (Thai soldiers), not Таиланд."""
+    assert matched(shipped, "Двое тайских военных ранены в перестрелке на границе с Камбоджей", language="ru") == ["kh-th-border"]
+
+
+def test_border_guards_protecting_forest_are_not_border_news(shipped: rules.Ruleset) -> None:
+    """Round 14: guards who catch forest clearing in a border commune; timber smuggled across still counts."""
+    clearing = "Đồn Biên phòng Ia Chía phát hiện, bắt giữ 5 hộ dân đang phá rừng phòng hộ tại xã Ia Chía, Gia Lai."
+    assert matched(shipped, "", summary=clearing) == []
+    assert matched(shipped, "Rừng tại xã biên giới của Gia Lai đối mặt nguy cơ bị xóa sổ") == []
+    timber = "Đồn Biên phòng Ia Chía bắt giữ 2 đối tượng buôn lậu gỗ từ Campuchia về xã Ia Chía, Gia Lai."
+    assert matched(shipped, "", summary=timber) == ["vn-kh-border"]
