@@ -540,3 +540,26 @@ def test_border_guards_protecting_forest_are_not_border_news(shipped: rules.Rule
     assert matched(shipped, "Rừng tại xã biên giới của Gia Lai đối mặt nguy cơ bị xóa sổ") == []
     timber = "Đồn Biên phòng Ia Chía bắt giữ 2 đối tượng buôn lậu gỗ từ Campuchia về xã Ia Chía, Gia Lai."
     assert matched(shipped, "", summary=timber) == ["vn-kh-border"]
+
+
+def test_smuggled_goods_seized_in_a_place_on_this_border_are_news_of_it(shipped: rules.Ruleset) -> None:
+    """Round 15: contraband seized in a border commune or province came over the Cambodian border; not at sea."""
+    assert matched(shipped, "Bình Phước bắt 1.250 bao thuốc lá nhập lậu tại xã Lộc Thạnh, huyện Lộc Ninh") == ["vn-kh-border"]
+    assert matched(shipped, "An Giang: Gần 20.000 bao thuốc lá ngoại nhập lậu vô chủ nằm ven đường") == ["vn-kh-border"]
+    assert matched(shipped, "Kiên Giang: bắt tàu chở 80.000 lít dầu lậu trên biển Phú Quốc") == []
+    assert matched(shipped, "Bình Phước thu hoạch 1.250 tấn điều tại xã Lộc Thạnh") == []
+
+
+def test_houses_and_clinics_the_guards_build_are_good_works(shipped: rules.Ruleset) -> None:
+    """Round 15: a house named "Mái ấm biên cương" handed to a poor family is not border news."""
+    house = "Bộ Chỉ huy BĐBP Đắk Nông bàn giao 2 căn nhà 'Mái ấm biên cương' cho hộ nghèo xã Quảng Trực, huyện Tuy Đức."
+    assert matched(shipped, "", summary=house) == []
+    patrol = "Bộ Chỉ huy BĐBP Đắk Nông tuần tra, bắt giữ 2 đối tượng vượt biên trái phép tại xã Quảng Trực, huyện Tuy Đức."
+    assert matched(shipped, "", summary=patrol) == ["vn-kh-border"]
+
+
+def test_a_boycott_headline_is_business_in_korean_too(shipped: rules.Ruleset) -> None:
+    """Round 15: the business headline exclusion knew no Korean, Japanese or Chinese word for a boycott."""
+    summary = "캄보디아에서 최근 태국과의 국경 분쟁으로 민족주의 감정이 고조되면서 태국 제품 불매 운동이 확산되고 있다."
+    assert matched(shipped, "캄보디아 민족주의가 불러온 불매 물결", summary=summary, language="ko") == []
+    assert matched(shipped, "캄보디아, 태국 국경 검문소 폐쇄", summary=summary, language="ko") == ["kh-th-border"]
