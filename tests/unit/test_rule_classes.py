@@ -545,6 +545,12 @@ BACKGROUND_HEADLINES = [
         ["kh-th-border"],
     ),
     (
+        "Camboya detiene a mil personas en su última campaña contra la ciberdelincuencia",
+        "Las redadas en Poipet, en la frontera con Tailandia, muestran el nexo entre el cibercrimen y las tensiones con Tailandia.",
+        "es",
+        [],
+    ),
+    (
         "Thai troops shell a scam compound as fighting resumes",
         "Thai troops shelled a scam compound on the Cambodian side of the border during the clashes.",
         "",
@@ -602,3 +608,25 @@ def test_a_boycott_headline_is_business_in_korean_too(shipped: rules.Ruleset) ->
     summary = "캄보디아에서 최근 태국과의 국경 분쟁으로 민족주의 감정이 고조되면서 태국 제품 불매 운동이 확산되고 있다."
     assert matched(shipped, "캄보디아 민족주의가 불러온 불매 물결", summary=summary, language="ko") == []
     assert matched(shipped, "캄보디아, 태국 국경 검문소 폐쇄", summary=summary, language="ko") == ["kh-th-border"]
+
+
+def test_the_preah_vihear_temple_is_a_place_of_the_dispute_but_the_province_is_not(shipped: rules.Ruleset) -> None:
+    """Round 16: the temple named in English; the province of the same name stays a province."""
+    assert matched(shipped, "UNESCO lists Cambodia's Preah Vihear temple as a World Heritage site over Thailand's objections") == ["kh-th-border"]
+    assert matched(shipped, "Thai tourists discover Preah Vihear province's forests in northern Cambodia") == []
+
+
+def test_a_handover_of_citizens_by_cambodia_at_a_gate_is_border_news(shipped: rules.Ruleset) -> None:
+    """Round 16: "trao trả" (handed back) is what guards do at the border, even at a post named after its gate."""
+    handover = "Đồn Biên phòng cửa khẩu quốc tế Hoa Lư tiếp nhận 63 công dân Việt Nam do phía Campuchia trao trả."
+    assert matched(shipped, "", summary=handover) == ["vn-kh-border"]
+
+
+def test_vietnam_mediating_the_other_border_is_not_this_border(shipped: rules.Ruleset) -> None:
+    """Round 16: "its border dispute with Thailand" names Việt Nam as a mediator, not as a side of this border."""
+    assert matched(shipped, "Cambodia asks Vietnam to mediate border dispute with Thailand") == ["kh-th-border"]
+
+
+def test_dutch_border_and_fighting_words(shipped: rules.Ruleset) -> None:
+    """Round 16: Dutch reports (grens, vuurgevecht)."""
+    assert matched(shipped, "Thailand en Cambodja sluiten grensovergangen na vuurgevecht", language="nl") == ["kh-th-border"]
