@@ -612,7 +612,9 @@ def test_a_boycott_headline_is_business_in_korean_too(shipped: rules.Ruleset) ->
 
 def test_the_preah_vihear_temple_is_a_place_of_the_dispute_but_the_province_is_not(shipped: rules.Ruleset) -> None:
     """Round 16: the temple named in English; the province of the same name stays a province."""
-    assert matched(shipped, "UNESCO lists Cambodia's Preah Vihear temple as a World Heritage site over Thailand's objections") == ["kh-th-border"]
+    assert matched(shipped, "UNESCO lists Cambodia's Preah Vihear temple as a World Heritage site over Thailand's objections") == [
+        "kh-th-border"
+    ]
     assert matched(shipped, "Thai tourists discover Preah Vihear province's forests in northern Cambodia") == []
 
 
@@ -630,3 +632,36 @@ def test_vietnam_mediating_the_other_border_is_not_this_border(shipped: rules.Ru
 def test_dutch_border_and_fighting_words(shipped: rules.Ruleset) -> None:
     """Round 16: Dutch reports (grens, vuurgevecht)."""
     assert matched(shipped, "Thailand en Cambodja sluiten grensovergangen na vuurgevecht", language="nl") == ["kh-th-border"]
+
+
+@pytest.mark.parametrize(
+    ("title", "language", "rule"),
+    [
+        ("थाईलैंड और कंबोडिया युद्धविराम पर सहमत", "hi", "kh-th-border"),
+        ("থাইল্যান্ড-কম্বোডিয়া সংঘাত, যুদ্ধবিরতির আহ্বান", "bn", "kh-th-border"),
+        ("11人從柬埔寨非法入境越南", "zh", "vn-kh-border"),
+        ("ផ្ទុះគ្រាប់ក្នុងភូមិសាស្ត្រមុំបី បណ្ដាលឱ្យទាហានកម្ពុជា២នាក់រងរបួស", "km", "kh-th-border"),
+    ],
+)
+def test_round_17_languages_and_words(shipped: rules.Ruleset, title: str, language: str, rule: str) -> None:
+    """Round 17: Hindi and Bengali names and words, Chinese illegal entry, a Khmer ordnance blast at a border temple."""
+    assert matched(shipped, title, language=language) == [rule]
+
+
+def test_o_yadav_the_district_is_not_o_yadav_the_gate(shipped: rules.Ruleset) -> None:
+    """Round 17: ស្រុកអូរយ៉ាដាវ is a district of Ratanakiri; its gate is named ច្រកអូរយ៉ាដាវ."""
+    assert matched(shipped, "មន្ត្រីបរិស្ថានរឹបអូសឈើ៦២កំណាត់ នៅស្រុកអូរយ៉ាដាវ ខេត្តរតនគិរី", language="km") == []
+    assert matched(shipped, "ច្រកអូរយ៉ាដាវ ខេត្តរតនគិរី បើកឱ្យពលរដ្ឋឆ្លងកាត់វិញ", language="km") == ["vn-kh-border"]
+
+
+def test_named_wars_and_places_near_the_border_in_korean_say_where_not_what(shipped: rules.Ruleset) -> None:
+    """Round 17: the 1979 war by its name; "베트남 국경 인근의" (near the Vietnamese border) locating a town."""
+    assert matched(shipped, "Seminar in An Giang recalls victory of southwest border defence war of Vietnam and Cambodia") == []
+    korean = "여행 금지 권고 대상은 베트남 국경 인근의 스바이리엥주 바벳 등이다."
+    assert matched(shipped, "캄보디아 여행금지 권고", summary=korean, language="ko") == []
+    assert matched(shipped, "Smugglers cross Vietnam's southwest border with Cambodia at night") == ["vn-kh-border"]
+
+
+def test_water_for_villages_in_a_drought_is_good_works(shipped: rules.Ruleset) -> None:
+    """Round 17: rangers handing out water along the border in a drought."""
+    assert matched(shipped, "ทหารพรานแจกจ่ายน้ำช่วยชาวบ้านขาดแคลนน้ำ ตามแนวชายแดนไทย-กัมพูชา", language="th") == []
