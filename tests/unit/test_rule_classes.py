@@ -527,6 +527,12 @@ BACKGROUND_HEADLINES = [
         ["kh-th-border"],
     ),
     (
+        "Tourists stranded as Thailand shuts the Poipet crossing",
+        "Thailand closed the crossing at Poipet as fighting with Cambodia went on along the border.",
+        "",
+        ["kh-th-border"],
+    ),
+    (
         "Mehr als 200 Festnahmen bei Razzien in Betrugszentren in Kambodscha",
         "Die Polizei war an zwei Orten in der Stadt Poipet nahe der Grenze zu Thailand im Einsatz; festgenommen wurden 123 Thailänder.",
         "de",
@@ -665,3 +671,30 @@ def test_named_wars_and_places_near_the_border_in_korean_say_where_not_what(ship
 def test_water_for_villages_in_a_drought_is_good_works(shipped: rules.Ruleset) -> None:
     """Round 17: rangers handing out water along the border in a drought."""
     assert matched(shipped, "ทหารพรานแจกจ่ายน้ำช่วยชาวบ้านขาดแคลนน้ำ ตามแนวชายแดนไทย-กัมพูชา", language="th") == []
+
+
+def test_a_number_plate_is_not_the_sea(shipped: rules.Ruleset) -> None:
+    """Round 18: "biển số" (a number plate) held "biển" (the sea), which took a seizure off this border."""
+    seizure = "Bộ đội Biên phòng tỉnh Tây Ninh thu giữ 4kg ma túy giấu trong xe gắn máy mang biển số Campuchia."
+    assert matched(shipped, "", summary=seizure) == ["vn-kh-border"]
+    assert matched(shipped, "", summary="Bộ đội Biên phòng tỉnh Tây Ninh cứu hộ tàu cá trên biển.") == []
+
+
+def test_contraband_named_by_its_goods_is_contraband(shipped: rules.Ruleset) -> None:
+    """Round 18: "đường cát lậu" (smuggled sugar) in a border commune; a ship's contraband is not this border's."""
+    sugar = "Trên các tuyến đường xã Khánh Bình, huyện An Phú, tỉnh An Giang, xe máy chở đường cát lậu chạy tới điểm tập kết."
+    assert matched(shipped, "", summary=sugar) == ["vn-kh-border"]
+    assert matched(shipped, "Kiên Giang: Bắt giữ tàu chở 80.000 lít dầu lậu") == []
+
+
+def test_a_thai_border_province_with_fighting_in_the_lead_needs_no_cambodia(shipped: rules.Ruleset) -> None:
+    """Round 18: Thai reports of the fighting name the province and the border, not Cambodia."""
+    lead = "Border residents of Surin province go home after a ceasefire was signed at the GBC meeting."
+    assert matched(shipped, "Surin border residents return home", summary=lead) == ["kh-th-border"]
+    assert matched(shipped, "Ubon Ratchathani reopens a border market with Laos after the clashes ended") == []
+
+
+def test_charity_and_water_in_the_border_communes_are_good_works(shipped: rules.Ruleset) -> None:
+    """Round 18: charity trips and fresh water brought to border communes in the dry season."""
+    assert matched(shipped, "Hành trình nhân ái đến bà con nơi biên giới Bù Gia Mập") == []
+    assert matched(shipped, "Kiên Giang: Mang nước ngọt về biên giới Giang Thành chữa khát cho dân") == []
