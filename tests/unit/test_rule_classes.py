@@ -698,3 +698,11 @@ def test_charity_and_water_in_the_border_communes_are_good_works(shipped: rules.
     """Round 18: charity trips and fresh water brought to border communes in the dry season."""
     assert matched(shipped, "Hành trình nhân ái đến bà con nơi biên giới Bù Gia Mập") == []
     assert matched(shipped, "Kiên Giang: Mang nước ngọt về biên giới Giang Thành chữa khát cho dân") == []
+
+
+def test_poipet_the_town_is_not_poipet_the_crossing(shipped: rules.Ruleset) -> None:
+    """Round 19: Poipet is also the casino and scam-compound town; named alone it needs a border word or fighting."""
+    assert matched(shipped, "Cambodian police raid a casino in Poipet and detain 40 Thais") == []
+    assert matched(shipped, "Thailand reopens the Poipet checkpoint to Cambodian traders") == ["kh-th-border"]
+    assert matched(shipped, "Shells hit Poipet as Thai and Cambodian troops clash") == ["kh-th-border"]
+    assert matched(shipped, "ច្រកប៉ោយប៉ែតបើកឱ្យពលករខ្មែរឆ្លងចូលថៃវិញ", language="km") == ["kh-th-border"]
