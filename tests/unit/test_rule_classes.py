@@ -706,3 +706,25 @@ def test_poipet_the_town_is_not_poipet_the_crossing(shipped: rules.Ruleset) -> N
     assert matched(shipped, "Thailand reopens the Poipet checkpoint to Cambodian traders") == ["kh-th-border"]
     assert matched(shipped, "Shells hit Poipet as Thai and Cambodian troops clash") == ["kh-th-border"]
     assert matched(shipped, "ច្រកប៉ោយប៉ែតបើកឱ្យពលករខ្មែរឆ្លងចូលថៃវិញ", language="km") == ["kh-th-border"]
+
+
+@pytest.mark.parametrize(
+    ("title", "language"),
+    [
+        ("Thai jets launch air strikes on Cambodian army positions", ""),
+        ("태국군, 캄보디아 시엠립주 공습", "ko"),
+        ("Thailand fliegt Luftangriffe gegen kambodschanische Stellungen", "de"),
+        ("Таиланд нанёс авиаудары по позициям армии Камбоджи", "ru"),
+        ("泰国空袭柬埔寨军事目标", "zh"),
+    ],
+)
+def test_air_strikes_are_fighting(shipped: rules.Ruleset, title: str, language: str) -> None:
+    """Round 20: reports of the 2025 fighting lead with air strikes, a word the conflict terms lacked."""
+    assert matched(shipped, title, language=language) == ["kh-th-border"]
+
+
+def test_an_election_in_border_communes_is_not_border_news(shipped: rules.Ruleset) -> None:
+    """Round 20: the vote held at border posts and in border communes; the border is only where it is held."""
+    assert matched(shipped, "Các chốt trên biên giới Tây Ninh sẵn sàng cho ngày bầu cử") == []
+    assert matched(shipped, "Bầu cử Campuchia: phe đối lập khai thác chuyện cột mốc biên giới với Việt Nam") == ["vn-kh-border"]
+    assert matched(shipped, "Tuần tra biên giới Tây Ninh trước ngày bầu cử, bắt giữ 3 đối tượng nhập cảnh trái phép") == ["vn-kh-border"]
