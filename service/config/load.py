@@ -314,7 +314,8 @@ def _rule_examples(rule: RuleSpec, doc: Document, at: list[str | int], ruleset: 
                 item, matched = prepared.item, any(m.rule_id == rule.id for m in prepared.matches)
                 if matched != expected:
                     verb = "does not match" if expected else "matches"
-                    problems.append(doc.problem(where, f"example {verb} rule '{rule.id}': {text.truncate(item.title, 80)!r}"))
+                    shown = item.title or item.summary or item.content  # a summary-only example is shown by its summary
+                    problems.append(doc.problem(where, f"example {verb} rule '{rule.id}': {text.truncate(shown, 80)!r}"))
     return problems
 
 
