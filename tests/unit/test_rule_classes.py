@@ -728,3 +728,9 @@ def test_an_election_in_border_communes_is_not_border_news(shipped: rules.Rulese
     assert matched(shipped, "Các chốt trên biên giới Tây Ninh sẵn sàng cho ngày bầu cử") == []
     assert matched(shipped, "Bầu cử Campuchia: phe đối lập khai thác chuyện cột mốc biên giới với Việt Nam") == ["vn-kh-border"]
     assert matched(shipped, "Tuần tra biên giới Tây Ninh trước ngày bầu cử, bắt giữ 3 đối tượng nhập cảnh trái phép") == ["vn-kh-border"]
+
+
+def test_vietnamese_citizens_on_the_border_between_cambodia_and_thailand_are_that_border(shipped: rules.Ruleset) -> None:
+    """Round 21: "biên giới giữa Campuchia và Thái Lan" (the border between) names the other border, as without "giữa"."""
+    advice = "Bộ Ngoại giao đề nghị công dân Việt Nam ở các tỉnh biên giới giữa Campuchia và Thái Lan tuân thủ hướng dẫn của chính quyền sở tại."
+    assert matched(shipped, "", summary=advice) == ["kh-th-border"]

@@ -27,6 +27,12 @@ SAME_STORY_PAIRS = {
     # Two handovers of citizens at the Dinh Bà gate, told from one template ten months apart
     # (January and November): alike as text, never threaded, since a thread stays open 72 hours.
     frozenset({"n4-vi-038", "n13-vi-004"}),
+    # Round 21: one event each, reported by two Vietnamese outlets in their own words (the foreign
+    # ministry's statement of 8 December 2025, its advice to citizens of 15 December, the 63
+    # citizens handed over at Hoa Lư on 17 December): one story, as the threading says.
+    frozenset({"n4-vi-013", "n21-vi-003"}),
+    frozenset({"n12-vi-018", "n21-vi-002"}),
+    frozenset({"n16-vi-122", "n21-vi-037"}),
 }
 
 
