@@ -732,5 +732,7 @@ def test_an_election_in_border_communes_is_not_border_news(shipped: rules.Rulese
 
 def test_vietnamese_citizens_on_the_border_between_cambodia_and_thailand_are_that_border(shipped: rules.Ruleset) -> None:
     """Round 21: "biên giới giữa Campuchia và Thái Lan" (the border between) names the other border, as without "giữa"."""
-    advice = "Bộ Ngoại giao đề nghị công dân Việt Nam ở các tỉnh biên giới giữa Campuchia và Thái Lan tuân thủ hướng dẫn của chính quyền sở tại."
+    advice = (
+        "Bộ Ngoại giao đề nghị công dân Việt Nam ở các tỉnh biên giới giữa Campuchia và Thái Lan tuân thủ hướng dẫn của chính quyền sở tại."
+    )
     assert matched(shipped, "", summary=advice) == ["kh-th-border"]
