@@ -28,7 +28,7 @@ from service.ingest.extract import Extracted, extract_article
 from service.ingest.fetch import Fetcher
 from service.ingest.guard import Guard
 from service.ingest.model import ParsedFeed
-from service.ingest.parse import parse_feed
+from service.ingest.parse import WORKER_MODULES, parse_feed
 from service.ingest.pipeline import Parser, Pipeline, PollStats
 from service.ingest.route import DEMO, legacy_evidence
 from service.ingest.sources import Sources
@@ -193,7 +193,7 @@ async def build_app(
     in Slack, may reach (tests let their loopback servers stand in for the internet).
     """
     guard = guard or Guard()
-    executor = workers.Workers(settings.parse_workers) if settings.parse_workers else None
+    executor = workers.Workers(settings.parse_workers, preload=WORKER_MODULES) if settings.parse_workers else None
     warming = warm(executor)  # the workers start while the config loads and the database opens
     metrics = Metrics()
     config = LiveConfig(settings.config_dir, clock)

@@ -21,6 +21,9 @@ from service.ingest.dates import Dated, date_warnings, first_date
 from service.ingest.markup import html_to_text, tidy
 from service.ingest.model import Item, ParsedFeed
 
+# What a parse worker imports before its first feed (`workers.Workers(preload=...)`): this module,
+# feedparser, its XML reader and lxml, which `html_to_text` uses.
+WORKER_MODULES = (__name__, "feedparser", "xml.sax.expatreader", "lxml.etree")
 MAX_TITLE = 1_000
 MAX_SUMMARY = 20_000
 MAX_CONTENT = 100_000

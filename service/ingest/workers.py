@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import gc
+import importlib
 import logging
 import multiprocessing
 import os
@@ -43,10 +45,23 @@ def _watch(parent: int) -> None:
     os._exit(0)
 
 
-def _start_watch(parent: int) -> None:
-    """Worker initializer: leave Ctrl-C to the service, and watch the parent from a daemon thread."""
+def _start_watch(parent: int, preload: tuple[str, ...] = ()) -> None:
+    """Worker initializer: leave Ctrl-C to the service, watch the parent from a daemon thread, import `preload`.
+
+    What the imports build lives as long as the worker: it is imported with the cyclic garbage
+    collector off and then frozen (`gc.freeze`), so that the collections each parse sets off do
+    not scan it again (about 1 % of a parse, counted with callgrind).
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_watch, args=(parent,), name="parent-watch", daemon=True).start()
+    if preload:
+        gc.disable()
+        try:
+            for module in preload:
+                importlib.import_module(module)
+        finally:
+            gc.freeze()
+            gc.enable()
 
 
 _RETIRED: list[threading.Thread] = []  # the manager threads of pools shut down and not yet ended (see `retire`)
@@ -68,17 +83,19 @@ def retire(executor: ProcessPoolExecutor) -> None:
     executor.shutdown(wait=False, cancel_futures=True)
 
 
-def pool(workers: int) -> ProcessPoolExecutor:
-    """`workers` spawned processes that do not outlive this one."""
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_watch, initargs=(os.getpid(),))
+def pool(workers: int, preload: tuple[str, ...] = ()) -> ProcessPoolExecutor:
+    """`workers` spawned processes that do not outlive this one, each with the modules `preload` names imported."""
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_start_watch, initargs=(os.getpid(), preload))
 
 
 class Workers:
     """`size` worker processes; a pool broken by a dead worker is replaced, and its calls tried once more."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, preload: tuple[str, ...] = ()) -> None:
         self._size = size
-        self._pool = pool(size)
+        self._preload = preload
+        self._pool = pool(size, preload)
         self._closed = False
 
     @property
@@ -107,7 +124,7 @@ class Workers:
             return
         log.error("a parse worker died (killed, or crashed on its input); starting new workers and trying its calls once more")
         retire(broken)
-        self._pool = pool(self._size)
+        self._pool = pool(self._size, self._preload)
 
     def shutdown(self) -> None:
         """Stop the workers without waiting for calls in flight."""

@@ -8,6 +8,7 @@ The handlers are in `service.ops.commands`, `service.ops.rulecmds` and `service.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import inspect
 import logging
@@ -210,8 +211,34 @@ def _rules_parsers(sub: argparse._SubParsersAction[Parser]) -> None:
     hint.set_defaults(handler="suggest.suggest_command")
 
 
+# Commands that build the whole service: they settle once it has started (`commands.started`).
+SERVICE_COMMANDS = frozenset({"commands.run", "commands.poll_once"})
+
+
+def settled() -> None:
+    """Start-up is over: what it built (modules, the config, the compiled rules) lives as long as the process.
+
+    Start-up runs with the cyclic garbage collector off: it makes ~150,000 objects that all stay,
+    and each collection during it only scans them again (~7 % of the instructions of imports and
+    config load). They are then moved out of the collector's sight (`gc.freeze`), so that later
+    collections in a long-running service do not scan them either.
+    """
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the process exit code."""
+    gc.disable()  # until start-up is over: `settled`
+    try:
+        return _main(argv)
+    finally:
+        settled()
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    """`main` with the collector off until start-up is over."""
     args = parser().parse_args(argv)
     # newswatch uses no pydantic plugin; looking for them scans every installed package's metadata (~20 ms of each start).
     # An operator who wants one sets PYDANTIC_DISABLE_PLUGINS themselves (to "" for all).
@@ -233,8 +260,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.stdout = VisibleStream(sys.stdout)  # listings show feed content: it must not drive the terminal
     for note in settings.notes:
         logging.getLogger("newswatch").warning(note)
+    command = handler(args.handler)
+    if args.handler not in SERVICE_COMMANDS:
+        settled()
     try:
-        code = run(handler(args.handler), args, settings)
+        code = run(command, args, settings)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE

@@ -215,12 +215,14 @@ async def poll_once(args: argparse.Namespace, settings: Settings) -> int:
 async def started(settings: Settings) -> AsyncIterator[App]:
     """The whole service, migrated and with its feeds registered; closed afterwards."""
     from service.app import build_app
+    from service.ops.cli import settled
     from service.ops.rulecmds import config_folder
 
     config_folder(settings.config_dir)  # one line that says what to do, rather than "file not found" for each file
     app = await build_app(settings)
     try:
         await app.start()
+        settled()
         yield app
     finally:
         await app.aclose()

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
+import sys
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from service.ingest.parse import WORKER_MODULES
 from service.ingest.workers import Workers
 from service.storage.schema import feeds as feeds_table
 from service.storage.schema import items
@@ -28,6 +31,28 @@ async def test_a_call_that_kills_its_worker_fails_alone_and_the_next_call_gets_n
         assert second not in (first, os.getpid())
     finally:
         workers.shutdown()
+
+
+def worker_state() -> tuple[bool, bool, int]:
+    """In a worker: is the parser imported, is the collector on, how many objects are frozen."""
+    return "feedparser" in sys.modules, gc.isenabled(), gc.get_freeze_count()
+
+
+async def test_workers_start_with_their_modules_imported_and_frozen_and_so_do_their_replacements() -> None:
+    workers = Workers(1, preload=WORKER_MODULES)
+    try:
+        imported, collecting, frozen = await workers.run(worker_state)
+        assert imported and collecting and frozen > 10_000
+        with pytest.raises(BrokenProcessPool):
+            await workers.run(os._exit, 3)
+        assert (await workers.run(worker_state))[:2] == (True, True)
+    finally:
+        workers.shutdown()
+    bare = Workers(1)
+    try:
+        assert await bare.run(worker_state) == (False, True, 0)
+    finally:
+        bare.shutdown()
 
 
 async def test_a_parse_worker_killed_between_polls_costs_no_poll(tmp_path: Path, feeds: FeedServer, make_app: AppFactory) -> None:
