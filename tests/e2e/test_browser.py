@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, async_playwright, expect
 
 from service.app import App
+from tests.conftest import AppFactory
+from tests.integration.test_suggest import config as suggest_config
+from tests.integration.test_suggest import stored_feedback
 from tests.integration.test_web import PAGES, missed_story, served  # noqa: F401  (the fixture)
 from tests.support.feedserver import FeedServer
+from tests.support.webpages import pages
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
@@ -81,3 +86,22 @@ async def test_the_desk_reads_rates_mutes_and_tries_a_rule_change_in_a_browser(
     border = page.locator("section.explain", has_text="vn-kh-border")
     await expect(border).to_contain_text("the 1st (in one sentence): lacks @border")
     await expect(page.locator("pre.copy").first).to_contain_text('title: "Vietnam and Cambodia sign a rice deal"')
+
+
+async def test_the_desk_asks_for_suggested_rule_changes_on_the_rules_page(tmp_path: Path, make_app: AppFactory, browser: Browser) -> None:
+    directory = suggest_config(tmp_path)
+    app = await make_app(config_dir=directory)
+    now = datetime.now(UTC)
+    await stored_feedback(app.engine, now, feed=False)
+    async with pages(app) as base:
+        page = await browser.new_page(viewport={"width": 1280, "height": 900})
+        await page.goto(f"{base}/rules")
+        rule = page.locator("section.rule", has_text="border")
+        await rule.locator("select[name=days]").select_option("7")
+        await rule.get_by_role("button", name="Suggest changes").click()
+        done = rule.locator(".suggestions.done")
+        await expect(done).to_contain_text("Evidence: 3 relevant, 3 false alarms", timeout=120_000)  # measured in its own process
+        await expect(done.locator("li.suggestion").first).to_contain_text("exclude items with “casino”")
+        await expect(done.locator("pre.diff").first).to_contain_text('none: ["casino"]')
+        if SHOTS.exists():
+            await page.screenshot(path=str(SHOTS / "suggestions.png"), full_page=True)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from service.ingest.parse import canonical_link
@@ -15,7 +17,9 @@ from service.storage import db
 from service.storage.feedback import FeedbackStore
 from service.storage.missed import MissedStore
 from service.storage.schema import deliveries, feedback, feeds, items, matches
+from tests.conftest import AppFactory
 from tests.integration.test_cli import env, newswatch
+from tests.support.webpages import csrf_of, pages
 
 RULES = """\
 destinations:
@@ -61,10 +65,14 @@ def config(tmp_path: Path) -> Path:
     return directory
 
 
-async def stored_feedback(engine: db.Database, now: datetime) -> None:
-    """The alerts the desk rated (three relevant, three false alarms about casinos), the missed stories' items, two others."""
+async def stored_feedback(engine: db.Database, now: datetime, feed: bool = True) -> None:
+    """The alerts the desk rated (three relevant, three false alarms about casinos), the missed stories' items, two others.
+
+    `feed`: the feed's row too (a running service has written it from feeds.yaml).
+    """
     async with engine.begin() as conn:
-        await conn.execute(feeds.insert().values(id="f", url="https://example.org/feed.xml", next_poll_at=now, created_at=now))
+        if feed:
+            await conn.execute(feeds.insert().values(id="f", url="https://example.org/feed.xml", next_poll_at=now, created_at=now))
         for n, title in enumerate(RELEVANT + FALSE_ALARMS + MISSED + OTHER):
             link = f"https://example.org/{n}"
             done = await conn.execute(items.insert().values(feed_id="f", key=f"k{n}", link=link, title=title, first_seen_at=now))
@@ -190,3 +198,41 @@ def test_metrics_carry_missed_stories_and_recall_where_the_desk_reported_a_miss(
     text = generate_latest(metrics.registry).decode()
     assert 'newswatch_rule_recall{rule="border"} 0.75' in text and 'newswatch_rule_missed{rule="border"} 1.0' in text
     assert 'newswatch_rule_recall{rule="quiet"}' not in text  # no miss reported: recall unknown, not 1.0
+
+
+async def test_the_rules_page_works_out_the_suggestions_in_the_background_and_shows_them(tmp_path: Path, make_app: AppFactory) -> None:
+    """The Rules page's button: the same report as the CLI, from the shipped labelled set too (which has no labels for this rule)."""
+    directory = config(tmp_path)
+    app = await make_app(config_dir=directory)
+    now = datetime.now(UTC)
+    await stored_feedback(app.engine, now, feed=False)
+    for n in (6, 7):
+        await MissedStore(app.engine).record("border", canonical_link(f"https://example.org/{n}"), now)
+    async with pages(app) as base, httpx.AsyncClient(base_url=base, timeout=30) as client:
+        client.headers["X-CSRF-Token"] = await csrf_of(client, base)
+        listing = (await client.get("/rules")).text
+        assert 'hx-post="/rules/border/suggestions"' in listing
+        started = await client.post("/rules/border/suggestions", data={"days": "7"})
+        assert started.status_code == 200 and "measuring changes to border" in started.text
+        job = started.text.split('hx-get="/rules/suggestions/')[1].split('"')[0]
+        shown = await until_finished(client, job)
+        again = await client.post("/rules/border/suggestions", data={"days": "7"})  # a second look: the same report, not a new run
+        missing = await client.post("/rules/nosuch/suggestions", data={"days": "7"})
+    assert "Evidence: 3 relevant, 3 false alarms, 2 missed" in shown  # the labelled set labels other rules: none of it counts here
+    assert "exclude items with “casino”</strong>: in 3 of 3 false alarms, 0 relevant items" in shown
+    assert "add “boundary” to @border" in shown
+    assert "+      none: [&#34;casino&#34;]" in shown or '+      none: ["casino"]' in shown
+    assert "−3 lost" in shown and "+3 caught" in shown
+    assert job in again.text and "Evidence: 3 relevant" in again.text
+    assert missing.status_code == 404 and "No enabled rule with id 'nosuch'" in missing.text
+    assert (directory / "rules.yaml").read_text(encoding="utf-8") == RULES  # nothing edited
+
+
+async def until_finished(client: httpx.AsyncClient, job: str) -> str:
+    """The job's fragment once it no longer polls (it measures in a process of its own)."""
+    for _ in range(600):
+        text = (await client.get(f"/rules/suggestions/{job}")).text
+        if "hx-get" not in text:
+            return text
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"suggestions {job} did not finish: {text[:300]}")

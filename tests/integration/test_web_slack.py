@@ -113,6 +113,8 @@ async def test_a_signed_in_member_may_rate_alerts_but_only_admins_may_mute_or_re
         match = (await desk.get(f"{base}/api/v1/matches")).json()["matches"][0]
         rated = await desk.post(f"{base}/matches/{match['id']}/feedback", data={"choice": "not_relevant", "csrf": csrf})
         assert rated.status_code == 200 and "Marked not relevant by Dan Desk" in rated.text
+        asked = await desk.post(f"{base}/rules/vn-kh-border/suggestions", data={"days": "7", "csrf": csrf})  # computes, writes nothing
+        assert asked.status_code == 200 and "measuring changes to vn-kh-border" in asked.text
         refused = await desk.post(f"{base}/silences", data={**mute, "csrf": csrf})
         assert refused.status_code == 403 and "may read but not change" in refused.text
         assert (await desk.post(f"{base}/deliveries/retry", data={"all": "dead", "csrf": csrf})).status_code == 403

@@ -17,6 +17,7 @@ from aiohttp import web
 from service.ops.actions import Admins
 from service.ops.web import health, server
 from service.ops.web.access import Access, Refused, User, check
+from service.ops.web.advice import Advice
 from service.ops.web.health import WORKER
 from service.ops.web.playground import Playground
 from service.ops.web.slack_signin import SlackSignIn
@@ -33,13 +34,14 @@ log = logging.getLogger("newswatch.web")
 
 @dataclass
 class Web:
-    """What the pages' handlers share: the worker (and its App), access, the playground, Slack sign-in."""
+    """What the pages' handlers share: the worker (and its App), access, the playground, suggestions, Slack sign-in."""
 
     worker: Worker
     access: Access
     admins: Admins
     playground: Playground
     links: SlackLinks
+    advice: Advice
     signin: SlackSignIn | None = None
 
     @property
@@ -73,8 +75,13 @@ def _pages(app: web.Application, worker: Worker) -> None:
         return user.via != "slack" or await admins.allows(user.id)
 
     access = Access(worker.app.settings, may_change)
-    shared = Web(worker, access, admins, Playground(worker.app), SlackLinks(client), signin.slack(worker.app))
+    shared = Web(worker, access, admins, Playground(worker.app), SlackLinks(client), Advice(worker.app), signin.slack(worker.app))
     app[WEB] = shared
+
+    async def stop_advice(_: web.Application) -> None:
+        shared.advice.close()
+
+    app.on_cleanup.append(stop_advice)
     app.middlewares.append(shared.access.middleware)
     for module in (pages, tools, api, signin):
         module.add_routes(app)

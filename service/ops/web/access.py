@@ -40,6 +40,7 @@ OPEN_PATHS = ("/healthz", "/readyz", "/metrics", "/static/", "/signin", "/signou
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 READ_ONLY_POSTS = ("/playground/check", "/playground/download", "/playground/text", "/api/v1/rules/preview")  # compute, change nothing
 FEEDBACK = re.compile(r"^(/api/v1)?/matches/\d+/feedback$")  # a rating: open to every signed-in user, as in Slack
+SUGGESTIONS = re.compile(r"^/rules/[^/]+/suggestions$")  # measured rule changes: computed and shown, never written
 LOOPBACK_NAMES = ("localhost", "ip6-localhost")
 
 
@@ -214,7 +215,7 @@ class Access:
                 given = (await request.post()).get("csrf")
             if session is None or not isinstance(given, str) or not hmac.compare_digest(given, session.csrf):
                 return _refusal(request, 403, "This change came without this page's CSRF token: reload the page and try again.")
-        open_to_all = request.path in READ_ONLY_POSTS or FEEDBACK.match(request.path)
+        open_to_all = request.path in READ_ONLY_POSTS or FEEDBACK.match(request.path) or SUGGESTIONS.match(request.path)
         if not open_to_all and not await self._may_change(user):
             return _refusal(request, 403, f"{user.name} may read but not change anything here (slack.admins in rules.yaml says who may).")
         return None

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from service.ops.actions import ActionError, Actions
-from service.ops.web import desk
+from service.ops.web import advice, desk
 from service.ops.web.access import USER
 from service.ops.web.render import page
 from service.ops.web.rulebook import rule_sources
@@ -124,7 +124,7 @@ async def feeds(request: web.Request) -> web.Response:
 async def rules(request: web.Request) -> web.Response:
     app = shared(request).app
     figures = await desk.rule_figures(app)
-    return page(request, "rules.html", rules=rule_sources(app.config()), figures=figures, rejected=app.config.last_error)
+    return page(request, "rules.html", rules=rule_sources(app.config()), figures=figures, rejected=app.config.last_error, days=advice.DAYS)
 
 
 async def silences(request: web.Request, error: str = "", status: int = 200) -> web.Response:

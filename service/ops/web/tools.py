@@ -1,4 +1,4 @@
-"""The rule playground and the missed-story page: tools that read, fetch and match, and never write the config."""
+"""The rule playground, the missed-story page and suggested rule changes: tools that read, fetch and match, and never write the config."""
 
 from __future__ import annotations
 
@@ -37,6 +37,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/playground/download", download)
     app.router.add_get("/missed", missed)
     app.router.add_post("/missed", missed_check)
+    app.router.add_post("/rules/{rule}/suggestions", suggestions)
+    app.router.add_get("/rules/suggestions/{id}", suggestions_progress)
 
 
 async def playground(request: web.Request) -> web.Response:
@@ -70,6 +72,24 @@ async def check(request: web.Request) -> web.Response:
         days = 30
     replay = shared(request).playground.start(request[USER].id + request.get(CSRF, ""), loaded, days)
     return page(request, "_check.html", problems=[], loaded=loaded, replay=replay)
+
+
+async def suggestions(request: web.Request) -> web.Response:
+    """Start working out (or show again) the measured changes `rules suggest` finds for a rule."""
+    form = await request.post()
+    rule = request.match_info["rule"]
+    if rule not in {r.id for r in shared(request).app.config().ruleset.rules}:
+        return page(request, "_suggestions.html", status=404, job=None, missing=rule)
+    try:
+        days = int(str(form.get("days") or 30))
+    except ValueError:
+        days = 30
+    return page(request, "_suggestions.html", job=shared(request).advice.start(rule, days), missing=None)
+
+
+async def suggestions_progress(request: web.Request) -> web.Response:
+    """A suggestion job's progress, then its report."""
+    return page(request, "_suggestions.html", job=shared(request).advice.get(request.match_info["id"]), missing=None)
 
 
 async def progress(request: web.Request) -> web.Response:

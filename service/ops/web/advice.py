@@ -1,0 +1,115 @@
+"""`rules suggest` on the Rules page: measured changes to a rule, worked out in the background, never written to the config.
+
+Measuring is CPU work (each candidate change replayed over the stored items and the labelled
+set's tuning part: half a minute for the shipped rules), so it runs in a process of its own,
+one at a time, and is stopped with its process if it runs over `TIMEOUT`. The service's own
+process only reads what the desk said and the stored items. A finished report is kept for
+`KEPT` per rule, window and config version, so that a second look costs nothing; a new config
+version asks again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from service.ingest import workers
+from service.ops import suggest
+from service.rules import labelled
+
+if TYPE_CHECKING:
+    from service.app import App
+
+DAYS = (7, 30, 90)  # the windows the page offers
+TIMEOUT = 600.0  # seconds of measuring before the worker is stopped
+KEPT = 600.0  # seconds a finished report is shown again instead of measuring anew
+RECENT = 20  # jobs remembered for their pages
+
+
+@dataclass
+class Job:
+    """One rule's suggestions being worked out, then the report or why there is none."""
+
+    id: str
+    rule: str
+    days: int
+    version: str
+    started: float = field(default_factory=time.monotonic)
+    finished_at: float | None = None
+    evidence: dict[str, int] = field(default_factory=dict)
+    suggestions: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    @property
+    def finished(self) -> bool:
+        """True once the report (or the error) is in."""
+        return self.finished_at is not None
+
+    def seconds(self) -> int:
+        """Seconds spent so far, or in all."""
+        return int((self.finished_at or time.monotonic()) - self.started)
+
+
+class Advice:
+    """Suggestion jobs by id; one measures at a time, in its own worker process."""
+
+    def __init__(self, app: App) -> None:
+        self._app = app
+        self._jobs: dict[str, Job] = {}
+        self._slot = asyncio.Semaphore(1)
+        self._worker = workers.Stoppable(1)
+
+    def get(self, job_id: str) -> Job | None:
+        """A job of this process, if it is still known."""
+        return self._jobs.get(job_id)
+
+    def start(self, rule: str, days: int) -> Job:
+        """The suggestions for `rule` over the last `days` days: a report kept from a recent run, or a new job."""
+        version = self._app.config().version
+        days = days if days in DAYS else DAYS[1]
+        for job in reversed(self._jobs.values()):
+            fresh = job.finished_at is None or (job.error is None and time.monotonic() - job.finished_at < KEPT)
+            if (job.rule, job.days, job.version) == (rule, days, version) and fresh:
+                return job
+        job = Job(secrets.token_urlsafe(12), rule, days, version)
+        job.task = asyncio.create_task(self._run(job))
+        self._jobs[job.id] = job
+        for old in [j for j in self._jobs if self._jobs[j].finished][:-RECENT]:
+            del self._jobs[old]
+        return job
+
+    async def _run(self, job: Job) -> None:
+        """Read the evidence here; measure in the worker, stopped after `TIMEOUT`."""
+        app = self._app
+        try:
+            async with self._slot:
+                config = app.config()
+                since = app.clock() - timedelta(days=job.days)
+                desk, stored = await suggest.gathered(app.engine, config, job.rule, since)
+                directory = config.directory or app.settings.config_dir
+                async with asyncio.timeout(TIMEOUT):
+                    report = await self._worker.run(suggest.measured, job.rule, directory, desk, stored, labelled.DEFAULT_DIR)
+            job.evidence = report.evidence
+            job.suggestions = [suggest.as_data(report.rule, s) for s in report.suggestions]
+            job.notes = report.notes
+        except TimeoutError:
+            job.error = f"measuring took over {TIMEOUT:.0f} s and was stopped; try a shorter window"
+        except ValueError as exc:  # no such rule, or it is disabled
+            job.error = str(exc)
+        except Exception as exc:  # one job fails alone, and says why
+            job.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            job.finished_at = time.monotonic()
+
+    def close(self) -> None:
+        """Stop any measuring under way."""
+        for job in self._jobs.values():
+            if job.task is not None:
+                job.task.cancel()
+        self._worker.shutdown()
