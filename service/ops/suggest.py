@@ -8,6 +8,7 @@ Rules page can call it as the CLI does. The commands below only format. Nothing 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from datetime import UTC, datetime, timedelta
@@ -48,34 +49,33 @@ async def suggestions(
     limit: int = 5,
 ) -> Report:
     """Ranked, measured changes to `rule` from the feedback and missed stories since `since` and the labelled tuning part."""
-    desk, stored = await gathered(engine, load_config(config_dir), rule, since)
-    return measured(rule, config_dir, desk, stored, labelled_dir, limit)
-
-
-async def gathered(
-    engine: db.Database, config: Config, rule: str, since: datetime
-) -> tuple[list[Evidence], list[tuple[Item, FeedContext]]]:
-    """What the desk said about `rule` since `since` (ratings, missed stories), and the items stored since then."""
-    desk = await _feedback(engine, since, rule) + await _missed(engine, since, rule)
-    stored = [(item, _context(config, item)) async for batch in Items(engine).items_since(since) for item, _ in batch]
-    return desk, stored
-
-
-def measured(
-    rule: str,
-    config_dir: Path,
-    desk: list[Evidence],
-    stored: list[tuple[Item, FeedContext]],
-    labelled_dir: Path | None = labelled_set.DEFAULT_DIR,
-    limit: int = 5,
-) -> Report:
-    """The suggestions from `gathered`'s evidence and the labelled tuning part: CPU only, so it can run in a worker process."""
     config = load_config(config_dir)
+    evidence = await _feedback(engine, since, rule) + await _missed(engine, since, rule)
     entries = labelled_set.load("tuning", labelled_dir) if labelled_dir else []  # never the held-out or sealed parts
     if not any(rule in entry["labels"] for entry in entries):
         entries = []  # the set labels the rules it was written for: for another rule, every match would count as a false alarm
-    evidence = desk + labelled_evidence(config.ruleset, rule, entries)
+    evidence += labelled_evidence(config.ruleset, rule, entries)
+    stored = [(item, _context(config, item)) async for batch in Items(engine).items_since(since) for item, _ in batch]
     return suggest(rule, config_dir, evidence, stored, entries, replay_matches, limit)
+
+
+def report_in_worker(database_url: str, config_dir: Path, rule: str, since: datetime, labelled_dir: Path | None) -> dict[str, Any]:
+    """`suggestions` in a process of its own (the web page's), with its own connection: the report as plain data.
+
+    The stored items of the window and the measuring live and die in that process, never in
+    the service's.
+    """
+
+    async def report() -> Report:
+        async with db.opened(database_url) as engine:
+            return await suggestions(engine, config_dir, rule, since, labelled_dir)
+
+    done = asyncio.run(report())
+    return {
+        "evidence": done.evidence,
+        "suggestions": [as_data(done.rule, s) for s in done.suggestions],
+        "notes": done.notes,
+    }
 
 
 async def _feedback(engine: db.Database, since: datetime, rule: str) -> list[Evidence]:

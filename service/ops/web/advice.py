@@ -1,11 +1,11 @@
 """`rules suggest` on the Rules page: measured changes to a rule, worked out in the background, never written to the config.
 
 Measuring is CPU work (each candidate change replayed over the stored items and the labelled
-set's tuning part: half a minute for the shipped rules), so it runs in a process of its own,
-one at a time, and is stopped with its process if it runs over `TIMEOUT`. The service's own
-process only reads what the desk said and the stored items. A finished report is kept for
-`KEPT` per rule, window and config version, so that a second look costs nothing; a new config
-version asks again.
+set's tuning part: half a minute for the shipped rules) over all the stored items of the
+window, so the whole report is made in a process of its own with its own database connection,
+one at a time: the service's process holds none of it, and the process ends with the job (or
+is stopped if it runs over `TIMEOUT`). A finished report is kept for `KEPT` per rule, window
+and config version, so that a second look costs nothing; a new config version asks again.
 """
 
 from __future__ import annotations
@@ -85,19 +85,20 @@ class Advice:
         return job
 
     async def _run(self, job: Job) -> None:
-        """Read the evidence here; measure in the worker, stopped after `TIMEOUT`."""
+        """Read and measure in a worker process of its own, stopped after `TIMEOUT` and ended after the job."""
         app = self._app
         try:
             async with self._slot:
-                config = app.config()
-                since = app.clock() - timedelta(days=job.days)
-                desk, stored = await suggest.gathered(app.engine, config, job.rule, since)
-                directory = config.directory or app.settings.config_dir
-                async with asyncio.timeout(TIMEOUT):
-                    report = await self._worker.run(suggest.measured, job.rule, directory, desk, stored, labelled.DEFAULT_DIR)
-            job.evidence = report.evidence
-            job.suggestions = [suggest.as_data(report.rule, s) for s in report.suggestions]
-            job.notes = report.notes
+                self._worker = workers.Stoppable(1)  # a new process per job: its memory (the window's items) goes with it
+                try:
+                    since = app.clock() - timedelta(days=job.days)
+                    directory = app.config().directory or app.settings.config_dir
+                    args = (app.settings.database_url, directory, job.rule, since, labelled.DEFAULT_DIR)
+                    async with asyncio.timeout(TIMEOUT):
+                        report = await self._worker.run(suggest.report_in_worker, *args)
+                finally:
+                    self._worker.shutdown()
+            job.evidence, job.suggestions, job.notes = report["evidence"], report["suggestions"], report["notes"]
         except TimeoutError:
             job.error = f"measuring took over {TIMEOUT:.0f} s and was stopped; try a shorter window"
         except ValueError as exc:  # no such rule, or it is disabled
