@@ -218,6 +218,9 @@ async def test_the_rules_page_works_out_the_suggestions_in_the_background_and_sh
         shown = await until_finished(client, job)
         again = await client.post("/rules/border/suggestions", data={"days": "7"})  # a second look: the same report, not a new run
         missing = await client.post("/rules/nosuch/suggestions", data={"days": "7"})
+        api = await client.post("/api/v1/rules/border/suggestions", json={"days": 7})
+        progress = (await client.get(f"/api/v1/rules/suggestions/{job}")).json()
+        api_missing = await client.post("/api/v1/rules/nosuch/suggestions")
     assert "Evidence: 3 relevant, 3 false alarms, 2 missed" in shown  # the labelled set labels other rules: none of it counts here
     assert "exclude items with “casino”</strong>: in 3 of 3 false alarms, 0 relevant items" in shown
     assert "add “boundary” to @border" in shown
@@ -225,6 +228,15 @@ async def test_the_rules_page_works_out_the_suggestions_in_the_background_and_sh
     assert "−3 lost" in shown and "+3 caught" in shown
     assert job in again.text and "Evidence: 3 relevant" in again.text
     assert missing.status_code == 404 and "No enabled rule with id 'nosuch'" in missing.text
+    assert (
+        api.status_code == 200
+        and api.json()["id"] == job
+        and api.json() | {"seconds": 0} == progress | {"seconds": 0, "progress": api.json()["progress"]}
+    )
+    casino = next(s for s in progress["suggestions"] if s["term"] == "casino")  # as `rules suggest --format json` prints it
+    assert casino["evidence"]["false_alarms_removed"] == 3 and casino["stored"]["lost"] == 3 and casino["labelled"]["items"] == 0
+    assert progress["evidence"] == {"relevant": 3, "false_alarm": 3, "missed": 2} and progress["finished"] is True
+    assert api_missing.status_code == 404
     assert (directory / "rules.yaml").read_text(encoding="utf-8") == RULES  # nothing edited
 
 

@@ -40,7 +40,7 @@ OPEN_PATHS = ("/healthz", "/readyz", "/metrics", "/static/", "/signin", "/signou
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 READ_ONLY_POSTS = ("/playground/check", "/playground/download", "/playground/text", "/api/v1/rules/preview")  # compute, change nothing
 FEEDBACK = re.compile(r"^(/api/v1)?/matches/\d+/feedback$")  # a rating: open to every signed-in user, as in Slack
-SUGGESTIONS = re.compile(r"^/rules/[^/]+/suggestions$")  # measured rule changes: computed and shown, never written
+SUGGESTIONS = re.compile(r"^(/api/v1)?/rules/[^/]+/suggestions$")  # measured rule changes: computed and shown, never written
 LOOPBACK_NAMES = ("localhost", "ip6-localhost")
 
 

@@ -55,6 +55,21 @@ class Job:
         """Seconds spent so far, or in all."""
         return int((self.finished_at or time.monotonic()) - self.started)
 
+    def as_data(self) -> dict[str, Any]:
+        """What the API returns (each suggestion as `rules suggest --format json` prints it)."""
+        return {
+            "id": self.id,
+            "rule": self.rule,
+            "days": self.days,
+            "config_version": self.version,
+            "finished": self.finished,
+            "seconds": self.seconds(),
+            "error": self.error,
+            "evidence": self.evidence,
+            "suggestions": self.suggestions,
+            "notes": self.notes,
+        }
+
 
 class Advice:
     """Suggestion jobs by id; one measures at a time, in its own worker process."""

@@ -30,6 +30,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/silences", add_silence)
     app.router.add_delete("/api/v1/silences/{id:\\d+}", end_silence)
     app.router.add_post("/api/v1/rules/preview", preview)
+    app.router.add_post("/api/v1/rules/{rule}/suggestions", suggestions)
+    app.router.add_get("/api/v1/rules/suggestions/{id}", suggestions_progress)
     app.router.add_get("/api/v1/rules/preview/{id}", preview_progress)
 
 
@@ -140,6 +142,21 @@ async def preview(request: web.Request) -> web.Response:
 async def preview_progress(request: web.Request) -> web.Response:
     replay = shared(request).playground.get(request.match_info["id"])
     return answer(replay.as_data()) if replay else answer({"error": "no such replay in this process"}, 404)
+
+
+async def suggestions(request: web.Request) -> web.Response:
+    """Start working out (or answer again) the measured changes `rules suggest` finds for a rule over the last `days` days."""
+    rule = request.match_info["rule"]
+    if rule not in {r.id for r in shared(request).app.config().ruleset.rules}:
+        return answer({"error": f"no enabled rule with id '{rule}'"}, 404)
+    days = (await _body(request) if request.can_read_body else {}).get("days", 30)
+    job = shared(request).advice.start(rule, days if isinstance(days, int) else 30)
+    return answer({**job.as_data(), "progress": f"/api/v1/rules/suggestions/{job.id}"}, 200 if job.finished else 202)
+
+
+async def suggestions_progress(request: web.Request) -> web.Response:
+    job = shared(request).advice.get(request.match_info["id"])
+    return answer(job.as_data()) if job else answer({"error": "no such suggestions in this process"}, 404)
 
 
 async def openapi(request: web.Request) -> web.Response:

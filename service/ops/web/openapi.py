@@ -121,6 +121,22 @@ def document() -> dict[str, Any]:
             "/api/v1/rules/preview/{id}": {
                 "get": _get("A replay's progress, then +new / −lost / unchanged with items", [{**_path_id(), "schema": {"type": "string"}}])
             },
+            "/api/v1/rules/{rule}/suggestions": {
+                "post": {
+                    **_write(
+                        "Start `rules suggest` for a rule over the last `days` (7, 30 or 90) days of stored items; writes nothing",
+                        {"type": "object", "properties": {"days": {"type": "integer", "enum": [7, 30, 90], "default": 30}}},
+                        ok="202",
+                    ),
+                    "parameters": [{"name": "rule", "in": "path", "required": True, "schema": {"type": "string"}}],
+                }
+            },
+            "/api/v1/rules/suggestions/{id}": {
+                "get": _get(
+                    "The suggestions' progress, then each with why, its measured effect and its diff",
+                    [{**_path_id(), "schema": {"type": "string"}}],
+                )
+            },
             "/api/v1/openapi.json": {"get": _get("This document")},
         },
     }
