@@ -736,3 +736,24 @@ def test_vietnamese_citizens_on_the_border_between_cambodia_and_thailand_are_tha
         "Bộ Ngoại giao đề nghị công dân Việt Nam ở các tỉnh biên giới giữa Campuchia và Thái Lan tuân thủ hướng dẫn của chính quyền sở tại."
     )
     assert matched(shipped, "", summary=advice) == ["kh-th-border"]
+
+
+def test_a_police_raid_is_not_an_air_raid_in_arabic(shipped: rules.Ruleset) -> None:
+    """Round 22: "غارات" alone is any raid (on scam centres too); an air raid is "غارات جوية"."""
+    assert matched(shipped, "تواصل كمبوديا غارات على مراكز الاحتيال وتعتقل مواطنين من تايلاند", language="ar") == []
+    assert matched(shipped, "غارات جوية تايلاندية على مواقع الجيش في كمبوديا", language="ar") == ["kh-th-border"]
+
+
+@pytest.mark.parametrize(
+    ("title", "summary", "language", "expected"),
+    [
+        ("Schusswechsel am Tempel Preah Vihear", "", "de", ["kh-th-border"]),
+        ("Вьетнамские граждане в приграничье Таиланда и Камбоджи эвакуированы", "", "ru", ["kh-th-border"]),
+        ("", "معظم المواطنين الفيتناميين على الحدود الكمبودية التايلاندية نقلوا إلى مناطق آمنة.", "ar", ["kh-th-border"]),
+    ],
+)
+def test_round_22_words_for_fire_the_borderland_and_the_other_border_by_name(
+    shipped: rules.Ruleset, title: str, summary: str, language: str, expected: list[str]
+) -> None:
+    """Round 22: German exchanges of fire, the Russian borderland, and the Cambodia–Thailand border named in Arabic beside Vietnamese citizens."""
+    assert matched(shipped, title, summary=summary, language=language) == expected
