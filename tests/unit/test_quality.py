@@ -32,8 +32,8 @@ GOAL = 0.95
 # bars sit just under what the rules reached when they were last changed (docs/rule-quality.md).
 BARS = {
     "tuning": {"vn-kh-border": (0.93, 0.97), "kh-th-border": (0.90, 0.97)},
-    "heldout": {"vn-kh-border": (0.92, 0.93), "kh-th-border": (0.89, 0.97)},
-    "sealed": {"vn-kh-border": (0.88, 0.91), "kh-th-border": (0.86, 0.94)},
+    "heldout": {"vn-kh-border": (0.91, 0.93), "kh-th-border": (0.88, 0.97)},
+    "sealed": {"vn-kh-border": (0.87, 0.91), "kh-th-border": (0.86, 0.94)},
 }
 
 

@@ -757,3 +757,12 @@ def test_round_22_words_for_fire_the_borderland_and_the_other_border_by_name(
 ) -> None:
     """Round 22: German exchanges of fire, the Russian borderland, and the Cambodia–Thailand border named in Arabic beside Vietnamese citizens."""
     assert matched(shipped, title, summary=summary, language=language) == expected
+
+
+def test_round_23_voters_the_new_countryside_and_a_crossing_by_sea(shipped: rules.Ruleset) -> None:
+    """Round 23: voters in a border commune, the new-countryside programme there, and people who came in by sea to Phú Quốc."""
+    assert matched(shipped, "Những cử tri đặc biệt nơi biên giới Tây Ninh") == []
+    assert matched(shipped, "Gia Lai: nông thôn mới ở biên giới Ia Dom") == []
+    by_sea = "Bốn người khai sang Campuchia làm thuê rồi nhập cảnh trái phép về Việt Nam."
+    assert matched(shipped, "Bắt giữ 4 người nhập cảnh trái phép vào vùng biển Phú Quốc", summary=by_sea) == []
+    assert matched(shipped, "Bắt giữ 4 người nhập cảnh trái phép ở vùng biên Tịnh Biên", summary=by_sea) == ["vn-kh-border"]
