@@ -766,3 +766,10 @@ def test_round_23_voters_the_new_countryside_and_a_crossing_by_sea(shipped: rule
     by_sea = "Bốn người khai sang Campuchia làm thuê rồi nhập cảnh trái phép về Việt Nam."
     assert matched(shipped, "Bắt giữ 4 người nhập cảnh trái phép vào vùng biển Phú Quốc", summary=by_sea) == []
     assert matched(shipped, "Bắt giữ 4 người nhập cảnh trái phép ở vùng biên Tịnh Biên", summary=by_sea) == ["vn-kh-border"]
+
+
+def test_a_handover_on_the_friendship_bridge_is_at_this_borders_crossing(shipped: rules.Ruleset) -> None:
+    """Round 23: the Cambodia–Thailand Friendship Bridge is the Poipet–Klong Luek crossing, where people are handed over."""
+    assert matched(shipped, "Cambodia hands over 173 Thais to Thai police on the Cambodia-Thailand Friendship Bridge") == ["kh-th-border"]
+    khmer = "អាជ្ញាធរខេត្តបន្ទាយមានជ័យ ប្រគល់ជនជាតិថៃ១៧៣នាក់ ឲ្យអាជ្ញាធរថៃ នៅលើស្ពានមិត្តភាពកម្ពុជា-ថៃ"
+    assert matched(shipped, khmer, language="km") == ["kh-th-border"]
