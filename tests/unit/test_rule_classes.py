@@ -773,3 +773,15 @@ def test_a_handover_on_the_friendship_bridge_is_at_this_borders_crossing(shipped
     assert matched(shipped, "Cambodia hands over 173 Thais to Thai police on the Cambodia-Thailand Friendship Bridge") == ["kh-th-border"]
     khmer = "អាជ្ញាធរខេត្តបន្ទាយមានជ័យ ប្រគល់ជនជាតិថៃ១៧៣នាក់ ឲ្យអាជ្ញាធរថៃ នៅលើស្ពានមិត្តភាពកម្ពុជា-ថៃ"
     assert matched(shipped, khmer, language="km") == ["kh-th-border"]
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "தாய்லாந்து-கம்போடியா எல்லையில் மோதல்",  # a clash on the Thai–Cambodian border
+        "உடனடி போர்நிறுத்தத்துக்கு கம்போடியா, தாய்லாந்து ஒப்புதல்",  # an immediate ceasefire, the suffixes of Tamil
+    ],
+)
+def test_tamil_names_and_words(shipped: rules.Ruleset, title: str) -> None:
+    """Round 24: the set's first Tamil reports of the 2025 fighting; the names and words take Tamil's suffixes as prefixes."""
+    assert matched(shipped, title, language="ta") == ["kh-th-border"]
