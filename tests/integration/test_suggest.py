@@ -248,3 +248,11 @@ async def until_finished(client: httpx.AsyncClient, job: str) -> str:
             return text
         await asyncio.sleep(0.2)
     raise AssertionError(f"suggestions {job} did not finish: {text[:300]}")
+
+
+def test_a_failed_suggestion_job_shows_its_error_without_a_secret() -> None:
+    from service.ops.web.advice import shown
+
+    failed = OSError("could not connect to postgresql://newswatch:s3cret-pass@db/newswatch (token xoxb-1234-abcd)")
+    text = shown(failed, ["xoxb-1234-abcd", "s3cret-pass"])
+    assert text.startswith("OSError: could not connect") and "s3cret" not in text and "xoxb" not in text

@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
+
+from alerts.base import redact
 from service.ingest import workers
 from service.ops import suggest
 from service.rules import labelled
@@ -118,8 +121,8 @@ class Advice:
             job.error = f"measuring took over {TIMEOUT:.0f} s and was stopped; try a shorter window"
         except ValueError as exc:  # no such rule, or it is disabled
             job.error = str(exc)
-        except Exception as exc:  # one job fails alone, and says why
-            job.error = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # one job fails alone, and says why (never with a secret: the page shows it)
+            job.error = shown(exc, [*app.settings.secrets, sa.make_url(app.settings.database_url).password])
         finally:
             job.finished_at = time.monotonic()
 
@@ -129,3 +132,8 @@ class Advice:
             if job.task is not None:
                 job.task.cancel()
         self._worker.shutdown()
+
+
+def shown(exc: BaseException, secrets: list[str | None]) -> str:
+    """An error as a page may show it: its kind and message, without any secret (the database's password included)."""
+    return redact(f"{type(exc).__name__}: {exc}", secrets)
