@@ -785,3 +785,11 @@ def test_a_handover_on_the_friendship_bridge_is_at_this_borders_crossing(shipped
 def test_tamil_names_and_words(shipped: rules.Ruleset, title: str) -> None:
     """Round 24: the set's first Tamil reports of the 2025 fighting; the names and words take Tamil's suffixes as prefixes."""
     assert matched(shipped, title, language="ta") == ["kh-th-border"]
+
+
+def test_round_26_a_gate_name_that_folds_into_a_phrase_and_the_peace_document(shipped: rules.Ruleset) -> None:
+    """Round 26: folded, the gate Sở Thượng is "số thường" (quân số thường trực); "văn kiện hòa bình" is a peace agreement."""
+    standing = "Tại cửa khẩu Bờ Y, các lực lượng biên phòng, hải quan vẫn duy trì quân số thường trực ngày Tết."
+    assert matched(shipped, "", summary=standing) == []
+    assert matched(shipped, "Đồn Biên phòng Sở Thượng bắt giữ 2 đối tượng vận chuyển hàng lậu qua biên giới") == ["vn-kh-border"]
+    assert matched(shipped, "Việt Nam hoan nghênh Campuchia và Thái Lan ký văn kiện hòa bình") == ["kh-th-border"]
