@@ -21,8 +21,6 @@ import sqlalchemy as sa
 
 from alerts.base import redact
 from service.ingest import workers
-from service.ops import suggest
-from service.rules import labelled
 
 if TYPE_CHECKING:
     from service.app import App
@@ -81,11 +79,15 @@ class Advice:
         self._app = app
         self._jobs: dict[str, Job] = {}
         self._slot = asyncio.Semaphore(1)
-        self._worker = workers.Stoppable(1)
+        self._worker: workers.Stoppable | None = None  # the running job's process
 
     def get(self, job_id: str) -> Job | None:
         """A job of this process, if it is still known."""
         return self._jobs.get(job_id)
+
+    def offers(self, rule: str) -> bool:
+        """True if `rule` is an enabled rule of the config in force (the only ones `rules suggest` measures)."""
+        return rule in {r.id for r in self._app.config().ruleset.rules}
 
     def start(self, rule: str, days: int) -> Job:
         """The suggestions for `rule` over the last `days` days: a report kept from a recent run, or a new job."""
@@ -104,18 +106,21 @@ class Advice:
 
     async def _run(self, job: Job) -> None:
         """Read and measure in a worker process of its own, stopped after `TIMEOUT` and ended after the job."""
+        from service.ops import suggest  # the suggestion machinery loads at the first job, not with the pages
+        from service.rules import labelled
+
         app = self._app
         try:
             async with self._slot:
-                self._worker = workers.Stoppable(1)  # a new process per job: its memory (the window's items) goes with it
+                self._worker = worker = workers.Stoppable(1)  # a new process per job: its memory (the window's items) goes with it
                 try:
                     since = app.clock() - timedelta(days=job.days)
                     directory = app.config().directory or app.settings.config_dir
                     args = (app.settings.database_url, directory, job.rule, since, labelled.DEFAULT_DIR)
                     async with asyncio.timeout(TIMEOUT):
-                        report = await self._worker.run(suggest.report_in_worker, *args)
+                        report = await worker.run(suggest.report_in_worker, *args)
                 finally:
-                    self._worker.shutdown()
+                    worker.shutdown()
             job.evidence, job.suggestions, job.notes = report["evidence"], report["suggestions"], report["notes"]
         except TimeoutError:
             job.error = f"measuring took over {TIMEOUT:.0f} s and was stopped; try a shorter window"
@@ -131,7 +136,8 @@ class Advice:
         for job in self._jobs.values():
             if job.task is not None:
                 job.task.cancel()
-        self._worker.shutdown()
+        if self._worker is not None:
+            self._worker.shutdown()
 
 
 def shown(exc: BaseException, secrets: list[str | None]) -> str:

@@ -147,7 +147,7 @@ async def preview_progress(request: web.Request) -> web.Response:
 async def suggestions(request: web.Request) -> web.Response:
     """Start working out (or answer again) the measured changes `rules suggest` finds for a rule over the last `days` days."""
     rule = request.match_info["rule"]
-    if rule not in {r.id for r in shared(request).app.config().ruleset.rules}:
+    if not shared(request).advice.offers(rule):
         return answer({"error": f"no enabled rule with id '{rule}'"}, 404)
     days = (await _body(request) if request.can_read_body else {}).get("days", 30)
     job = shared(request).advice.start(rule, days if isinstance(days, int) else 30)

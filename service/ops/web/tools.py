@@ -78,7 +78,7 @@ async def suggestions(request: web.Request) -> web.Response:
     """Start working out (or show again) the measured changes `rules suggest` finds for a rule."""
     form = await request.post()
     rule = request.match_info["rule"]
-    if rule not in {r.id for r in shared(request).app.config().ruleset.rules}:
+    if not shared(request).advice.offers(rule):
         return page(request, "_suggestions.html", status=404, job=None, missing=rule)
     try:
         days = int(str(form.get("days") or 30))
