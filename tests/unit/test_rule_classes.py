@@ -793,3 +793,19 @@ def test_round_26_a_gate_name_that_folds_into_a_phrase_and_the_peace_document(sh
     assert matched(shipped, "", summary=standing) == []
     assert matched(shipped, "Đồn Biên phòng Sở Thượng bắt giữ 2 đối tượng vận chuyển hàng lậu qua biên giới") == ["vn-kh-border"]
     assert matched(shipped, "Việt Nam hoan nghênh Campuchia và Thái Lan ký văn kiện hòa bình") == ["kh-th-border"]
+
+
+def test_dao_in_fraud_coup_or_reversal_is_not_an_island(shipped: rules.Ruleset) -> None:
+    """"đảo" is an island, but not inside "lừa đảo" (fraud), "đảo chính" (a coup) or "đảo ngược" (a reversal)."""
+    fraud = "Công an An Giang triệt phá đường dây lừa đảo đưa người trái phép qua biên giới sang Campuchia"
+    assert matched(shipped, fraud) == ["vn-kh-border"]
+    coup = "Bộ đội Biên phòng Tây Ninh bắt 3 người nhập cảnh trái phép qua biên giới Campuchia sau tin đồn đảo chính"
+    assert matched(shipped, coup) == ["vn-kh-border"]
+    island = "Bộ đội Biên phòng Kiên Giang tuần tra trên đảo Thổ Chu, giáp biên giới biển với Campuchia"
+    assert matched(shipped, island) == []
+
+
+def test_across_the_border_into_or_from_cambodia_is_a_crossing_of_this_border(shipped: rules.Ruleset) -> None:
+    """A Vietnamese report of people taken "qua biên giới sang Campuchia" names no Việt Nam: it is this border all the same."""
+    assert matched(shipped, "Triệt phá đường dây đưa người trái phép qua biên giới sang Campuchia") == ["vn-kh-border"]
+    assert matched(shipped, "Nhóm người Thái Lan chạy qua biên giới sang Campuchia tránh giao tranh") != ["vn-kh-border"]
