@@ -796,7 +796,7 @@ def test_round_26_a_gate_name_that_folds_into_a_phrase_and_the_peace_document(sh
 
 
 def test_dao_in_fraud_coup_or_reversal_is_not_an_island(shipped: rules.Ruleset) -> None:
-    """"đảo" is an island, but not inside "lừa đảo" (fraud), "đảo chính" (a coup) or "đảo ngược" (a reversal)."""
+    """The island "đảo" is not the one inside "lừa đảo" (fraud), "đảo chính" (a coup) or "đảo ngược" (a reversal)."""
     fraud = "Công an An Giang triệt phá đường dây lừa đảo đưa người trái phép qua biên giới sang Campuchia"
     assert matched(shipped, fraud) == ["vn-kh-border"]
     coup = "Bộ đội Biên phòng Tây Ninh bắt 3 người nhập cảnh trái phép qua biên giới Campuchia sau tin đồn đảo chính"
