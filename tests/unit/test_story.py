@@ -37,6 +37,10 @@ SAME_STORY_PAIRS = {
     # gate's post (a handover at Tịnh Biên in 2022, a cigarette seizure at Hà Tiên years before):
     # alike as text, never threaded, since a thread stays open 72 hours.
     frozenset({"vnkh-019", "n25-vi-008"}),
+    # Round 27: the army spokesman on new PMN-2 mines at Hill 677 near Chong An Ma, in two
+    # articles of one Thai outlet a few issues apart, the second retelling the first's lead:
+    # one story, as the threading says.
+    frozenset({"n7-th-308", "n27-th-206"}),
 }
 
 
