@@ -809,3 +809,10 @@ def test_across_the_border_into_or_from_cambodia_is_a_crossing_of_this_border(sh
     """A Vietnamese report of people taken "qua biên giới sang Campuchia" names no Việt Nam: it is this border all the same."""
     assert matched(shipped, "Triệt phá đường dây đưa người trái phép qua biên giới sang Campuchia") == ["vn-kh-border"]
     assert matched(shipped, "Nhóm người Thái Lan chạy qua biên giới sang Campuchia tránh giao tranh") != ["vn-kh-border"]
+
+
+def test_dike_work_against_the_flood_is_not_border_news(shipped: rules.Ruleset) -> None:
+    """Round 27: soldiers of the border area building dikes (đắp đê, đê bao) are at flood work, as at the harvest."""
+    assert matched(shipped, "Lực lượng vũ trang khu vực biên giới tỉnh An Giang giúp dân đắp đê, bảo vệ lúa") == []
+    assert matched(shipped, "Lực lượng vũ trang khu vực biên giới Đồng Tháp gia cố đê bao bảo vệ nhà cửa") == []
+    assert matched(shipped, "Bộ đội Biên phòng An Giang đắp đê, tuần tra ngăn buôn lậu qua biên giới mùa lũ") == ["vn-kh-border"]
