@@ -816,3 +816,10 @@ def test_dike_work_against_the_flood_is_not_border_news(shipped: rules.Ruleset) 
     assert matched(shipped, "Lực lượng vũ trang khu vực biên giới tỉnh An Giang giúp dân đắp đê, bảo vệ lúa") == []
     assert matched(shipped, "Lực lượng vũ trang khu vực biên giới Đồng Tháp gia cố đê bao bảo vệ nhà cửa") == []
     assert matched(shipped, "Bộ đội Biên phòng An Giang đắp đê, tuần tra ngăn buôn lậu qua biên giới mùa lũ") == ["vn-kh-border"]
+
+
+def test_an_election_or_a_parliament_headline_is_politics_even_citing_the_fighting(shipped: rules.Ruleset) -> None:
+    """Round 27: a coalition, an election or a dissolved parliament moved by the conflict is the country's own politics."""
+    assert matched(shipped, "Thai coalition wobbles as border clashes with Cambodia drag on") == []
+    assert matched(shipped, "ยุบสภา ท่ามกลางการปะทะชายแดนไทย-กัมพูชา") == []
+    assert matched(shipped, "Thai parties pledge to reopen border checkpoints with Cambodia after the election") == ["kh-th-border"]
