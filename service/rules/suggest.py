@@ -115,6 +115,7 @@ class Report:
     evidence: dict[str, int]  # kind -> count
     suggestions: list[Suggestion]
     notes: list[str] = field(default_factory=list)  # candidates that could not be applied, and why
+    version: str = ""  # the fingerprint of the files measured (config/rules.yaml as on disk)
 
 
 def suggest(

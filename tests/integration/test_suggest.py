@@ -256,3 +256,21 @@ def test_a_failed_suggestion_job_shows_its_error_without_a_secret() -> None:
     failed = OSError("could not connect to postgresql://newswatch:s3cret-pass@db/newswatch (token xoxb-1234-abcd)")
     text = shown(failed, ["xoxb-1234-abcd", "s3cret-pass"])
     assert text.startswith("OSError: could not connect") and "s3cret" not in text and "xoxb" not in text
+
+
+async def test_suggestions_say_when_rules_yaml_on_disk_is_not_yet_the_rules_in_force(tmp_path: Path, make_app: AppFactory) -> None:
+    """The diffs apply to rules.yaml as it is on disk: a job measures that file and says so when the service still runs another."""
+    directory = config(tmp_path)
+    app = await make_app(config_dir=directory)
+    in_force = app.config().version
+    await stored_feedback(app.engine, datetime.now(UTC), feed=False)
+    (directory / "rules.yaml").write_text(RULES + "# an edit the service has not reloaded yet\n", encoding="utf-8")
+    async with pages(app) as base, httpx.AsyncClient(base_url=base, timeout=30) as client:
+        client.headers["X-CSRF-Token"] = await csrf_of(client, base)
+        started = (await client.post("/api/v1/rules/border/suggestions", json={"days": 7})).json()
+        shown = await until_finished(client, started["id"])
+        progress = (await client.get(f"/api/v1/rules/suggestions/{started['id']}")).json()
+    on_disk = progress["config_version"]
+    assert progress["config_version_in_force"] == in_force == app.config().version and on_disk not in ("", in_force)
+    assert f"Measured on rules.yaml as it is on disk now (version {on_disk}), which is not the version in force ({in_force})" in shown
+    assert "exclude items with “casino”" in shown  # measured all the same

@@ -38,7 +38,8 @@ class Job:
     id: str
     rule: str
     days: int
-    version: str
+    version: str  # the config measured: the one in force when asked, then the files the worker read
+    in_force: str = ""  # the version in force when the job was asked for
     started: float = field(default_factory=time.monotonic)
     finished_at: float | None = None
     evidence: dict[str, int] = field(default_factory=dict)
@@ -46,6 +47,11 @@ class Job:
     notes: list[str] = field(default_factory=list)
     error: str | None = None
     task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    @property
+    def ahead(self) -> bool:
+        """True if the files measured are not yet the rules in force (edited on disk, not reloaded or not valid)."""
+        return self.finished and self.error is None and self.version != self.in_force
 
     @property
     def finished(self) -> bool:
@@ -63,6 +69,7 @@ class Job:
             "rule": self.rule,
             "days": self.days,
             "config_version": self.version,
+            "config_version_in_force": self.in_force,
             "finished": self.finished,
             "seconds": self.seconds(),
             "error": self.error,
@@ -95,9 +102,9 @@ class Advice:
         days = days if days in DAYS else DAYS[1]
         for job in reversed(self._jobs.values()):
             fresh = job.finished_at is None or (job.error is None and time.monotonic() - job.finished_at < KEPT)
-            if (job.rule, job.days, job.version) == (rule, days, version) and fresh:
+            if (job.rule, job.days, job.in_force) == (rule, days, version) and fresh:
                 return job
-        job = Job(secrets.token_urlsafe(12), rule, days, version)
+        job = Job(secrets.token_urlsafe(12), rule, days, version, in_force=version)
         job.task = asyncio.create_task(self._run(job))
         self._jobs[job.id] = job
         for old in [j for j in self._jobs if self._jobs[j].finished][:-RECENT]:
@@ -122,6 +129,7 @@ class Advice:
                 finally:
                     worker.shutdown()
             job.evidence, job.suggestions, job.notes = report["evidence"], report["suggestions"], report["notes"]
+            job.version = report["config_version"]
         except TimeoutError:
             job.error = f"measuring took over {TIMEOUT:.0f} s and was stopped; try a shorter window"
         except ValueError as exc:  # no such rule, or it is disabled
