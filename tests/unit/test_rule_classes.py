@@ -823,3 +823,14 @@ def test_an_election_or_a_parliament_headline_is_politics_even_citing_the_fighti
     assert matched(shipped, "Thai coalition wobbles as border clashes with Cambodia drag on") == []
     assert matched(shipped, "ยุบสภา ท่ามกลางการปะทะชายแดนไทย-กัมพูชา") == []
     assert matched(shipped, "Thai parties pledge to reopen border checkpoints with Cambodia after the election") == ["kh-th-border"]
+
+
+def test_round_28_payments_elections_storms_and_russian_province_names(shipped: rules.Ruleset) -> None:
+    """Round 28: Japanese cross-border payments, Arabic elections, storms, the border provinces in Russian."""
+    assert matched(shipped, "ベトナムとカンボジアの銀行、国境を越えた送金サービスを開始") == []
+    assert matched(shipped, "カンボジアからベトナムへ国境を越えて密輸された砂糖を押収") == ["vn-kh-border"]  # a crossing stays one
+    assert matched(shipped, "حل البرلمان التايلاندي وسط اشتباكات حدودية مع كمبوديا") == []
+    assert matched(shipped, "ខ្យល់ព្យុះបំផ្លាញផ្ទះប្រជាពលរដ្ឋ នៅតាមព្រំដែនកម្ពុជា-ថៃ ខេត្តឧត្ដរមានជ័យ") == []
+    assert matched(shipped, "Typhoon lashes villages along the Cambodia-Thailand border") == []
+    assert matched(shipped, "Открыт новый пограничный переход между провинциями Тэйнинь и Свайриенг") == ["vn-kh-border"]
+    assert matched(shipped, "Камбоджа открыла пограничный переход с провинцией Анзянг") == ["vn-kh-border"]
