@@ -834,3 +834,34 @@ def test_round_28_payments_elections_storms_and_russian_province_names(shipped: 
     assert matched(shipped, "Typhoon lashes villages along the Cambodia-Thailand border") == []
     assert matched(shipped, "Открыт новый пограничный переход между провинциями Тэйнинь и Свайриенг") == ["vn-kh-border"]
     assert matched(shipped, "Камбоджа открыла пограничный переход с провинцией Анзянг") == ["vn-kh-border"]
+
+
+KH_TH, VN_KH = ["kh-th-border"], ["vn-kh-border"]
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("Thajsko a Kambodža: na hranici pokračují přeshraniční střety", KH_TH),  # Czech
+        ("Tűzszünet Thaiföld és Kambodzsa határán", KH_TH),  # Hungarian
+        ("Thaiföld és Kambodzsa határozatot fogadott el a turizmusról", []),  # a decision (határozat), not a border
+        ("Ciocniri la frontiera dintre Thailanda și Cambodgia", KH_TH),  # Romanian
+        ("Strider vid gränsen mellan Thailand och Kambodja", KH_TH),  # Swedish
+        ("Staakt-het-vuren aan de grens tussen Thailand en Cambodja", KH_TH),  # Dutch
+        ("Thaimaan ja Kambodžan rajalla taistelut jatkuvat", KH_TH),  # Finnish
+        ("Таїланд і Камбоджа домовилися про перемир'я на кордоні", KH_TH),  # Ukrainian
+        ("Сблъсъци на границата между Тайланд и Камбоджа", KH_TH),  # Bulgarian
+        ("Συγκρούσεις στα σύνορα Ταϊλάνδης και Καμπότζης", KH_TH),  # Greek
+        ("עימותים בגבול בין תאילנד לקמבודיה", KH_TH),  # Hebrew
+        ("ການປະທະກັນຢູ່ຊາຍແດນໄທ-ກຳປູເຈຍ", KH_TH),  # Lao
+        ("ထိုင်း-ကမ္ဘောဒီးယား နယ်စပ်တွင် တိုက်ပွဲ", KH_TH),  # Burmese
+        ("تھائی لینڈ اور کمبوڈیا کی سرحد پر جھڑپیں", KH_TH),  # Urdu
+        ("Vietnam a Kambodža otevřely nový hraniční přechod", VN_KH),  # Czech
+        ("וייטנאם וקמבודיה פתחו מעבר גבול חדש", VN_KH),  # Hebrew
+        ("ຫວຽດນາມ ແລະ ກຳປູເຈຍ ເປີດດ່ານຊາຍແດນໃໝ່", VN_KH),  # Lao
+        ("В'єтнам і Камбоджа відкрили новий пункт пропуску на кордоні", VN_KH),  # Ukrainian
+    ],
+)
+def test_round_29_languages_the_set_lacked(shipped: rules.Ruleset, title: str, expected: list[str]) -> None:
+    """Issue 25's "terms in the languages the set lacks": names, border and fighting words, written before round 29 was read."""
+    assert matched(shipped, title) == expected
