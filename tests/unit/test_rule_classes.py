@@ -865,3 +865,23 @@ KH_TH, VN_KH = ["kh-th-border"], ["vn-kh-border"]
 def test_round_29_languages_the_set_lacked(shipped: rules.Ruleset, title: str, expected: list[str]) -> None:
     """Issue 25's "terms in the languages the set lacks": names, border and fighting words, written before round 29 was read."""
     assert matched(shipped, title) == expected
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("ການສູ້ຮົບລະຫວ່າງໄທ ແລະ ກຳປູເຈັຍ ຢູ່ຊາຍແດນ", KH_TH),  # Lao: the other spelling of Cambodia, fighting
+        ("ໄທ ແລະ ກຳປູເຈຍ ລົງນາມຂໍ້ຕົກລົງສັນຕິພາບ", KH_TH),  # Lao: a peace agreement
+        ("क्याम्बोडियाली र थाइल्यान्डका सेनाबीच सीमामा द्वन्द्व", KH_TH),  # Nepali: names with postpositions
+        ("थाइल्यान्डले कम्बोडियाली सैनिक रिहा गर्यो, युद्धविराम कायम", KH_TH),
+        ("Таїланд і Камбоджа погодили припинення вогню", KH_TH),  # Ukrainian: ceasefire
+        ("Thailand og Kambodsja enige om våpenhvile", KH_TH),  # Norwegian spelling of Cambodia
+        ("Thajsko: volby vyhrála strana premiéra uprostřed sporu s Kambodžou o hranici", []),  # an election (Czech)
+        ("Ústavní soud odvolal thajskou premiérku kvůli hovoru s Hun Senem o hranici s Kambodžou", []),  # a court
+        ("Constitutional Court removes Thai PM over call with Hun Sen amid Cambodia border row", []),
+        ("थाईलैंड में चुनाव, कंबोडिया के साथ सीमा विवाद के बीच", []),  # an election (Hindi)
+    ],
+)
+def test_round_29_spellings_and_politics_in_the_new_languages(shipped: rules.Ruleset, title: str, expected: list[str]) -> None:
+    """Round 29's tuning items: spellings the first terms missed, and elections and courts in the new languages."""
+    assert matched(shipped, title) == expected
