@@ -885,3 +885,10 @@ def test_round_29_languages_the_set_lacked(shipped: rules.Ruleset, title: str, e
 def test_round_29_spellings_and_politics_in_the_new_languages(shipped: rules.Ruleset, title: str, expected: list[str]) -> None:
     """Round 29's tuning items: spellings the first terms missed, and elections and courts in the new languages."""
     assert matched(shipped, title) == expected
+
+
+def test_siam_in_khmer_and_cam_bot_in_vietnamese_name_the_countries(shipped: rules.Ruleset) -> None:
+    """Much of the Khmer press calls Thailand សៀម (Siam), but not inside សៀមរាប (Siem Reap); overseas Vietnamese write Cam Bốt."""
+    assert matched(shipped, "ទាហានសៀមបាញ់កាំភ្លើងធំចូលភូមិតាមព្រំដែនកម្ពុជា") == ["kh-th-border"]
+    assert matched(shipped, "ភ្ញៀវទេសចរមកលេងខេត្តសៀមរាបកើនឡើង ខណៈព្រំដែនកម្ពុជាស្ងប់ស្ងាត់") == []
+    assert matched(shipped, "Việt Nam và Cam Bốt mở thêm cửa khẩu biên giới") == ["vn-kh-border"]
