@@ -892,3 +892,12 @@ def test_siam_in_khmer_and_cam_bot_in_vietnamese_name_the_countries(shipped: rul
     assert matched(shipped, "ទាហានសៀមបាញ់កាំភ្លើងធំចូលភូមិតាមព្រំដែនកម្ពុជា") == ["kh-th-border"]
     assert matched(shipped, "ភ្ញៀវទេសចរមកលេងខេត្តសៀមរាបកើនឡើង ខណៈព្រំដែនកម្ពុជាស្ងប់ស្ងាត់") == []
     assert matched(shipped, "Việt Nam và Cam Bốt mở thêm cửa khẩu biên giới") == ["vn-kh-border"]
+
+
+def test_bien_mau_and_the_border_with_cambodia_in_a_vietnamese_report(shipped: rules.Ruleset) -> None:
+    """ "Biên mậu" is border trade; a Vietnamese report's "biên giới với Campuchia" is Việt Nam's border unless another country is named."""
+    assert matched(shipped, "Chợ biên mậu ở An Giang đón thương nhân Campuchia") == ["vn-kh-border"]
+    assert matched(shipped, "Phát triển kinh tế biên mậu với Campuchia") == ["vn-kh-border"]
+    assert matched(shipped, "Tăng cường quản lý biên giới với Campuchia") == ["vn-kh-border"]
+    assert matched(shipped, "Thương mại biên giới với Campuchia tăng 20%") == ["vn-kh-border"]
+    assert matched(shipped, "Thái Lan đóng cửa biên giới với Campuchia") == ["kh-th-border"]
