@@ -901,3 +901,20 @@ def test_bien_mau_and_the_border_with_cambodia_in_a_vietnamese_report(shipped: r
     assert matched(shipped, "Tăng cường quản lý biên giới với Campuchia") == ["vn-kh-border"]
     assert matched(shipped, "Thương mại biên giới với Campuchia tăng 20%") == ["vn-kh-border"]
     assert matched(shipped, "Thái Lan đóng cửa biên giới với Campuchia") == ["kh-th-border"]
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("ทหารเสริมกำลังตามแนวชายแดนกัมพูชา", KH_TH),  # Thai: "the Cambodian border" is Thailand's
+        ("กองทัพภาคที่ 2 ปิดด่านชายแดนกัมพูชาทุกจุด", KH_TH),
+        ("កងរាជអាវុធហត្ថពង្រឹងការការពារព្រំដែនជាប់ថៃ", KH_TH),  # Khmer: "the border with Thailand" is Cambodia's
+        ("ប៉ូលិសព្រំដែនរឹតបន្តឹងការត្រួតពិនិត្យព្រំដែនជាប់វៀតណាម", VN_KH),  # and "the border with Việt Nam"
+        ("ច្រកព្រំដែនជាមួយវៀតណាមបើកឡើងវិញ", VN_KH),
+        ("ชายแดนกัมพูชา-เวียดนามคึกคัก", VN_KH),  # Thai, on the other border of Cambodia
+        ("ព្រំដែនថៃ-ម៉ាឡេស៊ី បិទជាបណ្ដោះអាសន្ន", []),  # Khmer, on Thailand's border with Malaysia
+    ],
+)
+def test_a_border_named_from_one_side_in_that_sides_language(shipped: rules.Ruleset, title: str, expected: list[str]) -> None:
+    """Thai and Khmer reports name the border by the neighbour alone; their own country goes without saying."""
+    assert matched(shipped, title) == expected
