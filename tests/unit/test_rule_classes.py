@@ -918,3 +918,18 @@ def test_bien_mau_and_the_border_with_cambodia_in_a_vietnamese_report(shipped: r
 def test_a_border_named_from_one_side_in_that_sides_language(shipped: rules.Ruleset, title: str, expected: list[str]) -> None:
     """Thai and Khmer reports name the border by the neighbour alone; their own country goes without saying."""
     assert matched(shipped, title) == expected
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("Binh sĩ Thái Lan trúng mìn ở tỉnh Surin", KH_TH),  # Vietnamese: a mine, as the Thai reports tell it
+        ("Un soldado tailandés herido por una mina terrestre en Sisaket", KH_TH),
+        ("Tayland askeri Sisaket’te mayına bastı", KH_TH),
+        ("Тайский солдат подорвался на противопехотной мине в провинции Сисакет", KH_TH),
+        ("Minh Min cùng bạn đi chơi Campuchia", []),  # "mìn" is exact: folded, min is a name
+    ],
+)
+def test_landmines_in_more_languages(shipped: rules.Ruleset, title: str, expected: list[str]) -> None:
+    """A mine in one of Thailand's provinces on this border is its news: the mine words in eleven more languages."""
+    assert matched(shipped, title) == expected
