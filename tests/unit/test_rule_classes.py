@@ -933,3 +933,10 @@ def test_a_border_named_from_one_side_in_that_sides_language(shipped: rules.Rule
 def test_landmines_in_more_languages(shipped: rules.Ruleset, title: str, expected: list[str]) -> None:
     """A mine in one of Thailand's provinces on this border is its news: the mine words in eleven more languages."""
     assert matched(shipped, title) == expected
+
+
+def test_demarcation_with_cambodia_in_a_vietnamese_report_and_polish_vietnam(shipped: rules.Ruleset) -> None:
+    """Marker planting with "the Cambodian side" is Việt Nam's border in a Vietnamese report; Polish writes Wietnam."""
+    assert matched(shipped, "Ủy ban Biên giới quốc gia họp với phía Campuchia về phân giới cắm mốc") == ["vn-kh-border"]
+    assert matched(shipped, "Campuchia và Thái Lan hoàn tất cắm mốc tạm thời") == ["kh-th-border"]
+    assert matched(shipped, "Nowe przejście graniczne między Wietnamem a Kambodżą") == ["vn-kh-border"]
