@@ -940,3 +940,10 @@ def test_demarcation_with_cambodia_in_a_vietnamese_report_and_polish_vietnam(shi
     assert matched(shipped, "Ủy ban Biên giới quốc gia họp với phía Campuchia về phân giới cắm mốc") == ["vn-kh-border"]
     assert matched(shipped, "Campuchia và Thái Lan hoàn tất cắm mốc tạm thời") == ["kh-th-border"]
     assert matched(shipped, "Nowe przejście graniczne między Wietnamem a Kambodżą") == ["vn-kh-border"]
+
+
+def test_thai_checkpoints_and_reinforcements(shipped: rules.Ruleset) -> None:
+    """Thai reports name a crossing by its checkpoint (ผ่านด่าน, ด่านผ่อนปรน) and troops by reinforcing them (เสริมกำลัง)."""
+    assert matched(shipped, "แรงงานกัมพูชาทะลักกลับประเทศผ่านด่านอรัญประเทศ") == ["kh-th-border"]
+    assert matched(shipped, "ทหารพรานเสริมกำลังที่ช่องบก จ.อุบลราชธานี") == ["kh-th-border"]
+    assert matched(shipped, "ทหารพรานแจกจ่ายน้ำช่วยชาวบ้านขาดแคลนน้ำ ตามแนวชายแดนไทย-กัมพูชา") == []  # rangers' good works
