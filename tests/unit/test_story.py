@@ -41,6 +41,9 @@ SAME_STORY_PAIRS = {
     # articles of one Thai outlet a few issues apart, the second retelling the first's lead:
     # one story, as the threading says.
     frozenset({"n7-th-308", "n27-th-206"}),
+    # Round 30: the clash of 28 May 2025 at Techo Morakot village, in two articles of one Khmer
+    # outlet (the defence ministry's statement, then the clash itself): one story.
+    frozenset({"kmth-053", "n30-km-003"}),
 }
 
 
