@@ -947,3 +947,10 @@ def test_thai_checkpoints_and_reinforcements(shipped: rules.Ruleset) -> None:
     assert matched(shipped, "แรงงานกัมพูชาทะลักกลับประเทศผ่านด่านอรัญประเทศ") == ["kh-th-border"]
     assert matched(shipped, "ทหารพรานเสริมกำลังที่ช่องบก จ.อุบลราชธานี") == ["kh-th-border"]
     assert matched(shipped, "ทหารพรานแจกจ่ายน้ำช่วยชาวบ้านขาดแคลนน้ำ ตามแนวชายแดนไทย-กัมพูชา") == []  # rangers' good works
+
+
+def test_a_prime_minister_removed_or_a_new_government_is_politics(shipped: rules.Ruleset) -> None:
+    """Round 30: "destituída", a new government: the country's politics, however much the conflict moved it."""
+    assert matched(shipped, "Primeira-ministra tailandesa destituída após telefonema sobre a fronteira com o Camboja") == []
+    assert matched(shipped, "ملك تايلاند يقر الحكومة الجديدة بعد نزاع حدودي مع كمبوديا") == []
+    assert matched(shipped, "Thailand's new government vows to reopen border crossings with Cambodia") == ["kh-th-border"]
