@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gc
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,3 +58,22 @@ async def test_the_service_settles_once_it_has_started(tmp_path: Path, database_
     async with commands.started(settings):
         assert gc.isenabled()
         assert gc.get_freeze_count() > frozen
+
+
+PRELOAD_PROBE = """
+import sys, threading
+from service.ops import cli
+code = cli.main(sys.argv[1:])  # a setting it refuses: it stops before importing anything of its own that uses aiohttp
+for thread in threading.enumerate():
+    if thread.name == "newswatch-preload":
+        thread.join()
+print(code, "aiohttp" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(("argv", "preloaded"), [(["poll", "--once"], True), (["run"], True), (["rules", "check"], False)])
+def test_the_service_commands_import_aiohttp_in_a_thread_from_the_start(argv: list[str], preloaded: bool) -> None:
+    """`run` and `poll --once` import aiohttp in a thread (its import reads the CA file twice, without the GIL); other commands do not."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWATCH_")} | {"NEWSWATCH_POLL_CONCURRENCY": "many"}
+    done = subprocess.run([sys.executable, "-c", PRELOAD_PROBE, *argv], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == [str(cli.EXIT_USAGE), str(preloaded)], done.stderr
