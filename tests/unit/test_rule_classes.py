@@ -954,3 +954,19 @@ def test_a_prime_minister_removed_or_a_new_government_is_politics(shipped: rules
     assert matched(shipped, "Primeira-ministra tailandesa destituída após telefonema sobre a fronteira com o Camboja") == []
     assert matched(shipped, "ملك تايلاند يقر الحكومة الجديدة بعد نزاع حدودي مع كمبوديا") == []
     assert matched(shipped, "Thailand's new government vows to reopen border crossings with Cambodia") == ["kh-th-border"]
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("Thủ tướng Thái Lan tuyên bố xây tường biên giới với Campuchia sau chiến thắng bầu cử", KH_TH),  # a wall: a measure
+        ("ฮุนเซนลั่นไม่เคยขอให้ไทยเปิดด่าน", KH_TH),  # Thai: opening the checkpoints
+        ("កងទ័ពអាកាសថៃប្រើយន្តហោះចម្បាំង F16 បំផ្លាញស្ពាននៅកម្ពុជា", KH_TH),  # Khmer: fighter jets
+        ("ហ៊ុន ម៉ាណែត ថាកម្ពុជាបាញ់ទម្លាក់ដ្រូនរបស់ថៃ", KH_TH),  # Khmer: shot down
+        ("វៀតណាមគាំទ្រការផ្សះផ្សា ក្នុងភាពតានតឹងរវាងកម្ពុជា និងថៃ", KH_TH),  # Khmer: tension
+        ("ฝนตกหนักทำให้น้ำไหลเข้าท่วมหมู่บ้านพื้นที่ชายแดนไทย-กัมพูชา", []),  # Thai: heavy rain and flooding
+    ],
+)
+def test_round_31_walls_checkpoints_jets_and_floods(shipped: rules.Ruleset, title: str, expected: list[str]) -> None:
+    """Round 31, news as a desk's feeds bring it: a border wall, Thai checkpoints opened, jets, drones shot down, tension, floods."""
+    assert matched(shipped, title) == expected
