@@ -132,7 +132,7 @@ def suggest(
     config = load_config(config_dir)
     if rule not in {r.id for r in config.ruleset.rules}:
         raise ValueError(f"no enabled rule with id '{rule}'")
-    report = Report(rule, dict(Counter(e.kind for e in evidence)), [])
+    report = Report(rule, dict(Counter(e.kind for e in evidence)), [], version=config.version)
     present = _presence(evidence, config.rules_file)
     target = {FALSE_ALARM: "exclude", MISSED: "add"}
     changes: list[Change] = []

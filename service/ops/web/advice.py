@@ -38,8 +38,8 @@ class Job:
     id: str
     rule: str
     days: int
-    version: str  # the config measured: the one in force when asked, then the files the worker read
-    in_force: str = ""  # the version in force when the job was asked for
+    in_force: str  # the config version in force when the job was asked for
+    measured: str = ""  # the version of the files the worker read (rules.yaml on disk, which the diffs apply to)
     started: float = field(default_factory=time.monotonic)
     finished_at: float | None = None
     evidence: dict[str, int] = field(default_factory=dict)
@@ -50,8 +50,8 @@ class Job:
 
     @property
     def ahead(self) -> bool:
-        """True if the files measured are not yet the rules in force (edited on disk, not reloaded or not valid)."""
-        return self.finished and self.error is None and self.version != self.in_force
+        """True if the files measured are not yet the rules in force (an edit on disk the service has not reloaded)."""
+        return bool(self.measured) and self.measured != self.in_force
 
     @property
     def finished(self) -> bool:
@@ -68,7 +68,7 @@ class Job:
             "id": self.id,
             "rule": self.rule,
             "days": self.days,
-            "config_version": self.version,
+            "config_version": self.measured or self.in_force,
             "config_version_in_force": self.in_force,
             "finished": self.finished,
             "seconds": self.seconds(),
@@ -104,7 +104,7 @@ class Advice:
             fresh = job.finished_at is None or (job.error is None and time.monotonic() - job.finished_at < KEPT)
             if (job.rule, job.days, job.in_force) == (rule, days, version) and fresh:
                 return job
-        job = Job(secrets.token_urlsafe(12), rule, days, version, in_force=version)
+        job = Job(secrets.token_urlsafe(12), rule, days, version)
         job.task = asyncio.create_task(self._run(job))
         self._jobs[job.id] = job
         for old in [j for j in self._jobs if self._jobs[j].finished][:-RECENT]:
@@ -129,7 +129,7 @@ class Advice:
                 finally:
                     worker.shutdown()
             job.evidence, job.suggestions, job.notes = report["evidence"], report["suggestions"], report["notes"]
-            job.version = report["config_version"]
+            job.measured = report["config_version"]
         except TimeoutError:
             job.error = f"measuring took over {TIMEOUT:.0f} s and was stopped; try a shorter window"
         except ValueError as exc:  # no such rule, or it is disabled
