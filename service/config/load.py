@@ -25,7 +25,7 @@ from service.ingest.model import FeedContext, Item
 from service.ingest.parse import parse_article, read_document
 from service.ingest.prepare import prepare_now
 from service.rules import text
-from service.rules.compile import RESERVED, Groups, check_rule, compile_rules
+from service.rules.compile import RESERVED, Compiler, Groups, check_rule, compile_rules
 from service.rules.match import Ruleset
 from service.rules.operators import Issue
 from service.rules.spec import Example, ExampleFile, ExampleItem
@@ -111,12 +111,14 @@ def load_config(directory: Path) -> Config:
     rules_doc, rules_file = _load_model(directory / RULES_FILE, RulesFile, problems)
     if feeds is not None and feeds_doc is not None:
         problems += _check_feeds(feeds, feeds_doc)
+    compiler = None
     if rules_file is not None and rules_doc is not None:
-        problems += _check_rules(rules_file, rules_doc, feeds.feeds if feeds else None) + _check_operations(rules_file, rules_doc)
+        compiler = Compiler(Groups(rules_file.groups))
+        problems += _check_rules(rules_file, rules_doc, feeds.feeds if feeds else None, compiler) + _check_operations(rules_file, rules_doc)
         problems += _check_destinations(rules_file, rules_doc)
-    if problems or feeds is None or rules_file is None:
+    if problems or feeds is None or rules_file is None or compiler is None:
         raise ConfigError(problems)
-    ruleset = compile_rules(rules_file.rules, Groups(rules_file.groups))
+    ruleset = compile_rules(rules_file.rules, compiler.groups, compiler)  # the trees the checks compiled
     assert rules_doc is not None
     problems += _check_examples(rules_file, rules_doc, ruleset, directory)
     if problems:
@@ -249,9 +251,9 @@ def _check_destinations(spec: RulesFile, doc: Document) -> list[Problem]:
     ]
 
 
-def _check_rules(spec: RulesFile, doc: Document, feeds: list[FeedSpec] | None) -> list[Problem]:
-    """Cross-checks of rules.yaml: references, duplicates, groups, and each rule's `match`."""
-    groups = Groups(spec.groups)
+def _check_rules(spec: RulesFile, doc: Document, feeds: list[FeedSpec] | None, compiler: Compiler) -> list[Problem]:
+    """Cross-checks of rules.yaml: references, duplicates, groups, and each rule's `match` (enabled rules compiled by `compiler`)."""
+    groups = compiler.groups
     problems = [
         doc.problem(["groups", name], f"group names starting with '{RESERVED}' are kept for the shipped gazetteer", at_key=True)
         for name in groups.reserved()
@@ -263,12 +265,18 @@ def _check_rules(spec: RulesFile, doc: Document, feeds: list[FeedSpec] | None) -
         if rule.id in seen:
             problems.append(doc.problem(["rules", i, "id"], f"duplicate rule id '{rule.id}'"))
         seen.add(rule.id)
-        problems += _check_rule(rule, doc, ["rules", i], spec, groups, scopes)
+        problems += _check_rule(rule, doc, ["rules", i], spec, groups, scopes, compiler if rule.enabled else None)
     return problems
 
 
 def _check_rule(
-    rule: RuleSpec, doc: Document, at: list[str | int], spec: RulesFile, groups: Groups, scopes: set[str] | None
+    rule: RuleSpec,
+    doc: Document,
+    at: list[str | int],
+    spec: RulesFile,
+    groups: Groups,
+    scopes: set[str] | None,
+    compiler: Compiler | None = None,
 ) -> list[Problem]:
     """One rule's references (destinations, feeds) and its `match`, located at `at` in `doc`."""
     problems = []
@@ -278,7 +286,7 @@ def _check_rule(
     for j, scope in enumerate(rule.feeds):
         if scopes is not None and scope not in scopes:
             problems.append(doc.problem([*at, "feeds", j], f"'{scope}' is neither a feed id nor a feed tag"))
-    return problems + _located(doc, at, check_rule(rule, groups))
+    return problems + _located(doc, at, check_rule(rule, groups, compiler))
 
 
 def _located(doc: Document, at: list[str | int], issues: list[Issue]) -> list[Problem]:

@@ -196,23 +196,27 @@ class _Checker:
         return operator_of(spec).check(spec, self, at)
 
 
-def check_rule(rule: RuleLike, groups: Groups) -> list[Issue]:
-    """Problems of one rule's `match`, paths relative to the rule."""
+def check_rule(rule: RuleLike, groups: Groups, compiler: Compiler | None = None) -> list[Issue]:
+    """Problems of one rule's `match`, paths relative to the rule; `compiler` keeps the tree for `compile_rules`."""
     issues = _Checker(groups).node(rule.match, ["match"])
-    if not issues and not _Compiler(groups).node(rule.match).needs_a_hit():
+    if not issues and not (compiler or Compiler(groups)).tree(rule.match).needs_a_hit():
         issues.append((["match"], f"rule '{rule.id}' would match every item: give it a term outside 'none'"))
     return issues
 
 
-def compile_rules(rules: Sequence[RuleLike], groups: Groups) -> Ruleset:
-    """Compile every enabled rule into one Ruleset."""
-    compiler = _Compiler(groups)
+def compile_rules(rules: Sequence[RuleLike], groups: Groups, compiler: Compiler | None = None) -> Ruleset:
+    """Compile every enabled rule into one Ruleset; `compiler`, the one that checked them, compiles each tree once.
+
+    Give it only a compiler that checked these rules and no others: every term it interned is
+    searched for.
+    """
+    compiler = compiler or Compiler(groups)
     compiled = [
         Rule(
             id=rule.id,
             name=rule.name or rule.id,
             destinations=tuple(rule.destinations),
-            tree=compiler.node(rule.match),
+            tree=compiler.tree(rule.match),
             fields=tuple(rule.fields),
             feeds=frozenset(rule.feeds),
             languages=frozenset(rule.languages),
@@ -223,14 +227,22 @@ def compile_rules(rules: Sequence[RuleLike], groups: Groups) -> Ruleset:
     return Ruleset(rules=compiled, terms=compiler.terms)
 
 
-class _Compiler:
+class Compiler:
     """Interns terms so that every distinct term is searched once for all rules."""
 
     def __init__(self, groups: Groups) -> None:
-        self._groups = groups
+        self.groups = groups
         self.terms: list[Term] = []
         self._index: dict[tuple[str, bool, bool, str | None, tuple[int, ...]], int] = {}
         self._group_slots: dict[str, tuple[int, ...]] = {}
+        self._trees: dict[int, tuple[BooleanSpec, Node]] = {}  # by id of the rule's `match`, which it keeps alive
+
+    def tree(self, match: BooleanSpec) -> Node:
+        """A rule's compiled `match`, compiled once however often it is asked for (checked, then compiled)."""
+        kept = self._trees.get(id(match))
+        if kept is None or kept[0] is not match:
+            kept = self._trees[id(match)] = (match, self.node(match))
+        return kept[1]
 
     def add(self, term: Term) -> int:
         """Return the number of `term`, adding it if new."""
@@ -245,12 +257,12 @@ class _Compiler:
         if isinstance(term, TermSpec) and term.term.startswith("@"):
             key = term.model_dump_json()
             if key not in self._group_slots:
-                members = self._groups.terms(term.term[1:])
+                members = self.groups.terms(term.term[1:])
                 self._group_slots[key] = tuple(dict.fromkeys(n for t in members for n in self.slot(with_masks(t, term.not_in))))
             return self._group_slots[key]
         if isinstance(term, str) and term.startswith("@"):
             if term not in self._group_slots:
-                self._group_slots[term] = tuple(dict.fromkeys(n for t in self._groups.terms(term[1:]) for n in self.slot(t)))
+                self._group_slots[term] = tuple(dict.fromkeys(n for t in self.groups.terms(term[1:]) for n in self.slot(t)))
             return self._group_slots[term]
         parsed = _term(term)
         if isinstance(term, TermSpec) and term.not_in:

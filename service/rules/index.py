@@ -160,9 +160,12 @@ def automata(terms: Sequence[Term]) -> list[tuple[ahocorasick.Automaton, bool, N
         padded = automaton_of([(i, t) for i, t in searched if t.key.startswith(" ")])
         if padded is not None:
             out.append((padded, exact, None))
-        unpadded = [(i, t) for i, t in searched if not t.key.startswith(" ")]
-        for script in sorted({script_of(t.key) for _, t in unpadded}):
-            automaton = automaton_of([(i, t) for i, t in unpadded if script_of(t.key) == script])
+        by_script: dict[str, list[tuple[int, Term]]] = {}
+        for i, t in searched:
+            if not t.key.startswith(" "):
+                by_script.setdefault(script_of(t.key), []).append((i, t))
+        for script, numbered in sorted(by_script.items()):
+            automaton = automaton_of(numbered)
             if automaton is None:
                 continue
             needs = needles(script) if script else None if ascii_key(automaton) else ANY_BEYOND_ASCII

@@ -105,3 +105,20 @@ def test_a_host_may_have_its_own_concurrency(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as error:
         load_config(tmp_path)
     assert [p.message for p in error.value.problems] == ["must be at least 1"]
+
+
+def test_a_rule_is_compiled_once_and_a_disabled_rules_terms_are_not_searched(tmp_path: Path) -> None:
+    """The check compiles each enabled rule's tree and the ruleset keeps it; a disabled rule is checked apart."""
+    from service.rules.compile import Compiler, Groups, check_rule, compile_rules
+
+    rules = GOOD_RULES + "  - id: paused\n    enabled: false\n    destinations: [desk]\n    match: {any: [lighthouse]}\n"
+    (tmp_path / "feeds.yaml").write_text(GOOD_FEEDS, encoding="utf-8")
+    (tmp_path / "rules.yaml").write_text(rules, encoding="utf-8")
+    spec = load_config(tmp_path).rules_file
+    compiler = Compiler(Groups(spec.groups))
+    checked = [check_rule(rule, compiler.groups, compiler if rule.enabled else None) for rule in spec.rules]
+    assert checked == [[], []]
+    ruleset = compile_rules(spec.rules, compiler.groups, compiler)
+    assert ruleset.rules[0].tree is compiler.tree(spec.rules[0].match)  # not compiled a second time
+    assert [r.id for r in ruleset.rules] == ["r"]
+    assert [t.label for t in ruleset.terms] == ["border"]  # "lighthouse" is the disabled rule's
