@@ -318,7 +318,7 @@ def _rule_examples(rule: RuleSpec, doc: Document, at: list[str | int], ruleset: 
             except (OSError, ValueError) as exc:
                 problems.append(doc.problem(where, f"cannot read example: {exc}"))
                 continue
-            for prepared in prepare_now(found, ruleset, FeedContext("example", tuple(rule.feeds))):
+            for prepared in prepare_now(found, ruleset, FeedContext("example", tuple(rule.feeds)), explain=False):
                 item, matched = prepared.item, any(m.rule_id == rule.id for m in prepared.matches)
                 if matched != expected:
                     verb = "does not match" if expected else "matches"
