@@ -970,3 +970,31 @@ def test_a_prime_minister_removed_or_a_new_government_is_politics(shipped: rules
 def test_round_31_walls_checkpoints_jets_and_floods(shipped: rules.Ruleset, title: str, expected: list[str]) -> None:
     """Round 31, news as a desk's feeds bring it: a border wall, Thai checkpoints opened, jets, drones shot down, tension, floods."""
     assert matched(shipped, title) == expected
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        # Cambodia's districts and communes on the Thai border, as Khmer, Thai and English reports name them.
+        ("ក្រុមអ្នកសង្កេតការណ៍អាស៊ានចុះពិនិត្យស្ថានភាពព្រំដែននៅស្រុកវាលវែង", KH_TH),
+        ("ทหารไทยวางลวดหนามปิดถนนในตำบลถมดาของกัมพูชา", KH_TH),
+        ("Shelling hits villages in Banteay Ampil district overnight", KH_TH),
+        # Cambodia's provinces in Thai.
+        ("ทหารไทยยิงปืนใหญ่ใส่หมู่บ้านในจังหวัดบันเตียเมียนเจย", KH_TH),
+        # A flood in a border district is not border news, however the Khmer report words it.
+        ("ជំនន់ទឹកភ្លៀងនៅស្រុកភ្នំព្រឹក អាជ្ញាធរជម្លៀសប្រជាពលរដ្ឋទៅទីទួលសុវត្ថិភាព", []),
+    ],
+)
+def test_round_32_cambodian_border_districts_and_provinces_in_thai(shipped: rules.Ruleset, title: str, expected: list[str]) -> None:
+    """Round 32: Cambodian reports place the border by its own districts, Thai reports by Cambodia's provinces."""
+    assert matched(shipped, title) == expected
+
+
+def test_round_32_the_sea_games_and_a_prime_minister_removed_in_vietnamese(shipped: rules.Ruleset) -> None:
+    """The SEA Games in the languages that name them so, and "phế truất": sport and politics, not the border."""
+    lead = "Cambodia withdrew its athletes from the Games in Thailand as the border clashes went on."
+    assert matched(shipped, "ប្រតិភូកីឡាកម្ពុជាចុងក្រោយត្រឡប់មកពីស៊ីហ្គេមវិញ", lead) == []
+    assert matched(shipped, "柬埔寨宣布退出東南亞運 選手即刻返國", lead) == []
+    assert matched(shipped, "Cambodian athletes come home", lead) == KH_TH  # not about the Games by its headline
+    assert matched(shipped, "Tòa án Thái Lan phế truất Thủ tướng sau cuộc điện đàm về xung đột biên giới với Campuchia") == []
+    assert matched(shipped, "Campuchia và Thái Lan đấu súng ở biên giới trước thềm SEA Games") == KH_TH  # the border in the headline still counts

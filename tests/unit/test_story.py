@@ -44,6 +44,12 @@ SAME_STORY_PAIRS = {
     # Round 30: the clash of 28 May 2025 at Techo Morakot village, in two articles of one Khmer
     # outlet (the defence ministry's statement, then the clash itself): one story.
     frozenset({"kmth-053", "n30-km-003"}),
+    # Round 32: the 57 citizens handed over at Dinh Bà on 13 November 2025, from VietnamPlus and
+    # from a second outlet retelling Tuổi Trẻ's report: one story, as the threading says.
+    frozenset({"n13-vi-004", "n32-vi-008"}),
+    # Round 32: the Joint Committee's 17th session (2018) and its 21st (2025), told with the
+    # committee's long name: alike as text, never threaded, since a thread stays open 72 hours.
+    frozenset({"kwvn-012", "n32-vi-030"}),
 }
 
 
