@@ -997,4 +997,32 @@ def test_round_32_the_sea_games_and_a_prime_minister_removed_in_vietnamese(shipp
     assert matched(shipped, "柬埔寨宣布退出東南亞運 選手即刻返國", lead) == []
     assert matched(shipped, "Cambodian athletes come home", lead) == KH_TH  # not about the Games by its headline
     assert matched(shipped, "Tòa án Thái Lan phế truất Thủ tướng sau cuộc điện đàm về xung đột biên giới với Campuchia") == []
-    assert matched(shipped, "Campuchia và Thái Lan đấu súng ở biên giới trước thềm SEA Games") == KH_TH  # the border in the headline still counts
+    assert (
+        matched(shipped, "Campuchia và Thái Lan đấu súng ở biên giới trước thềm SEA Games") == KH_TH
+    )  # the border in the headline still counts
+
+
+@pytest.mark.parametrize(
+    ("title", "summary", "expected"),
+    [
+        (
+            "Bắt 2 đối tượng vận chuyển pháo nổ tại Tây Ninh",
+            "Lực lượng biên phòng phát hiện 2 đối tượng chở pháo nổ qua đường mòn, chặn bắt.",
+            VN_KH,
+        ),
+        # Kon Tum borders Laos too; Kiên Giang's guards also work at sea.
+        (
+            "Bắt 2 đối tượng vận chuyển pháo nổ tại Kon Tum",
+            "Lực lượng biên phòng phát hiện 2 đối tượng chở pháo nổ qua đường mòn, chặn bắt.",
+            [],
+        ),
+        ("Kiên Giang: bắt tàu chở dầu lậu", "Bộ đội biên phòng bắt giữ tàu cá chở 20.000 lít dầu trái phép trên biển.", []),
+        # The guards' mission named, not an act on the border.
+        ("Tây Ninh: Tết ấm cho hộ nghèo", "Bộ đội biên phòng bảo vệ chủ quyền và chăm lo Tết cho dân.", []),
+    ],
+)
+def test_round_33_the_guards_at_work_in_a_province_the_headline_names(
+    shipped: rules.Ruleset, title: str, summary: str, expected: list[str]
+) -> None:
+    """Round 33: a report placed by its headline in a province on this border, whose lead tells of the guards at work and names no place."""
+    assert matched(shipped, title, summary) == expected
