@@ -9,6 +9,8 @@ is 0.95 everywhere; the bars are what the rules reach, and say so).
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from scripts.labelled_split import page
@@ -78,3 +80,17 @@ def test_both_seed_articles_match_the_border_rule() -> None:
     for path in sorted(FIXTURES.glob("0*.txt")):
         item = parse_article(path.read_text(encoding="utf-8"), path.name)
         assert "vn-kh-border" in [m.rule_id for m in ruleset.match(item)], path.name
+
+
+def test_the_second_labelling_covers_tuning_items_only_and_kappa_is_cohens() -> None:
+    """The agreement measure reads tuning items only (never a kept-out one), and its kappa is the textbook one."""
+    from scripts.label_agreement import SECOND, kappa
+
+    second = [line for line in SECOND.read_text(encoding="utf-8").splitlines() if line]
+    ids = [json.loads(line)["id"] for line in second]
+    tuning = {i["id"] for i in PARTS["tuning"]}
+    assert len(ids) == len(set(ids)) == 200 and set(ids) <= tuning
+    assert {label for line in second for label in json.loads(line)["labels"]} <= set(RULES)
+    # 20 items: 8 yes/yes, 2 yes/no, 2 no/yes, 8 no/no: observed 0.8, expected 0.5, kappa 0.6.
+    pairs = [(True, True)] * 8 + [(True, False)] * 2 + [(False, True)] * 2 + [(False, False)] * 8
+    assert kappa(pairs) == pytest.approx(0.6)
