@@ -77,3 +77,20 @@ def test_the_service_commands_import_aiohttp_in_a_thread_from_the_start(argv: li
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWATCH_")} | {"NEWSWATCH_POLL_CONCURRENCY": "many"}
     done = subprocess.run([sys.executable, "-c", PRELOAD_PROBE, *argv], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.stdout.split() == [str(cli.EXIT_USAGE), str(preloaded)], done.stderr
+
+
+HTTPX_PROBE = """
+import sys
+import service.app  # the service's modules, httpx among them
+import httpx
+try:
+    httpx.main()
+except SystemExit as refused:
+    print("httpx" in sys.modules, "click" in sys.modules, "pygments" in sys.modules, "newswatch" in str(refused))
+"""
+
+
+def test_httpx_comes_without_its_command_line_client() -> None:
+    """httpx's `main` is stood in for before httpx loads: click and pygments, which only its command line uses, stay out."""
+    done = subprocess.run([sys.executable, "-c", HTTPX_PROBE], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["True", "False", "False", "True"], done.stderr
