@@ -1026,3 +1026,20 @@ def test_round_33_the_guards_at_work_in_a_province_the_headline_names(
 ) -> None:
     """Round 33: a report placed by its headline in a province on this border, whose lead tells of the guards at work and names no place."""
     assert matched(shipped, title, summary) == expected
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        # Khmer: goods carried or smuggled to or from Việt Nam are contraband over this border.
+        ("ឈ្មួញដឹកឈើពីខេត្តក្រចេះទៅប្រទេសវៀតណាមទាំងយប់", VN_KH),
+        ("រថយន្តដឹកស្ករសចេញទៅស្រុកយួនរាល់ថ្ងៃ", VN_KH),
+        ("គណៈប្រតិភូដឹកនាំដោយរដ្ឋមន្ត្រីធ្វើដំណើរទៅវៀតណាម", []),  # ដឹកនាំ: led by, a visit
+        # Cambodia's districts on the Vietnamese border, with a border word.
+        ("ប៉ូលិសល្បាតតាមព្រំដែននៅស្រុកមេមត់", VN_KH),
+        ("Police patrol the border in Ponhea Kraek district", VN_KH),
+    ],
+)
+def test_khmer_contraband_and_cambodian_districts_on_the_vietnamese_border(shipped: rules.Ruleset, title: str, expected: list[str]) -> None:
+    """Khmer reports tell of this border by what is carried to Việt Nam and by their own border districts."""
+    assert matched(shipped, title) == expected
