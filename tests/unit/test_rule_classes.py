@@ -1043,3 +1043,26 @@ def test_round_33_the_guards_at_work_in_a_province_the_headline_names(
 def test_khmer_contraband_and_cambodian_districts_on_the_vietnamese_border(shipped: rules.Ruleset, title: str, expected: list[str]) -> None:
     """Khmer reports tell of this border by what is carried to Việt Nam and by their own border districts."""
     assert matched(shipped, title) == expected
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        # Contraband between the two countries, without the word "border", in the watch's languages.
+        ("Vietnamese police seize 200 kg of cannabis smuggled from Cambodia", VN_KH),
+        ("越南警方查获从柬埔寨走私入境的毒品", VN_KH),
+        ("カンボジアからベトナムへ麻薬を密輸した男を逮捕", VN_KH),
+        ("캄보디아에서 베트남으로 마약 밀반입한 남성 체포", VN_KH),
+        ("Полиция Вьетнама задержала контрабандистов сигарет из Камбоджи", VN_KH),
+        ("Contrabando de azúcar desde Camboya hacia Vietnam", VN_KH),
+        # A Vietnamese report: contraband from Cambodia.
+        ("Bắt xe chở 500 bao thuốc lá lậu từ Campuchia về", VN_KH),
+        ("Heo Campuchia nhập lậu qua đường tiểu ngạch", VN_KH),
+        # Not with a third country, not human trafficking.
+        ("Cambodia smuggles timber to Thailand and Vietnam", []),
+        ("Human trafficking victims from Vietnam rescued in Cambodia", []),
+    ],
+)
+def test_contraband_between_the_two_countries_is_this_borders_news(shipped: rules.Ruleset, title: str, expected: list[str]) -> None:
+    """Smuggling from one country into the other has crossed this border, whether or not the report says "border"."""
+    assert matched(shipped, title) == expected
