@@ -1066,3 +1066,20 @@ def test_khmer_contraband_and_cambodian_districts_on_the_vietnamese_border(shipp
 def test_contraband_between_the_two_countries_is_this_borders_news(shipped: rules.Ruleset, title: str, expected: list[str]) -> None:
     """Smuggling from one country into the other has crossed this border, whether or not the report says "border"."""
     assert matched(shipped, title) == expected
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        # People handed back by one country to the other: at a gate of that border, named or not.
+        ("Campuchia trao trả 50 công dân Việt Nam", VN_KH),
+        ("柬埔寨向越南遣返50名越南公民", VN_KH),
+        ("Thái Lan trao trả 18 binh sĩ Campuchia", KH_TH),
+        # Encroachment, and Indonesian "lintas batas" (cross-border).
+        ("Cambodian troops accuse Vietnam of encroachment in Svay Rieng", VN_KH),
+        ("Vietnam dan Kamboja sepakat membuka pos lintas batas baru", VN_KH),
+    ],
+)
+def test_handovers_encroachment_and_indonesian_crossings(shipped: rules.Ruleset, title: str, expected: list[str]) -> None:
+    """Headlines that tell of this border without its word: people handed back, land encroached on, a crossing post."""
+    assert matched(shipped, title) == expected
