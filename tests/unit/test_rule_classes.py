@@ -1083,3 +1083,18 @@ def test_contraband_between_the_two_countries_is_this_borders_news(shipped: rule
 def test_handovers_encroachment_and_indonesian_crossings(shipped: rules.Ruleset, title: str, expected: list[str]) -> None:
     """Headlines that tell of this border without its word: people handed back, land encroached on, a crossing post."""
     assert matched(shipped, title) == expected
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("Thailand and Cambodia exchange fire for third day", KH_TH),
+        ("Bangkok and Phnom Penh agree to withdraw heavy weapons", KH_TH),
+        ("កងទ័ពថៃបាញ់កាំភ្លើងធំចូលភូមិខ្មែរ", KH_TH),  # Khmer: artillery fired into a Khmer village
+        ("ទាហានថៃ ២នាក់រងរបួសដោយសារគ្រាប់មីន", KH_TH),  # Khmer: Thai soldiers hurt by a mine
+        ("ទាហានឡាវរងរបួសដោយសារគ្រាប់មីនក្បែរព្រំដែនថៃ", []),  # a Lao soldier: not this border
+    ],
+)
+def test_fighting_words_and_thai_soldiers_hurt_by_mines_in_khmer(shipped: rules.Ruleset, title: str, expected: list[str]) -> None:
+    """Exchanges of fire and heavy weapons in English, artillery and combat in Khmer; a Khmer report of Thai soldiers and a mine."""
+    assert matched(shipped, title) == expected
