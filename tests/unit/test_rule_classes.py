@@ -1098,3 +1098,20 @@ def test_handovers_encroachment_and_indonesian_crossings(shipped: rules.Ruleset,
 def test_fighting_words_and_thai_soldiers_hurt_by_mines_in_khmer(shipped: rules.Ruleset, title: str, expected: list[str]) -> None:
     """Exchanges of fire and heavy weapons in English, artillery and combat in Khmer; a Khmer report of Thai soldiers and a mine."""
     assert matched(shipped, title) == expected
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("Campuchia bắt giữ 20 người Việt nhập cảnh trái phép", VN_KH),  # an illegal crossing, both sides named
+        ("Bắt đối tượng vận chuyển 5 bánh heroin từ Campuchia về Việt Nam", VN_KH),  # carried from Cambodia
+        ("Khởi công chợ biên giới Tân Nam", VN_KH),  # Tây Ninh's gate, with a border word
+        ("Chợ Tân Nam đông vui ngày Tết", []),  # the name alone: a market, a commune
+        ("Người Việt ở Campuchia đón Tết", []),  # Vietnamese people in Cambodia: not the border
+    ],
+)
+def test_vietnamese_crossings_between_both_sides_and_what_is_carried_from_cambodia(
+    shipped: rules.Ruleset, title: str, expected: list[str]
+) -> None:
+    """Vietnamese headlines: an illegal crossing with both sides named, goods carried from Cambodia, the Tân Nam gate."""
+    assert matched(shipped, title) == expected
