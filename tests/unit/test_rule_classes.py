@@ -1104,6 +1104,7 @@ def test_fighting_words_and_thai_soldiers_hurt_by_mines_in_khmer(shipped: rules.
     ("title", "expected"),
     [
         ("Campuchia bắt giữ 20 người Việt nhập cảnh trái phép", VN_KH),  # an illegal crossing, both sides named
+        ("Cambodian authorities detain 30 Vietnamese illegal migrants in Svay Rieng", VN_KH),  # the English press
         ("Bắt đối tượng vận chuyển 5 bánh heroin từ Campuchia về Việt Nam", VN_KH),  # carried from Cambodia
         ("Khởi công chợ biên giới Tân Nam", VN_KH),  # Tây Ninh's gate, with a border word
         ("Chợ Tân Nam đông vui ngày Tết", []),  # the name alone: a market, a commune
