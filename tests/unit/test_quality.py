@@ -33,7 +33,7 @@ GOAL = 0.95
 # (precision, recall) each part must keep. Tuning figures are tuning figures; the held-out and sealed
 # bars sit just under what the rules reached when they were last changed (docs/rule-quality.md).
 BARS = {
-    "tuning": {"vn-kh-border": (0.91, 0.96), "kh-th-border": (0.90, 0.98)},
+    "tuning": {"vn-kh-border": (0.91, 0.96), "kh-th-border": (0.90, 0.97)},
     "heldout": {"vn-kh-border": (0.91, 0.93), "kh-th-border": (0.85, 0.97)},
     "sealed": {"vn-kh-border": (0.87, 0.93), "kh-th-border": (0.86, 0.96)},
 }

@@ -50,6 +50,10 @@ SAME_STORY_PAIRS = {
     # Round 32: the Joint Committee's 17th session (2018) and its 21st (2025), told with the
     # committee's long name: alike as text, never threaded, since a thread stays open 72 hours.
     frozenset({"kwvn-012", "n32-vi-030"}),
+    # Round 34: Tô Lâm's state visit to Cambodia of 6 February 2026, its start and its end, from
+    # three outlets (rounds 21, 32 and 34): one story, as the threading says.
+    frozenset({"n21-vi-022", "n34-vi-011"}),
+    frozenset({"n32-vi-011", "n34-vi-011"}),
 }
 
 
