@@ -1116,3 +1116,19 @@ def test_vietnamese_crossings_between_both_sides_and_what_is_carried_from_cambod
 ) -> None:
     """Vietnamese headlines: an illegal crossing with both sides named, goods carried from Cambodia, the Tân Nam gate."""
     assert matched(shipped, title) == expected
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("波比国际关口：被遣返的柬埔寨劳工获泰方照顾", KH_TH),  # Chinese: Poipet as 波比, the Thai side as 泰方
+        ("กัมพูชาเรียกร้องไทยปล่อยเชลยศึก 18 นาย", KH_TH),  # Thai: prisoners of war
+        ("កម្ពុជាអំពាវនាវឱ្យថៃគោរពកិច្ចព្រមព្រៀងសន្តិភាព", KH_TH),  # Khmer: the peace agreement
+        ("ขัดแย้งไทย-กัมพูชา กระทบเศรษฐกิจและการท่องเที่ยว", KH_TH),  # Thai: the headline's bare ขัดแย้ง
+        ("캄보디아·태국 당국, 노동자 밀입국 브로커 검거", KH_TH),  # Korean: illegal entry
+        ("Cambodian FM returns from Thailand with 16 stolen artifacts smuggled decades ago", []),  # antiquities
+    ],
+)
+def test_round_34_chinese_names_prisoners_peace_and_illegal_entry(shipped: rules.Ruleset, title: str, expected: list[str]) -> None:
+    """Round 34: the Chinese press's Poipet and Thai side, prisoners of war, the peace agreement, Thai ขัดแย้ง, Korean 밀입국."""
+    assert matched(shipped, title) == expected
