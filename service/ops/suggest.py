@@ -56,7 +56,7 @@ async def suggestions(
         entries = []  # the set labels the rules it was written for: for another rule, every match would count as a false alarm
     evidence += labelled_evidence(config.ruleset, rule, entries)
     stored = [(item, _context(config, item)) async for batch in Items(engine).items_since(since) for item, _ in batch]
-    return suggest(rule, config_dir, evidence, stored, entries, replay_matches, limit)
+    return suggest(rule, config_dir, evidence, stored, entries, replay_matches, limit, config)
 
 
 def report_in_worker(database_url: str, config_dir: Path, rule: str, since: datetime, labelled_dir: Path | None) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from service.config import load_config
+from service.config import Config, fingerprint, load_config
 from service.config.schema import RulesFile
 from service.config.yamlfile import ConfigError
 from service.ingest.model import FeedContext, Item
@@ -126,10 +126,15 @@ def suggest(
     labelled: Sequence[dict[str, Any]],
     matcher: Matcher,
     limit: int = 5,
+    config: Config | None = None,
 ) -> Report:
-    """Rank exclusions and additions for `rule`, apply the best to a copy of the rules, measure them."""
+    """Rank exclusions and additions for `rule`, apply the best to a copy of the rules, measure them.
+
+    `config` is `config_dir` as the caller loaded it; it is loaded again only if the files changed since.
+    """
     source = (config_dir / RULES_FILE).read_text(encoding="utf-8")
-    config = load_config(config_dir)
+    if config is None or config.version != fingerprint(config_dir):  # the files the diffs apply to, as they are now
+        config = load_config(config_dir)
     if rule not in {r.id for r in config.ruleset.rules}:
         raise ValueError(f"no enabled rule with id '{rule}'")
     report = Report(rule, dict(Counter(e.kind for e in evidence)), [], version=config.version)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
+from service.config import fingerprint, load_config
 from service.ingest.parse import canonical_link
-from service.ops.suggest import suggestions
-from service.rules.suggest import add_exclusion, add_to_group
+from service.ops.suggest import replay_matches, suggestions
+from service.rules.suggest import add_exclusion, add_to_group, suggest
 from service.storage import db
 from service.storage.feedback import FeedbackStore
 from service.storage.missed import MissedStore
@@ -155,6 +158,19 @@ async def test_the_cli_records_a_missed_story_and_prints_suggestions_and_recall(
     assert code == 0, err
     [stats] = [json.loads(line) for line in out.splitlines()]
     assert (stats["relevant"], stats["missed"], stats["recall"], stats["precision"]) == (3, 1, 0.75, 0.5)
+
+
+def test_the_config_the_caller_loaded_is_measured_unless_the_files_changed_since(tmp_path: Path) -> None:
+    """`suggest` takes the caller's loaded config while rules.yaml is as it was loaded, and reads the files again once they changed."""
+    directory = config(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(directory, elsewhere)
+    (elsewhere / "rules.yaml").write_text(RULES.replace("id: border", "id: renamed"), encoding="utf-8")
+    loaded = load_config(elsewhere)  # no rule 'border' in it
+    with pytest.raises(ValueError, match="no enabled rule with id 'border'"):  # taken as it is: no second load
+        suggest("border", directory, [], [], [], replay_matches, config=dataclasses.replace(loaded, version=fingerprint(directory)))
+    report = suggest("border", directory, [], [], [], replay_matches, config=loaded)  # stale: loaded again from the files
+    assert report.version == fingerprint(directory)
 
 
 @pytest.mark.parametrize(
